@@ -1,0 +1,2 @@
+/* placeholder: channel */
+typedef int uvproc__placeholder_channel;

@@ -1,0 +1,2 @@
+/* placeholder: exec */
+typedef int uvproc__placeholder_exec;

@@ -1,0 +1,2 @@
+/* placeholder: fork */
+typedef int uvproc__placeholder_fork;

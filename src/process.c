@@ -1,0 +1,306 @@
+/* The child object's lifecycle: spawn/error on the next loop turn, exit exactly once, close
+ * once exit has happened and every handle (pipes, the launcher, timers, the channel) closed;
+ * kill, stop escalation, accessors, and the ownership rule of uvproc.h. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "process.h"
+
+static void uvproc__maybe_close(uvproc_process_t *p);
+
+void uvproc__process_set_handle_ref(uv_handle_t *h, int ref)
+{
+    if (ref)
+        uv_ref(h);
+    else
+        uv_unref(h);
+}
+
+void uvproc__process_hold(uvproc_process_t *p)
+{
+    p->pending++;
+}
+
+void uvproc__process_unhold(uvproc_process_t *p)
+{
+    p->pending--;
+    uvproc__maybe_close(p);
+}
+
+static void uvproc__handle_closed(uv_handle_t *h)
+{
+    uvproc__process_unhold(h->data);
+}
+
+static void uvproc__launcher_closed(void *owner)
+{
+    uvproc__process_unhold(owner);
+}
+
+static void uvproc__free(uvproc_process_t *p)
+{
+    free(p->error_path);
+    free(p);
+}
+
+static void uvproc__maybe_close(uvproc_process_t *p)
+{
+    int64_t code;
+    if (p->closed || p->pending > 0 || !(p->exited || p->spawn_error))
+        return;
+    p->closed = 1;
+    code = p->spawn_error ? p->spawn_error : p->exit_code;
+    /* Hold the object across the callback so a release() inside it cannot free it early. */
+    p->retained++;
+    if (p->ev.on_close != NULL)
+        p->ev.on_close(p, code, p->term_signal);
+    if (--p->retained == 0)
+        uvproc__free(p);
+}
+
+uvproc_process_t *uvproc__process_new(uv_loop_t *loop, const uvproc_spawn_options_t *o,
+                                      int slot_count)
+{
+    uvproc_process_t *p = calloc(1, sizeof *p + (size_t)slot_count * sizeof p->slots[0]);
+    if (p == NULL)
+        return NULL;
+    p->loop = loop;
+    p->data = o->data;
+    p->ev.on_spawn = o->on_spawn;
+    p->ev.on_error = o->on_error;
+    p->ev.on_data = o->on_data;
+    p->ev.on_end = o->on_end;
+    p->ev.on_drain = o->on_drain;
+    p->ev.on_exit = o->on_exit;
+    p->ev.on_close = o->on_close;
+    p->exit_code = -1;
+    p->loop_ref = 1;
+    p->slot_count = slot_count;
+    return p;
+}
+
+/* Runs on the loop turn after uvproc_spawn returned, so the user has *out before any event,
+ * and before any read callback: reading starts here. */
+static void uvproc__deferred(uv_timer_t *t)
+{
+    uvproc_process_t *p = t->data;
+    uv_close((uv_handle_t *)t, uvproc__handle_closed);
+    if (p->spawn_error) {
+        uvproc_error_t e = {p->spawn_error, p->error_syscall, p->error_path};
+        if (p->ev.on_error != NULL)
+            p->ev.on_error(p, &e);
+        return;
+    }
+    p->started = 1;
+    if (p->ev.on_spawn != NULL)
+        p->ev.on_spawn(p);
+    uvproc__stdio_start(p);
+}
+
+static void uvproc__defer(uvproc_process_t *p)
+{
+    uv_timer_init(p->loop, &p->defer_timer);
+    p->defer_timer.data = p;
+    uvproc__process_hold(p);
+    uv_timer_start(&p->defer_timer, uvproc__deferred, 0, 0);
+}
+
+static void uvproc__on_exit(void *owner, int64_t exit_status, int term_signal)
+{
+    uvproc_process_t *p = owner;
+    p->exited = 1;
+    p->term_signal = term_signal;
+    p->exit_code = term_signal ? -1 : exit_status;
+    if (p->stop_timer_init)
+        uv_timer_stop(&p->stop_timer);
+    uvproc__launcher_close(p->launcher, uvproc__launcher_closed);
+    p->launcher = NULL;
+    uvproc__stdio_on_exit(p);
+    /* exit is always delivered after spawn: the spawn event runs in the timer phase of the
+     * turn after uvproc_spawn, exit comes from SIGCHLD in a later poll phase. */
+    p->retained++;
+    if (p->ev.on_exit != NULL)
+        p->ev.on_exit(p, p->exit_code, p->term_signal);
+    if (p->stop_timer_init)
+        uv_close((uv_handle_t *)&p->stop_timer, uvproc__handle_closed);
+    p->retained--;
+    uvproc__maybe_close(p);
+}
+
+int uvproc__process_launch(uvproc_process_t *p, const uvproc__launch_t *req)
+{
+    uvproc__launcher_t *l;
+    int err = uvproc__launcher_start(p->loop, req, p, uvproc__on_exit, &l);
+    if (err == 0) {
+        p->launcher = l;
+        p->pid = uvproc__launcher_pid(l);
+        uvproc__process_hold(p); /* the launcher's handle */
+        uvproc__defer(p);
+        return 0;
+    }
+    if (l != NULL) {
+        uvproc__process_hold(p);
+        uvproc__launcher_close(l, uvproc__launcher_closed);
+    }
+    return err;
+}
+
+void uvproc__process_failed(uvproc_process_t *p, int err, const char *syscall, const char *path)
+{
+    p->spawn_error = err;
+    p->error_syscall = syscall;
+    p->error_path = path != NULL ? strdup(path) : NULL;
+    uvproc__stdio_close_all(p);
+    uvproc__defer(p);
+}
+
+static int uvproc__valid_signal(int signum)
+{
+    return signum >= 0 && signum < NSIG;
+}
+
+int uvproc_kill(uvproc_process_t *p, int signum)
+{
+    int err;
+    if (p == NULL || !uvproc__valid_signal(signum))
+        return UV_EINVAL;
+    /* After exit the pid may already belong to someone else: never signal it. */
+    if (p->launcher == NULL || p->exited)
+        return UV_ESRCH;
+    err = uvproc__launcher_kill(p->launcher, signum, 0);
+    if (err == 0)
+        p->killed = 1;
+    return err;
+}
+
+int uvproc_kill_group(uvproc_process_t *p, int signum)
+{
+    int err;
+    if (p == NULL || !uvproc__valid_signal(signum))
+        return UV_EINVAL;
+    if (p->launcher == NULL || p->exited)
+        return UV_ESRCH;
+    err = uvproc__launcher_kill(p->launcher, signum, 1);
+    if (err == 0)
+        p->killed = 1;
+    return err;
+}
+
+static void uvproc__stop_escalate(uv_timer_t *t)
+{
+    uvproc_process_t *p = t->data;
+    int sig = p->stop.second.signal;
+    if (p->exited || sig < 0)
+        return;
+    if (p->stop_group)
+        uvproc_kill_group(p, sig);
+    else
+        uvproc_kill(p, sig);
+}
+
+int uvproc_stop(uvproc_process_t *p, const uvproc_stop_t *stop, int group)
+{
+    uvproc_stop_t s = stop != NULL ? *stop : (uvproc_stop_t){0};
+    int err;
+
+    if (p == NULL)
+        return UV_EINVAL;
+    if (s.first.signal == 0)
+        s.first.signal = SIGTERM;
+    if (s.first.grace_ms == 0)
+        s.first.grace_ms = 2000;
+    if (s.second.signal == 0)
+        s.second.signal = SIGKILL;
+    if (!uvproc__valid_signal(s.first.signal) ||
+        (s.second.signal >= 0 && !uvproc__valid_signal(s.second.signal)))
+        return UV_EINVAL;
+    err = group ? uvproc_kill_group(p, s.first.signal) : uvproc_kill(p, s.first.signal);
+    if (err != 0 || s.second.signal < 0)
+        return err;
+    p->stop = s;
+    p->stop_group = group;
+    if (!p->stop_timer_init) {
+        uv_timer_init(p->loop, &p->stop_timer);
+        p->stop_timer.data = p;
+        p->stop_timer_init = 1;
+        uvproc__process_hold(p);
+        if (!p->loop_ref)
+            uv_unref((uv_handle_t *)&p->stop_timer);
+    }
+    uv_timer_start(&p->stop_timer, uvproc__stop_escalate, s.first.grace_ms, 0);
+    return 0;
+}
+
+uv_pid_t uvproc_pid(const uvproc_process_t *p)
+{
+    return p->pid;
+}
+
+int uvproc_exited(const uvproc_process_t *p)
+{
+    return p->exited;
+}
+
+int64_t uvproc_exit_code(const uvproc_process_t *p)
+{
+    return p->exit_code;
+}
+
+int uvproc_term_signal(const uvproc_process_t *p)
+{
+    return p->term_signal;
+}
+
+int uvproc_killed(const uvproc_process_t *p)
+{
+    return p->killed;
+}
+
+uv_loop_t *uvproc_loop(const uvproc_process_t *p)
+{
+    return p->loop;
+}
+
+void *uvproc_process_data(const uvproc_process_t *p)
+{
+    return p->data;
+}
+
+void uvproc_process_set_data(uvproc_process_t *p, void *data)
+{
+    p->data = data;
+}
+
+void uvproc_process_retain(uvproc_process_t *p)
+{
+    p->retained++;
+}
+
+void uvproc_process_release(uvproc_process_t *p)
+{
+    if (--p->retained == 0 && p->closed)
+        uvproc__free(p);
+}
+
+static void uvproc__set_ref(uvproc_process_t *p, int ref)
+{
+    p->loop_ref = (unsigned char)ref;
+    if (p->launcher != NULL)
+        uvproc__launcher_set_ref(p->launcher, ref);
+    if (p->stop_timer_init && !uv_is_closing((uv_handle_t *)&p->stop_timer))
+        uvproc__process_set_handle_ref((uv_handle_t *)&p->stop_timer, ref);
+    if (!uv_is_closing((uv_handle_t *)&p->defer_timer))
+        uvproc__process_set_handle_ref((uv_handle_t *)&p->defer_timer, ref);
+    uvproc__stdio_set_ref(p, ref);
+}
+
+void uvproc_process_unref(uvproc_process_t *p)
+{
+    uvproc__set_ref(p, 0);
+}
+
+void uvproc_process_ref(uvproc_process_t *p)
+{
+    uvproc__set_ref(p, 1);
+}

@@ -1,0 +1,95 @@
+/* The child object, shared by spawn.c (start), stdio.c (pipes), process.c (lifecycle) and
+ * fork.c (the channel). Not part of the public API. */
+#ifndef UVPROC_PROCESS_H
+#define UVPROC_PROCESS_H
+
+#include "launcher.h"
+#include "uvproc.h"
+
+/* The parent side of one stdio slot that is a pipe. */
+typedef struct {
+    uv_pipe_t pipe;
+    uvproc_process_t *owner;
+    int fd;
+    unsigned char is_pipe;    /* this slot has a pipe at all */
+    unsigned char readable;   /* the parent reads it (child writes) */
+    unsigned char writable;   /* the parent writes it (child reads) */
+    unsigned char reading;    /* uv_read_start is active */
+    unsigned char paused;     /* the user paused it */
+    unsigned char read_done;  /* EOF or read error delivered */
+    unsigned char write_done; /* ended by the user or by the child's exit */
+    unsigned char closing;    /* uv_close called */
+    unsigned char want_drain; /* a write returned 0: emit on_drain when the queue empties */
+} uvproc__stdio_t;
+
+typedef struct {
+    void (*on_spawn)(uvproc_process_t *p);
+    void (*on_error)(uvproc_process_t *p, const uvproc_error_t *err);
+    void (*on_data)(uvproc_process_t *p, int fd, const char *buf, size_t len);
+    void (*on_end)(uvproc_process_t *p, int fd, int status);
+    void (*on_drain)(uvproc_process_t *p, int fd);
+    void (*on_exit)(uvproc_process_t *p, int64_t code, int signal);
+    void (*on_close)(uvproc_process_t *p, int64_t code, int signal);
+} uvproc__events_t;
+
+struct uvproc_process_s {
+    uv_loop_t *loop;
+    uvproc__launcher_t *launcher; /* NULL once closed */
+    uv_timer_t defer_timer;       /* delivers spawn (or error) on the next loop turn */
+    uv_timer_t stop_timer;        /* escalation of uvproc_stop() */
+    uvproc__events_t ev;
+    void *data;
+
+    uv_pid_t pid;
+    int64_t exit_code;
+    int term_signal;
+    int spawn_error;              /* non-zero: the child never started */
+    const char *error_syscall;
+    char *error_path;
+
+    unsigned char started, exited, killed, closed, stop_timer_init, loop_ref;
+    uvproc_stop_t stop;
+    int stop_group;
+    int pending;  /* handles (and holds) not yet closed; close waits for 0 */
+    int retained; /* user references; freed after close when 0 */
+
+    struct uvproc_channel_s *channel; /* fork's IPC channel, or NULL */
+    int slot_count;
+    uvproc__stdio_t slots[];
+};
+
+/* Internal spawn with the extras fork needs: an IPC pipe (initialised with ipc=1, unopened)
+ * put at fd 3 and counted as a hold that the owner releases with uvproc__process_unhold once
+ * the pipe is closed, whether the spawn succeeds or not; and env entries that override both
+ * the user's and the parent's. */
+typedef struct {
+    uv_pipe_t *ipc_pipe;
+    const char *const *env_override;
+    const char *exec_path;              /* prepend `exec_path exec_args...` to the command */
+    const char *const *exec_args;
+} uvproc__spawn_extra_t;
+
+int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
+                  const char *const *args, const uvproc_spawn_options_t *options,
+                  const uvproc__spawn_extra_t *extra);
+
+/* process.c */
+uvproc_process_t *uvproc__process_new(uv_loop_t *loop, const uvproc_spawn_options_t *o,
+                                      int slot_count);
+/* Starts the child through the launcher. On failure the launcher's resources are being
+ * released and the caller reports the error with uvproc__process_failed. */
+int uvproc__process_launch(uvproc_process_t *p, const uvproc__launch_t *req);
+/* The child never started: close its pipes, then deliver error and close. */
+void uvproc__process_failed(uvproc_process_t *p, int err, const char *syscall, const char *path);
+void uvproc__process_hold(uvproc_process_t *p);
+void uvproc__process_unhold(uvproc_process_t *p);
+void uvproc__process_set_handle_ref(uv_handle_t *h, int ref);
+
+/* stdio.c */
+int uvproc__stdio_init(uvproc_process_t *p, int fd, int parent_reads, int parent_writes);
+void uvproc__stdio_start(uvproc_process_t *p);   /* begin reading after the spawn event */
+void uvproc__stdio_on_exit(uvproc_process_t *p); /* the child is gone: end its stdin */
+void uvproc__stdio_close_all(uvproc_process_t *p);
+void uvproc__stdio_set_ref(uvproc_process_t *p, int ref);
+
+#endif

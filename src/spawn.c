@@ -1,0 +1,317 @@
+/* uvproc_spawn: turns the user's options into a launch request (argv with argv0, shell or
+ * exec_path applied; env merged; stdio slots), starts it, and attributes failures. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "process.h"
+
+extern char **environ;
+
+static pthread_once_t uvproc__sigpipe_once = PTHREAD_ONCE_INIT;
+
+/* A write to a child that has gone raises SIGPIPE, whose default action would kill the host.
+ * libuv writes to its socketpairs with write(2), not send(MSG_NOSIGNAL), so the only reliable
+ * cure is to ignore the signal; we leave a disposition the host chose alone. uv_spawn resets
+ * dispositions in the child. */
+static void uvproc__ignore_sigpipe(void)
+{
+    struct sigaction old;
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
+        !(old.sa_flags & SA_SIGINFO)) {
+        struct sigaction ign;
+        memset(&ign, 0, sizeof ign);
+        ign.sa_handler = SIG_IGN;
+        sigemptyset(&ign.sa_mask);
+        sigaction(SIGPIPE, &ign, NULL);
+    }
+}
+
+static size_t uvproc__count(const char *const *v)
+{
+    size_t n = 0;
+    while (v != NULL && v[n] != NULL)
+        n++;
+    return n;
+}
+
+static size_t uvproc__key_len(const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    return eq != NULL ? (size_t)(eq - entry) : strlen(entry);
+}
+
+/* Adds "KEY=VALUE" to env (room already reserved), replacing an entry with the same KEY. */
+static void uvproc__env_put(char **env, size_t *n, const char *entry)
+{
+    size_t klen = uvproc__key_len(entry);
+    for (size_t i = 0; i < *n; i++) {
+        if (uvproc__key_len(env[i]) == klen && memcmp(env[i], entry, klen) == 0) {
+            env[i] = (char *)entry;
+            return;
+        }
+    }
+    env[(*n)++] = (char *)entry;
+}
+
+/* The child's environment, or NULL for the parent's own. Entries are borrowed: uv_spawn has
+ * exec'd (or failed) before we free the array. */
+static int uvproc__build_env(const uvproc_spawn_options_t *o, const char *const *override,
+                             char ***out)
+{
+    const char *const *base = NULL;
+    const char *const *user = o->env;
+    size_t n = 0, cap;
+    char **env;
+
+    *out = NULL;
+    if (user == NULL && override == NULL)
+        return 0;
+    if (user == NULL || o->env_mode == UVPROC_ENV_EXTEND)
+        base = (const char *const *)environ;
+    cap = uvproc__count(base) + uvproc__count(user) + uvproc__count(override) + 1;
+    env = malloc(cap * sizeof *env);
+    if (env == NULL)
+        return UV_ENOMEM;
+    for (size_t i = 0; base != NULL && base[i] != NULL; i++)
+        uvproc__env_put(env, &n, base[i]);
+    for (size_t i = 0; user != NULL && user[i] != NULL; i++)
+        uvproc__env_put(env, &n, user[i]);
+    for (size_t i = 0; override != NULL && override[i] != NULL; i++)
+        uvproc__env_put(env, &n, override[i]);
+    env[n] = NULL;
+    *out = env;
+    return 0;
+}
+
+/* Node's shell mode: the command line is `file` and `args` joined with spaces. */
+static char *uvproc__join_command(const char *file, const char *const *args)
+{
+    size_t len = strlen(file) + 1;
+    char *cmd, *at;
+    for (size_t i = 0; args != NULL && args[i] != NULL; i++)
+        len += strlen(args[i]) + 1;
+    cmd = malloc(len);
+    if (cmd == NULL)
+        return NULL;
+    at = cmd;
+    at += strlen(strcpy(at, file));
+    for (size_t i = 0; args != NULL && args[i] != NULL; i++) {
+        *at++ = ' ';
+        at += strlen(strcpy(at, args[i]));
+    }
+    return cmd;
+}
+
+typedef struct {
+    const char *file;
+    char **argv;
+    char *command; /* shell mode's joined command line */
+} uvproc__argv_t;
+
+static int uvproc__build_argv(const char *file, const char *const *args,
+                              const uvproc_spawn_options_t *o, const uvproc__spawn_extra_t *x,
+                              uvproc__argv_t *a)
+{
+    const char *exec_path = x != NULL ? x->exec_path : NULL;
+    const char *const *exec_args = x != NULL ? x->exec_args : NULL;
+    size_t n = 0;
+
+    memset(a, 0, sizeof *a);
+    if (o->shell != NULL) {
+        a->command = uvproc__join_command(file, args);
+        a->argv = malloc(4 * sizeof *a->argv);
+        if (a->command == NULL || a->argv == NULL)
+            return UV_ENOMEM;
+        a->file = o->shell;
+        a->argv[n++] = (char *)(o->argv0 != NULL ? o->argv0 : o->shell);
+        a->argv[n++] = "-c";
+        a->argv[n++] = a->command;
+        a->argv[n] = NULL;
+        return 0;
+    }
+    a->argv = malloc((uvproc__count(exec_args) + uvproc__count(args) + 3) * sizeof *a->argv);
+    if (a->argv == NULL)
+        return UV_ENOMEM;
+    if (exec_path != NULL) {
+        a->file = exec_path;
+        a->argv[n++] = (char *)(o->argv0 != NULL ? o->argv0 : exec_path);
+        for (size_t i = 0; exec_args != NULL && exec_args[i] != NULL; i++)
+            a->argv[n++] = (char *)exec_args[i];
+        a->argv[n++] = (char *)file;
+    } else {
+        a->file = file;
+        a->argv[n++] = (char *)(o->argv0 != NULL ? o->argv0 : file);
+    }
+    for (size_t i = 0; args != NULL && args[i] != NULL; i++)
+        a->argv[n++] = (char *)args[i];
+    a->argv[n] = NULL;
+    return 0;
+}
+
+static int uvproc__check_stdio(const uvproc_stdio_t *s)
+{
+    if (s->type < UVPROC_STDIO_DEFAULT || s->type > UVPROC_STDIO_FD)
+        return UV_EINVAL;
+    if (s->type == UVPROC_STDIO_FD && s->fd < 0)
+        return UV_EINVAL;
+    return 0;
+}
+
+/* Sets up slot `fd` of the launch request (and the parent's pipe for it). */
+static int uvproc__setup_slot(uvproc_process_t *p, uvproc__launch_slot_t *slot, int fd,
+                              const uvproc_stdio_t *s)
+{
+    uvproc_stdio_type_t type = s->type;
+    if (type == UVPROC_STDIO_DEFAULT)
+        type = fd < 3 ? UVPROC_STDIO_PIPE : UVPROC_STDIO_IGNORE;
+    switch (type) {
+    case UVPROC_STDIO_PIPE: {
+        /* stdin is written by the parent, stdout/stderr read; extra pipes go both ways. */
+        int parent_reads = fd != 0, parent_writes = fd == 0 || fd > 2;
+        int err = uvproc__stdio_init(p, fd, parent_reads, parent_writes);
+        if (err != 0)
+            return err;
+        slot->kind = UVPROC__SLOT_PIPE;
+        slot->pipe = &p->slots[fd].pipe;
+        slot->child_reads = parent_writes;
+        slot->child_writes = parent_reads;
+        return 0;
+    }
+    case UVPROC_STDIO_INHERIT:
+        slot->kind = UVPROC__SLOT_FD;
+        slot->fd = fd;
+        return 0;
+    case UVPROC_STDIO_FD:
+        slot->kind = UVPROC__SLOT_FD;
+        slot->fd = s->fd;
+        return 0;
+    default:
+        slot->kind = UVPROC__SLOT_IGNORE;
+        return 0;
+    }
+}
+
+/* uv_spawn reports a missing or unusable cwd as the program's ENOENT/EACCES (the child's
+ * chdir fails before exec). Node repeats that confusion; we look at the directory and name
+ * the real culprit. */
+static const char *uvproc__attribute_error(const char *cwd, int *err)
+{
+    struct stat st;
+    if (cwd == NULL || (*err != UV_ENOENT && *err != UV_EACCES && *err != UV_ENOTDIR))
+        return "spawn";
+    if (stat(cwd, &st) != 0) {
+        *err = -errno;
+        return "chdir";
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        *err = UV_ENOTDIR;
+        return "chdir";
+    }
+    if (access(cwd, X_OK) != 0) {
+        *err = -errno;
+        return "chdir";
+    }
+    return "spawn";
+}
+
+int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
+                  const char *const *args, const uvproc_spawn_options_t *options,
+                  const uvproc__spawn_extra_t *extra)
+{
+    static const uvproc_spawn_options_t defaults;
+    const uvproc_spawn_options_t *o = options != NULL ? options : &defaults;
+    int ipc = extra != NULL && extra->ipc_pipe != NULL;
+    int first_extra = 3 + ipc;
+    int slot_count = first_extra + (int)o->extra_stdio_count;
+    uvproc__launch_slot_t stack_slots[8];
+    uvproc__launch_slot_t *slots = stack_slots;
+    uvproc__launch_t req;
+    uvproc__argv_t argv;
+    uvproc_process_t *p;
+    char **env = NULL;
+    int err;
+
+    if (out != NULL)
+        *out = NULL;
+    if (loop == NULL || file == NULL || file[0] == '\0')
+        return UV_EINVAL;
+    if (o->extra_stdio_count > 1024 || (o->extra_stdio_count > 0 && o->extra_stdio == NULL))
+        return UV_EINVAL;
+    for (int i = 0; i < 3; i++)
+        if (uvproc__check_stdio(&o->stdio[i]) != 0)
+            return UV_EINVAL;
+    for (size_t i = 0; i < o->extra_stdio_count; i++)
+        if (uvproc__check_stdio(&o->extra_stdio[i]) != 0)
+            return UV_EINVAL;
+
+    pthread_once(&uvproc__sigpipe_once, uvproc__ignore_sigpipe);
+    err = uvproc__build_argv(file, args, o, extra, &argv);
+    if (err == 0)
+        err = uvproc__build_env(o, extra != NULL ? extra->env_override : NULL, &env);
+    if (err == 0 && slot_count > (int)(sizeof stack_slots / sizeof stack_slots[0])) {
+        slots = calloc((size_t)slot_count, sizeof *slots);
+        if (slots == NULL)
+            err = UV_ENOMEM;
+    }
+    p = err == 0 ? uvproc__process_new(loop, o, slot_count) : NULL;
+    if (p == NULL) {
+        err = err != 0 ? err : UV_ENOMEM;
+        goto done;
+    }
+    memset(slots, 0, (size_t)slot_count * sizeof *slots);
+    if (ipc)
+        uvproc__process_hold(p); /* released by the channel once its pipe is closed */
+    for (int fd = 0; fd < slot_count && err == 0; fd++) {
+        if (fd == 3 && ipc) {
+            slots[fd].kind = UVPROC__SLOT_PIPE;
+            slots[fd].pipe = extra->ipc_pipe;
+            slots[fd].child_reads = slots[fd].child_writes = 1;
+            continue;
+        }
+        err = uvproc__setup_slot(p, &slots[fd], fd,
+                                 fd < 3 ? &o->stdio[fd] : &o->extra_stdio[fd - first_extra]);
+    }
+
+    req = (uvproc__launch_t){
+        .file = argv.file,
+        .argv = argv.argv,
+        .env = env,
+        .cwd = o->cwd,
+        .detached = o->detached,
+        .set_uid = o->set_uid,
+        .set_gid = o->set_gid,
+        .uid = o->uid,
+        .gid = o->gid,
+        .slot_count = slot_count,
+        .slots = slots,
+    };
+    if (err == 0)
+        err = uvproc__process_launch(p, &req);
+    if (err != 0) {
+        const char *syscall = uvproc__attribute_error(o->cwd, &err);
+        uvproc__process_failed(p, err, syscall,
+                               strcmp(syscall, "chdir") == 0 ? o->cwd : argv.file);
+    }
+    err = 0;
+    if (out != NULL)
+        *out = p;
+
+done:
+    if (slots != stack_slots)
+        free(slots);
+    free(env);
+    free(argv.argv);
+    free(argv.command);
+    return err;
+}
+
+int uvproc_spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
+                 const char *const *args, const uvproc_spawn_options_t *options)
+{
+    return uvproc__spawn(loop, out, file, args, options, NULL);
+}

@@ -1,0 +1,2 @@
+/* placeholder: sync */
+typedef int uvproc__placeholder_sync;
