@@ -1,6 +1,11 @@
-/* The launcher seam: HOW a child is started and its exit observed. Exactly one launcher_*.c
- * implements these functions (chosen at build time, as Redis picks ae_epoll.c or ae_kqueue.c);
- * nothing above this interface calls uv_spawn or waitpid. */
+/* The launcher seam: HOW a child is started and its exit observed. Nothing above this
+ * interface calls uv_spawn, posix_spawn or waitpid. Two launchers implement it:
+ *   launcher_uv.c     uv_spawn: portable; on libuv 1.44 fork()+exec, whose cost grows with the
+ *                     parent's memory, and SIGCHLD-driven reaping.
+ *   launcher_posix.c  posix_spawn (CLONE_VFORK: flat cost) + a pidfd per child (exit watched on
+ *                     the loop, race-free kill); Linux >= 5.3, no uid/gid switching.
+ * launcher.c picks one per child: posix where it can serve the request, unless the
+ * UVPROC_LAUNCHER environment variable ("uv" or "posix") says otherwise. */
 #ifndef UVPROC_LAUNCHER_H
 #define UVPROC_LAUNCHER_H
 
@@ -53,5 +58,24 @@ uv_pid_t uvproc__launcher_pid(const uvproc__launcher_t *l);
 int uvproc__launcher_kill(uvproc__launcher_t *l, int signum, int group);
 void uvproc__launcher_close(uvproc__launcher_t *l, uvproc__closed_cb on_closed);
 void uvproc__launcher_set_ref(uvproc__launcher_t *l, int ref);
+
+/* What each launcher provides; its state struct starts with a pointer to its ops. */
+typedef struct {
+    const char *name;
+    uv_pid_t (*pid)(const uvproc__launcher_t *l);
+    int (*kill)(uvproc__launcher_t *l, int signum, int group);
+    void (*close)(uvproc__launcher_t *l, uvproc__closed_cb on_closed);
+    void (*set_ref)(uvproc__launcher_t *l, int ref);
+} uvproc__launcher_ops_t;
+
+struct uvproc__launcher_s {
+    const uvproc__launcher_ops_t *ops;
+};
+
+int uvproc__launcher_uv_start(uv_loop_t *loop, const uvproc__launch_t *req, void *owner,
+                              uvproc__exit_cb on_exit, uvproc__launcher_t **out);
+/* UV_ENOSYS when it cannot serve this request (uid/gid, no pidfd): use another launcher. */
+int uvproc__launcher_posix_start(uv_loop_t *loop, const uvproc__launch_t *req, void *owner,
+                                 uvproc__exit_cb on_exit, uvproc__launcher_t **out);
 
 #endif

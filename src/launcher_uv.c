@@ -5,22 +5,25 @@
 
 #include "launcher.h"
 
-struct uvproc__launcher_s {
+typedef struct {
+    uvproc__launcher_t base;
     uv_process_t handle;
     void *owner;
     uvproc__exit_cb on_exit;
     uvproc__closed_cb on_closed;
-};
+} uvproc__uv_launcher_t;
+
+static const uvproc__launcher_ops_t uvproc__uv_ops;
 
 static void uvproc__uv_exit(uv_process_t *handle, int64_t exit_status, int term_signal)
 {
-    uvproc__launcher_t *l = handle->data;
+    uvproc__uv_launcher_t *l = handle->data;
     l->on_exit(l->owner, exit_status, term_signal);
 }
 
 static void uvproc__uv_closed(uv_handle_t *handle)
 {
-    uvproc__launcher_t *l = handle->data;
+    uvproc__uv_launcher_t *l = handle->data;
     uvproc__closed_cb cb = l->on_closed;
     void *owner = l->owner;
     free(l);
@@ -28,12 +31,12 @@ static void uvproc__uv_closed(uv_handle_t *handle)
         cb(owner);
 }
 
-int uvproc__launcher_start(uv_loop_t *loop, const uvproc__launch_t *req, void *owner,
-                           uvproc__exit_cb on_exit, uvproc__launcher_t **out)
+int uvproc__launcher_uv_start(uv_loop_t *loop, const uvproc__launch_t *req, void *owner,
+                              uvproc__exit_cb on_exit, uvproc__launcher_t **out)
 {
     uv_stdio_container_t stack_stdio[8];
     uv_stdio_container_t *stdio = stack_stdio;
-    uvproc__launcher_t *l;
+    uvproc__uv_launcher_t *l;
     uv_process_options_t o = {0};
     int err;
 
@@ -67,6 +70,7 @@ int uvproc__launcher_start(uv_loop_t *loop, const uvproc__launch_t *req, void *o
             break;
         }
     }
+    l->base.ops = &uvproc__uv_ops;
     l->owner = owner;
     l->on_exit = on_exit;
     l->handle.data = l;
@@ -85,32 +89,44 @@ int uvproc__launcher_start(uv_loop_t *loop, const uvproc__launch_t *req, void *o
     if (stdio != stack_stdio)
         free(stdio);
     /* uv_spawn initialises the handle even when it fails, and it must then be closed. */
-    *out = l;
+    *out = &l->base;
     return err;
 }
 
-uv_pid_t uvproc__launcher_pid(const uvproc__launcher_t *l)
+static uv_pid_t uvproc__uv_pid(const uvproc__launcher_t *base)
 {
+    const uvproc__uv_launcher_t *l = (const uvproc__uv_launcher_t *)base;
     return uv_process_get_pid(&l->handle);
 }
 
-int uvproc__launcher_kill(uvproc__launcher_t *l, int signum, int group)
+static int uvproc__uv_kill(uvproc__launcher_t *base, int signum, int group)
 {
+    uvproc__uv_launcher_t *l = (uvproc__uv_launcher_t *)base;
     if (group)
         return uv_kill(-uv_process_get_pid(&l->handle), signum);
     return uv_process_kill(&l->handle, signum);
 }
 
-void uvproc__launcher_close(uvproc__launcher_t *l, uvproc__closed_cb on_closed)
+static void uvproc__uv_close(uvproc__launcher_t *base, uvproc__closed_cb on_closed)
 {
+    uvproc__uv_launcher_t *l = (uvproc__uv_launcher_t *)base;
     l->on_closed = on_closed;
     uv_close((uv_handle_t *)&l->handle, uvproc__uv_closed);
 }
 
-void uvproc__launcher_set_ref(uvproc__launcher_t *l, int ref)
+static void uvproc__uv_set_ref(uvproc__launcher_t *base, int ref)
 {
+    uvproc__uv_launcher_t *l = (uvproc__uv_launcher_t *)base;
     if (ref)
         uv_ref((uv_handle_t *)&l->handle);
     else
         uv_unref((uv_handle_t *)&l->handle);
 }
+
+static const uvproc__launcher_ops_t uvproc__uv_ops = {
+    .name = "uv",
+    .pid = uvproc__uv_pid,
+    .kill = uvproc__uv_kill,
+    .close = uvproc__uv_close,
+    .set_ref = uvproc__uv_set_ref,
+};

@@ -1,0 +1,52 @@
+/* Picks the launcher for each child and forwards the seam's calls to it. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "launcher.h"
+
+typedef enum { UVPROC__PREFER_POSIX = 0, UVPROC__PREFER_UV } uvproc__preference_t;
+
+static pthread_once_t uvproc__preference_once = PTHREAD_ONCE_INIT;
+static uvproc__preference_t uvproc__preference;
+
+/* UVPROC_LAUNCHER=uv forces uv_spawn: for comparing launchers in tests and benchmarks, and as
+ * an escape hatch should posix_spawn misbehave somewhere. */
+static void uvproc__read_preference(void)
+{
+    const char *v = getenv("UVPROC_LAUNCHER");
+    uvproc__preference = v != NULL && strcmp(v, "uv") == 0 ? UVPROC__PREFER_UV
+                                                           : UVPROC__PREFER_POSIX;
+}
+
+int uvproc__launcher_start(uv_loop_t *loop, const uvproc__launch_t *req, void *owner,
+                           uvproc__exit_cb on_exit, uvproc__launcher_t **out)
+{
+    pthread_once(&uvproc__preference_once, uvproc__read_preference);
+    if (uvproc__preference == UVPROC__PREFER_POSIX) {
+        int err = uvproc__launcher_posix_start(loop, req, owner, on_exit, out);
+        if (err != UV_ENOSYS)
+            return err;
+    }
+    return uvproc__launcher_uv_start(loop, req, owner, on_exit, out);
+}
+
+uv_pid_t uvproc__launcher_pid(const uvproc__launcher_t *l)
+{
+    return l->ops->pid(l);
+}
+
+int uvproc__launcher_kill(uvproc__launcher_t *l, int signum, int group)
+{
+    return l->ops->kill(l, signum, group);
+}
+
+void uvproc__launcher_close(uvproc__launcher_t *l, uvproc__closed_cb on_closed)
+{
+    l->ops->close(l, on_closed);
+}
+
+void uvproc__launcher_set_ref(uvproc__launcher_t *l, int ref)
+{
+    l->ops->set_ref(l, ref);
+}
