@@ -36,9 +36,9 @@ uv_pid_t uvproc__launcher_pid(const uvproc__launcher_t *l)
     return l->ops->pid(l);
 }
 
-int uvproc__launcher_kill(uvproc__launcher_t *l, int signum, int group)
+int uvproc__launcher_kill(uvproc__launcher_t *l, int signum)
 {
-    return l->ops->kill(l, signum, group);
+    return l->ops->kill(l, signum);
 }
 
 void uvproc__launcher_close(uvproc__launcher_t *l, uvproc__closed_cb on_closed)

@@ -54,8 +54,8 @@ typedef void (*uvproc__closed_cb)(void *owner);
 int uvproc__launcher_start(uv_loop_t *loop, const uvproc__launch_t *req, void *owner,
                            uvproc__exit_cb on_exit, uvproc__launcher_t **out);
 uv_pid_t uvproc__launcher_pid(const uvproc__launcher_t *l);
-/* Signals the child (group: its process group). Only valid before exit has been reported. */
-int uvproc__launcher_kill(uvproc__launcher_t *l, int signum, int group);
+/* Signals the child. Only valid before the exit has been reported (the pid may be reused). */
+int uvproc__launcher_kill(uvproc__launcher_t *l, int signum);
 void uvproc__launcher_close(uvproc__launcher_t *l, uvproc__closed_cb on_closed);
 void uvproc__launcher_set_ref(uvproc__launcher_t *l, int ref);
 
@@ -63,7 +63,7 @@ void uvproc__launcher_set_ref(uvproc__launcher_t *l, int ref);
 typedef struct {
     const char *name;
     uv_pid_t (*pid)(const uvproc__launcher_t *l);
-    int (*kill)(uvproc__launcher_t *l, int signum, int group);
+    int (*kill)(uvproc__launcher_t *l, int signum);
     void (*close)(uvproc__launcher_t *l, uvproc__closed_cb on_closed);
     void (*set_ref)(uvproc__launcher_t *l, int ref);
 } uvproc__launcher_ops_t;

@@ -296,11 +296,10 @@ static uv_pid_t uvproc__posix_pid(const uvproc__launcher_t *base)
     return ((const uvproc__posix_launcher_t *)base)->pid;
 }
 
-static int uvproc__posix_kill(uvproc__launcher_t *base, int signum, int group)
+static int uvproc__posix_kill(uvproc__launcher_t *base, int signum)
 {
     uvproc__posix_launcher_t *l = (uvproc__posix_launcher_t *)base;
-    int r = group ? kill(-l->pid, signum) : pidfd_send_signal(l->pidfd, signum, NULL, 0);
-    return r == 0 ? 0 : -errno;
+    return pidfd_send_signal(l->pidfd, signum, NULL, 0) == 0 ? 0 : -errno;
 }
 
 static void uvproc__posix_closed(uv_handle_t *h)

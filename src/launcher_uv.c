@@ -99,11 +99,9 @@ static uv_pid_t uvproc__uv_pid(const uvproc__launcher_t *base)
     return uv_process_get_pid(&l->handle);
 }
 
-static int uvproc__uv_kill(uvproc__launcher_t *base, int signum, int group)
+static int uvproc__uv_kill(uvproc__launcher_t *base, int signum)
 {
     uvproc__uv_launcher_t *l = (uvproc__uv_launcher_t *)base;
-    if (group)
-        return uv_kill(-uv_process_get_pid(&l->handle), signum);
     return uv_process_kill(&l->handle, signum);
 }
 

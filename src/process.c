@@ -1,6 +1,7 @@
 /* The child object's lifecycle: spawn/error on the next loop turn, exit exactly once, close
  * once exit has happened and every handle (pipes, the launcher, timers, the channel) closed;
  * kill, stop escalation, accessors, and the ownership rule of uvproc.h. */
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,22 +81,37 @@ uvproc_process_t *uvproc__process_new(uv_loop_t *loop, const uvproc_spawn_option
     return p;
 }
 
-/* Runs on the loop turn after uvproc_spawn returned, so the user has *out before any event,
- * and before any read callback: reading starts here. */
+static void uvproc__deliver_exit(uvproc_process_t *p);
+
+/* The defer timer delivers events that must not come from inside the call or the poll batch
+ * that caused them: spawn (or error) on the loop turn after uvproc_spawn returned, so the user
+ * has *out first and before any read callback (reading starts here); and exit on the turn
+ * after the child was reaped, so output that sat in the same poll batch as the exit
+ * notification (the child's last bytes and EOF) is delivered first, as Node users expect:
+ * data, end, exit, close. */
 static void uvproc__deferred(uv_timer_t *t)
 {
     uvproc_process_t *p = t->data;
-    uv_close((uv_handle_t *)t, uvproc__handle_closed);
     if (p->spawn_error) {
         uvproc_error_t e = {p->spawn_error, p->error_syscall, p->error_path};
+        uv_close((uv_handle_t *)t, uvproc__handle_closed);
         if (p->ev.on_error != NULL)
             p->ev.on_error(p, &e);
         return;
     }
-    p->started = 1;
-    if (p->ev.on_spawn != NULL)
-        p->ev.on_spawn(p);
-    uvproc__stdio_start(p);
+    if (!p->started) {
+        p->started = 1;
+        if (p->ev.on_spawn != NULL)
+            p->ev.on_spawn(p);
+        uvproc__stdio_start(p);
+        /* Reaped before the spawn event could run (uv_spawn's SIGCHLD walk can do that):
+         * exit still waits one more turn, for the pipes just started. */
+        if (p->reaped && !p->exited)
+            uv_timer_start(t, uvproc__deferred, 0, 0);
+        return;
+    }
+    if (p->reaped && !p->exited)
+        uvproc__deliver_exit(p);
 }
 
 static void uvproc__defer(uvproc_process_t *p)
@@ -106,24 +122,40 @@ static void uvproc__defer(uvproc_process_t *p)
     uv_timer_start(&p->defer_timer, uvproc__deferred, 0, 0);
 }
 
-static void uvproc__on_exit(void *owner, int64_t exit_status, int term_signal)
+/* From the launcher: the child is reaped. From here on it must never be signalled by pid (the
+ * pid may be reused), so the launcher goes now; the exit event follows on the next turn. */
+static void uvproc__on_reaped(void *owner, int64_t exit_status, int term_signal)
 {
     uvproc_process_t *p = owner;
-    p->exited = 1;
+    p->reaped = 1;
     p->term_signal = term_signal;
     p->exit_code = term_signal ? -1 : exit_status;
-    if (p->stop_timer_init)
-        uv_timer_stop(&p->stop_timer);
     uvproc__launcher_close(p->launcher, uvproc__launcher_closed);
     p->launcher = NULL;
+    if (p->started)
+        uv_timer_start(&p->defer_timer, uvproc__deferred, 0, 0);
+}
+
+static void uvproc__stop_timer_close(uvproc_process_t *p)
+{
+    if (p->stop_timer_init && !uv_is_closing((uv_handle_t *)&p->stop_timer))
+        uv_close((uv_handle_t *)&p->stop_timer, uvproc__handle_closed);
+}
+
+static void uvproc__deliver_exit(uvproc_process_t *p)
+{
+    p->exited = 1;
+    uv_close((uv_handle_t *)&p->defer_timer, uvproc__handle_closed);
+    /* A group stop outlives the leader while members of its group remain: they may have
+     * trapped the first signal and still hold our pipes. The pgid cannot be reused while any
+     * member lives. */
+    if (!(p->stop_group && uv_is_active((uv_handle_t *)&p->stop_timer) &&
+          kill(-p->pid, 0) == 0))
+        uvproc__stop_timer_close(p);
     uvproc__stdio_on_exit(p);
-    /* exit is always delivered after spawn: the spawn event runs in the timer phase of the
-     * turn after uvproc_spawn, exit comes from SIGCHLD in a later poll phase. */
     p->retained++;
     if (p->ev.on_exit != NULL)
         p->ev.on_exit(p, p->exit_code, p->term_signal);
-    if (p->stop_timer_init)
-        uv_close((uv_handle_t *)&p->stop_timer, uvproc__handle_closed);
     p->retained--;
     uvproc__maybe_close(p);
 }
@@ -131,7 +163,7 @@ static void uvproc__on_exit(void *owner, int64_t exit_status, int term_signal)
 int uvproc__process_launch(uvproc_process_t *p, const uvproc__launch_t *req)
 {
     uvproc__launcher_t *l;
-    int err = uvproc__launcher_start(p->loop, req, p, uvproc__on_exit, &l);
+    int err = uvproc__launcher_start(p->loop, req, p, uvproc__on_reaped, &l);
     if (err == 0) {
         p->launcher = l;
         p->pid = uvproc__launcher_pid(l);
@@ -165,38 +197,39 @@ int uvproc_kill(uvproc_process_t *p, int signum)
     int err;
     if (p == NULL || !uvproc__valid_signal(signum))
         return UV_EINVAL;
-    /* After exit the pid may already belong to someone else: never signal it. */
-    if (p->launcher == NULL || p->exited)
+    /* Once reaped the pid may already belong to someone else: never signal it. */
+    if (p->launcher == NULL)
         return UV_ESRCH;
-    err = uvproc__launcher_kill(p->launcher, signum, 0);
+    err = uvproc__launcher_kill(p->launcher, signum);
     if (err == 0)
         p->killed = 1;
     return err;
 }
 
+/* The group of a detached child outlives the child itself, and its id cannot be reused while
+ * any member is alive, so this works after the leader exited, until the group is empty. */
 int uvproc_kill_group(uvproc_process_t *p, int signum)
 {
-    int err;
-    if (p == NULL || !uvproc__valid_signal(signum))
+    if (p == NULL || !uvproc__valid_signal(signum) || !p->detached)
         return UV_EINVAL;
-    if (p->launcher == NULL || p->exited)
+    if (p->pid == 0)
         return UV_ESRCH;
-    err = uvproc__launcher_kill(p->launcher, signum, 1);
-    if (err == 0)
-        p->killed = 1;
-    return err;
+    if (kill(-p->pid, signum) != 0)
+        return -errno;
+    p->killed = 1;
+    return 0;
 }
 
 static void uvproc__stop_escalate(uv_timer_t *t)
 {
     uvproc_process_t *p = t->data;
     int sig = p->stop.second.signal;
-    if (p->exited || sig < 0)
-        return;
     if (p->stop_group)
         uvproc_kill_group(p, sig);
-    else
+    else if (!p->reaped)
         uvproc_kill(p, sig);
+    if (p->exited)
+        uvproc__stop_timer_close(p);
 }
 
 int uvproc_stop(uvproc_process_t *p, const uvproc_stop_t *stop, int group)
@@ -216,7 +249,7 @@ int uvproc_stop(uvproc_process_t *p, const uvproc_stop_t *stop, int group)
         (s.second.signal >= 0 && !uvproc__valid_signal(s.second.signal)))
         return UV_EINVAL;
     err = group ? uvproc_kill_group(p, s.first.signal) : uvproc_kill(p, s.first.signal);
-    if (err != 0 || s.second.signal < 0)
+    if (err != 0 || s.second.signal < 0 || p->closed)
         return err;
     p->stop = s;
     p->stop_group = group;
@@ -227,6 +260,8 @@ int uvproc_stop(uvproc_process_t *p, const uvproc_stop_t *stop, int group)
         uvproc__process_hold(p);
         if (!p->loop_ref)
             uv_unref((uv_handle_t *)&p->stop_timer);
+    } else if (uv_is_closing((uv_handle_t *)&p->stop_timer)) {
+        return 0; /* exit came and went: the first signal was all there was to send */
     }
     uv_timer_start(&p->stop_timer, uvproc__stop_escalate, s.first.grace_ms, 0);
     return 0;

@@ -47,7 +47,10 @@ struct uvproc_process_s {
     const char *error_syscall;
     char *error_path;
 
-    unsigned char started, exited, killed, closed, stop_timer_init, loop_ref;
+    unsigned char started;  /* the spawn event has been delivered */
+    unsigned char reaped;   /* the launcher reported the exit (the exit event may be pending) */
+    unsigned char exited;   /* the exit event has been delivered */
+    unsigned char killed, closed, stop_timer_init, loop_ref, detached;
     uvproc_stop_t stop;
     int stop_group;
     int pending;  /* handles (and holds) not yet closed; close waits for 0 */

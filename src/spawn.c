@@ -290,6 +290,7 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
         .slot_count = slot_count,
         .slots = slots,
     };
+    p->detached = (unsigned char)(o->detached != 0);
     if (err == 0)
         err = uvproc__process_launch(p, &req);
     if (err != 0) {
