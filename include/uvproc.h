@@ -169,6 +169,10 @@ UVPROC_EXTERN int uvproc_write(uvproc_process_t *p, int fd, const void *buf, siz
 UVPROC_EXTERN size_t uvproc_write_queue_size(const uvproc_process_t *p, int fd);
 /* Ends the child's `fd` after queued writes are flushed: the child reads EOF. */
 UVPROC_EXTERN int uvproc_end(uvproc_process_t *p, int fd);
+/* Closes the parent's side of `fd` now, as Node's stream.destroy(): reading stops with
+ * on_end(fd, UV_ECANCELED), queued writes complete with UV_ECANCELED, and close no longer
+ * waits for this pipe (a grandchild holding it open cannot hold on_close back). */
+UVPROC_EXTERN int uvproc_close_stdio(uvproc_process_t *p, int fd);
 /* Stops / restarts reading `fd` (the child blocks once the pipe fills): read backpressure. */
 UVPROC_EXTERN int uvproc_pause(uvproc_process_t *p, int fd);
 UVPROC_EXTERN int uvproc_resume(uvproc_process_t *p, int fd);

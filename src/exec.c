@@ -128,6 +128,28 @@ static void uvproc__exec_stop(uvproc_exec_t *e)
         e->killed = 1;
 }
 
+/* A child we stopped has exited, but a descendant it left behind (dash forks the last command
+ * of `a; b`) may hold the pipes for as long as it likes. One grace period later the pipes are
+ * closed, so a timeout or a cancel completes in bounded time even without kill_tree. */
+static void uvproc__exec_cut_pipes(uv_timer_t *t)
+{
+    uvproc_exec_t *e = t->data;
+    if (e->done)
+        return;
+    uvproc_close_stdio(e->proc, 1);
+    uvproc_close_stdio(e->proc, 2);
+}
+
+static void uvproc__exec_on_exit(uvproc_process_t *p, int64_t code, int signal)
+{
+    uvproc_exec_t *e = uvproc_process_data(p);
+    (void)code;
+    (void)signal;
+    if (e->stopping)
+        uv_timer_start(&e->timer, uvproc__exec_cut_pipes,
+                       e->stop.first.grace_ms != 0 ? e->stop.first.grace_ms : 2000, 0);
+}
+
 static void uvproc__exec_timeout(uv_timer_t *t)
 {
     uvproc_exec_t *e = t->data;
@@ -363,7 +385,7 @@ static int uvproc__exec_start(uv_loop_t *loop, const char *file, const char *con
     so.on_data = uvproc__exec_on_data;
     so.on_end = NULL;
     so.on_drain = uvproc__exec_on_drain;
-    so.on_exit = NULL;
+    so.on_exit = uvproc__exec_on_exit;
     so.on_close = uvproc__exec_on_close;
     err = uvproc_spawn(loop, &e->proc, file, args, &so);
     if (err != 0)

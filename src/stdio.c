@@ -234,6 +234,26 @@ int uvproc_end(uvproc_process_t *p, int fd)
     return 0;
 }
 
+int uvproc_close_stdio(uvproc_process_t *p, int fd)
+{
+    uvproc__stdio_t *s = uvproc__slot(p, fd);
+    if (s == NULL)
+        return UV_EBADF;
+    if (s->closing)
+        return 0;
+    s->write_done = 1;
+    if (s->readable && !s->read_done) {
+        if (s->reading)
+            uv_read_stop((uv_stream_t *)&s->pipe);
+        s->reading = 0;
+        s->read_done = 1;
+        if (p->ev.on_end != NULL)
+            p->ev.on_end(p, fd, UV_ECANCELED);
+    }
+    uvproc__slot_close(s);
+    return 0;
+}
+
 int uvproc_pause(uvproc_process_t *p, int fd)
 {
     uvproc__stdio_t *s = uvproc__slot(p, fd);

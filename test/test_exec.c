@@ -211,6 +211,48 @@ TEST(timeout)
     got_free(&g);
 }
 
+/* Without kill_tree the shell dies of the timeout but a background job it left holds stdout:
+ * the exec must still complete one grace period later (its pipes are closed), not when the
+ * job ends. The job is a subreaped child of the test, killed and reaped at the end. */
+TEST(timeout_orphan_holding_stdout)
+{
+    uv_loop_t loop;
+    char cmd[200], buf[32] = "";
+    ready_t rd;
+    uvproc_exec_options_t o = {.timeout_ms = 100, .stop = {.first = {SIGTERM, 300}}};
+    got_t g = {0};
+    uint64_t t0;
+    ssize_t n;
+    pid_t job;
+
+    CHECK_OK(prctl(PR_SET_CHILD_SUBREAPER, 1));
+    ready_open(&rd);
+    snprintf(cmd, sizeof cmd, "sleep 30 & echo $! >%s; wait", rd.path);
+    CHECK_OK(uv_loop_init(&loop));
+    CHECK_OK(uvproc_exec(&loop, cmd, &o, on_done, &g, NULL));
+    alarm(20);
+    do
+        n = read(rd.fd, buf, sizeof buf - 1);
+    while (n < 0 && errno == EINTR);
+    alarm(0);
+    CHECK(n > 1);
+    job = (pid_t)atoi(buf);
+    CHECK(job > 0);
+    t0 = uv_hrtime();
+    CHECK_LOOP_CLOSE(&loop);
+    CHECK_EQ(g.calls, 1);
+    CHECK_EQ(g.error, UV_ETIMEDOUT);
+    CHECK_EQ(g.term_signal, SIGTERM);
+    /* timeout + grace, far below the job's 30 s */
+    CHECK(ms_since(t0) < 5000);
+    CHECK_EQ(kill(job, 0), 0); /* the job really outlived the exec */
+    CHECK_OK(kill(job, SIGKILL));
+    CHECK_EQ(waitpid(job, NULL, 0), job);
+    CHECK_OK(prctl(PR_SET_CHILD_SUBREAPER, 0));
+    ready_close(&rd);
+    got_free(&g);
+}
+
 /* A child that ignores SIGTERM gets the second signal after the grace. The readiness pipe is
  * read before the loop runs, so the timeout cannot fire before the trap is in place. */
 static void sigterm_ignored(int kill_tree)
@@ -755,6 +797,7 @@ int main(int argc, char **argv)
     RUN(exit_code);
     RUN(signaled);
     RUN(timeout);
+    RUN(timeout_orphan_holding_stdout);
     RUN(timeout_sigterm_ignored_gets_sigkill);
     RUN(timeout_sigterm_ignored_gets_sigkill_tree);
     RUN(kill_tree_leaves_nothing);
