@@ -1,4 +1,6 @@
 /* uvproc_strerror / uvproc_err_name: libuv's codes plus the few this library adds. */
+#include <string.h>
+
 #include "uvproc.h"
 
 typedef struct {
@@ -32,6 +34,12 @@ const char *uvproc_strerror(int err)
         return e->message;
     if (err == 0)
         return "success";
+#ifdef UVPROC_HAVE_STRERRORDESC_NP
+    /* libuv names only the errnos it uses itself (ENOEXEC is "Unknown system error -8"). */
+    if (err < 0 && err > -4096 && strncmp(uv_err_name(err), "Unknown", 7) == 0 &&
+        strerrordesc_np(-err) != NULL)
+        return strerrordesc_np(-err);
+#endif
     return uv_strerror(err);
 }
 
@@ -42,5 +50,10 @@ const char *uvproc_err_name(int err)
         return e->name;
     if (err == 0)
         return "OK";
+#ifdef UVPROC_HAVE_STRERRORDESC_NP
+    if (err < 0 && err > -4096 && strncmp(uv_err_name(err), "Unknown", 7) == 0 &&
+        strerrorname_np(-err) != NULL)
+        return strerrorname_np(-err);
+#endif
     return uv_err_name(err);
 }

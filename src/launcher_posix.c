@@ -209,6 +209,29 @@ static int uvproc__attributes(const uvproc__launch_t *req, posix_spawnattr_t *at
     return 0;
 }
 
+/* An executable file that is not a binary and has no #! line: execvp (uv_spawn, Node) runs it
+ * with /bin/sh, and so do we, so both launchers start the same things. */
+static int uvproc__spawn_with_sh(pid_t *pid, const char *path,
+                                 const posix_spawn_file_actions_t *fa,
+                                 const posix_spawnattr_t *attr, char **argv, char **env)
+{
+    size_t argc = 0;
+    char **sh_argv;
+    int err;
+    while (argv[argc] != NULL)
+        argc++;
+    sh_argv = malloc((argc + 2) * sizeof *sh_argv);
+    if (sh_argv == NULL)
+        return UV_ENOMEM;
+    sh_argv[0] = "/bin/sh";
+    sh_argv[1] = (char *)path;
+    for (size_t i = 1; i <= argc; i++)
+        sh_argv[i + 1] = argv[i];
+    err = -posix_spawn(pid, "/bin/sh", fa, attr, sh_argv, env);
+    free(sh_argv);
+    return err;
+}
+
 /* The child is running but we cannot watch it: take it down and reap it now. */
 static void uvproc__abandon(pid_t pid)
 {
@@ -252,8 +275,11 @@ int uvproc__launcher_posix_start(uv_loop_t *loop, const uvproc__launch_t *req, v
     if (err == 0)
         err = uvproc__attributes(req, &attr);
     if (err == 0) {
-        err = -posix_spawn(&pid, exec_path != NULL ? exec_path : req->file, &fa, &attr,
-                           req->argv, req->env != NULL ? req->env : environ);
+        const char *path = exec_path != NULL ? exec_path : req->file;
+        char **env = req->env != NULL ? req->env : environ;
+        err = -posix_spawn(&pid, path, &fa, &attr, req->argv, env);
+        if (err == -ENOEXEC)
+            err = uvproc__spawn_with_sh(&pid, path, &fa, &attr, req->argv, env);
     }
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);

@@ -1,0 +1,201 @@
+/* What the launcher seam promises whichever launcher serves the child (meson runs this file
+ * under both: UVPROC_LAUNCHER unset = posix_spawn, UVPROC_LAUNCHER=uv = uv_spawn), plus what
+ * only the posix launcher adds (no fd leaks even without O_CLOEXEC). */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "check.h"
+#include "uvproc.h"
+
+typedef struct {
+    char out[4096];
+    size_t out_len;
+    int64_t code;
+    int signal, error, closed;
+} run_t;
+
+static void on_data(uvproc_process_t *p, int fd, const char *buf, size_t len)
+{
+    run_t *r = uvproc_process_data(p);
+    if (fd == 1 && r->out_len + len < sizeof r->out) {
+        memcpy(r->out + r->out_len, buf, len);
+        r->out_len += len;
+        r->out[r->out_len] = '\0';
+    }
+}
+
+static void on_error(uvproc_process_t *p, const uvproc_error_t *e)
+{
+    run_t *r = uvproc_process_data(p);
+    r->error = e->code;
+}
+
+static void on_close(uvproc_process_t *p, int64_t code, int signal)
+{
+    run_t *r = uvproc_process_data(p);
+    r->code = code;
+    r->signal = signal;
+    r->closed++;
+}
+
+static void run(const char *file, const char *const *args, uvproc_spawn_options_t *o, run_t *r)
+{
+    uv_loop_t loop;
+    memset(r, 0, sizeof *r);
+    o->data = r;
+    o->on_data = on_data;
+    o->on_error = on_error;
+    o->on_close = on_close;
+    CHECK_OK(uv_loop_init(&loop));
+    CHECK_OK(uvproc_spawn(&loop, NULL, file, args, o));
+    CHECK_LOOP_CLOSE(&loop);
+    CHECK_EQ(r->closed, 1);
+}
+
+static int posix_launcher(void)
+{
+    const char *v = getenv("UVPROC_LAUNCHER");
+    return v == NULL || strcmp(v, "uv") != 0;
+}
+
+static void make_dir(char *dir)
+{
+    strcpy(dir, "/tmp/uvproc-launcher-XXXXXX");
+    CHECK(mkdtemp(dir) != NULL);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    CHECK(fd >= 0);
+    CHECK_EQ(write(fd, text, strlen(text)), (long long)strlen(text));
+    CHECK_OK(close(fd));
+}
+
+/* execvp runs an executable text file without #! through /bin/sh; both launchers must. */
+TEST(script_without_shebang_runs_through_sh)
+{
+    char dir[64], path[128];
+    const char *args[] = {"an-arg", NULL};
+    uvproc_spawn_options_t o = {0};
+    run_t r;
+    make_dir(dir);
+    snprintf(path, sizeof path, "%s/script", dir);
+    write_file(path, "echo \"script says $1\"\n", 0755);
+    run(path, args, &o, &r);
+    CHECK_EQ(r.error, 0);
+    CHECK_EQ(r.code, 0);
+    CHECK_STR(r.out, "script says an-arg\n");
+    unlink(path);
+    rmdir(dir);
+}
+
+/* A relative directory in the child's PATH is relative to the child's cwd. */
+TEST(relative_path_entry_against_cwd)
+{
+    char dir[64], bin[96], prog[128];
+    const char *env[] = {"PATH=bin:/usr/bin:/bin", NULL};
+    uvproc_spawn_options_t o = {.cwd = dir, .env = env};
+    run_t r;
+    make_dir(dir);
+    snprintf(bin, sizeof bin, "%s/bin", dir);
+    CHECK_OK(mkdir(bin, 0755));
+    snprintf(prog, sizeof prog, "%s/uvproc-rel-prog", bin);
+    write_file(prog, "#!/bin/sh\necho relative ok\n", 0755);
+    run("uvproc-rel-prog", NULL, &o, &r);
+    CHECK_EQ(r.error, 0);
+    CHECK_STR(r.out, "relative ok\n");
+    /* Not found anywhere: ENOENT, reported as the program's, not the cwd's. */
+    run("uvproc-no-such-prog", NULL, &o, &r);
+    CHECK_EQ(r.error, UV_ENOENT);
+    CHECK_EQ(r.code, UV_ENOENT);
+    unlink(prog);
+    rmdir(bin);
+    rmdir(dir);
+}
+
+/* A found file without execute permission: EACCES, as execvp reports it. */
+TEST(path_entry_not_executable)
+{
+    char dir[64], prog[128], path_var[128];
+    const char *env[] = {path_var, NULL};
+    uvproc_spawn_options_t o = {.env = env};
+    run_t r;
+    make_dir(dir);
+    snprintf(prog, sizeof prog, "%s/uvproc-noexec", dir);
+    write_file(prog, "#!/bin/sh\necho no\n", 0644);
+    snprintf(path_var, sizeof path_var, "PATH=%s", dir);
+    run("uvproc-noexec", NULL, &o, &r);
+    CHECK_EQ(r.error, UV_EACCES);
+    unlink(prog);
+    rmdir(dir);
+}
+
+/* uid/gid are served by uv_spawn even when posix_spawn is preferred; switching to our own ids
+ * needs no privilege. */
+TEST(uid_gid_served)
+{
+    const char *args[] = {"-c", "echo $(id -u) $(id -g)", NULL};
+    char want[64];
+    uvproc_spawn_options_t o = {.set_uid = 1, .uid = getuid(), .set_gid = 1, .gid = getgid()};
+    run_t r;
+    run("sh", args, &o, &r);
+    CHECK_EQ(r.error, 0);
+    snprintf(want, sizeof want, "%d %d\n", (int)getuid(), (int)getgid());
+    CHECK_STR(r.out, want);
+}
+
+/* An fd the host opened WITHOUT O_CLOEXEC does not reach a child started by posix_spawn: the
+ * child has its slots and nothing else. (uv_spawn passes such fds on, as libuv always has.) */
+TEST(non_cloexec_fd_not_inherited)
+{
+    const char *args[] = {"-c", "test -e /proc/self/fd/100 && echo leaked || echo clean", NULL};
+    uvproc_spawn_options_t o = {0};
+    run_t r;
+    int fd;
+    if (!posix_launcher())
+        return;
+    fd = open("/dev/null", O_RDONLY);
+    CHECK(fd >= 0);
+    CHECK_EQ(dup2(fd, 100), 100);
+    close(fd);
+    run("sh", args, &o, &r);
+    CHECK_STR(r.out, "clean\n");
+    close(100);
+}
+
+/* Nor do the parent ends of a child's own pipes, or those of its siblings. */
+TEST(only_declared_slots_reach_the_child)
+{
+    const uvproc_stdio_t extra[] = {{.type = UVPROC_STDIO_PIPE}};
+    const char *args[] = {"-c", "ls /proc/self/fd | sort -n | tr '\\n' ' '", NULL};
+    uvproc_spawn_options_t o = {.extra_stdio = extra, .extra_stdio_count = 1};
+    run_t r;
+    if (!posix_launcher())
+        return;
+    run("sh", args, &o, &r);
+    /* 0-3 are the slots; ls itself holds one more fd for the directory it reads. */
+    CHECK_STR(r.out, "0 1 2 3 4 ");
+}
+
+/* Codes libuv has no name for still get one. */
+TEST(errno_names_beyond_libuv)
+{
+    CHECK_STR(uvproc_err_name(-ENOEXEC), "ENOEXEC");
+    CHECK(strncmp(uvproc_strerror(-ENOEXEC), "Unknown", 7) != 0);
+    CHECK_STR(uvproc_err_name(UV_ENOENT), "ENOENT");
+    CHECK_STR(uvproc_err_name(UVPROC_EMAXBUFFER), "EMAXBUFFER");
+}
+
+int main(int argc, char **argv)
+{
+    RUN(script_without_shebang_runs_through_sh);
+    RUN(relative_path_entry_against_cwd);
+    RUN(path_entry_not_executable);
+    RUN(uid_gid_served);
+    RUN(non_cloexec_fd_not_inherited);
+    RUN(only_declared_slots_reach_the_child);
+    RUN(errno_names_beyond_libuv);
+    return check_done();
+}
