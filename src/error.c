@@ -27,6 +27,16 @@ static const uvproc__error_entry_t *uvproc__find_error(int err)
     return NULL;
 }
 
+/* libuv's uv_strerror/uv_err_name strdup a fresh "Unknown system error N" for a code it does
+ * not know, which nobody can free: ask the _r variant, which allocates nothing, and answer
+ * such codes without calling them. */
+static int uvproc__uv_knows(int err)
+{
+    char buf[64];
+    uv_err_name_r(err, buf, sizeof buf);
+    return strncmp(buf, "Unknown", 7) != 0;
+}
+
 const char *uvproc_strerror(int err)
 {
     const uvproc__error_entry_t *e = uvproc__find_error(err);
@@ -36,11 +46,11 @@ const char *uvproc_strerror(int err)
         return "success";
 #ifdef UVPROC_HAVE_STRERRORDESC_NP
     /* libuv names only the errnos it uses itself (ENOEXEC is "Unknown system error -8"). */
-    if (err < 0 && err > -4096 && strncmp(uv_err_name(err), "Unknown", 7) == 0 &&
+    if (err < 0 && err > -4096 && !uvproc__uv_knows(err) &&
         strerrordesc_np(-err) != NULL)
         return strerrordesc_np(-err);
 #endif
-    return uv_strerror(err);
+    return uvproc__uv_knows(err) ? uv_strerror(err) : "unknown error";
 }
 
 const char *uvproc_err_name(int err)
@@ -51,9 +61,9 @@ const char *uvproc_err_name(int err)
     if (err == 0)
         return "OK";
 #ifdef UVPROC_HAVE_STRERRORDESC_NP
-    if (err < 0 && err > -4096 && strncmp(uv_err_name(err), "Unknown", 7) == 0 &&
+    if (err < 0 && err > -4096 && !uvproc__uv_knows(err) &&
         strerrorname_np(-err) != NULL)
         return strerrorname_np(-err);
 #endif
-    return uv_err_name(err);
+    return uvproc__uv_knows(err) ? uv_err_name(err) : "UNKNOWN";
 }

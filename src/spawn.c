@@ -1,6 +1,7 @@
 /* uvproc_spawn: turns the user's options into a launch request (argv with argv0, shell or
  * exec_path applied; env merged; stdio slots), starts it, and attributes failures. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -29,6 +30,31 @@ static void uvproc__ignore_sigpipe(void)
         sigemptyset(&ign.sa_mask);
         sigaction(SIGPIPE, &ign, NULL);
     }
+}
+
+/* libuv never closes a stream on fds 0-2 ("nothing good comes from it") and asserts when
+ * its EMFILE reserve fd sits there at uv_loop_close: if the host has closed one of them (a
+ * daemon), a pipe made for the child would take it and stay open for good. Hold the free ones
+ * with /dev/null while the pipes are made; lowest first, as open() returns the lowest fd. */
+static void uvproc__hold_std_fds(int held[3])
+{
+    for (int fd = 0; fd < 3; fd++) {
+        held[fd] = -1;
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+            int got = open("/dev/null", O_RDWR | O_CLOEXEC);
+            if (got == fd)
+                held[fd] = got;
+            else if (got >= 0)
+                close(got);
+        }
+    }
+}
+
+static void uvproc__release_std_fds(const int held[3])
+{
+    for (int fd = 0; fd < 3; fd++)
+        if (held[fd] >= 0)
+            close(held[fd]);
 }
 
 static size_t uvproc__count(const char *const *v)
@@ -234,6 +260,7 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
     uvproc__argv_t argv;
     uvproc_process_t *p;
     char **env = NULL;
+    int held[3];
     int err;
 
     if (out != NULL)
@@ -264,6 +291,7 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
         goto done;
     }
     memset(slots, 0, (size_t)slot_count * sizeof *slots);
+    uvproc__hold_std_fds(held);
     if (ipc)
         uvproc__process_hold(p); /* released by the channel once its pipe is closed */
     for (int fd = 0; fd < slot_count && err == 0; fd++) {
@@ -293,6 +321,7 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
     p->detached = (unsigned char)(o->detached != 0);
     if (err == 0)
         err = uvproc__process_launch(p, &req);
+    uvproc__release_std_fds(held);
     if (err != 0) {
         const char *syscall = uvproc__attribute_error(o->cwd, &err);
         uvproc__process_failed(p, err, syscall,
