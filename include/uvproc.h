@@ -297,7 +297,9 @@ typedef struct {
 
 typedef struct uvproc_channel_options_s {
     size_t max_message_size; /* bytes per line; 0: 64 MiB */
-    /* Handle ACK wait before a send after a handle fails with UV_ETIMEDOUT; 0: 10000 ms. */
+    /* Handle ACK wait before a send after a handle fails with UV_ETIMEDOUT; 0: 10000 ms.
+     * That handle's send then completes with UV_ETIMEDOUT, on_error reports it, and the sends
+     * queued behind it go out (Node would stall forever). */
     uint64_t handle_ack_timeout_ms;
     void *data; /* user pointer: uvproc_channel_data() */
 
@@ -311,7 +313,9 @@ typedef struct uvproc_channel_options_s {
     /* Bad input from the peer: UVPROC_EBADMSG (invalid JSON, empty line), UV_EMSGSIZE (line
      * over max_message_size); `line` is the offending bytes (truncated for EMSGSIZE, may be
      * NULL). The channel lives on and resynchronises at the next '\n'. Also used for
-     * UV_ETIMEDOUT when a sent handle is never acknowledged. */
+     * UV_ETIMEDOUT when a sent handle is never acknowledged, and for UV_ENOTSUP when a handle
+     * arrives that is not a stream (UDP, a file): it is closed and its message delivered
+     * without it. */
     void (*on_error)(uvproc_channel_t *ch, int err, const char *line, size_t len);
     /* Exactly once: the peer closed (EOF or read error) or uvproc_channel_disconnect() was
      * called. After it returns the channel cannot send; it is freed once its handle closed. */
@@ -338,7 +342,9 @@ UVPROC_EXTERN int uvproc_channel_send_raw(uvproc_channel_t *ch, const char *json
 /* Sends msg with a handle (a uv_tcp_t server or socket, or a uv_pipe_t) in Node's NODE_HANDLE
  * envelope; `type` NULL picks "net.Server" for a listening TCP handle, "net.Socket" for other
  * TCP handles, "net.Native" for pipes. Later sends wait for the peer's ACK, as Node's do. The
- * caller keeps its handle and may close it once cb has run. */
+ * caller keeps its handle and may close it once cb has run. cb runs once: 0 when the peer
+ * acknowledged, UV_EPROTO when it refused the handle (NACK) after 3 retransmissions,
+ * UV_ETIMEDOUT (handle_ack_timeout_ms), UV_ECANCELED when the channel closed first. */
 UVPROC_EXTERN int uvproc_channel_send_handle(uvproc_channel_t *ch, const json_t *msg,
                                              uv_stream_t *handle, const char *type,
                                              uvproc_send_cb cb, void *data);
@@ -363,7 +369,8 @@ UVPROC_EXTERN void *uvproc_channel_data(const uvproc_channel_t *ch);
 UVPROC_EXTERN uv_loop_t *uvproc_channel_loop(const uvproc_channel_t *ch);
 
 /* Opens a channel over `fd`, a connected AF_UNIX stream socket the caller gives up (the
- * channel closes it). UV_ENOTSOCK / UV_EBADF / UV_EINVAL for an fd that is not one. */
+ * channel closes it). UV_ENOTSOCK / UV_EBADF / UV_EINVAL for an fd that is not one; on error
+ * the fd stays the caller's. */
 UVPROC_EXTERN int uvproc_channel_open(uv_loop_t *loop, uvproc_channel_t **out, int fd,
                                       const uvproc_channel_options_t *options);
 
@@ -371,7 +378,9 @@ UVPROC_EXTERN int uvproc_channel_open(uv_loop_t *loop, uvproc_channel_t **out, i
  * NODE_CHANNEL_FD: validates it (an integer naming an open stream socket), refuses any
  * NODE_CHANNEL_SERIALIZATION_MODE but "json" (UVPROC_ESERIALIZATION), sets close-on-exec and
  * unsets both variables so grandchildren do not see them. UVPROC_ENOCHANNEL when there is no
- * channel. Not thread-safe (it changes the environment): call it early, from the main thread. */
+ * channel (unset or empty), UV_EINVAL when it is not a plain decimal number, and the errors of
+ * uvproc_channel_open. On error nothing changes: the variables stay, the fd stays open.
+ * Not thread-safe (it changes the environment): call it early, from the main thread. */
 UVPROC_EXTERN int uvproc_channel_from_parent(uv_loop_t *loop, uvproc_channel_t **out,
                                              const uvproc_channel_options_t *options);
 
@@ -389,7 +398,9 @@ typedef struct uvproc_fork_options_s {
 
 /* spawn + an IPC channel at the child's fd 3, with NODE_CHANNEL_FD=3 and
  * NODE_CHANNEL_SERIALIZATION_MODE=json in its environment (overriding the user's env).
- * on_close waits for the channel too. Errors as uvproc_spawn. */
+ * on_close waits for the channel too. Errors as uvproc_spawn. As Node's fork: stdio slots left
+ * at UVPROC_STDIO_DEFAULT are inherited, `shell` is ignored. A child that cannot be started
+ * gets no channel (uvproc_process_channel is NULL, no on_disconnect). */
 UVPROC_EXTERN int uvproc_fork(uv_loop_t *loop, uvproc_process_t **out, const char *file,
                               const char *const *args, const uvproc_fork_options_t *options);
 /* The parent side of a forked child's channel; NULL if the process has none. Valid until the

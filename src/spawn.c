@@ -10,27 +10,9 @@
 #include <unistd.h>
 
 #include "process.h"
+#include "sigpipe.h"
 
 extern char **environ;
-
-static pthread_once_t uvproc__sigpipe_once = PTHREAD_ONCE_INIT;
-
-/* A write to a child that has gone raises SIGPIPE, whose default action would kill the host.
- * libuv writes to its socketpairs with write(2), not send(MSG_NOSIGNAL), so the only reliable
- * cure is to ignore the signal; we leave a disposition the host chose alone. uv_spawn resets
- * dispositions in the child. */
-static void uvproc__ignore_sigpipe(void)
-{
-    struct sigaction old;
-    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
-        !(old.sa_flags & SA_SIGINFO)) {
-        struct sigaction ign;
-        memset(&ign, 0, sizeof ign);
-        ign.sa_handler = SIG_IGN;
-        sigemptyset(&ign.sa_mask);
-        sigaction(SIGPIPE, &ign, NULL);
-    }
-}
 
 /* libuv never closes a stream on fds 0-2 ("nothing good comes from it") and asserts when
  * its EMFILE reserve fd sits there at uv_loop_close: if the host has closed one of them (a
@@ -276,7 +258,7 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
         if (uvproc__check_stdio(&o->extra_stdio[i]) != 0)
             return UV_EINVAL;
 
-    pthread_once(&uvproc__sigpipe_once, uvproc__ignore_sigpipe);
+    uvproc__ignore_sigpipe_once();
     err = uvproc__build_argv(file, args, o, extra, &argv);
     if (err == 0)
         err = uvproc__build_env(o, extra != NULL ? extra->env_override : NULL, &env);

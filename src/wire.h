@@ -1,0 +1,17 @@
+/* Node's 'json' wire values, read as Node reads them. */
+#ifndef UVPROC_WIRE_H
+#define UVPROC_WIRE_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+/* One JSON value, as Node's JSON.parse would read it (lone surrogate escapes become U+FFFD,
+ * integers past int64 become reals), or NULL when it is not exactly one JSON value. */
+json_t *uvproc__wire_parse(const char *line, size_t len);
+
+/* The "cmd" of an internal message (Node's isInternal: an object whose "cmd" is a string
+ * longer than 5 that starts with "NODE_"), or NULL. */
+const char *uvproc__wire_internal_cmd(const json_t *msg);
+
+#endif
