@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Runs the demos a newcomer runs, as a newcomer would, and checks what they print.
+
+usage: demos_test.py BUILD_DEMOS_DIR SOURCE_DEMOS_DIR [NAME...]
+Each check is a function below; exit 77 (meson's skip) is never used: node is required for
+the --node-child cases only, and those are skipped one by one when node is missing."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+
+BUILD, SOURCE = sys.argv[1], sys.argv[2]
+ONLY = sys.argv[3:]
+NODE = shutil.which("node")
+failures = []
+
+
+def demo(name):
+    return os.path.join(BUILD, name)
+
+
+def run(args, **kw):
+    return subprocess.run(args, capture_output=True, text=True, timeout=60, **kw)
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def test_help():
+    for name in ["ls", "exitcode", "find", "exec", "isprime", "isprime_child", "pingpong",
+                 "isprime-server"]:
+        r = run([demo(name), "--help"])
+        check(r.returncode == 0 and "usage" in r.stdout.lower(), f"{name} --help: {r}")
+
+
+def test_ls():
+    r = run([demo("ls")])
+    check(r.returncode == 0, r)
+    check("[close] code 0" in r.stderr and "bin" in r.stdout, r)
+    r = run([demo("ls"), "/nonexistent-dir"])
+    check("[close] code 2" in r.stderr and "No such file" in r.stderr, r)
+
+
+def test_exitcode():
+    r = run([demo("exitcode")])
+    check(r.returncode == 0, r)
+    lines = {l.split()[0] + " " + l.split()[1]: l for l in r.stdout.splitlines()
+             if l.endswith(" ok") or l.endswith(" WRONG")}
+    check(len(lines) == 4 and all(l.endswith(" ok") for l in lines.values()), r.stdout)
+
+
+def test_find():
+    tree = os.path.join(BUILD, "find-tree")
+    shutil.rmtree(tree, ignore_errors=True)
+    for i in range(50):
+        os.makedirs(os.path.join(tree, f"d{i}"))
+    r = run([demo("find"), tree])
+    check(r.returncode == 0, r)
+    # 1 root + 50 directories
+    check("51 lines" in r.stdout, r.stdout)
+    shutil.rmtree(tree)
+
+
+def test_exec():
+    r = run([demo("exec")], cwd="/")
+    check(r.returncode == 0, r)
+    check("stdout: /\n" in r.stdout, r.stdout)
+
+
+def isprime_lines(stdout):
+    return [json.loads(l.split("  (")[0]) for l in stdout.splitlines() if l.startswith("{")]
+
+
+def test_isprime():
+    r = run([demo("isprime"), "2", "7", "1000000007", "1000000008"])
+    check(r.returncode == 0, r)
+    got = {m["number"]: m["isPrime"] for m in isprime_lines(r.stdout)}
+    check(got == {2: True, 7: True, 1000000007: True, 1000000008: False}, r.stdout)
+    r = run([demo("isprime"), "12345678910987654321"])
+    check(r.returncode == 1 and "not a number" in r.stderr, r)
+
+
+def test_isprime_node_child():
+    if not NODE:
+        return
+    r = run([demo("isprime"), "--node-child", os.path.join(SOURCE, "isprime_child.js"), "97",
+             "91"])
+    check(r.returncode == 0, r)
+    got = {m["number"]: m["isPrime"] for m in isprime_lines(r.stdout)}
+    check(got == {97: True, 91: False}, r.stdout)
+
+
+def test_c_child_under_node_parent():
+    if not NODE:
+        return
+    script = """
+const c = require('child_process').fork('unused', [], {execPath: process.argv[1]});
+c.on('message', (m) => { console.log(JSON.stringify(m)); c.disconnect(); });
+c.on('exit', (code, sig) => console.log('exit', code, sig));
+c.send({number: 1000000007});
+"""
+    r = run([NODE, "-e", script, demo("isprime_child")])
+    check(r.returncode == 0, r)
+    check(r.stdout == '{"number":1000000007,"isPrime":true}\nexit 0 null\n', r.stdout)
+
+
+def test_pingpong():
+    r = run([demo("pingpong"), "500"])
+    check(r.returncode == 0 and "500 round trips" in r.stdout, r)
+    if NODE:
+        r = run([demo("pingpong"), "--node-child", os.path.join(SOURCE, "pingpong_child.js"),
+                 "200"])
+        check(r.returncode == 0 and "200 round trips" in r.stdout, r)
+
+
+def get(port, path):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=60) as resp:
+        return resp.status, json.loads(resp.read())
+
+
+def test_isprime_server():
+    srv = subprocess.Popen([demo("isprime-server"), "--port", "0"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        line = srv.stdout.readline()
+        check(line.startswith("listening on http://127.0.0.1:"), line)
+        port = int(line.rsplit(":", 1)[1].strip("/\n"))
+        status, body = get(port, "/isprime?number=97")
+        check(status == 200 and body["number"] == 97 and body["isPrime"] is True, body)
+        check(isinstance(body["time"], float), body)
+        # The loop stays responsive: /testrequest is answered while a child computes a large
+        # prime (2^61-1 takes seconds of trial division). Ordering, not timing, is asserted.
+        big = {}
+        t = threading.Thread(target=lambda: big.update(r=get(port, "/isprime?number=2305843009213693951")))
+        t.start()
+        status, body = get(port, "/testrequest")
+        check(status == 200 and body == {"ok": True}, body)
+        check(t.is_alive() and "r" not in big, "the big prime finished before /testrequest")
+        t.join()
+        check(big["r"][1]["isPrime"] is True, big)
+        for path, code in [("/isprime?number=abc", 400), ("/nope", 404)]:
+            try:
+                get(port, path)
+                check(False, f"{path} did not fail")
+            except urllib.error.HTTPError as e:
+                check(e.code == code, f"{path}: {e.code}")
+    finally:
+        srv.send_signal(signal.SIGTERM)
+        out, err = srv.communicate(timeout=30)
+    check(srv.returncode == 0, f"server exit {srv.returncode}: {err}")
+
+
+tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
+for name, fn in tests:
+    if ONLY and name[5:] not in ONLY:
+        continue
+    if name == "test_isprime_server" and not os.path.exists(demo("isprime-server")):
+        print(f"skip {name}: built without http_parser")
+        continue
+    try:
+        fn()
+        print(f"ok - {name}")
+    except Exception as e:  # noqa: BLE001 - report every demo's failure
+        print(f"FAIL - {name}: {e}")
+        failures.append(name)
+sys.exit(1 if failures else 0)
