@@ -143,6 +143,8 @@ typedef struct uvproc_spawn_options_s {
 } uvproc_spawn_options_t;
 
 /* Starts `file` with `args` (NULL-terminated, NOT including argv[0]; NULL means none).
+ * `file`, `args` and every string of `options` are used before this returns: none of them
+ * needs to outlive the call.
  * `file` is looked up in the PATH of the child's environment unless it contains a '/'; a
  * relative `file` with a '/' is resolved against `cwd`.
  *
