@@ -25,11 +25,11 @@
 #include "channel.h"
 #include "sigpipe.h"
 #include "jsonl.h"
+#include "readbuf.h"
 #include "wire.h"
 
 /* Node's send() returns false at this many queued bytes; uvproc_channel_send returns 0. */
 #define UVPROC__CHANNEL_HIGH_WATER ((size_t)128 * 1024)
-#define UVPROC__CHANNEL_READ_CHUNK (64 * 1024)
 /* Node's MAX_HANDLE_RETRANSMISSIONS: a NACKed handle is sent again at most this often. */
 #define UVPROC__HANDLE_RETRANSMISSIONS 3
 #define UVPROC__ACK_TIMEOUT_MS 10000
@@ -662,17 +662,6 @@ static int uvproc__on_frame_error(void *ctx, int err, size_t seen)
     return ch->closing;
 }
 
-/* Lines are handed out synchronously and borrowed only for the callback, so one buffer per
- * loop thread serves every channel. */
-static _Thread_local char uvproc__read_buffer[UVPROC__CHANNEL_READ_CHUNK];
-
-static void uvproc__alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    (void)h;
-    (void)suggested;
-    *buf = uv_buf_init(uvproc__read_buffer, sizeof uvproc__read_buffer);
-}
-
 static void uvproc__on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     uvproc_channel_t *ch = stream->data;
@@ -810,7 +799,7 @@ uv_pipe_t *uvproc__channel_pipe(uvproc_channel_t *ch)
 void uvproc__channel_start(uvproc_channel_t *ch)
 {
     ch->started = 1;
-    if (uv_read_start((uv_stream_t *)&ch->pipe, uvproc__alloc, uvproc__on_read) != 0) {
+    if (uv_read_start((uv_stream_t *)&ch->pipe, uvproc__read_alloc, uvproc__on_read) != 0) {
         uvproc__begin_close(ch);
         return;
     }

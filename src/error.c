@@ -37,6 +37,20 @@ static int uvproc__uv_knows(int err)
     return strncmp(buf, "Unknown", 7) != 0;
 }
 
+/* Codes libuv has no words for (it knows the errnos it uses itself; ENOEXEC is not one):
+ * glibc's, where it has them. */
+static const char *uvproc__errno_text(int err, int want_name)
+{
+#ifdef UVPROC_HAVE_STRERRORDESC_NP
+    if (err < 0 && err > -4096) {
+        const char *t = want_name ? strerrorname_np(-err) : strerrordesc_np(-err);
+        if (t != NULL)
+            return t;
+    }
+#endif
+    return want_name ? "UNKNOWN" : "unknown error";
+}
+
 const char *uvproc_strerror(int err)
 {
     const uvproc__error_entry_t *e = uvproc__find_error(err);
@@ -44,13 +58,7 @@ const char *uvproc_strerror(int err)
         return e->message;
     if (err == 0)
         return "success";
-#ifdef UVPROC_HAVE_STRERRORDESC_NP
-    /* libuv names only the errnos it uses itself (ENOEXEC is "Unknown system error -8"). */
-    if (err < 0 && err > -4096 && !uvproc__uv_knows(err) &&
-        strerrordesc_np(-err) != NULL)
-        return strerrordesc_np(-err);
-#endif
-    return uvproc__uv_knows(err) ? uv_strerror(err) : "unknown error";
+    return uvproc__uv_knows(err) ? uv_strerror(err) : uvproc__errno_text(err, 0);
 }
 
 const char *uvproc_err_name(int err)
@@ -60,10 +68,5 @@ const char *uvproc_err_name(int err)
         return e->name;
     if (err == 0)
         return "OK";
-#ifdef UVPROC_HAVE_STRERRORDESC_NP
-    if (err < 0 && err > -4096 && !uvproc__uv_knows(err) &&
-        strerrorname_np(-err) != NULL)
-        return strerrorname_np(-err);
-#endif
-    return uvproc__uv_knows(err) ? uv_err_name(err) : "UNKNOWN";
+    return uvproc__uv_knows(err) ? uv_err_name(err) : uvproc__errno_text(err, 1);
 }

@@ -4,10 +4,10 @@
 #include <string.h>
 
 #include "process.h"
+#include "readbuf.h"
 
 /* Queued bytes above which uvproc_write asks the caller to wait for on_drain. */
 #define UVPROC__WRITE_HIGH_WATER (64 * 1024)
-#define UVPROC__READ_CHUNK (64 * 1024)
 
 typedef struct {
     uv_write_t req;
@@ -62,26 +62,14 @@ int uvproc__stdio_init(uvproc_process_t *p, int fd, int parent_reads, int parent
     return 0;
 }
 
-/* Output is handed to the user synchronously and borrowed only for the callback, so one
- * buffer per loop thread serves every read of every child: no allocation per read. */
-static _Thread_local char uvproc__read_buffer[UVPROC__READ_CHUNK];
-
-static void uvproc__alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    (void)h;
-    (void)suggested;
-    *buf = uv_buf_init(uvproc__read_buffer, sizeof uvproc__read_buffer);
-}
-
 static void uvproc__read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     uvproc__stdio_t *s = stream->data;
     uvproc_process_t *p = s->owner;
-    (void)buf;
 
     if (nread > 0) {
         if (p->ev.on_data != NULL)
-            p->ev.on_data(p, s->fd, uvproc__read_buffer, (size_t)nread);
+            p->ev.on_data(p, s->fd, buf->base, (size_t)nread);
         return;
     }
     if (nread == 0)
@@ -101,7 +89,7 @@ static int uvproc__slot_read_start(uvproc__stdio_t *s)
     int err;
     if (!s->readable || s->read_done || s->closing || s->reading || s->paused)
         return 0;
-    err = uv_read_start((uv_stream_t *)&s->pipe, uvproc__alloc, uvproc__read);
+    err = uv_read_start((uv_stream_t *)&s->pipe, uvproc__read_alloc, uvproc__read);
     if (err == 0)
         s->reading = 1;
     return err;
