@@ -269,6 +269,27 @@ static int run_uvproc(void *arg, double *m)
     return r.failed || r.done != r.va->cfg->n ? -1 : 0;
 }
 
+static long heap_mib;     /* --heap: touched parent memory, MiB */
+static char heap_arg[32]; /* the same, as an argument for the subprocess variants */
+
+/* fork() copies the parent's page tables, so its cost grows with the memory the parent has
+ * touched; posix_spawn's CLONE_VFORK does not. One written byte per 4 KiB page makes every
+ * page resident, as baselines.md section 2 did. Kept until exit. */
+static char *volatile heap_keep; /* escapes, so the stores below cannot be optimised away */
+
+static void touch_heap(long mib)
+{
+    size_t size = (size_t)mib << 20;
+    char *heap = malloc(size);
+    heap_keep = heap;
+    if (heap == NULL) {
+        fprintf(stderr, "cannot allocate %ld MiB\n", mib);
+        exit(1);
+    }
+    for (size_t i = 0; i < size; i += 4096)
+        heap[i] = 1;
+}
+
 /* --- Node's child_process.spawn (a subprocess that times itself) -------------------------- */
 
 static int run_node(void *arg, double *m)
@@ -280,6 +301,7 @@ static int run_node(void *arg, double *m)
                     n,
                     k,
                     va->pipes ? "pipe" : "inherit",
+                    heap_arg,
                     NULL};
     const char *keys[] = {"rate", "us_per_spawn"};
     snprintf(n, sizeof n, "%ld", va->cfg->n);
@@ -295,8 +317,8 @@ static int run_self(void *arg, double *m)
 {
     const variant_arg_t *va = arg;
     char n[32], k[32], launcher[64];
-    char *argv[] = {"/proc/self/exe",         "-n", n, "--inflight", k, "--run-variant",
-                    (char *)va->self_variant, NULL};
+    char *argv[] = {"/proc/self/exe", "-n", n, "--inflight", k, "--heap", heap_arg,
+                    "--run-variant", (char *)va->self_variant, NULL};
     const char *env[] = {launcher, NULL};
     const char *keys[] = {"rate", "us_per_spawn"};
     snprintf(n, sizeof n, "%ld", va->cfg->n);
@@ -340,11 +362,11 @@ static const struct {
 #define VARIANT_COUNT (sizeof variants / sizeof variants[0])
 
 static const char *inflight_list = "1,16";
-
 static void usage(FILE *out)
 {
     fprintf(out,
             "  --inflight L children kept running at once, one table per value (default %s)\n"
+            "  --heap MiB   touch this much heap in the parent first (fork's cost grows with it)\n"
             "  --run-variant V  run in-process variant V once, print rate=... (used by the\n"
             "               variants that need a fresh process)\nvariants:",
             inflight_list);
@@ -361,10 +383,11 @@ static void run_table(const bench_args_t *a, int inflight)
     bench_t b;
 
     if (inflight == 1)
-        snprintf(title, sizeof title, "Spawn + wait of /bin/true x%ld, sequential", a->n);
+        snprintf(title, sizeof title, "Spawn + wait of /bin/true x%ld, sequential, %ld MiB heap",
+                 a->n, heap_mib);
     else
-        snprintf(title, sizeof title, "Spawn + wait of /bin/true x%ld, %d in flight", a->n,
-                 inflight);
+        snprintf(title, sizeof title, "Spawn + wait of /bin/true x%ld, %d in flight, %ld MiB heap",
+                 a->n, inflight, heap_mib);
     bench_init(&b, title, a);
     bench_metric(&b, "spawns/s", BENCH_HIGHER);
     bench_metric(&b, "us/spawn", BENCH_LOWER);
@@ -413,6 +436,12 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--inflight") == 0 && i + 1 < argc) {
             inflight_list = argv[++i];
+        } else if (strcmp(argv[i], "--heap") == 0 && i + 1 < argc) {
+            heap_mib = atol(argv[++i]);
+            if (heap_mib < 0 || heap_mib > 65536) {
+                fprintf(stderr, "%s: bad --heap\n", argv[0]);
+                return 2;
+            }
         } else if (strcmp(argv[i], "--run-variant") == 0 && i + 1 < argc) {
             only_variant = argv[++i];
         } else {
@@ -420,6 +449,9 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
             return 2;
         }
     }
+    snprintf(heap_arg, sizeof heap_arg, "%ld", heap_mib);
+    if (heap_mib > 0)
+        touch_heap(heap_mib);
     if (only_variant != NULL)
         return run_variant_once(only_variant, a.n, atoi(inflight_list));
     bench_print_header(stdout, cmd_argc, cmd);

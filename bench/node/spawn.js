@@ -3,7 +3,7 @@
 // uvproc's on_close. Times only the loop (Node's own start-up is outside, as for the C
 // variants) and prints "rate=<spawns/s> us_per_spawn=<us> n=<N>" for bench.h.
 //
-//   node spawn.js [N=2000] [INFLIGHT=1] [inherit|pipe]
+//   node spawn.js [N=2000] [INFLIGHT=1] [inherit|pipe] [HEAP_MIB=0]
 'use strict';
 const { spawn } = require('child_process');
 
@@ -15,6 +15,9 @@ if (!(n > 0) || !(inflight > 0) || (mode !== 'inherit' && mode !== 'pipe')) {
   process.exit(2);
 }
 const stdio = mode === 'inherit' ? 'inherit' : 'pipe';
+// Touched memory in the parent: libuv's uv_spawn forks, and fork's cost grows with it.
+const heap = Buffer.alloc(Number(process.argv[5] || 0) * 1048576, 1);
+globalThis.keepHeap = heap;
 
 let started = 0;
 let done = 0;
