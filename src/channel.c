@@ -173,6 +173,19 @@ static int uvproc__dump_cb(const char *buf, size_t size, void *data)
     return 0;
 }
 
+/* Appends msg's JSON text to b (our serializer; jansson's for what nests too deep). */
+static int uvproc__dump_into(uvproc__batch_t *b, const json_t *msg)
+{
+    size_t old = b->len;
+    int too_deep;
+    if (uvproc__wire_dump(msg, uvproc__dump_cb, b, &too_deep) == 0)
+        return 0;
+    if (!too_deep)
+        return -1;
+    b->len = old;
+    return json_dump_callback(msg, uvproc__dump_cb, b, UVPROC__FLAGS_OUT);
+}
+
 /* Reports every frame of a detached batch, then frees it. Callbacks may send or disconnect. */
 static void uvproc__complete(uvproc_channel_t *ch, uvproc__batch_t *b, int status)
 {
@@ -253,12 +266,31 @@ static void uvproc__write_done(uv_write_t *req, int status)
     uvproc__schedule(ch);
 }
 
-static void uvproc__submit(uvproc_channel_t *ch, uvproc__batch_t *b)
+/* Returns 1 when the batch is finished (written or failed) and the caller may flush the next
+ * one now, 0 when a write is in flight or the channel is closing. */
+static int uvproc__submit(uvproc_channel_t *ch, uvproc__batch_t *b)
 {
     uv_buf_t buf = uv_buf_init(b->buf, (unsigned int)b->len);
     uv_os_fd_t fd;
     int err, own_fault;
 
+    if (b->handle == NULL) {
+        /* Most batches fit in the socket buffer. Written here, they skip what uv_write costs
+         * even when it completes at once: POLLOUT armed and disarmed (an epoll_ctl), and a
+         * deferred callback that makes the next poll a non-blocking one (an extra
+         * epoll_wait). In ping-pong that is 2 of 5 system calls per message. */
+        int n = uv_try_write((uv_stream_t *)&ch->pipe, &buf, 1);
+        if (n == (int)buf.len) {
+            uvproc__complete(ch, b, 0);
+            return !ch->closing;
+        }
+        /* On an error uv_write below meets it again and reports it on a later turn, as
+         * before: what the peer sent before it went away is still read and delivered. */
+        if (n > 0) {
+            buf.base += n;
+            buf.len -= (unsigned int)n;
+        }
+    }
     ch->inflight = b;
     b->req.data = b;
     if (b->handle != NULL)
@@ -266,7 +298,7 @@ static void uvproc__submit(uvproc_channel_t *ch, uvproc__batch_t *b)
     else
         err = uv_write(&b->req, (uv_stream_t *)&ch->pipe, &buf, 1, uvproc__write_done);
     if (err == 0)
-        return;
+        return 0;
     ch->inflight = NULL;
     /* A handle the user closed too early fails its own frame only (EBADF with a healthy
      * pipe); anything else means the socket itself is unusable. */
@@ -274,17 +306,18 @@ static void uvproc__submit(uvproc_channel_t *ch, uvproc__batch_t *b)
         b->handle != NULL && err == UV_EBADF && uv_fileno((uv_handle_t *)&ch->pipe, &fd) == 0;
     uvproc__complete(ch, b, err);
     if (own_fault)
-        uvproc__schedule(ch);
-    else
-        uvproc__begin_close(ch);
+        return !ch->closing;
+    uvproc__begin_close(ch);
+    return 0;
 }
 
-static void uvproc__flush(uvproc_channel_t *ch)
+/* Writes the next batch; returns 1 if the caller should try again at once. */
+static int uvproc__flush(uvproc_channel_t *ch)
 {
     uvproc__batch_t *b;
 
     if (!uvproc__can_flush(ch))
-        return;
+        return 0;
     if (ch->ctrl != NULL) {
         b = ch->ctrl;
         ch->ctrl = NULL;
@@ -296,24 +329,28 @@ static void uvproc__flush(uvproc_channel_t *ch)
     } else {
         /* disconnect() was called and everything before it has been written. */
         uvproc__begin_close(ch);
-        return;
+        return 0;
     }
     b->next = NULL;
     ch->queued -= b->len;
     if (b->len == 0) {
         /* A batch opened for a frame that then failed to serialise. */
         uvproc__complete(ch, b, 0);
-        uvproc__schedule(ch);
-        return;
+        return !ch->closing;
     }
-    uvproc__submit(ch, b);
+    return uvproc__submit(ch, b);
 }
 
 static void uvproc__flush_cb(uv_prepare_t *h)
 {
     uvproc_channel_t *ch = h->data;
     uv_prepare_stop(h);
-    uvproc__flush(ch);
+    /* A prepare handle started from its own callback runs only in the next loop turn, after
+     * poll may have blocked: whatever completion callbacks queue is flushed here. */
+    while (uvproc__flush(ch))
+        ;
+    if (!ch->closing && !uvproc__can_flush(ch))
+        uv_prepare_stop(h);
 }
 
 /* Queues one of our own internal replies (ACK, NACK, socket counts). */
@@ -328,7 +365,7 @@ static void uvproc__reply(uvproc_channel_t *ch, const json_t *msg)
         return;
     b = ch->ctrl;
     old = b->len;
-    if (json_dump_callback(msg, uvproc__dump_cb, b, UVPROC__FLAGS_OUT) != 0 ||
+    if (uvproc__dump_into(b, msg) != 0 ||
         uvproc__batch_append(b, "\n", 1) != 0) {
         b->len = old;
         return;
@@ -915,7 +952,7 @@ int uvproc_channel_send(uvproc_channel_t *ch, const json_t *msg, uvproc_send_cb 
     ch->alloc_failed = 0;
     /* jansson escapes every control character, LF included, and never indents in compact
      * mode: the frame is one line by construction. */
-    if (json_dump_callback(msg, uvproc__dump_cb, b, UVPROC__FLAGS_OUT) != 0) {
+    if (uvproc__dump_into(b, msg) != 0) {
         b->len = old;
         return ch->alloc_failed ? UV_ENOMEM : UV_EINVAL;
     }
@@ -1006,7 +1043,7 @@ int uvproc_channel_send_handle(uvproc_channel_t *ch, const json_t *msg, uv_strea
         json_dump_callback(jtype, uvproc__dump_cb, b, UVPROC__FLAGS_OUT) != 0 ||
         uvproc__batch_append(b, ",\"msg\":", 7) != 0)
         err = UV_ENOMEM;
-    else if (json_dump_callback(msg, uvproc__dump_cb, b, UVPROC__FLAGS_OUT) != 0)
+    else if (uvproc__dump_into(b, msg) != 0)
         err = ch->alloc_failed ? UV_ENOMEM : UV_EINVAL;
     else if (uvproc__batch_append(b, "}\n", 2) != 0 || uvproc__batch_add_done(b, cb, data) != 0)
         err = UV_ENOMEM;

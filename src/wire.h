@@ -14,4 +14,10 @@ json_t *uvproc__wire_parse(const char *line, size_t len);
  * longer than 5 that starts with "NODE_"), or NULL. */
 const char *uvproc__wire_internal_cmd(const json_t *msg);
 
+/* Writes v as json_dump_callback(v, put, ctx, JSON_COMPACT | JSON_ENCODE_ANY) would, byte for
+ * byte, at a fraction of its cost. Returns 0, or -1 when v cannot be encoded or put failed;
+ * *too_deep is then set if v nests deeper than 2048 levels (or has a cycle): the caller
+ * discards what was put and calls json_dump_callback, which handles both as before. */
+int uvproc__wire_dump(const json_t *v, json_dump_callback_t put, void *ctx, int *too_deep);
+
 #endif
