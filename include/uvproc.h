@@ -110,18 +110,18 @@ typedef struct {
 #define UVPROC_SHELL "/bin/sh"
 
 typedef struct uvproc_spawn_options_s {
-    const char *cwd;             /* NULL: the parent's */
-    const char *const *env;      /* NULL-terminated "KEY=VALUE" list; NULL: the parent's env */
-    uvproc_env_mode_t env_mode;  /* how `env` combines with the parent's */
-    const char *argv0;           /* the child's argv[0]; NULL: `file` */
-    uvproc_stdio_t stdio[3];     /* fds 0, 1, 2 */
+    const char *cwd;            /* NULL: the parent's */
+    const char *const *env;     /* NULL-terminated "KEY=VALUE" list; NULL: the parent's env */
+    uvproc_env_mode_t env_mode; /* how `env` combines with the parent's */
+    const char *argv0;          /* the child's argv[0]; NULL: `file` */
+    uvproc_stdio_t stdio[3];    /* fds 0, 1, 2 */
     const uvproc_stdio_t *extra_stdio; /* fds 3, 4, ... (for fork: 4, 5, ...; 3 is the channel) */
     size_t extra_stdio_count;
-    int detached;                /* new session and process group (setsid); see kill_group */
-    int set_uid, set_gid;        /* non-zero: switch to `uid` / `gid` in the child */
+    int detached;         /* new session and process group (setsid); see kill_group */
+    int set_uid, set_gid; /* non-zero: switch to `uid` / `gid` in the child */
     uv_uid_t uid;
     uv_gid_t gid;
-    const char *shell;           /* non-NULL: run `shell -c "file args..."` (UVPROC_SHELL) */
+    const char *shell; /* non-NULL: run `shell -c "file args..."` (UVPROC_SHELL) */
 
     void *data; /* user pointer: uvproc_process_data() */
 
@@ -190,11 +190,11 @@ UVPROC_EXTERN int uvproc_kill_group(uvproc_process_t *p, int signum);
  * exited; `group` non-zero signals the process group (detached children). stop may be NULL. */
 UVPROC_EXTERN int uvproc_stop(uvproc_process_t *p, const uvproc_stop_t *stop, int group);
 
-UVPROC_EXTERN uv_pid_t uvproc_pid(const uvproc_process_t *p);    /* 0 if it never started */
-UVPROC_EXTERN int uvproc_exited(const uvproc_process_t *p);      /* on_exit has happened */
+UVPROC_EXTERN uv_pid_t uvproc_pid(const uvproc_process_t *p);      /* 0 if it never started */
+UVPROC_EXTERN int uvproc_exited(const uvproc_process_t *p);        /* on_exit has happened */
 UVPROC_EXTERN int64_t uvproc_exit_code(const uvproc_process_t *p); /* -1 if not exited normally */
-UVPROC_EXTERN int uvproc_term_signal(const uvproc_process_t *p);  /* 0 if none */
-UVPROC_EXTERN int uvproc_killed(const uvproc_process_t *p);       /* a kill() signal was sent */
+UVPROC_EXTERN int uvproc_term_signal(const uvproc_process_t *p);   /* 0 if none */
+UVPROC_EXTERN int uvproc_killed(const uvproc_process_t *p);        /* a kill() signal was sent */
 UVPROC_EXTERN uv_loop_t *uvproc_loop(const uvproc_process_t *p);
 UVPROC_EXTERN void *uvproc_process_data(const uvproc_process_t *p);
 UVPROC_EXTERN void uvproc_process_set_data(uvproc_process_t *p, void *data);
@@ -218,13 +218,13 @@ typedef struct uvproc_exec_options_s {
     /* cwd, env, argv0, detached, uid/gid, shell (exec: the shell to use; NULL = UVPROC_SHELL).
      * stdio and the event callbacks are ignored: exec owns the pipes. */
     uvproc_spawn_options_t spawn;
-    uint64_t timeout_ms;           /* 0: none */
-    uvproc_stop_t stop;            /* how a timeout, max_buffer or cancel stops the child */
-    size_t max_buffer;             /* per stream; 0: 1 MiB (Node's); SIZE_MAX: unlimited */
+    uint64_t timeout_ms; /* 0: none */
+    uvproc_stop_t stop;  /* how a timeout, max_buffer or cancel stops the child */
+    size_t max_buffer;   /* per stream; 0: 1 MiB (Node's); SIZE_MAX: unlimited */
     uvproc_maxbuffer_mode_t max_buffer_mode;
-    const void *input;             /* bytes written to the child's stdin, then EOF */
+    const void *input; /* bytes written to the child's stdin, then EOF */
     size_t input_len;
-    int kill_tree;                 /* own process group; stop signals the whole group */
+    int kill_tree; /* own process group; stop signals the whole group */
 } uvproc_exec_options_t;
 
 /* The outcome. In the async callback every pointer is borrowed for the callback; from the
@@ -242,7 +242,7 @@ typedef struct {
     const char *cmd;     /* the command line, space-joined, for messages */
     char *out;           /* stdout: out_len bytes, plus a terminating NUL not counted */
     size_t out_len;
-    char *err;           /* stderr: the same */
+    char *err; /* stderr: the same */
     size_t err_len;
 } uvproc_exec_result_t;
 
@@ -254,8 +254,8 @@ typedef void (*uvproc_exec_cb)(const uvproc_exec_result_t *result, void *data);
  * are closed. *handle (if non-NULL) stays valid until the callback returns, for
  * uvproc_exec_cancel(). options may be NULL. */
 UVPROC_EXTERN int uvproc_exec(uv_loop_t *loop, const char *command,
-                              const uvproc_exec_options_t *options, uvproc_exec_cb cb,
-                              void *data, uvproc_exec_t **handle);
+                              const uvproc_exec_options_t *options, uvproc_exec_cb cb, void *data,
+                              uvproc_exec_t **handle);
 /* Runs `file` with `args` (as uvproc_spawn) without a shell. */
 UVPROC_EXTERN int uvproc_exec_file(uv_loop_t *loop, const char *file, const char *const *args,
                                    const uvproc_exec_options_t *options, uvproc_exec_cb cb,

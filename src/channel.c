@@ -23,9 +23,9 @@
 #include <sys/stat.h>
 
 #include "channel.h"
-#include "sigpipe.h"
 #include "jsonl.h"
 #include "readbuf.h"
+#include "sigpipe.h"
 #include "wire.h"
 
 /* Node's send() returns false at this many queued bytes; uvproc_channel_send returns 0. */
@@ -365,8 +365,7 @@ static void uvproc__reply(uvproc_channel_t *ch, const json_t *msg)
         return;
     b = ch->ctrl;
     old = b->len;
-    if (uvproc__dump_into(b, msg) != 0 ||
-        uvproc__batch_append(b, "\n", 1) != 0) {
+    if (uvproc__dump_into(b, msg) != 0 || uvproc__batch_append(b, "\n", 1) != 0) {
         b->len = old;
         return;
     }

@@ -6,10 +6,10 @@
 #include <stddef.h>
 
 typedef struct uvproc__jsonl_s {
-    char *buf;          /* bytes of the current partial line */
+    char *buf; /* bytes of the current partial line */
     size_t len, cap;
-    size_t max_line;    /* max bytes per line (excluding '\n'); 0 means the default 64 MiB */
-    int discarding;     /* skipping an oversized line until the next '\n' */
+    size_t max_line; /* max bytes per line (excluding '\n'); 0 means the default 64 MiB */
+    int discarding;  /* skipping an oversized line until the next '\n' */
 } uvproc__jsonl_t;
 
 /* The limit counts every byte before the '\n', a trailing '\r' included: the framer has to
@@ -44,7 +44,7 @@ int uvproc__jsonl_feed(uvproc__jsonl_t *f, const char *data, size_t len,
  * Bytes of a line already reported as oversized are not counted. */
 size_t uvproc__jsonl_pending(const uvproc__jsonl_t *f);
 
-void uvproc__jsonl_reset(uvproc__jsonl_t *f);   /* drop any partial line, keep settings */
-void uvproc__jsonl_free(uvproc__jsonl_t *f);    /* free memory; f may be re-inited */
+void uvproc__jsonl_reset(uvproc__jsonl_t *f); /* drop any partial line, keep settings */
+void uvproc__jsonl_free(uvproc__jsonl_t *f);  /* free memory; f may be re-inited */
 
 #endif

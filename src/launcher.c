@@ -15,8 +15,8 @@ static uvproc__preference_t uvproc__preference;
 static void uvproc__read_preference(void)
 {
     const char *v = getenv("UVPROC_LAUNCHER");
-    uvproc__preference = v != NULL && strcmp(v, "uv") == 0 ? UVPROC__PREFER_UV
-                                                           : UVPROC__PREFER_POSIX;
+    uvproc__preference =
+        v != NULL && strcmp(v, "uv") == 0 ? UVPROC__PREFER_UV : UVPROC__PREFER_POSIX;
 }
 
 int uvproc__launcher_start(uv_loop_t *loop, const uvproc__launch_t *req, void *owner,

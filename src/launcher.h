@@ -23,10 +23,10 @@ typedef enum {
 
 typedef struct {
     uvproc__slot_kind_t kind;
-    int fd;                 /* UVPROC__SLOT_FD */
-    uv_pipe_t *pipe;        /* UVPROC__SLOT_PIPE */
-    int child_reads;        /* the child reads from this slot */
-    int child_writes;       /* the child writes to this slot */
+    int fd;           /* UVPROC__SLOT_FD */
+    uv_pipe_t *pipe;  /* UVPROC__SLOT_PIPE */
+    int child_reads;  /* the child reads from this slot */
+    int child_writes; /* the child writes to this slot */
 } uvproc__launch_slot_t;
 
 /* Everything resolved: argv[0] in place, env merged, shell applied. */

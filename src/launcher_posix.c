@@ -203,7 +203,8 @@ static int uvproc__attributes(const uvproc__launch_t *req, posix_spawnattr_t *at
     sigfillset(&all);
     if (req->detached)
         flags |= POSIX_SPAWN_SETSID;
-    if (posix_spawnattr_setflags(attr, flags) != 0 || posix_spawnattr_setsigmask(attr, &none) != 0 ||
+    if (posix_spawnattr_setflags(attr, flags) != 0 ||
+        posix_spawnattr_setsigmask(attr, &none) != 0 ||
         posix_spawnattr_setsigdefault(attr, &all) != 0)
         return UV_EINVAL;
     return 0;
@@ -211,8 +212,7 @@ static int uvproc__attributes(const uvproc__launch_t *req, posix_spawnattr_t *at
 
 /* An executable file that is not a binary and has no #! line: execvp (uv_spawn, Node) runs it
  * with /bin/sh, and so do we, so both launchers start the same things. */
-static int uvproc__spawn_with_sh(pid_t *pid, const char *path,
-                                 const posix_spawn_file_actions_t *fa,
+static int uvproc__spawn_with_sh(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                                  const posix_spawnattr_t *attr, char **argv, char **env)
 {
     size_t argc = 0;

@@ -43,13 +43,13 @@ struct uvproc_process_s {
     uv_pid_t pid;
     int64_t exit_code;
     int term_signal;
-    int spawn_error;              /* non-zero: the child never started */
+    int spawn_error; /* non-zero: the child never started */
     const char *error_syscall;
     char *error_path;
 
-    unsigned char started;  /* the spawn event has been delivered */
-    unsigned char reaped;   /* the launcher reported the exit (the exit event may be pending) */
-    unsigned char exited;   /* the exit event has been delivered */
+    unsigned char started; /* the spawn event has been delivered */
+    unsigned char reaped;  /* the launcher reported the exit (the exit event may be pending) */
+    unsigned char exited;  /* the exit event has been delivered */
     unsigned char killed, closed, stop_timer_init, loop_ref, detached;
     uvproc_stop_t stop;
     int stop_group;
@@ -68,7 +68,7 @@ struct uvproc_process_s {
 typedef struct {
     uv_pipe_t *ipc_pipe;
     const char *const *env_override;
-    const char *exec_path;              /* prepend `exec_path exec_args...` to the command */
+    const char *exec_path; /* prepend `exec_path exec_args...` to the command */
     const char *const *exec_args;
 } uvproc__spawn_extra_t;
 

@@ -306,8 +306,7 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
     uvproc__release_std_fds(held);
     if (err != 0) {
         const char *syscall = uvproc__attribute_error(o->cwd, &err);
-        uvproc__process_failed(p, err, syscall,
-                               strcmp(syscall, "chdir") == 0 ? o->cwd : argv.file);
+        uvproc__process_failed(p, err, syscall, strcmp(syscall, "chdir") == 0 ? o->cwd : argv.file);
     }
     err = 0;
     if (out != NULL)
@@ -322,8 +321,8 @@ done:
     return err;
 }
 
-int uvproc_spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
-                 const char *const *args, const uvproc_spawn_options_t *options)
+int uvproc_spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file, const char *const *args,
+                 const uvproc_spawn_options_t *options)
 {
     return uvproc__spawn(loop, out, file, args, options, NULL);
 }

@@ -177,13 +177,27 @@ static int uvproc__dump_string(const char *str, size_t len, json_dump_callback_t
             continue;
         }
         switch (c) {
-        case '"': text = "\\\""; break;
-        case '\\': text = "\\\\"; break;
-        case '\b': text = "\\b"; break;
-        case '\f': text = "\\f"; break;
-        case '\n': text = "\\n"; break;
-        case '\r': text = "\\r"; break;
-        case '\t': text = "\\t"; break;
+        case '"':
+            text = "\\\"";
+            break;
+        case '\\':
+            text = "\\\\";
+            break;
+        case '\b':
+            text = "\\b";
+            break;
+        case '\f':
+            text = "\\f";
+            break;
+        case '\n':
+            text = "\\n";
+            break;
+        case '\r':
+            text = "\\r";
+            break;
+        case '\t':
+            text = "\\t";
+            break;
         default:
             snprintf(seq, sizeof seq, "\\u%04X", (unsigned)c);
             tlen = 6;
