@@ -150,7 +150,7 @@ int main(int argc, char **argv)
         child_t *c = &children[i];
         uvproc_spawn_options_t opts = {
             .data = c,
-            .stdio = {{UVPROC_STDIO_IGNORE}, {UVPROC_STDIO_IGNORE}, {UVPROC_STDIO_PIPE}},
+            .stdio = {{.type = UVPROC_STDIO_IGNORE}, {.type = UVPROC_STDIO_IGNORE}, {.type = UVPROC_STDIO_PIPE}},
             .on_spawn = on_spawn,
             .on_error = on_error,
             .on_data = on_data,

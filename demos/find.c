@@ -138,7 +138,7 @@ int main(int argc, char **argv)
         uvproc_spawn(&loop, NULL, "find", args,
                      &(uvproc_spawn_options_t){
                          .data = &c,
-                         .stdio = {{UVPROC_STDIO_IGNORE}, {UVPROC_STDIO_PIPE}, {UVPROC_STDIO_PIPE}},
+                         .stdio = {{.type = UVPROC_STDIO_IGNORE}, {.type = UVPROC_STDIO_PIPE}, {.type = UVPROC_STDIO_PIPE}},
                          .on_spawn = on_spawn,
                          .on_error = on_error,
                          .on_data = on_data,
