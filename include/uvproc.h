@@ -122,6 +122,10 @@ typedef struct uvproc_spawn_options_s {
     uv_uid_t uid;
     uv_gid_t gid;
     const char *shell; /* non-NULL: run `shell -c "file args..."` (UVPROC_SHELL) */
+    /* Non-zero: the kernel sends the child SIGKILL when the thread that spawned it (the loop's
+     * thread) exits, however it exits (Linux PR_SET_PDEATHSIG; a set-user-ID program the child
+     * execs loses it). UV_ENOSYS through on_error where the kernel has no pidfd. */
+    int kill_on_parent_death;
 
     void *data; /* user pointer: uvproc_process_data() */
 

@@ -23,9 +23,10 @@ int uvproc__launcher_start(uv_loop_t *loop, const uvproc__launch_t *req, void *o
                            uvproc__exit_cb on_exit, uvproc__launcher_t **out)
 {
     pthread_once(&uvproc__preference_once, uvproc__read_preference);
-    if (uvproc__preference == UVPROC__PREFER_POSIX) {
+    /* uv_spawn cannot set a parent-death signal: only the posix launcher serves that. */
+    if (uvproc__preference == UVPROC__PREFER_POSIX || req->kill_on_parent_death) {
         int err = uvproc__launcher_posix_start(loop, req, owner, on_exit, out);
-        if (err != UV_ENOSYS)
+        if (err != UV_ENOSYS || req->kill_on_parent_death)
             return err;
     }
     return uvproc__launcher_uv_start(loop, req, owner, on_exit, out);

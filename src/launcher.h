@@ -3,7 +3,9 @@
  *   launcher_uv.c     uv_spawn: portable; on libuv 1.44 fork()+exec, whose cost grows with the
  *                     parent's memory, and SIGCHLD-driven reaping.
  *   launcher_posix.c  posix_spawn (CLONE_VFORK: flat cost) + a pidfd per child (exit watched on
- *                     the loop, race-free kill); Linux >= 5.3, no uid/gid switching.
+ *                     the loop, race-free kill); for what posix_spawn has no attribute for
+ *                     (uid/gid, kill_on_parent_death) its own clone(CLONE_VM|CLONE_VFORK).
+ *                     Linux >= 5.3.
  * launcher.c picks one per child: posix where it can serve the request, unless the
  * UVPROC_LAUNCHER environment variable ("uv" or "posix") says otherwise. */
 #ifndef UVPROC_LAUNCHER_H
@@ -36,6 +38,7 @@ typedef struct {
     char **env; /* NULL: the parent's environ */
     const char *cwd;
     int detached;
+    int kill_on_parent_death;
     int set_uid, set_gid;
     uv_uid_t uid;
     uv_gid_t gid;
@@ -74,7 +77,7 @@ struct uvproc__launcher_s {
 
 int uvproc__launcher_uv_start(uv_loop_t *loop, const uvproc__launch_t *req, void *owner,
                               uvproc__exit_cb on_exit, uvproc__launcher_t **out);
-/* UV_ENOSYS when it cannot serve this request (uid/gid, no pidfd): use another launcher. */
+/* UV_ENOSYS when it cannot serve this request (no pidfd): use another launcher. */
 int uvproc__launcher_posix_start(uv_loop_t *loop, const uvproc__launch_t *req, void *owner,
                                  uvproc__exit_cb on_exit, uvproc__launcher_t **out);
 

@@ -9,19 +9,24 @@
  * its own pid: no SIGCHLD handler, no walk over every child on each signal, and kill goes
  * through pidfd_send_signal, which cannot hit a recycled pid.
  *
- * What it cannot do returns UV_ENOSYS so launcher.c falls back to uv_spawn: switching uid/gid
- * (posix_spawn has no such attribute) and kernels without pidfd_open (< 5.3). */
+ * posix_spawn has no attribute for a parent-death signal or for uid/gid: requests that need
+ * them go through our own clone(CLONE_VM | CLONE_VFORK) below, with the same cost profile.
+ * Kernels without pidfd_open (< 5.3) get UV_ENOSYS, and launcher.c falls back to uv_spawn. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -211,25 +216,168 @@ static int uvproc__attributes(const uvproc__launch_t *req, posix_spawnattr_t *at
 }
 
 /* An executable file that is not a binary and has no #! line: execvp (uv_spawn, Node) runs it
- * with /bin/sh, and so do we, so both launchers start the same things. */
-static int uvproc__spawn_with_sh(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
-                                 const posix_spawnattr_t *attr, char **argv, char **env)
+ * with /bin/sh, and so do we, so both launchers start the same things. This is that command
+ * line: `/bin/sh path argv[1]...` (malloc'd; the strings are borrowed). */
+static char **uvproc__sh_argv(const char *path, char **argv)
 {
     size_t argc = 0;
     char **sh_argv;
-    int err;
     while (argv[argc] != NULL)
         argc++;
     sh_argv = malloc((argc + 2) * sizeof *sh_argv);
     if (sh_argv == NULL)
-        return UV_ENOMEM;
+        return NULL;
     sh_argv[0] = "/bin/sh";
     sh_argv[1] = (char *)path;
     for (size_t i = 1; i <= argc; i++)
         sh_argv[i + 1] = argv[i];
+    return sh_argv;
+}
+
+static int uvproc__posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                               const posix_spawnattr_t *attr, char **argv, char **env)
+{
+    char **sh_argv;
+    int err = -posix_spawn(pid, path, fa, attr, argv, env);
+    if (err != -ENOEXEC)
+        return err;
+    if ((sh_argv = uvproc__sh_argv(path, argv)) == NULL)
+        return UV_ENOMEM;
     err = -posix_spawn(pid, "/bin/sh", fa, attr, sh_argv, env);
     free(sh_argv);
     return err;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Our own clone(CLONE_VM | CLONE_VFORK), for what posix_spawn has no attribute for: a
+ * parent-death signal and uid/gid. It is posix_spawn's technique (glibc's spawni.c): the child
+ * borrows the parent's memory on a stack of its own until it execs, the calling thread waits
+ * meanwhile, and an exec failure comes back through the shared memory.
+ *
+ * The child runs inside the parent's address space, so it may do only what cannot disturb the
+ * parent: plain system calls, no allocation, no locks. Hence raw syscalls for setgroups/setgid/
+ * setuid: glibc's wrappers broadcast the change to every thread of the process, and the
+ * threads glibc knows about here are the parent's. Every signal is blocked across the clone,
+ * so no handler of the parent's ever runs on the child's stack; the child resets dispositions
+ * to default before it unblocks them, just before exec. */
+
+typedef struct {
+    const uvproc__launch_t *req;
+    const int *sources; /* per slot: the fd to dup2 there (all above the slots), or -1 */
+    const char *path;
+    char **env;
+    char **sh_argv; /* the ENOEXEC retry, prepared by the parent: no malloc in the child */
+    pid_t parent;
+    int max_fd; /* for closing without close_range */
+    int err;    /* written by the child when it fails, read after clone returns */
+} uvproc__clone_args_t;
+
+static int uvproc__clone_child(void *arg)
+{
+    uvproc__clone_args_t *a = arg;
+    const uvproc__launch_t *req = a->req;
+    struct sigaction dfl;
+    sigset_t none;
+    int n = req->slot_count;
+
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction cur;
+        if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, NULL, &cur) == 0 &&
+            cur.sa_handler != SIG_DFL)
+            sigaction(sig, &dfl, NULL);
+    }
+    if (req->detached && setsid() < 0)
+        goto fail;
+    for (int i = 0; i < n; i++) {
+        if (a->sources[i] >= 0) {
+            if (dup2(a->sources[i], i) < 0)
+                goto fail;
+        } else if (i < 3) {
+            int fd = open("/dev/null", O_RDWR);
+            if (fd < 0 || (fd != i && (dup2(fd, i) < 0 || close(fd) < 0)))
+                goto fail;
+        } else {
+            close(i);
+        }
+    }
+    if (close_range((unsigned)n, ~0U, 0) != 0)
+        for (int fd = n; fd < a->max_fd; fd++)
+            close(fd);
+    if (req->cwd != NULL && chdir(req->cwd) != 0)
+        goto fail;
+    if (req->set_gid) {
+        syscall(SYS_setgroups, 0, NULL); /* fails without privilege: the gid switch says more */
+        if (syscall(SYS_setgid, req->gid) != 0)
+            goto fail;
+    }
+    if (req->set_uid && syscall(SYS_setuid, req->uid) != 0)
+        goto fail;
+    /* After the identity switch: the kernel clears the parent-death signal on a credential
+     * change. Then make sure the parent did not die before the signal was armed. */
+    if (req->kill_on_parent_death) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+            goto fail;
+        if (getppid() != a->parent) {
+            errno = ESRCH;
+            goto fail;
+        }
+    }
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(a->path, req->argv, a->env);
+    if (errno == ENOEXEC)
+        execve("/bin/sh", a->sh_argv, a->env);
+fail:
+    a->err = errno;
+    _exit(127);
+}
+
+static int uvproc__clone_spawn(pid_t *pid, const uvproc__launch_t *req, const int *sources,
+                               const char *path, char **env)
+{
+    const size_t stack_size = 256 * 1024;
+    uvproc__clone_args_t a = {
+        .req = req,
+        .sources = sources,
+        .path = path,
+        .env = env,
+        .parent = getpid(),
+        .max_fd = getdtablesize(),
+    };
+    sigset_t all, old;
+    void *stack;
+    pid_t child;
+    int clone_errno;
+
+    a.sh_argv = uvproc__sh_argv(path, req->argv);
+    if (a.sh_argv == NULL)
+        return UV_ENOMEM;
+    stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                 -1, 0);
+    if (stack == MAP_FAILED) {
+        free(a.sh_argv);
+        return -errno;
+    }
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    child = clone(uvproc__clone_child, (char *)stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD,
+                  &a);
+    clone_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(stack, stack_size);
+    free(a.sh_argv);
+    if (child < 0)
+        return -clone_errno;
+    if (a.err != 0) {
+        /* It never exec'd: reap it here, the loop never hears of it. */
+        while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return -a.err;
+    }
+    *pid = child;
+    return 0;
 }
 
 /* The child is running but we cannot watch it: take it down and reap it now. */
@@ -255,7 +403,7 @@ int uvproc__launcher_posix_start(uv_loop_t *loop, const uvproc__launch_t *req, v
 
     *out = NULL;
     pthread_once(&uvproc__pidfd_once, uvproc__probe_pidfd);
-    if (req->set_uid || req->set_gid || !uvproc__pidfd_works)
+    if (!uvproc__pidfd_works)
         return UV_ENOSYS;
     err = uvproc__resolve(req->file, req->env, req->cwd, &exec_path);
     if (err != 0)
@@ -277,9 +425,10 @@ int uvproc__launcher_posix_start(uv_loop_t *loop, const uvproc__launch_t *req, v
     if (err == 0) {
         const char *path = exec_path != NULL ? exec_path : req->file;
         char **env = req->env != NULL ? req->env : environ;
-        err = -posix_spawn(&pid, path, &fa, &attr, req->argv, env);
-        if (err == -ENOEXEC)
-            err = uvproc__spawn_with_sh(&pid, path, &fa, &attr, req->argv, env);
+        if (req->set_uid || req->set_gid || req->kill_on_parent_death)
+            err = uvproc__clone_spawn(&pid, req, sources, path, env);
+        else
+            err = uvproc__posix_spawn(&pid, path, &fa, &attr, req->argv, env);
     }
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);

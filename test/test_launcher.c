@@ -3,7 +3,10 @@
  * only the posix launcher adds (no fd leaks even without O_CLOEXEC). */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "check.h"
 #include "uvproc.h"
@@ -179,6 +182,59 @@ TEST(only_declared_slots_reach_the_child)
     CHECK_STR(r.out, "0 1 2 3 4 ");
 }
 
+/* The middle process prints its child's pid; the test then kills the middle at once. */
+static void kill_middle_when_pid_known(uvproc_process_t *p, int fd, const char *buf, size_t len)
+{
+    run_t *r = uvproc_process_data(p);
+    on_data(p, fd, buf, len);
+    if (memchr(r->out, '\n', r->out_len) != NULL)
+        CHECK_OK(uvproc_kill(p, SIGKILL));
+}
+
+/* Kills a middle process that ran `sleep 100` with kill_on_parent_death = `armed`, and returns
+ * how the sleeper fares: reparented to us (a subreaper), it is either dead of SIGKILL already
+ * (armed) or still running (not armed: then it is killed here). */
+static void parent_death(int armed)
+{
+    const char *args[] = {armed ? "1" : "0", NULL};
+    uvproc_spawn_options_t o = {.on_data = kill_middle_when_pid_known};
+    uv_loop_t loop;
+    run_t r;
+    pid_t sleeper;
+    int status = 0;
+
+    memset(&r, 0, sizeof r);
+    o.data = &r;
+    o.on_error = on_error;
+    o.on_close = on_close;
+    CHECK_OK(uv_loop_init(&loop));
+    CHECK_OK(uvproc_spawn(&loop, NULL, PDEATH_PARENT, args, &o));
+    CHECK_LOOP_CLOSE(&loop);
+    CHECK_EQ(r.signal, SIGKILL);
+    sleeper = (pid_t)atoi(r.out);
+    CHECK(sleeper > 0);
+    /* The kernel sends parent-death signals while the parent exits, before its exit can be
+     * reaped: by now an armed sleeper has its SIGKILL. */
+    if (armed) {
+        alarm(20);
+        CHECK_EQ(waitpid(sleeper, &status, 0), sleeper);
+        alarm(0);
+        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    } else {
+        CHECK_EQ(waitpid(sleeper, &status, WNOHANG), 0);
+        CHECK_OK(kill(sleeper, SIGKILL));
+        CHECK_EQ(waitpid(sleeper, &status, 0), sleeper);
+    }
+}
+
+TEST(kill_on_parent_death)
+{
+    CHECK_OK(prctl(PR_SET_CHILD_SUBREAPER, 1));
+    parent_death(1);
+    parent_death(0);
+    CHECK_OK(prctl(PR_SET_CHILD_SUBREAPER, 0));
+}
+
 /* Codes libuv has no name for still get one. */
 TEST(errno_names_beyond_libuv)
 {
@@ -196,6 +252,7 @@ int main(int argc, char **argv)
     RUN(uid_gid_served);
     RUN(non_cloexec_fd_not_inherited);
     RUN(only_declared_slots_reach_the_child);
+    RUN(kill_on_parent_death);
     RUN(errno_names_beyond_libuv);
     return check_done();
 }
