@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -198,7 +199,13 @@ UVPROC_EXTERN uv_pid_t uvproc_pid(const uvproc_process_t *p);      /* 0 if it ne
 UVPROC_EXTERN int uvproc_exited(const uvproc_process_t *p);        /* on_exit has happened */
 UVPROC_EXTERN int64_t uvproc_exit_code(const uvproc_process_t *p); /* -1 if not exited normally */
 UVPROC_EXTERN int uvproc_term_signal(const uvproc_process_t *p);   /* 0 if none */
-UVPROC_EXTERN int uvproc_killed(const uvproc_process_t *p);        /* a kill() signal was sent */
+UVPROC_EXTERN int uvproc_killed(const uvproc_process_t *p);
+/* What the kernel accounted to the child (CPU time, peak RSS, faults, context switches), as
+ * wait4 reports it: 0 once on_exit has been delivered; UV_EAGAIN before; UV_ENOTSUP where the
+ * child was started by uv_spawn (libuv reaps with waitpid: kernels without pidfds, or
+ * UVPROC_LAUNCHER=uv). Node has nothing like it for children. */
+UVPROC_EXTERN int uvproc_rusage(const uvproc_process_t *p,
+                                struct rusage *usage); /* a kill() signal was sent */
 UVPROC_EXTERN uv_loop_t *uvproc_loop(const uvproc_process_t *p);
 UVPROC_EXTERN void *uvproc_process_data(const uvproc_process_t *p);
 UVPROC_EXTERN void uvproc_process_set_data(uvproc_process_t *p, void *data);

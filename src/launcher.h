@@ -12,6 +12,7 @@
 #define UVPROC_LAUNCHER_H
 
 #include <stdint.h>
+#include <sys/resource.h>
 
 #include <uv.h>
 
@@ -46,8 +47,10 @@ typedef struct {
     uvproc__launch_slot_t *slots;
 } uvproc__launch_t;
 
-/* Called once, from the loop, when the child has exited and been reaped. */
-typedef void (*uvproc__exit_cb)(void *owner, int64_t exit_status, int term_signal);
+/* Called once, from the loop, when the child has exited and been reaped. `usage` is what the
+ * kernel accounted to the child (wait4), or NULL when the launcher cannot tell. */
+typedef void (*uvproc__exit_cb)(void *owner, int64_t exit_status, int term_signal,
+                                const struct rusage *usage);
 /* Called once the launcher's resources are released after uvproc__launcher_close(). */
 typedef void (*uvproc__closed_cb)(void *owner);
 

@@ -140,13 +140,13 @@ static void uvproc__on_pidfd(uv_poll_t *poll, int status, int events)
     uv_poll_stop(poll);
     if (r < 0) {
         /* ECHILD: the host reaped our child itself (waitpid(-1)); the status is lost. */
-        l->on_exit(l->owner, -ECHILD, 0);
+        l->on_exit(l->owner, -ECHILD, 0, NULL);
         return;
     }
     if (WIFSIGNALED(wstatus))
-        l->on_exit(l->owner, 0, WTERMSIG(wstatus));
+        l->on_exit(l->owner, 0, WTERMSIG(wstatus), &ru);
     else
-        l->on_exit(l->owner, WEXITSTATUS(wstatus), 0);
+        l->on_exit(l->owner, WEXITSTATUS(wstatus), 0, &ru);
 }
 
 /* Child fds are built with file actions. Every source fd is first moved above the child's

@@ -18,7 +18,8 @@ static const uvproc__launcher_ops_t uvproc__uv_ops;
 static void uvproc__uv_exit(uv_process_t *handle, int64_t exit_status, int term_signal)
 {
     uvproc__uv_launcher_t *l = handle->data;
-    l->on_exit(l->owner, exit_status, term_signal);
+    /* libuv reaps with waitpid: the child's resource usage is not to be had. */
+    l->on_exit(l->owner, exit_status, term_signal, NULL);
 }
 
 static void uvproc__uv_closed(uv_handle_t *handle)

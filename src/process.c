@@ -124,10 +124,15 @@ static void uvproc__defer(uvproc_process_t *p)
 
 /* From the launcher: the child is reaped. From here on it must never be signalled by pid (the
  * pid may be reused), so the launcher goes now; the exit event follows on the next turn. */
-static void uvproc__on_reaped(void *owner, int64_t exit_status, int term_signal)
+static void uvproc__on_reaped(void *owner, int64_t exit_status, int term_signal,
+                              const struct rusage *usage)
 {
     uvproc_process_t *p = owner;
     p->reaped = 1;
+    if (usage != NULL) {
+        p->usage = *usage;
+        p->has_usage = 1;
+    }
     p->term_signal = term_signal;
     p->exit_code = term_signal ? -1 : exit_status;
     uvproc__launcher_close(p->launcher, uvproc__launcher_closed);
@@ -284,6 +289,18 @@ int64_t uvproc_exit_code(const uvproc_process_t *p)
 int uvproc_term_signal(const uvproc_process_t *p)
 {
     return p->term_signal;
+}
+
+int uvproc_rusage(const uvproc_process_t *p, struct rusage *usage)
+{
+    if (p == NULL || usage == NULL)
+        return UV_EINVAL;
+    if (!p->exited)
+        return UV_EAGAIN;
+    if (!p->has_usage)
+        return UV_ENOTSUP;
+    *usage = p->usage;
+    return 0;
 }
 
 int uvproc_killed(const uvproc_process_t *p)

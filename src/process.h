@@ -43,6 +43,8 @@ struct uvproc_process_s {
     uv_pid_t pid;
     int64_t exit_code;
     int term_signal;
+    struct rusage usage; /* valid when has_usage */
+    unsigned char has_usage;
     int spawn_error; /* non-zero: the child never started */
     const char *error_syscall;
     char *error_path;

@@ -235,6 +235,63 @@ TEST(kill_on_parent_death)
     CHECK_OK(prctl(PR_SET_CHILD_SUBREAPER, 0));
 }
 
+/* uvproc_rusage: the child's own accounting, from wait4 (the posix launcher); uv_spawn's
+ * waitpid has none to give. */
+typedef struct {
+    int before, after;
+    struct rusage ru;
+} usage_t;
+
+static void usage_on_spawn(uvproc_process_t *p)
+{
+    usage_t *u = uvproc_process_data(p);
+    struct rusage ru;
+    u->before = uvproc_rusage(p, &ru);
+}
+
+static void usage_on_exit(uvproc_process_t *p, int64_t code, int signal)
+{
+    usage_t *u = uvproc_process_data(p);
+    CHECK_EQ(code, 0);
+    CHECK_EQ(signal, 0);
+    u->after = uvproc_rusage(p, &u->ru);
+}
+
+static void run_for_usage(const char *file, const char *const *args, usage_t *u)
+{
+    uv_loop_t loop;
+    uvproc_spawn_options_t o = {
+        .stdio = {{.type = UVPROC_STDIO_IGNORE}, {.type = UVPROC_STDIO_IGNORE},
+                  {.type = UVPROC_STDIO_IGNORE}},
+        .data = u, .on_spawn = usage_on_spawn, .on_exit = usage_on_exit,
+    };
+    memset(u, 0, sizeof *u);
+    CHECK_OK(uv_loop_init(&loop));
+    CHECK_OK(uvproc_spawn(&loop, NULL, file, args, &o));
+    CHECK_LOOP_CLOSE(&loop);
+    CHECK_EQ(u->before, UV_EAGAIN);
+}
+
+TEST(child_resource_usage)
+{
+    const char *dd_args[] = {"if=/dev/zero", "of=/dev/null", "bs=64M", "count=1", NULL};
+    const char *busy_args[] = {"-c", "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done", NULL};
+    usage_t u;
+
+    run_for_usage("dd", dd_args, &u);
+    if (!posix_launcher()) {
+        CHECK_EQ(u.after, UV_ENOTSUP);
+        return;
+    }
+    CHECK_EQ(u.after, 0);
+    /* dd touched its 64 MiB buffer: the peak RSS is the child's, not ours. */
+    CHECK(u.ru.ru_maxrss >= 64 * 1024);
+    run_for_usage("sh", busy_args, &u);
+    CHECK_EQ(u.after, 0);
+    CHECK(u.ru.ru_utime.tv_sec > 0 || u.ru.ru_utime.tv_usec > 0);
+    CHECK(u.ru.ru_maxrss > 0 && u.ru.ru_maxrss < 64 * 1024);
+}
+
 /* Codes libuv has no name for still get one. */
 TEST(errno_names_beyond_libuv)
 {
@@ -253,6 +310,7 @@ int main(int argc, char **argv)
     RUN(non_cloexec_fd_not_inherited);
     RUN(only_declared_slots_reach_the_child);
     RUN(kill_on_parent_death);
+    RUN(child_resource_usage);
     RUN(errno_names_beyond_libuv);
     return check_done();
 }
