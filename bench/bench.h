@@ -570,4 +570,18 @@ static inline const char *bench_node(void)
     return node;
 }
 
+/* main() of a benchmark: option parsing rearranges argv, so `run` also gets the command line
+ * as it was given, for the header of the tables. */
+static inline int bench_main(int argc, char **argv, int (*run)(int, char **, int, char **))
+{
+    char **cmd = malloc((size_t)(argc + 1) * sizeof *cmd);
+    int r;
+    if (cmd == NULL)
+        return 1;
+    memcpy(cmd, argv, (size_t)(argc + 1) * sizeof *cmd);
+    r = run(argc, argv, argc, cmd);
+    free(cmd);
+    return r;
+}
+
 #endif

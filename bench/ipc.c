@@ -838,19 +838,10 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
 
 int main(int argc, char **argv)
 {
-    char **cmd;
-    int r;
-
     /* The children: this program again (hidden first argument). */
     if (argc == 4 && strcmp(argv[1], "--raw-child") == 0)
         return raw_child(argv[2], strtol(argv[3], NULL, 10));
     if (argc == 4 && strcmp(argv[1], "--uvproc-child") == 0)
         return uvproc_child(argv[2], strtol(argv[3], NULL, 10));
-    cmd = malloc((size_t)(argc + 1) * sizeof *cmd);
-    if (cmd == NULL)
-        return 1;
-    memcpy(cmd, argv, (size_t)(argc + 1) * sizeof *cmd);
-    r = run(argc, argv, argc, cmd);
-    free(cmd);
-    return r;
+    return bench_main(argc, argv, run);
 }

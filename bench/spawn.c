@@ -470,12 +470,5 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
 
 int main(int argc, char **argv)
 {
-    char **cmd = malloc((size_t)(argc + 1) * sizeof *cmd);
-    int r;
-    if (cmd == NULL)
-        return 1;
-    memcpy(cmd, argv, (size_t)(argc + 1) * sizeof *cmd);
-    r = run(argc, argv, argc, cmd);
-    free(cmd);
-    return r;
+    return bench_main(argc, argv, run);
 }

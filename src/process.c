@@ -154,7 +154,8 @@ static void uvproc__deliver_exit(uvproc_process_t *p)
     /* A group stop outlives the leader while members of its group remain: they may have
      * trapped the first signal and still hold our pipes. The pgid cannot be reused while any
      * member lives. */
-    if (!(p->stop_group && uv_is_active((uv_handle_t *)&p->stop_timer) && kill(-p->pid, 0) == 0))
+    if (!(p->stop_group && p->stop_timer_init && uv_is_active((uv_handle_t *)&p->stop_timer) &&
+          kill(-p->pid, 0) == 0))
         uvproc__stop_timer_close(p);
     uvproc__stdio_on_exit(p);
     p->retained++;

@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,19 @@
     } while (0)
 
 #define TEST(name) static void test_##name(void)
+
+/* `size` malloc'd bytes of deterministic noise (NULs and high bytes included) for input tests;
+ * the caller frees them. */
+static inline unsigned char *check_random_bytes(size_t size, uint32_t seed)
+{
+    unsigned char *b = malloc(size);
+    CHECK(b != NULL);
+    for (size_t i = 0; i < size; i++) {
+        seed = seed * 1103515245u + 12345u;
+        b[i] = (unsigned char)(seed >> 24);
+    }
+    return b;
+}
 #define RUN(name) check_run_(#name, test_##name, argc, argv)
 
 static int check_tests_run_;

@@ -374,6 +374,21 @@ static void counted_cb(uvproc_channel_t *ch, int status, void *data)
     }
 }
 
+/* A channel pair on a fresh loop whose turns are counted, for the batching tests. */
+static void counted_pair_open(uv_loop_t *loop, uv_check_t *check, peer_t *a, peer_t *b)
+{
+    peer_init(a);
+    peer_init(b);
+    CHECK_OK(uv_loop_init(loop));
+    CHECK_OK(uv_check_init(loop, check));
+    CHECK_OK(uv_check_start(check, count_turn));
+    uv_unref((uv_handle_t *)check);
+    pair_open(loop, a, b);
+    turn = 0;
+    last_cb_turn = -1;
+    write_groups = cb_count = cb_bad_status = 0;
+}
+
 static double now_ms(void)
 {
     struct timespec t;
@@ -390,16 +405,7 @@ TEST(hundred_thousand_in_order_batched)
     double t0;
     int backpressure_at = -1;
 
-    peer_init(&a);
-    peer_init(&b);
-    CHECK_OK(uv_loop_init(&loop));
-    CHECK_OK(uv_check_init(&loop, &check));
-    CHECK_OK(uv_check_start(&check, count_turn));
-    uv_unref((uv_handle_t *)&check);
-    pair_open(&loop, &a, &b);
-    turn = 0;
-    last_cb_turn = -1;
-    write_groups = cb_count = cb_bad_status = 0;
+    counted_pair_open(&loop, &check, &a, &b);
     t0 = now_ms();
     for (int i = 0; i < N; i++) {
         int r = uvproc_channel_send_new(a.ch, json_pack("{s:i}", "i", i), counted_cb, NULL);
@@ -446,16 +452,7 @@ TEST(batches_follow_loop_turns)
     uv_timer_t timer;
     peer_t a, b;
 
-    peer_init(&a);
-    peer_init(&b);
-    CHECK_OK(uv_loop_init(&loop));
-    CHECK_OK(uv_check_init(&loop, &check));
-    CHECK_OK(uv_check_start(&check, count_turn));
-    uv_unref((uv_handle_t *)&check);
-    pair_open(&loop, &a, &b);
-    turn = 0;
-    last_cb_turn = -1;
-    write_groups = cb_count = cb_bad_status = 0;
+    counted_pair_open(&loop, &check, &a, &b);
     burst_turns_left = 10;
     burst_next = 0;
     burst_peer = &a;

@@ -150,6 +150,17 @@ static void ready_close(ready_t *r)
     rmdir(r->dir);
 }
 
+/* Once the child said ready, runs the loop to its end; a survivor holding the pipes would block
+ * the loop forever, so an alarm turns that into a failure instead of a hang. */
+static void run_after_ready(uv_loop_t *loop, ready_t *rd)
+{
+    ready_wait(rd);
+    ready_close(rd);
+    alarm(20);
+    CHECK_LOOP_CLOSE(loop);
+    alarm(0);
+}
+
 TEST(success_captures_both_streams)
 {
     got_t g = {0};
@@ -273,11 +284,7 @@ static void sigterm_ignored(int kill_tree)
     CHECK_OK(uv_loop_init(&loop));
     t0 = uv_hrtime();
     CHECK_OK(uvproc_exec(&loop, cmd, &o, on_done, &g, NULL));
-    ready_wait(&rd);
-    ready_close(&rd);
-    alarm(20); /* a survivor holding the pipes would block the loop: fail, do not hang */
-    CHECK_LOOP_CLOSE(&loop);
-    alarm(0);
+    run_after_ready(&loop, &rd);
     CHECK_EQ(g.calls, 1);
     CHECK_EQ(g.error, UV_ETIMEDOUT);
     CHECK_EQ(g.killed, 1);
@@ -348,11 +355,7 @@ TEST(kill_tree_after_leader_exit)
     CHECK_OK(uv_loop_init(&loop));
     t0 = uv_hrtime();
     CHECK_OK(uvproc_exec(&loop, cmd, &o, on_done, &g, NULL));
-    ready_wait(&rd);
-    ready_close(&rd);
-    alarm(20); /* a survivor holding the pipes would block the loop: fail, do not hang */
-    CHECK_LOOP_CLOSE(&loop);
-    alarm(0);
+    run_after_ready(&loop, &rd);
     CHECK_EQ(g.calls, 1);
     CHECK_EQ(g.error, UV_ETIMEDOUT);
     CHECK_EQ(g.killed, 1);
@@ -640,16 +643,9 @@ TEST(output_50mb_unlimited)
 TEST(input_10mb_through_cat)
 {
     const size_t size = 10u * 1024 * 1024;
-    unsigned char *in = malloc(size);
-    uint32_t x = 12345;
-    uvproc_exec_options_t o = {.max_buffer = SIZE_MAX, .input_len = size};
+    unsigned char *in = check_random_bytes(size, 12345);
+    uvproc_exec_options_t o = {.max_buffer = SIZE_MAX, .input = in, .input_len = size};
     got_t g = {0};
-    CHECK(in != NULL);
-    for (size_t i = 0; i < size; i++) {
-        x = x * 1103515245u + 12345u;
-        in[i] = (unsigned char)(x >> 24); /* NULs and high bytes included */
-    }
-    o.input = in;
     run_file("cat", NULL, &o, &g);
     CHECK_EQ(g.error, 0);
     CHECK_EQ(g.out_len, size);

@@ -173,16 +173,9 @@ TEST(nul_bytes)
 TEST(input_through_cat)
 {
     const size_t size = 10u * 1024 * 1024;
-    unsigned char *in = malloc(size);
-    uint32_t x = 777;
-    uvproc_exec_options_t o = {.max_buffer = SIZE_MAX, .input_len = size};
+    unsigned char *in = check_random_bytes(size, 777);
+    uvproc_exec_options_t o = {.max_buffer = SIZE_MAX, .input = in, .input_len = size};
     uvproc_exec_result_t r;
-    CHECK(in != NULL);
-    for (size_t i = 0; i < size; i++) {
-        x = x * 1103515245u + 12345u;
-        in[i] = (unsigned char)(x >> 24);
-    }
-    o.input = in;
     CHECK_OK(uvproc_exec_file_sync("cat", NULL, &o, &r));
     CHECK_EQ(r.out_len, size);
     CHECK(memcmp(r.out, in, size) == 0);
