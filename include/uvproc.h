@@ -163,8 +163,8 @@ typedef struct uvproc_spawn_options_s {
 UVPROC_EXTERN int uvproc_spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
                                const char *const *args, const uvproc_spawn_options_t *options);
 
-/* Writes `len` bytes to the child's `fd` (0 or a writable extra pipe). The bytes are copied
- * (only the part the kernel did not take at once). `cb` (may be NULL) runs when the write is
+/* Writes `len` bytes to the child's `fd` (0 or a writable extra pipe). The bytes are copied,
+ * and every one is delivered whatever `len` is (4 GiB and more included). `cb` (may be NULL) runs when the write is
  * done: status 0, or UV_EPIPE if the child is gone, UV_ECANCELED if the pipe was closed first.
  * Returns 1 while the queued bytes stay under 64 KiB, 0 when the caller should wait for
  * on_drain (the data is still queued: nothing is lost), or a negative error (UV_EBADF: no such

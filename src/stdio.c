@@ -1,5 +1,6 @@
 /* The parent side of each stdio pipe: readable slots deliver data/end, writable slots take
  * writes with a completion callback, backpressure and end (half-close). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,6 +161,8 @@ int uvproc_write(uvproc_process_t *p, int fd, const void *buf, size_t len, uvpro
         return UV_EINVAL;
     if (s->write_done || s->closing)
         return UV_EPIPE;
+    if (len > SIZE_MAX - sizeof *w)
+        return UV_ENOMEM;
     w = malloc(sizeof *w + len);
     if (w == NULL)
         return UV_ENOMEM;
@@ -168,7 +171,11 @@ int uvproc_write(uvproc_process_t *p, int fd, const void *buf, size_t len, uvpro
     w->slot = s;
     w->cb = cb;
     w->data = data;
-    b = uv_buf_init(w->bytes, (unsigned int)len);
+    /* Not uv_buf_init: it takes an unsigned int, and a 4 GiB write went out as len mod 2^32
+     * bytes with success reported. On Unix a uv_buf_t's len is a size_t and libuv writes it
+     * whole, in as many write(2)s as it takes. */
+    b.base = w->bytes;
+    b.len = len;
     err = uv_write(&w->req, (uv_stream_t *)&s->pipe, &b, 1, uvproc__write_done);
     if (err != 0) {
         free(w);

@@ -2,6 +2,7 @@
  * every child's own result, and (as every test) that no fd and no child is left behind. */
 #include <errno.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include "check.h"
@@ -236,11 +237,52 @@ TEST(emfile_reported_then_recovers)
     CHECK_EQ(k.out_len, 3);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+
+/* A write of 4 GiB or more is delivered whole: its length once went through a 32-bit cast, so
+ * the call reported success and the child got len mod 2^32 bytes (3 here). The source is
+ * untouched anonymous memory (the zero page), so only the library's copy costs RAM. */
+static void big_on_write(uvproc_process_t *p, int fd, int status, void *data)
+{
+    (void)p;
+    (void)fd;
+    *(int *)data = status == 0 ? 1 : status;
+}
+
+TEST(write_4gib_delivers_every_byte)
+{
+    const size_t len = ((size_t)1 << 32) + 3;
+    const char *args[] = {"-c", NULL};
+    int written = 0;
+    uv_loop_t loop;
+    kid_t k;
+    uvproc_process_t *p;
+    uvproc_spawn_options_t o = {
+        .stdio = {{.type = UVPROC_STDIO_PIPE}, {.type = UVPROC_STDIO_PIPE},
+                  {.type = UVPROC_STDIO_INHERIT}},
+        .data = &k, .on_data = on_data, .on_error = on_error, .on_close = on_close,
+    };
+    char *src = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    CHECK(src != MAP_FAILED);
+    memset(&k, 0, sizeof k);
+    launch_limit = started_total = closed_total = 0;
+    CHECK_OK(uv_loop_init(&loop));
+    CHECK_OK(uvproc_spawn(&loop, &p, "wc", args, &o));
+    CHECK(uvproc_write(p, 0, src, len, big_on_write, &written) >= 0);
+    CHECK_OK(munmap(src, len)); /* the bytes were copied */
+    CHECK_OK(uvproc_end(p, 0));
+    CHECK_LOOP_CLOSE(&loop);
+    CHECK_EQ(written, 1);
+    CHECK_EQ(k.code, 0);
+    CHECK_STR(k.out, "4294967299\n");
+}
+
 int main(int argc, char **argv)
 {
     RUN(spawn_256_concurrent);
     RUN(churn_with_kills);
     RUN(fork_32_channels);
     RUN(emfile_reported_then_recovers);
+    RUN(write_4gib_delivers_every_byte);
     return check_done();
 }
