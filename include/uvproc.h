@@ -328,7 +328,9 @@ typedef struct uvproc_channel_options_s {
      * NULL). The channel lives on and resynchronises at the next '\n'. Also used for
      * UV_ETIMEDOUT when a sent handle is never acknowledged, and for UV_ENOTSUP when a handle
      * arrives that is not a stream (UDP, a file): it is closed and its message delivered
-     * without it. */
+     * without it. UV_EPROTO when the peer sent fds that no NODE_HANDLE line claims: at most
+     * 16 are held for lines still to come, the rest are closed at once (`len` of them,
+     * `line` NULL). */
     void (*on_error)(uvproc_channel_t *ch, int err, const char *line, size_t len);
     /* Exactly once: the peer closed (EOF or read error) or uvproc_channel_disconnect() was
      * called. After it returns the channel cannot send; it is freed once its handle closed. */

@@ -69,6 +69,8 @@ void uvproc__channel_ack_wait(uvproc_channel_t *ch, uvproc__batch_t *b)
  * line: its fd arrives with the envelope's first bytes, so before the line is complete. */
 int uvproc__channel_accept_pending(uvproc_channel_t *ch)
 {
+    size_t dropped = 0;
+
     while (uv_pipe_pending_count(&ch->pipe) > 0) {
         uv_handle_type type = uv_pipe_pending_type(&ch->pipe);
         uvproc__recv_t *r = calloc(1, sizeof *r);
@@ -92,13 +94,26 @@ int uvproc__channel_accept_pending(uvproc_channel_t *ch)
             uvproc__channel_drop_stream(s);
             s = NULL;
         }
+        /* An fd arrives with the first bytes of its envelope, and a Node peer sends the next
+         * handle only after the ACK: more than a few unclaimed fds is a peer sending fds with
+         * no envelope. Holding them until the channel closes let a peer fill our fd table,
+         * so past the cap they are closed now (their envelopes, if any come, get a NACK). */
+        if (ch->nrecv >= UVPROC__MAX_UNCLAIMED_FDS) {
+            uvproc__channel_drop_stream(s);
+            free(r);
+            dropped++;
+            continue;
+        }
         r->stream = s;
         if (ch->recv_tail != NULL)
             ch->recv_tail->next = r;
         else
             ch->recv_head = r;
         ch->recv_tail = r;
+        ch->nrecv++;
     }
+    if (dropped > 0)
+        uvproc__channel_report(ch, UV_EPROTO, NULL, dropped);
     return 0;
 }
 
@@ -111,6 +126,7 @@ void uvproc__channel_drop_recv(uvproc_channel_t *ch)
         free(r);
     }
     ch->recv_tail = NULL;
+    ch->nrecv = 0;
 }
 
 void uvproc__channel_on_handle(uvproc_channel_t *ch, json_t *msg)
@@ -129,6 +145,7 @@ void uvproc__channel_on_handle(uvproc_channel_t *ch, json_t *msg)
     ch->recv_head = r->next;
     if (ch->recv_head == NULL)
         ch->recv_tail = NULL;
+    ch->nrecv--;
     s = r->stream;
     free(r);
     uvproc__channel_reply_cmd(ch, "NODE_HANDLE_ACK");

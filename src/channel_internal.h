@@ -19,6 +19,8 @@
 /* Node's MAX_HANDLE_RETRANSMISSIONS: a NACKed handle is sent again at most this often. */
 #define UVPROC__HANDLE_RETRANSMISSIONS 3
 #define UVPROC__ACK_TIMEOUT_MS 10000
+/* Received fds held for NODE_HANDLE lines still to come; more are closed (channel_handles.c). */
+#define UVPROC__MAX_UNCLAIMED_FDS 16
 /* A batch that has grown this big while a write was in flight is closed to new frames: a
  * 10 MB message then costs one realloc chain of its own, not a copy of everything before it. */
 #define UVPROC__BATCH_SPLIT ((size_t)16 << 20)
@@ -75,6 +77,7 @@ struct uvproc_channel_s {
     int alloc_failed;
 
     uvproc__recv_t *recv_head, *recv_tail;
+    size_t nrecv; /* in recv_head..recv_tail: at most UVPROC__MAX_UNCLAIMED_FDS */
     uvproc__held_t *held_head, *held_tail;
 
     uvproc__channel_hook_t gone, released;
