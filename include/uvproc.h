@@ -384,8 +384,9 @@ UVPROC_EXTERN void *uvproc_channel_data(const uvproc_channel_t *ch);
 UVPROC_EXTERN uv_loop_t *uvproc_channel_loop(const uvproc_channel_t *ch);
 
 /* Opens a channel over `fd`, a connected AF_UNIX stream socket the caller gives up (the
- * channel closes it). UV_ENOTSOCK / UV_EBADF / UV_EINVAL for an fd that is not one; on error
- * the fd stays the caller's. */
+ * channel closes it). UV_ENOTSOCK / UV_EBADF / UV_EINVAL for an fd that is not one,
+ * UV_ENOTCONN for one that is not connected (a listening socket too); on error the fd stays
+ * the caller's. */
 UVPROC_EXTERN int uvproc_channel_open(uv_loop_t *loop, uvproc_channel_t **out, int fd,
                                       const uvproc_channel_options_t *options);
 

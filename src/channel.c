@@ -189,6 +189,11 @@ static int uvproc__check_socket(int fd)
     /* Node reads the channel with recvmsg and passes fds with SCM_RIGHTS. */
     if (type != SOCK_STREAM || ss.ss_family != AF_UNIX)
         return UV_EINVAL;
+    /* Connected: a listening (or never connected) socket reads nothing ever, and the child
+     * would wait for its parent's messages with no error. */
+    sslen = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sslen) != 0)
+        return errno == ENOTCONN ? UV_ENOTCONN : -errno;
     return 0;
 }
 

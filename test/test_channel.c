@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include "check.h"
@@ -1182,11 +1183,23 @@ TEST(handle_never_acknowledged_times_out)
 /* ---------------------------------------------------------------------------------------- */
 /* opening                                                                                  */
 
+/* An AF_UNIX stream socket bound to an abstract name and listening. */
+static int listening_unix_socket(void)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    /* Autobind: an abstract address the kernel picks, nothing on the filesystem. */
+    CHECK_OK(bind(fd, (struct sockaddr *)&sa, sizeof(sa_family_t)));
+    CHECK_OK(listen(fd, 1));
+    return fd;
+}
+
 TEST(open_validates_the_fd)
 {
     uv_loop_t loop;
     uvproc_channel_t *ch = (uvproc_channel_t *)1;
-    int p[2], devnull, udp, tcp;
+    int p[2], devnull, udp, tcp, unconnected, listening;
 
     CHECK_OK(uv_loop_init(&loop));
     CHECK_OK(pipe(p));
@@ -1201,12 +1214,21 @@ TEST(open_validates_the_fd)
     CHECK_EQ(uvproc_channel_open(&loop, &ch, udp, NULL), UV_EINVAL);
     CHECK_EQ(uvproc_channel_open(&loop, &ch, tcp, NULL), UV_EINVAL);
     CHECK_EQ(uvproc_channel_open(NULL, &ch, tcp, NULL), UV_EINVAL);
+    /* A stream socket that is not connected, listening or not, would be read forever with
+     * nothing coming: refused (a child once hung there with no error). */
+    unconnected = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(uvproc_channel_open(&loop, &ch, unconnected, NULL), UV_ENOTCONN);
+    listening = listening_unix_socket();
+    CHECK_EQ(uvproc_channel_open(&loop, &ch, listening, NULL), UV_ENOTCONN);
+    CHECK(ch == NULL);
     /* Refused fds stay the caller's. */
     CHECK_OK(close(p[0]));
     CHECK_OK(close(p[1]));
     CHECK_OK(close(devnull));
     CHECK_OK(close(udp));
     CHECK_OK(close(tcp));
+    CHECK_OK(close(unconnected));
+    CHECK_OK(close(listening));
     CHECK_LOOP_CLOSE(&loop);
 }
 
@@ -1229,7 +1251,7 @@ TEST(from_parent_validation)
     uvproc_channel_options_t o = {0};
     uv_loop_t loop;
     uvproc_channel_t *ch = (uvproc_channel_t *)1;
-    int p[2], devnull, sv[2], closed, flags;
+    int p[2], devnull, sv[2], closed, flags, listening;
 
     CHECK_OK(uv_loop_init(&loop));
     clear_env();
@@ -1251,6 +1273,10 @@ TEST(from_parent_validation)
     devnull = open("/dev/null", O_RDWR);
     set_fd_env(devnull);
     CHECK_EQ(uvproc_channel_from_parent(&loop, &ch, NULL), UV_ENOTSOCK);
+    listening = listening_unix_socket();
+    set_fd_env(listening);
+    CHECK_EQ(uvproc_channel_from_parent(&loop, &ch, NULL), UV_ENOTCONN);
+    close(listening);
     /* A refusal changes nothing: the variables are still there. */
     CHECK(getenv("NODE_CHANNEL_FD") != NULL);
 
