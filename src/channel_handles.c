@@ -154,11 +154,12 @@ void uvproc__channel_on_handle(uvproc_channel_t *ch, json_t *msg)
     for (;;) {
         const json_t *t = json_object_get(inner, "type");
         const char *cmd;
+        size_t n = 0;
         if (json_is_string(t))
             type = json_string_value(t);
         inner = json_object_get(inner, "msg");
-        cmd = uvproc__wire_internal_cmd(inner);
-        if (cmd == NULL || strcmp(cmd, "NODE_HANDLE") != 0)
+        cmd = uvproc__wire_internal_cmd(inner, &n);
+        if (!uvproc__wire_cmd_is(cmd, n, "NODE_HANDLE"))
             break;
     }
     if (inner == NULL)
@@ -167,7 +168,7 @@ void uvproc__channel_on_handle(uvproc_channel_t *ch, json_t *msg)
         type = "net.Native";
     if (s == NULL)
         uvproc__channel_report(ch, UV_ENOTSUP, NULL, 0);
-    if (uvproc__wire_internal_cmd(inner) != NULL)
+    if (uvproc__wire_internal_cmd(inner, NULL) != NULL)
         uvproc__channel_deliver_internal(ch, inner, s, type);
     else
         uvproc__channel_deliver_user(ch, inner, s, type);

@@ -115,19 +115,20 @@ void uvproc__channel_drop_held(uvproc_channel_t *ch)
 
 static void uvproc__route(uvproc_channel_t *ch, json_t *msg)
 {
-    const char *cmd = uvproc__wire_internal_cmd(msg);
+    size_t n = 0;
+    const char *cmd = uvproc__wire_internal_cmd(msg, &n);
 
     if (cmd == NULL)
         uvproc__channel_deliver_user(ch, msg, NULL, NULL);
-    else if (strcmp(cmd, "NODE_HANDLE_ACK") == 0)
+    else if (uvproc__wire_cmd_is(cmd, n, "NODE_HANDLE_ACK"))
         uvproc__channel_on_ack(ch, 1);
-    else if (strcmp(cmd, "NODE_HANDLE_NACK") == 0)
+    else if (uvproc__wire_cmd_is(cmd, n, "NODE_HANDLE_NACK"))
         uvproc__channel_on_ack(ch, 0);
-    else if (strcmp(cmd, "NODE_HANDLE") == 0)
+    else if (uvproc__wire_cmd_is(cmd, n, "NODE_HANDLE"))
         uvproc__channel_on_handle(ch, msg);
-    else if (strcmp(cmd, "NODE_SOCKET_GET_COUNT") == 0)
+    else if (uvproc__wire_cmd_is(cmd, n, "NODE_SOCKET_GET_COUNT"))
         uvproc__channel_on_socket_query(ch, msg, 1);
-    else if (strcmp(cmd, "NODE_SOCKET_NOTIFY_CLOSE") == 0)
+    else if (uvproc__wire_cmd_is(cmd, n, "NODE_SOCKET_NOTIFY_CLOSE"))
         uvproc__channel_on_socket_query(ch, msg, 0);
     else
         uvproc__channel_deliver_internal(ch, msg, NULL, NULL);

@@ -72,45 +72,131 @@ static char *uvproc__fix_surrogates(const char *s, size_t len)
     return out;
 }
 
+/* Whether the integer literal s[0..n) (an optional '-', then digits) fits in an int64. */
+static int uvproc__fits_int64(const char *s, size_t n)
+{
+    static const char max[] = "9223372036854775807", min[] = "9223372036854775808";
+    int neg = s[0] == '-';
+    const char *lim = neg ? min : max;
+    size_t digits = n - (size_t)neg;
+
+    s += neg;
+    if (digits != sizeof max - 1)
+        return digits < sizeof max - 1;
+    return memcmp(s, lim, digits) <= 0;
+}
+
+/* JSON.stringify(2**64) is an integer literal past int64, which jansson refuses (numeric
+ * overflow). JavaScript numbers are doubles, so it is read as a real, but only it: decoding
+ * the whole message with JSON_DECODE_INT_AS_REAL once turned every sibling integer into a
+ * real too. Returns a copy of the line with ".0" after each such literal (each then parses as
+ * the real it is), or NULL when there is none (or no memory). */
+static char *uvproc__mark_big_integers(const char *s, size_t len, size_t *out_len)
+{
+    char *out = NULL;
+    size_t olen = 0, i = 0, copied = 0;
+    int in_string = 0;
+
+    while (i < len) {
+        char c = s[i];
+        size_t start = i, end;
+        if (in_string) {
+            i += c == '\\' ? 2 : 1;
+            in_string = c != '"';
+            continue;
+        }
+        if (c == '"') {
+            in_string = 1;
+            i++;
+            continue;
+        }
+        if (c != '-' && (c < '0' || c > '9')) {
+            i++;
+            continue;
+        }
+        end = i + 1;
+        while (end < len && s[end] >= '0' && s[end] <= '9')
+            end++;
+        i = end;
+        /* A fraction or an exponent makes it a real already. */
+        if (end < len && (s[end] == '.' || s[end] == 'e' || s[end] == 'E')) {
+            while (i < len && (strchr("0123456789.eE+-", s[i]) != NULL && s[i] != '\0'))
+                i++;
+            continue;
+        }
+        if (end - start < 2 && s[start] == '-')
+            continue;
+        if (uvproc__fits_int64(s + start, end - start))
+            continue;
+        if (out == NULL) {
+            /* Each such literal has 19 characters or more and gains 2. */
+            if ((out = malloc(len + 2 * (len / 19 + 1))) == NULL)
+                return NULL;
+        }
+        memcpy(out + olen, s + copied, end - copied);
+        olen += end - copied;
+        memcpy(out + olen, ".0", 2);
+        olen += 2;
+        copied = end;
+    }
+    if (out == NULL)
+        return NULL;
+    memcpy(out + olen, s + copied, len - copied);
+    *out_len = olen + len - copied;
+    return out;
+}
+
 /* One JSON value, as Node's JSON.parse would read it, or NULL. */
 json_t *uvproc__wire_parse(const char *line, size_t len)
 {
-    size_t flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
-    char *fixed = NULL;
+    const size_t flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
+    const char *text = line;
+    char *copy = NULL, *next;
+    int marked = 0, fixed = 0;
     json_t *v;
     json_error_t e;
 
     /* The common case first, without an error struct to fill (its set-up is a few % of a
-     * small message's parse); only a failure pays for learning why. */
+     * small message's parse); only a failure pays for learning why. Then each repair at most
+     * once, in the order the errors show up, on the text the previous one made. */
     v = json_loadb(line, len, flags, NULL);
-    for (int attempt = 0; attempt < 3 && v == NULL; attempt++) {
-        v = json_loadb(fixed != NULL ? fixed : line, len, flags, &e);
-        if (v != NULL)
-            break;
-        if (json_error_code(&e) == json_error_numeric_overflow &&
-            !(flags & JSON_DECODE_INT_AS_REAL)) {
-            /* An integer past int64 (JSON.stringify(2**64)): JavaScript numbers are doubles. */
-            flags |= JSON_DECODE_INT_AS_REAL;
-        } else if (json_error_code(&e) == json_error_invalid_syntax && fixed == NULL &&
-                   (fixed = uvproc__fix_surrogates(line, len)) != NULL) {
-            continue;
-        } else {
-            break;
+    while (v == NULL && (v = json_loadb(text, len, flags, &e)) == NULL) {
+        next = NULL;
+        if (json_error_code(&e) == json_error_numeric_overflow && !marked) {
+            marked = 1;
+            next = uvproc__mark_big_integers(text, len, &len);
+        } else if (json_error_code(&e) == json_error_invalid_syntax && !fixed) {
+            fixed = 1;
+            next = uvproc__fix_surrogates(text, len);
         }
+        if (next == NULL)
+            break;
+        free(copy);
+        text = copy = next;
     }
-    free(fixed);
+    free(copy);
     return v;
 }
 
 /* The "cmd" of an internal message (Node's isInternal), or NULL. */
-const char *uvproc__wire_internal_cmd(const json_t *msg)
+const char *uvproc__wire_internal_cmd(const json_t *msg, size_t *len)
 {
     const json_t *cmd = json_is_object(msg) ? json_object_get(msg, "cmd") : NULL;
     const char *s;
-    if (!json_is_string(cmd) || json_string_length(cmd) <= 5)
+    size_t n;
+    if (!json_is_string(cmd) || (n = json_string_length(cmd)) <= 5)
         return NULL;
     s = json_string_value(cmd);
-    return strncmp(s, "NODE_", 5) == 0 ? s : NULL;
+    if (strncmp(s, "NODE_", 5) != 0)
+        return NULL;
+    if (len != NULL)
+        *len = n;
+    return s;
+}
+
+int uvproc__wire_cmd_is(const char *cmd, size_t len, const char *name)
+{
+    return cmd != NULL && len == strlen(name) && memcmp(cmd, name, len) == 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */

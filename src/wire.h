@@ -11,8 +11,13 @@
 json_t *uvproc__wire_parse(const char *line, size_t len);
 
 /* The "cmd" of an internal message (Node's isInternal: an object whose "cmd" is a string
- * longer than 5 that starts with "NODE_"), or NULL. */
-const char *uvproc__wire_internal_cmd(const json_t *msg);
+ * longer than 5 that starts with "NODE_"), or NULL; *len (if len is not NULL) gets its
+ * decoded length, which counts any NUL inside it. */
+const char *uvproc__wire_internal_cmd(const json_t *msg, size_t *len);
+
+/* Whether cmd (len bytes, from uvproc__wire_internal_cmd) is exactly `name`, as Node's ===
+ * compares: "NODE_HANDLE\u0000x" is not "NODE_HANDLE" (strcmp would say it is). */
+int uvproc__wire_cmd_is(const char *cmd, size_t len, const char *name);
 
 /* Writes v as json_dump_callback(v, put, ctx, JSON_COMPACT | JSON_ENCODE_ANY) would, byte for
  * byte, at a fraction of its cost. Returns 0, or -1 when v cannot be encoded or put failed;

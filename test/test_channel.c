@@ -722,6 +722,79 @@ TEST(messages_wait_for_a_listener)
     peer_free(&a);
 }
 
+/* One integer past int64 makes only that number a real (JavaScript numbers are doubles):
+ * its siblings stay integers. Once every integer of the message became a real, and
+ * json_integer_value(seq) returned 0. */
+TEST(big_integer_changes_only_itself)
+{
+    uv_loop_t loop;
+    peer_t a;
+    int fd;
+
+    peer_init(&a);
+    CHECK_OK(uv_loop_init(&loop));
+    fd = half_open(&loop, &a, NULL);
+    RAW(fd, "{\"seq\":7,\"big\":18446744073709551616,\"s\":\"123456789012345678901\","
+            "\"a\":[-9223372036854775808,-9223372036854775809,9223372036854775807,"
+            "9223372036854775808,1.0,2e3,0]}\n");
+    /* Both repairs in one line, in either order. */
+    RAW(fd, "[18446744073709551616,\"\\ud800\",1]\n[\"\\ud800\",18446744073709551616,1]\n");
+    close(fd);
+    CHECK_LOOP_CLOSE(&loop);
+    CHECK_EQ(a.nerr, 0);
+    CHECK_EQ(json_array_size(a.msgs), 3);
+    for (size_t i = 1; i < 3; i++) {
+        json_t *m = json_array_get(a.msgs, i);
+        CHECK(json_is_integer(json_array_get(m, 2)));
+        CHECK(json_is_real(json_array_get(m, i == 1 ? 0 : 1)));
+        CHECK_STR(json_string_value(json_array_get(m, i == 1 ? 1 : 0)), "\xef\xbf\xbd");
+    }
+    {
+        json_t *m = json_array_get(a.msgs, 0), *arr = json_object_get(m, "a");
+        CHECK(json_is_integer(json_object_get(m, "seq")));
+        CHECK_EQ(json_integer_value(json_object_get(m, "seq")), 7);
+        CHECK(json_is_real(json_object_get(m, "big")));
+        CHECK(json_real_value(json_object_get(m, "big")) == 18446744073709551616.0);
+        CHECK_STR(json_string_value(json_object_get(m, "s")), "123456789012345678901");
+        CHECK(json_is_integer(json_array_get(arr, 0)));
+        CHECK_EQ(json_integer_value(json_array_get(arr, 0)), INT64_MIN);
+        CHECK(json_is_real(json_array_get(arr, 1)));
+        CHECK(json_is_integer(json_array_get(arr, 2)));
+        CHECK_EQ(json_integer_value(json_array_get(arr, 2)), INT64_MAX);
+        CHECK(json_is_real(json_array_get(arr, 3)));
+        CHECK(json_is_real(json_array_get(arr, 4))); /* written as reals: they stay reals */
+        CHECK(json_is_real(json_array_get(arr, 5)));
+        CHECK(json_is_integer(json_array_get(arr, 6)));
+    }
+    peer_free(&a);
+}
+
+/* "cmd" is compared as Node compares it, whole: "NODE_HANDLE\u0000x" is not NODE_HANDLE (no
+ * NACK, no handle taken) but another internal message, for on_internal. */
+TEST(cmd_compared_with_its_length)
+{
+    uv_loop_t loop;
+    peer_t a;
+    char buf[256];
+    int fd;
+
+    peer_init(&a);
+    CHECK_OK(uv_loop_init(&loop));
+    fd = half_open(&loop, &a, NULL);
+    RAW(fd, "{\"cmd\":\"NODE_HANDLE\\u0000x\",\"msg\":1}\n{\"cmd\":\"NODE_HANDLE_ACK\\u0000\"}\n"
+            "{\"cmd\":\"NODE_SOCKET_GET_COUNT\\u0000\",\"key\":1}\n\"end\"\n");
+    while (json_array_size(a.msgs) == 0)
+        uv_run(&loop, UV_RUN_ONCE);
+    /* Nothing was answered. */
+    CHECK_EQ(raw_read(&loop, fd, buf, sizeof buf, 0, 20, NULL, NULL), 0);
+    close(fd);
+    CHECK_LOOP_CLOSE(&loop);
+    CHECK_EQ(json_array_size(a.internal), 3);
+    CHECK_EQ(json_string_length(json_object_get(json_array_get(a.internal, 0), "cmd")), 13);
+    CHECK_EQ(a.nerr, 0);
+    peer_free(&a);
+}
+
 TEST(internal_messages_are_routed)
 {
     uvproc_channel_options_t o;
@@ -1351,6 +1424,8 @@ int main(int argc, char **argv)
     RUN(eof_disconnects_once);
     RUN(messages_wait_for_a_listener);
     RUN(internal_messages_are_routed);
+    RUN(big_integer_changes_only_itself);
+    RUN(cmd_compared_with_its_length);
     RUN(handles_between_c_peers);
     RUN(handle_ack_protocol_on_the_wire);
     RUN(handle_without_fd_gets_nack);

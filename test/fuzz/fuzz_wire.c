@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *again;
     if (v == NULL)
         return 0;
-    (void)uvproc__wire_internal_cmd(v);
+    (void)uvproc__wire_internal_cmd(v, NULL);
     text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     if (text == NULL || strchr(text, '\n') != NULL)
         abort();
