@@ -84,6 +84,33 @@ void uvproc__channel_close(uvproc_channel_t *ch)
     uv_close((uv_handle_t *)&ch->deliverer, uvproc__aux_closed);
 }
 
+ssize_t uvproc__channel_peek(uvproc_channel_t *ch)
+{
+    uv_os_fd_t fd;
+    char byte;
+    ssize_t n;
+
+    if (uv_fileno((uv_handle_t *)&ch->pipe, &fd) != 0)
+        return UV_EBADF;
+    do
+        n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+}
+
+void uvproc__channel_write_failed(uvproc_channel_t *ch)
+{
+    if (ch->closing || ch->write_failed)
+        return;
+    ch->write_failed = 1;
+    /* The peer may have sent messages (and handles) before it went away; closing now would
+     * drop them unread. Nothing more is written, but reading goes on until what is readable
+     * has been read (EAGAIN or EOF, channel_read.c), then the channel closes. If nothing is
+     * readable now, no read callback would ever come: close at once. */
+    if (uvproc__channel_peek(ch) < 0)
+        uvproc__channel_close(ch);
+}
+
 static void uvproc__apply_ref(uvproc_channel_t *ch)
 {
     if (ch->closing)

@@ -220,7 +220,7 @@ int uvproc_channel_send_handle(uvproc_channel_t *ch, const json_t *msg, uv_strea
         return UV_EINVAL;
     if (handle->type != UV_TCP && handle->type != UV_NAMED_PIPE)
         return UV_EINVAL;
-    if (!ch->connected)
+    if (!ch->connected || ch->write_failed)
         return UV_EPIPE;
     if (uv_fileno((uv_handle_t *)handle, &fd) != 0)
         return UV_EBADF;

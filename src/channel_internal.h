@@ -89,6 +89,7 @@ struct uvproc_channel_s {
     unsigned char closing;       /* uv_close issued */
     unsigned char aborted;       /* never opened: no on_disconnect */
     unsigned char started;       /* the pipe is open and reading */
+    unsigned char write_failed;  /* read what is readable, then close */
     unsigned char ref;
     unsigned char auto_ref; /* adopted from the parent: ref follows the callbacks */
 };
@@ -100,6 +101,15 @@ struct uvproc_channel_s {
  * messages, then on_disconnect, then the hooks; the memory goes once every handle closed.
  * After it returns ch->closing is set and nothing more may be queued or delivered. */
 void uvproc__channel_close(uvproc_channel_t *ch);
+
+/* recv(MSG_PEEK) of one byte, without blocking: 1 if something is readable, 0 at EOF, a
+ * negative error (UV_EAGAIN: nothing yet). */
+ssize_t uvproc__channel_peek(uvproc_channel_t *ch);
+
+/* A write failed (EPIPE, ECONNRESET, ...): nothing more is written (sends get UV_EPIPE,
+ * queued frames are cancelled at the close) but what the peer sent before it went away is
+ * still read and delivered; the channel closes once nothing more is readable. */
+void uvproc__channel_write_failed(uvproc_channel_t *ch);
 
 /* A channel adopted from the parent follows Node's rule: ref'd while on_message or
  * on_disconnect is set. Called when either changes. */

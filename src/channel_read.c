@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "channel_internal.h"
+#include "readbuf.h"
 #include "wire.h"
 
 static void uvproc__free_handle_cb(uv_handle_t *h)
@@ -170,9 +171,24 @@ void uvproc__channel_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t 
         }
         uvproc__jsonl_feed(&ch->framer, buf->base, (size_t)nread, uvproc__on_line,
                            uvproc__on_frame_error, ch);
+        /* After a write error the channel only waits to read what is readable
+         * (uvproc__channel_write_failed). libuv may not read again to see EAGAIN (it stops at
+         * a short read), so ask the socket. */
+        if (ch->write_failed && !ch->closing && uvproc__channel_peek(ch) < 0)
+            uvproc__channel_close(ch);
         return;
     }
-    if (nread == 0)
+    if (nread == 0) {
+        if (ch->write_failed)
+            uvproc__channel_close(ch);
+        return;
+    }
+    /* libuv reports EOF early: after a short read (each message carrying an fd is one) it
+     * takes POLLHUP to mean the socket is drained, though the peer's last messages may still
+     * be queued. A peer that sent 20 handles and exited had 19 of them dropped. Read on while
+     * the socket really holds bytes; each read is again short, so this repeats per message. */
+    if (nread == UV_EOF && uvproc__channel_peek(ch) > 0 &&
+        uv_read_start(stream, uvproc__read_alloc, uvproc__channel_on_read) == 0)
         return;
     /* EOF or a read error: Node's disconnect. A partial last line is dropped, as Node does;
      * a half-close is not kept (Node closes the whole channel on EOF too). */

@@ -124,7 +124,7 @@ static uvproc__batch_t *uvproc__open_batch(uvproc_channel_t *ch)
 
 static int uvproc__can_flush(const uvproc_channel_t *ch)
 {
-    if (ch->closing || !ch->started || ch->inflight != NULL)
+    if (ch->closing || !ch->started || ch->inflight != NULL || ch->write_failed)
         return 0;
     if (ch->ctrl != NULL)
         return 1;
@@ -160,7 +160,7 @@ static void uvproc__write_done(uv_write_t *req, int status)
     uvproc__channel_complete(ch, b, status);
     if (status < 0 && !ch->closing) {
         /* EPIPE and friends: the socket is broken, nothing queued can be written. */
-        uvproc__channel_close(ch);
+        uvproc__channel_write_failed(ch);
         return;
     }
     uvproc__channel_schedule(ch);
@@ -207,7 +207,7 @@ static int uvproc__submit(uvproc_channel_t *ch, uvproc__batch_t *b)
     uvproc__channel_complete(ch, b, err);
     if (own_fault)
         return !ch->closing;
-    uvproc__channel_close(ch);
+    uvproc__channel_write_failed(ch);
     return 0;
 }
 
@@ -295,7 +295,7 @@ int uvproc_channel_send(uvproc_channel_t *ch, const json_t *msg, uvproc_send_cb 
 
     if (ch == NULL || msg == NULL)
         return UV_EINVAL;
-    if (!ch->connected)
+    if (!ch->connected || ch->write_failed)
         return UV_EPIPE;
     b = uvproc__open_batch(ch);
     if (b == NULL)
@@ -332,7 +332,7 @@ int uvproc_channel_send_raw(uvproc_channel_t *ch, const char *json, size_t len, 
 
     if (ch == NULL || (json == NULL && len > 0))
         return UV_EINVAL;
-    if (!ch->connected)
+    if (!ch->connected || ch->write_failed)
         return UV_EPIPE;
     /* What we would refuse to read, a Node peer would die of (or read as something else). */
     if (len == 0 || memchr(json, '\n', len) != NULL || (v = uvproc__wire_parse(json, len)) == NULL)

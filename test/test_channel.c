@@ -1215,6 +1215,65 @@ TEST(unclaimed_fds_are_capped)
     peer_free(&a);
 }
 
+static int handles_seen;
+static void count_handle(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *h)
+{
+    peer_t *p = uvproc_channel_data(ch);
+    json_array_append(p->msgs, msg);
+    if (h != NULL) {
+        handles_seen++;
+        uv_close((uv_handle_t *)h->stream, (uv_close_cb)free);
+    }
+}
+
+/* A peer that sends 20 handles and goes away (closes, or only stops reading): what it sent
+ * before is read and delivered first, then on_disconnect. Once 1 of the 20 arrived: libuv
+ * takes POLLHUP after a short read (each fd-carrying message is one) for EOF, and a write
+ * error (our ACK hitting EPIPE) closed the channel with the rest unread. */
+static void twenty_handles_then(int how)
+{
+    enum { N = 20 };
+    uvproc_channel_options_t o;
+    uv_loop_t loop;
+    peer_t a;
+    int fd, sv[2];
+
+    peer_init(&a);
+    o = peer_options(&a);
+    o.on_message = count_handle;
+    handles_seen = 0;
+    CHECK_OK(uv_loop_init(&loop));
+    fd = half_open(&loop, &a, &o);
+    CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+    for (int i = 0; i < N; i++) {
+        char line[96];
+        snprintf(line, sizeof line,
+                 "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Native\",\"msg\":{\"h\":%d}}\n", i);
+        raw_send_fd(fd, line, sv[0]);
+    }
+    if (how == SHUT_RD)
+        CHECK_OK(shutdown(fd, SHUT_RD)); /* our first ACK fails with EPIPE */
+    else
+        close(fd);
+    CHECK_LOOP_CLOSE(&loop);
+    CHECK_EQ(json_array_size(a.msgs), N);
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(json_integer_value(json_object_get(json_array_get(a.msgs, (size_t)i), "h")), i);
+    CHECK_EQ(handles_seen, N);
+    CHECK_EQ(a.disconnects, 1);
+    if (how == SHUT_RD)
+        close(fd);
+    close(sv[0]);
+    close(sv[1]);
+    peer_free(&a);
+}
+
+TEST(write_error_reads_what_was_sent_first)
+{
+    twenty_handles_then(SHUT_RD);
+    twenty_handles_then(-1);
+}
+
 TEST(handle_never_acknowledged_times_out)
 {
     uvproc_channel_options_t o;
@@ -1430,6 +1489,7 @@ int main(int argc, char **argv)
     RUN(handle_ack_protocol_on_the_wire);
     RUN(handle_without_fd_gets_nack);
     RUN(handle_never_acknowledged_times_out);
+    RUN(write_error_reads_what_was_sent_first);
     RUN(unclaimed_fds_are_capped);
     RUN(open_validates_the_fd);
     RUN(from_parent_validation);
