@@ -209,7 +209,9 @@ UVPROC_EXTERN int uvproc_rusage(const uvproc_process_t *p,
 UVPROC_EXTERN uv_loop_t *uvproc_loop(const uvproc_process_t *p);
 UVPROC_EXTERN void *uvproc_process_data(const uvproc_process_t *p);
 UVPROC_EXTERN void uvproc_process_set_data(uvproc_process_t *p, void *data);
-/* Keeps `p` valid past on_close; each retain needs a release. */
+/* Keeps `p` valid past on_close; each retain needs a release. A release with no retain
+ * left, or a call on a process already freed, is refused with a message on stderr and no
+ * effect (live processes are looked up first; freed memory is never touched). */
 UVPROC_EXTERN void uvproc_process_retain(uvproc_process_t *p);
 UVPROC_EXTERN void uvproc_process_release(uvproc_process_t *p);
 /* Node's child.unref()/ref(): whether this process keeps the loop alive. */

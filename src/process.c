@@ -3,6 +3,7 @@
  * kill, stop escalation, accessors, and the ownership rule of uvproc.h. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,7 @@ static void uvproc__launcher_closed(void *owner)
 
 static void uvproc__free(uvproc_process_t *p)
 {
+    uvproc__registry_remove(p);
     free(p->error_path);
     free(p);
 }
@@ -66,6 +68,10 @@ uvproc_process_t *uvproc__process_new(uv_loop_t *loop, const uvproc_spawn_option
     uvproc_process_t *p = calloc(1, sizeof *p + (size_t)slot_count * sizeof p->slots[0]);
     if (p == NULL)
         return NULL;
+    if (uvproc__registry_add(p) != 0) {
+        free(p);
+        return NULL;
+    }
     p->loop = loop;
     p->data = o->data;
     p->ev.on_spawn = o->on_spawn;
@@ -324,13 +330,36 @@ void uvproc_process_set_data(uvproc_process_t *p, void *data)
     p->data = data;
 }
 
+/* A caller's misuse of retain/release: refused, with no effect, and said on stderr (there is
+ * no error to return; silence would hide a use-after-free in the caller's own code). */
+static int uvproc__misuse(const uvproc_process_t *p, const char *call, int releasing)
+{
+    if (!uvproc__registry_has(p)) {
+        fprintf(stderr,
+                "uvproc: %s(%p): not a live process (released once too often, or never "
+                "created); ignored\n",
+                call, (const void *)p);
+        return 1;
+    }
+    if (releasing && p->retained <= 0) {
+        fprintf(stderr, "uvproc: %s(%p): released more often than retained; ignored\n", call,
+                (const void *)p);
+        return 1;
+    }
+    return 0;
+}
+
 void uvproc_process_retain(uvproc_process_t *p)
 {
+    if (uvproc__misuse(p, "uvproc_process_retain", 0))
+        return;
     p->retained++;
 }
 
 void uvproc_process_release(uvproc_process_t *p)
 {
+    if (uvproc__misuse(p, "uvproc_process_release", 1))
+        return;
     if (--p->retained == 0 && p->closed)
         uvproc__free(p);
 }

@@ -90,6 +90,11 @@ void uvproc__process_hold(uvproc_process_t *p);
 void uvproc__process_unhold(uvproc_process_t *p);
 void uvproc__process_set_handle_ref(uv_handle_t *h, int ref);
 
+/* process_registry.c: every process object from process_new to its free. */
+int uvproc__registry_add(uvproc_process_t *p); /* 0 or UV_ENOMEM */
+void uvproc__registry_remove(uvproc_process_t *p);
+int uvproc__registry_has(const uvproc_process_t *p);
+
 /* stdio.c */
 int uvproc__stdio_init(uvproc_process_t *p, int fd, int parent_reads, int parent_writes);
 void uvproc__stdio_start(uvproc_process_t *p);   /* begin reading after the spawn event */

@@ -734,6 +734,66 @@ TEST(retain_release)
     rec_free(&r);
 }
 
+/* Runs fn(p) with stderr sent to a temp file; returns what was written there. */
+static void capture_stderr(void (*fn)(uvproc_process_t *), uvproc_process_t *p, char *out,
+                           size_t cap)
+{
+    char path[] = "/tmp/uvproc-stderr-XXXXXX";
+    int fd = mkstemp(path), saved = dup(2);
+    ssize_t n;
+    CHECK(fd >= 0 && saved >= 0);
+    CHECK_OK(unlink(path));
+    fflush(stderr);
+    CHECK(dup2(fd, 2) == 2);
+    fn(p);
+    fflush(stderr);
+    CHECK(dup2(saved, 2) == 2);
+    close(saved);
+    n = pread(fd, out, cap - 1, 0);
+    CHECK(n >= 0);
+    out[n] = '\0';
+    close(fd);
+}
+
+/* Releasing once too often is a caller's error, but it must be caught without touching freed
+ * memory and refused with a message naming the misuse (it was a heap-use-after-free). */
+TEST(double_release_is_refused)
+{
+    const char *args[] = {"exit", "0", NULL};
+    char msg[512];
+    uv_loop_t loop;
+    rec_t r;
+    uvproc_spawn_options_t o = rec_init(&r);
+
+    CHECK_OK(uv_loop_init(&loop));
+    CHECK_OK(uvproc_spawn(&loop, &r.p, CHILD_HELPER, args, &o));
+    /* A release that was never retained, while the process lives: refused, no effect. */
+    capture_stderr(uvproc_process_release, r.p, msg, sizeof msg);
+    CHECK(strstr(msg, "uvproc_process_release") != NULL);
+    CHECK(strstr(msg, "more often than retained") != NULL);
+    uvproc_process_retain(r.p);
+    uvproc_process_release(r.p);
+    capture_stderr(uvproc_process_release, r.p, msg, sizeof msg);
+    CHECK(strstr(msg, "uvproc_process_release") != NULL);
+    CHECK_LOOP_CLOSE(&loop);
+    CHECK_EQ(r.nclose, 1);
+    rec_free(&r);
+
+    /* Retained past close, released, then released again: the object is gone. */
+    o = rec_init(&r);
+    CHECK_OK(uv_loop_init(&loop));
+    CHECK_OK(uvproc_spawn(&loop, &r.p, CHILD_HELPER, args, &o));
+    uvproc_process_retain(r.p);
+    CHECK_LOOP_CLOSE(&loop);
+    uvproc_process_release(r.p); /* frees it */
+    capture_stderr(uvproc_process_release, r.p, msg, sizeof msg);
+    CHECK(strstr(msg, "uvproc_process_release") != NULL);
+    CHECK(strstr(msg, "not a live process") != NULL);
+    capture_stderr(uvproc_process_retain, r.p, msg, sizeof msg);
+    CHECK(strstr(msg, "uvproc_process_retain") != NULL);
+    rec_free(&r);
+}
+
 static void unref_on_spawn(rec_t *r)
 {
     uvproc_process_unref(r->p);
@@ -925,6 +985,7 @@ int main(int argc, char **argv)
     RUN(shell);
     RUN(uid_gid);
     RUN(retain_release);
+    RUN(double_release_is_refused);
     RUN(unref);
     RUN(unref_events_still_delivered);
     RUN(bad_arguments);
