@@ -615,6 +615,38 @@ TEST(relative_path_and_cwd)
     rec_tmpdir_remove(dir);
 }
 
+/* An executable without a "#!" line that is not a binary runs through /bin/sh, as execvp
+ * (Node, uv_spawn) does it, under both launchers; docs/spawn.md once said ENOEXEC. */
+TEST(script_without_shebang_runs_through_sh)
+{
+    char dir[64], script[128], doc[16384];
+    const char *args[] = {"a b", NULL};
+    rec_t r;
+    uvproc_spawn_options_t o;
+    FILE *f;
+    size_t n;
+
+    rec_tmpdir(dir, sizeof dir);
+    rec_write_file(script, sizeof script, dir, "no-shebang", "echo \"sh ran: $1\"\nexit 3\n",
+                   0755);
+    o = rec_init(&r);
+    rec_run_file(&r, &o, script, args);
+    CHECK_EQ(r.nerror, 0);
+    CHECK_EQ(r.exit_code, 3);
+    CHECK_STR(rec_out(&r, 1), "sh ran: a b\n");
+    rec_free(&r);
+    rec_tmpdir_remove(dir);
+
+    /* The documentation says so. */
+    f = fopen(SPAWN_DOC, "r");
+    CHECK(f != NULL);
+    n = fread(doc, 1, sizeof doc - 1, f);
+    fclose(f);
+    doc[n] = '\0';
+    CHECK(strstr(doc, "fails with `ENOEXEC`") == NULL);
+    CHECK(strstr(doc, "no `#!` line") != NULL);
+}
+
 TEST(argv0)
 {
     const char *args[] = {"argv", "a", "b c", "", NULL};
@@ -982,6 +1014,7 @@ int main(int argc, char **argv)
     RUN(path_empty_elements);
     RUN(relative_path_and_cwd);
     RUN(argv0);
+    RUN(script_without_shebang_runs_through_sh);
     RUN(shell);
     RUN(uid_gid);
     RUN(retain_release);
