@@ -316,6 +316,38 @@ TEST(child_that_ignores_the_channel)
     CHECK_EQ(rec.close_code, 7);
 }
 
+/* A C child finishes cleanly when told to (jest-worker's end(): the worker stops listening
+ * and is expected to exit): its loop closes with nothing open (exit 0, not 3), the parent
+ * sees disconnect, exit and close. The one clean way is uvproc_channel_disconnect from the
+ * callback; a child that only dropped on_message disconnects after uv_run returned and runs
+ * the loop once more. */
+static void end_after_reply(uvproc_channel_t *ch, json_t *msg)
+{
+    (void)msg;
+    send_text(ch, "{\"op\":\"end\"}");
+}
+
+TEST(child_finishes_cleanly_after_end)
+{
+    static const char *const modes[] = {"jest", "jest-unlisten"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *args[] = {modes[i], NULL};
+        uvproc_fork_options_t o = fork_options();
+        uv_loop_t loop;
+
+        rec_reset();
+        rec.hook = end_after_reply;
+        CHECK_OK(uv_loop_init(&loop));
+        CHECK_OK(uvproc_fork(&loop, &rec.p, IPC_CHILD, args, &o));
+        send_text(uvproc_process_channel(rec.p), "{\"job\":1}");
+        CHECK_LOOP_CLOSE(&loop);
+        CHECK_EQ(json_array_size(rec.msgs), 1);
+        CHECK_EQ(rec.disconnects, 1);
+        CHECK_EQ(rec.closed, 1);
+        CHECK_EQ(rec.exit_code, 0);
+    }
+}
+
 static double now_ms(void)
 {
     struct timespec t;
@@ -372,6 +404,7 @@ int main(int argc, char **argv)
     RUN(child_environment);
     RUN(missing_program);
     RUN(child_that_ignores_the_channel);
+    RUN(child_finishes_cleanly_after_end);
     RUN(hundred_thousand_both_ways);
     json_decref(rec.msgs);
     return check_done();

@@ -16,6 +16,12 @@
  * A message that comes with a TCP socket gets "hello from C\n" written to it, then the socket
  * is closed and {"op":"greeted","type":T} is sent.
  *
+ * With argv[1] "jest" the child is a jest-worker style worker: only on_message is set, and
+ * {"op":"end"} finishes it the one clean way (docs/ipc.md, liveness): uvproc_channel_disconnect
+ * from the callback, so uv_run returns with the channel closed. With "jest-unlisten" it does
+ * what a Node worker does instead (drops on_message; the channel unrefs and uv_run returns),
+ * then disconnects and runs the loop once more, as a program must that finished that way.
+ *
  * Exit codes: 0 when the loop ends cleanly, 2 when there is no channel (the from_parent error
  * name is printed), 3 when the loop did not close. */
 #include <fcntl.h>
@@ -31,6 +37,7 @@ static long long count_n;
 static int count_in_order = 1;
 static uv_pipe_t stdin_pipe;
 static int stdin_open;
+static int jest_mode; /* 1: "jest", 2: "jest-unlisten" */
 
 static void send_obj(json_t *m)
 {
@@ -164,6 +171,10 @@ static void on_message(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *h)
     }
     if (op == NULL) {
         uvproc_channel_send(ch, msg, NULL, NULL);
+    } else if (strcmp(op, "end") == 0 && jest_mode == 1) {
+        uvproc_channel_disconnect(ch);
+    } else if (strcmp(op, "end") == 0 && jest_mode == 2) {
+        uvproc_channel_set_on_message(ch, NULL);
     } else if (strcmp(op, "env") == 0) {
         env_reply();
     } else if (strcmp(op, "disconnect") == 0) {
@@ -215,8 +226,12 @@ int main(int argc, char **argv)
     const char *fd_env = getenv("NODE_CHANNEL_FD");
     int err;
 
-    (void)argc;
-    (void)argv;
+    if (argc > 1 && strcmp(argv[1], "jest") == 0)
+        jest_mode = 1;
+    else if (argc > 1 && strcmp(argv[1], "jest-unlisten") == 0)
+        jest_mode = 2;
+    if (jest_mode != 0)
+        o.on_disconnect = NULL; /* a jest worker listens to 'message' only */
     if (fd_env != NULL)
         channel_fd = atoi(fd_env);
     uv_loop_init(&loop);
@@ -227,6 +242,8 @@ int main(int argc, char **argv)
         return 2;
     }
     uv_run(&loop, UV_RUN_DEFAULT);
+    if (jest_mode == 2 && uvproc_channel_disconnect(channel) == 0)
+        uv_run(&loop, UV_RUN_DEFAULT); /* closing a handle takes a loop turn */
     (void)stdin_open;
     return uv_loop_close(&loop) == 0 ? 0 : 3;
 }
