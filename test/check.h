@@ -3,16 +3,26 @@
  *
  *   TEST(name) { ... }                 a test
  *   int main(int argc, char **argv) { RUN(name); ...; return check_done(); }
- * `./test_x name` runs only that test. */
+ * `./test_x name` runs only that test.
+ *
+ * Output is TAP (meson's `protocol : 'tap'`): `ok N - name` or `not ok N - name` per test,
+ * the plan `1..N` at the end. Each test runs in a forked child, so a failed CHECK (which
+ * exits) ends only its own test: the others still run and the count stays right. A test
+ * that cannot run here calls CHECK_SKIP("reason") (`ok N - name # SKIP reason`); a program
+ * none of whose tests can run returns check_skip_all("reason") from main.
+ * UVPROC_TEST_NOFORK=1 runs the tests in the process itself (for a debugger); the first
+ * failure then ends the run, after `not ok` and the plan are printed. */
 #ifndef UVPROC_TEST_CHECK_H
 #define UVPROC_TEST_CHECK_H
 
 #include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -73,9 +83,18 @@ static inline unsigned char *check_random_bytes(size_t size, uint32_t seed)
 }
 #define RUN(name) check_run_(#name, test_##name, argc, argv)
 
-static int check_tests_run_;
+static int check_tests_run_, check_tests_failed_;
+static const char *check_current_; /* the test running in this process (NOFORK mode) */
 static int check_fds_before_[1024];
 static int check_nfds_before_;
+
+/* Marks the running test skipped (with the reason) and ends it. */
+#define CHECK_SKIP(reason)                                                                    \
+    do {                                                                                      \
+        printf("# SKIP: %s\n", (reason));                                                     \
+        fflush(stdout);                                                                       \
+        exit(77);                                                                             \
+    } while (0)
 
 static int check_list_fds_(int *fds, int max)
 {
@@ -170,8 +189,47 @@ static void check_loop_close_(uv_loop_t *loop, const char *file, int line)
 }
 #define CHECK_LOOP_CLOSE(loop) check_loop_close_((loop), __FILE__, __LINE__)
 
+/* NOFORK mode: a CHECK that fails exits the process; say which test failed and how many ran,
+ * so TAP shows the failure and the count. */
+static void check_atexit_(void)
+{
+    if (check_current_ != NULL) {
+        printf("not ok %d - %s\n1..%d\n", check_tests_run_, check_current_, check_tests_run_);
+        fflush(stdout);
+    }
+}
+
+/* The test body with its end-of-test checks; returns normally only if it passed. */
+static void check_body_(const char *name, void (*fn)(void))
+{
+    check_nfds_before_ = check_list_fds_(check_fds_before_, 1024);
+    fn();
+    check_no_fd_leak_(name);
+    check_no_children_(name);
+}
+
+static void check_report_(const char *name, int status)
+{
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        printf("ok %d - %s\n", check_tests_run_, name);
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+        printf("ok %d - %s # SKIP\n", check_tests_run_, name);
+    } else {
+        check_tests_failed_++;
+        printf("not ok %d - %s\n", check_tests_run_, name);
+        if (WIFSIGNALED(status))
+            printf("# %s: killed by signal %d\n", name, WTERMSIG(status));
+        else
+            printf("# %s: exited with status %d\n", name, WEXITSTATUS(status));
+    }
+    fflush(stdout);
+}
+
 static void check_run_(const char *name, void (*fn)(void), int argc, char **argv)
 {
+    pid_t pid;
+    int status = 0;
+
     if (argc > 1) {
         int wanted = 0;
         for (int i = 1; i < argc; i++)
@@ -186,22 +244,59 @@ static void check_run_(const char *name, void (*fn)(void), int argc, char **argv
         if (uv_loop_init(&primer) == 0)
             uv_loop_close(&primer);
     }
-    check_nfds_before_ = check_list_fds_(check_fds_before_, 1024);
-    fn();
-    check_no_fd_leak_(name);
-    check_no_children_(name);
     check_tests_run_++;
-    printf("ok %d - %s\n", check_tests_run_, name);
     fflush(stdout);
+    fflush(stderr);
+    if (getenv("UVPROC_TEST_NOFORK") != NULL && getenv("UVPROC_TEST_NOFORK")[0] == '1') {
+        static int registered;
+        if (!registered)
+            registered = atexit(check_atexit_) == 0;
+        check_current_ = name;
+        check_body_(name, fn);
+        check_current_ = NULL;
+        check_report_(name, 0);
+        return;
+    }
+    pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        check_report_(name, 1 << 8);
+        return;
+    }
+    if (pid == 0) {
+        check_body_(name, fn);
+        fflush(stdout);
+        /* exit, not _exit: sanitizers and valgrind check for leaks at exit. */
+        exit(0);
+    }
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            status = 1 << 8;
+            break;
+        }
+    }
+    check_report_(name, status);
 }
 
-/* main's return value: fails if a name given on the command line matched no test. */
+/* main's return value: prints the plan; fails if any test failed, or if a name given on the
+ * command line matched no test. */
 static int check_done(void)
 {
     if (check_tests_run_ == 0) {
         fprintf(stderr, "no test ran\n");
+        printf("1..0\n");
         return 1;
     }
+    printf("1..%d\n", check_tests_run_);
+    fflush(stdout);
+    return check_tests_failed_ > 0 ? 1 : 0;
+}
+
+/* main's return value when nothing here can run (no node, say): the whole program skipped. */
+static inline int check_skip_all(const char *reason)
+{
+    printf("1..0 # SKIP %s\n", reason);
+    fflush(stdout);
     return 0;
 }
 

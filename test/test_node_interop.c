@@ -2,7 +2,7 @@
  * - a C parent (uvproc_fork) with a Node child (test/node/echo_child.js);
  * - a Node parent (test/node/parent_fork.js) with the C child test/helpers/ipc_child, through
  *   child_process.fork and through spawn with an 'ipc' stdio slot.
- * Exits 77 (meson's "skipped") when node cannot be found. */
+ * Reports itself skipped (TAP `1..0 # SKIP`) when node cannot be found. */
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -400,10 +400,8 @@ TEST(c_parent_node_child)
 
 int main(int argc, char **argv)
 {
-    if (!find_node()) {
-        fprintf(stderr, "node not found: skipping\n");
-        return 77;
-    }
+    if (!find_node())
+        return check_skip_all("node not found");
     RUN(c_parent_node_child);
     RUN(node_fork_drives_c_child);
     RUN(node_spawn_ipc_drives_c_child);

@@ -130,7 +130,8 @@ async function main() {
   assert.ok(events.includes('disconnect'), events.join());
   assert.ok(events.includes('exit 0 null'), events.join());
   assert.strictEqual(inbox.length, 0);
-  console.log(`parent_fork.js ${mode}: ok`);
+  // "# ": the line reaches the TAP stream of test_node_interop as a diagnostic.
+  console.log(`# parent_fork.js ${mode}: ok`);
 }
 
 main().catch((e) => {
