@@ -789,11 +789,13 @@ int main(void) {
     size_t i;
     int failed = 0;
 
+    /* TAP, as test/check.h prints it (these tests return instead of exiting on failure). */
     for (i = 0; i < N(tests); i++) {
         int bad = tests[i].fn();
-        printf("%s %s\n", bad ? "FAIL" : "ok  ", tests[i].name);
+        printf("%sok %zu - %s\n", bad ? "not " : "", i + 1, tests[i].name);
         failed += bad != 0;
     }
+    printf("1..%zu\n", i);
     if (failed)
         fprintf(stderr, "%d test(s) failed\n", failed);
     return failed ? 1 : 0;
