@@ -48,7 +48,9 @@ typedef struct {
 } uvproc__launch_t;
 
 /* Called once, from the loop, when the child has exited and been reaped. `usage` is what the
- * kernel accounted to the child (wait4), or NULL when the launcher cannot tell. */
+ * kernel accounted to the child (wait4), or NULL when the launcher cannot tell. The owner
+ * must call uvproc__launcher_close() from it (the posix launcher leaves its watch armed for
+ * that close to stop). */
 typedef void (*uvproc__exit_cb)(void *owner, int64_t exit_status, int term_signal,
                                 const struct rusage *usage);
 /* Called once the launcher's resources are released after uvproc__launcher_close(). */

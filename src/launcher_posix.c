@@ -143,7 +143,9 @@ static void uvproc__on_pidfd(uv_poll_t *poll, int status, int events)
     while (r < 0 && errno == EINTR);
     if (r == 0)
         return;
-    uv_poll_stop(poll);
+    /* No uv_poll_stop here: on_exit closes the launcher at once, and uv_close stops the
+     * poll itself. Stopping first cost an epoll_ctl(DEL) per exit, and the close's own DEL
+     * then failed with ENOENT: two syscalls for one. */
     if (r < 0) {
         /* ECHILD: the host reaped our child itself (waitpid(-1)); the status is lost. */
         l->on_exit(l->owner, -ECHILD, 0, NULL);

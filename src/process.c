@@ -43,6 +43,7 @@ static void uvproc__launcher_closed(void *owner)
 static void uvproc__free(uvproc_process_t *p)
 {
     uvproc__registry_remove(p);
+    free(p->usage);
     free(p->error_path);
     free(p);
 }
@@ -135,10 +136,9 @@ static void uvproc__on_reaped(void *owner, int64_t exit_status, int term_signal,
 {
     uvproc_process_t *p = owner;
     p->reaped = 1;
-    if (usage != NULL) {
-        p->usage = *usage;
-        p->has_usage = 1;
-    }
+    /* Without memory for it, uvproc_rusage says UV_ENOTSUP: the exit itself still counts. */
+    if (usage != NULL && (p->usage = malloc(sizeof *p->usage)) != NULL)
+        *p->usage = *usage;
     p->term_signal = term_signal;
     p->exit_code = term_signal ? -1 : exit_status;
     uvproc__launcher_close(p->launcher, uvproc__launcher_closed);
@@ -147,10 +147,20 @@ static void uvproc__on_reaped(void *owner, int64_t exit_status, int term_signal,
         uv_timer_start(&p->defer_timer, uvproc__deferred, 0, 0);
 }
 
+static void uvproc__stop_timer_closed(uv_handle_t *h)
+{
+    uvproc_process_t *p = h->data;
+    free(h);
+    p->stop_timer = NULL;
+    uvproc__process_unhold(p);
+}
+
 static void uvproc__stop_timer_close(uvproc_process_t *p)
 {
-    if (p->stop_timer_init && !uv_is_closing((uv_handle_t *)&p->stop_timer))
-        uv_close((uv_handle_t *)&p->stop_timer, uvproc__handle_closed);
+    if (p->stop_timer != NULL && !p->stop_closed) {
+        p->stop_closed = 1;
+        uv_close((uv_handle_t *)p->stop_timer, uvproc__stop_timer_closed);
+    }
 }
 
 static void uvproc__deliver_exit(uvproc_process_t *p)
@@ -160,7 +170,7 @@ static void uvproc__deliver_exit(uvproc_process_t *p)
     /* A group stop outlives the leader while members of its group remain: they may have
      * trapped the first signal and still hold our pipes. The pgid cannot be reused while any
      * member lives. */
-    if (!(p->stop_group && p->stop_timer_init && uv_is_active((uv_handle_t *)&p->stop_timer) &&
+    if (!(p->stop_group && p->stop_timer != NULL && uv_is_active((uv_handle_t *)p->stop_timer) &&
           kill(-p->pid, 0) == 0))
         uvproc__stop_timer_close(p);
     uvproc__stdio_on_exit(p);
@@ -264,17 +274,18 @@ int uvproc_stop(uvproc_process_t *p, const uvproc_stop_t *stop, int group)
         return err;
     p->stop = s;
     p->stop_group = group;
-    if (!p->stop_timer_init) {
-        uv_timer_init(p->loop, &p->stop_timer);
-        p->stop_timer.data = p;
-        p->stop_timer_init = 1;
+    if (p->stop_closed)
+        return 0; /* exit came and went: the first signal was all there was to send */
+    if (p->stop_timer == NULL) {
+        if ((p->stop_timer = malloc(sizeof *p->stop_timer)) == NULL)
+            return UV_ENOMEM; /* the first signal went; there is no timer for the second */
+        uv_timer_init(p->loop, p->stop_timer);
+        p->stop_timer->data = p;
         uvproc__process_hold(p);
         if (!p->loop_ref)
-            uv_unref((uv_handle_t *)&p->stop_timer);
-    } else if (uv_is_closing((uv_handle_t *)&p->stop_timer)) {
-        return 0; /* exit came and went: the first signal was all there was to send */
+            uv_unref((uv_handle_t *)p->stop_timer);
     }
-    uv_timer_start(&p->stop_timer, uvproc__stop_escalate, s.first.grace_ms, 0);
+    uv_timer_start(p->stop_timer, uvproc__stop_escalate, s.first.grace_ms, 0);
     return 0;
 }
 
@@ -304,9 +315,9 @@ int uvproc_rusage(const uvproc_process_t *p, struct rusage *usage)
         return UV_EINVAL;
     if (!p->exited)
         return UV_EAGAIN;
-    if (!p->has_usage)
+    if (p->usage == NULL)
         return UV_ENOTSUP;
-    *usage = p->usage;
+    *usage = *p->usage;
     return 0;
 }
 
@@ -369,8 +380,8 @@ static void uvproc__set_ref(uvproc_process_t *p, int ref)
     p->loop_ref = (unsigned char)ref;
     if (p->launcher != NULL)
         uvproc__launcher_set_ref(p->launcher, ref);
-    if (p->stop_timer_init && !uv_is_closing((uv_handle_t *)&p->stop_timer))
-        uvproc__process_set_handle_ref((uv_handle_t *)&p->stop_timer, ref);
+    if (p->stop_timer != NULL && !p->stop_closed)
+        uvproc__process_set_handle_ref((uv_handle_t *)p->stop_timer, ref);
     if (!uv_is_closing((uv_handle_t *)&p->defer_timer))
         uvproc__process_set_handle_ref((uv_handle_t *)&p->defer_timer, ref);
     uvproc__stdio_set_ref(p, ref);

@@ -36,15 +36,17 @@ struct uvproc_process_s {
     uv_loop_t *loop;
     uvproc__launcher_t *launcher; /* NULL once closed */
     uv_timer_t defer_timer;       /* delivers spawn (or error) on the next loop turn */
-    uv_timer_t stop_timer;        /* escalation of uvproc_stop() */
+    /* What only some children use is allocated when they use it (a parent may hold
+     * thousands of live children): the escalation timer of uvproc_stop(), and the resource
+     * usage, kept from the exit on. */
+    uv_timer_t *stop_timer; /* NULL until uvproc_stop(); freed when closed */
+    struct rusage *usage;   /* NULL until the exit (or when the launcher has none) */
     uvproc__events_t ev;
     void *data;
 
     uv_pid_t pid;
     int64_t exit_code;
     int term_signal;
-    struct rusage usage; /* valid when has_usage */
-    unsigned char has_usage;
     int spawn_error; /* non-zero: the child never started */
     const char *error_syscall;
     char *error_path;
@@ -52,7 +54,7 @@ struct uvproc_process_s {
     unsigned char started; /* the spawn event has been delivered */
     unsigned char reaped;  /* the launcher reported the exit (the exit event may be pending) */
     unsigned char exited;  /* the exit event has been delivered */
-    unsigned char killed, closed, stop_timer_init, loop_ref, detached;
+    unsigned char killed, closed, stop_closed, loop_ref, detached;
     uvproc_stop_t stop;
     int stop_group;
     int pending;  /* handles (and holds) not yet closed; close waits for 0 */
