@@ -157,8 +157,9 @@ static void uvproc__on_pidfd(uv_poll_t *poll, int status, int events)
         l->on_exit(l->owner, WEXITSTATUS(wstatus), 0, &ru);
 }
 
-/* Child fds are built with file actions. Every source fd is first moved above the child's
- * slots (F_DUPFD_CLOEXEC), so a dup2 onto slot i can never clobber the source of a later slot
+/* Child fds are built with file actions. Every source fd is above the child's slots (moved
+ * there with F_DUPFD_CLOEXEC if it is not already), so a dup2 onto slot i can never clobber
+ * the source of a later slot
  * (the stdout/stderr swap), and a dup2 never has equal source and target (whose CLOEXEC
  * handling varies across glibc versions). Everything above the slots is closed in the child,
  * so even fds the host opened without O_CLOEXEC do not leak. */
@@ -179,7 +180,11 @@ static int uvproc__file_actions(const uvproc__launch_t *req, int *sources, int *
         } else if (s->kind == UVPROC__SLOT_FD) {
             src = s->fd;
         }
-        if (src >= 0) {
+        if (src >= 0 && src >= n && sources[i] >= 0) {
+            /* Our own socketpair end, already above the slots (the usual case: 0-2 are
+             * taken): no move needed, which saves an fcntl and a close per pipe. */
+            err = posix_spawn_file_actions_adddup2(fa, src, i);
+        } else if (src >= 0) {
             int moved = fcntl(src, F_DUPFD_CLOEXEC, n);
             if (moved < 0)
                 return -errno;
