@@ -147,19 +147,26 @@ static void uvproc__on_reaped(void *owner, int64_t exit_status, int term_signal,
         uv_timer_start(&p->defer_timer, uvproc__deferred, 0, 0);
 }
 
+/* uvproc_stop()'s escalation: allocated by the first call, freed when its timer closed. */
+typedef struct uvproc__stopper_s {
+    uv_timer_t timer;
+    uvproc_stop_t stop;
+    int group;
+} uvproc__stopper_t;
+
 static void uvproc__stop_timer_closed(uv_handle_t *h)
 {
     uvproc_process_t *p = h->data;
-    free(h);
-    p->stop_timer = NULL;
+    free(p->stopper);
+    p->stopper = NULL;
     uvproc__process_unhold(p);
 }
 
 static void uvproc__stop_timer_close(uvproc_process_t *p)
 {
-    if (p->stop_timer != NULL && !p->stop_closed) {
+    if (p->stopper != NULL && !p->stop_closed) {
         p->stop_closed = 1;
-        uv_close((uv_handle_t *)p->stop_timer, uvproc__stop_timer_closed);
+        uv_close((uv_handle_t *)&p->stopper->timer, uvproc__stop_timer_closed);
     }
 }
 
@@ -170,8 +177,8 @@ static void uvproc__deliver_exit(uvproc_process_t *p)
     /* A group stop outlives the leader while members of its group remain: they may have
      * trapped the first signal and still hold our pipes. The pgid cannot be reused while any
      * member lives. */
-    if (!(p->stop_group && p->stop_timer != NULL && uv_is_active((uv_handle_t *)p->stop_timer) &&
-          kill(-p->pid, 0) == 0))
+    if (!(p->stopper != NULL && p->stopper->group &&
+          uv_is_active((uv_handle_t *)&p->stopper->timer) && kill(-p->pid, 0) == 0))
         uvproc__stop_timer_close(p);
     uvproc__stdio_on_exit(p);
     p->retained++;
@@ -244,8 +251,8 @@ int uvproc_kill_group(uvproc_process_t *p, int signum)
 static void uvproc__stop_escalate(uv_timer_t *t)
 {
     uvproc_process_t *p = t->data;
-    int sig = p->stop.second.signal;
-    if (p->stop_group)
+    int sig = p->stopper->stop.second.signal;
+    if (p->stopper->group)
         uvproc_kill_group(p, sig);
     else if (!p->reaped)
         uvproc_kill(p, sig);
@@ -272,20 +279,20 @@ int uvproc_stop(uvproc_process_t *p, const uvproc_stop_t *stop, int group)
     err = group ? uvproc_kill_group(p, s.first.signal) : uvproc_kill(p, s.first.signal);
     if (err != 0 || s.second.signal < 0 || p->closed)
         return err;
-    p->stop = s;
-    p->stop_group = group;
     if (p->stop_closed)
         return 0; /* exit came and went: the first signal was all there was to send */
-    if (p->stop_timer == NULL) {
-        if ((p->stop_timer = malloc(sizeof *p->stop_timer)) == NULL)
+    if (p->stopper == NULL) {
+        if ((p->stopper = malloc(sizeof *p->stopper)) == NULL)
             return UV_ENOMEM; /* the first signal went; there is no timer for the second */
-        uv_timer_init(p->loop, p->stop_timer);
-        p->stop_timer->data = p;
+        uv_timer_init(p->loop, &p->stopper->timer);
+        p->stopper->timer.data = p;
         uvproc__process_hold(p);
         if (!p->loop_ref)
-            uv_unref((uv_handle_t *)p->stop_timer);
+            uv_unref((uv_handle_t *)&p->stopper->timer);
     }
-    uv_timer_start(p->stop_timer, uvproc__stop_escalate, s.first.grace_ms, 0);
+    p->stopper->stop = s;
+    p->stopper->group = group;
+    uv_timer_start(&p->stopper->timer, uvproc__stop_escalate, s.first.grace_ms, 0);
     return 0;
 }
 
@@ -380,8 +387,8 @@ static void uvproc__set_ref(uvproc_process_t *p, int ref)
     p->loop_ref = (unsigned char)ref;
     if (p->launcher != NULL)
         uvproc__launcher_set_ref(p->launcher, ref);
-    if (p->stop_timer != NULL && !p->stop_closed)
-        uvproc__process_set_handle_ref((uv_handle_t *)p->stop_timer, ref);
+    if (p->stopper != NULL && !p->stop_closed)
+        uvproc__process_set_handle_ref((uv_handle_t *)&p->stopper->timer, ref);
     if (!uv_is_closing((uv_handle_t *)&p->defer_timer))
         uvproc__process_set_handle_ref((uv_handle_t *)&p->defer_timer, ref);
     uvproc__stdio_set_ref(p, ref);

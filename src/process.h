@@ -6,10 +6,10 @@
 #include "launcher.h"
 #include "uvproc.h"
 
-/* The parent side of one stdio slot that is a pipe. */
+/* The parent side of one stdio slot that is a pipe. It lives in its process's slots[] at
+ * index fd, which is how its owner is found (uvproc__slot_owner): no pointer per slot. */
 typedef struct {
     uv_pipe_t pipe;
-    uvproc_process_t *owner;
     int fd;
     unsigned char is_pipe;    /* this slot has a pipe at all */
     unsigned char readable;   /* the parent reads it (child writes) */
@@ -39,13 +39,13 @@ struct uvproc_process_s {
     /* What only some children use is allocated when they use it (a parent may hold
      * thousands of live children): the escalation timer of uvproc_stop(), and the resource
      * usage, kept from the exit on. */
-    uv_timer_t *stop_timer; /* NULL until uvproc_stop(); freed when closed */
-    struct rusage *usage;   /* NULL until the exit (or when the launcher has none) */
+    struct uvproc__stopper_s *stopper; /* NULL until uvproc_stop(); freed when closed */
+    struct rusage *usage;              /* NULL until the exit (or when the launcher has none) */
     uvproc__events_t ev;
     void *data;
 
-    uv_pid_t pid;
     int64_t exit_code;
+    uv_pid_t pid;
     int term_signal;
     int spawn_error; /* non-zero: the child never started */
     const char *error_syscall;
@@ -55,14 +55,12 @@ struct uvproc_process_s {
     unsigned char reaped;  /* the launcher reported the exit (the exit event may be pending) */
     unsigned char exited;  /* the exit event has been delivered */
     unsigned char killed, closed, stop_closed, loop_ref, detached;
-    uvproc_stop_t stop;
-    int stop_group;
     int pending;  /* handles (and holds) not yet closed; close waits for 0 */
     int retained; /* user references; freed after close when 0 */
+    int slot_count;
 
     struct uvproc_channel_s *channel; /* fork's IPC channel, or NULL */
-    int slot_count;
-    uvproc__stdio_t slots[];
+    uvproc__stdio_t slots[];          /* slot i serves the child's fd i */
 };
 
 /* Internal spawn with the extras fork needs: an IPC pipe (initialised with ipc=1, unopened)

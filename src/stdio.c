@@ -1,5 +1,6 @@
 /* The parent side of each stdio pipe: readable slots deliver data/end, writable slots take
  * writes with a completion callback, backpressure and end (half-close). */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +26,15 @@ static uvproc__stdio_t *uvproc__slot(uvproc_process_t *p, int fd)
     return &p->slots[fd];
 }
 
+static uvproc_process_t *uvproc__slot_owner(uvproc__stdio_t *s)
+{
+    return (uvproc_process_t *)((char *)(s - s->fd) - offsetof(uvproc_process_t, slots));
+}
+
 static void uvproc__slot_closed(uv_handle_t *h)
 {
     uvproc__stdio_t *s = h->data;
-    uvproc__process_unhold(s->owner);
+    uvproc__process_unhold(uvproc__slot_owner(s));
 }
 
 static void uvproc__slot_close(uvproc__stdio_t *s)
@@ -54,7 +60,6 @@ int uvproc__stdio_init(uvproc_process_t *p, int fd, int parent_reads, int parent
     if (err != 0)
         return err;
     s->pipe.data = s;
-    s->owner = p;
     s->fd = fd;
     s->is_pipe = 1;
     s->readable = (unsigned char)parent_reads;
@@ -66,7 +71,7 @@ int uvproc__stdio_init(uvproc_process_t *p, int fd, int parent_reads, int parent
 static void uvproc__read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     uvproc__stdio_t *s = stream->data;
-    uvproc_process_t *p = s->owner;
+    uvproc_process_t *p = uvproc__slot_owner(s);
 
     if (nread > 0) {
         if (p->ev.on_data != NULL)
@@ -135,7 +140,7 @@ static void uvproc__write_done(uv_write_t *req, int status)
 {
     uvproc__write_req_t *w = (uvproc__write_req_t *)req;
     uvproc__stdio_t *s = w->slot;
-    uvproc_process_t *p = s->owner;
+    uvproc_process_t *p = uvproc__slot_owner(s);
 
     if (w->cb != NULL)
         w->cb(p, s->fd, status, w->data);
