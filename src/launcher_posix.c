@@ -46,6 +46,10 @@ typedef struct {
 
 static const uvproc__launcher_ops_t uvproc__posix_ops;
 
+/* sources[i] for a slot whose fd is already the child's fd i (nothing to do, nothing to
+ * close): negative, so the cleanup loops skip it. */
+#define UVPROC__IN_PLACE (-2)
+
 static pthread_once_t uvproc__pidfd_once = PTHREAD_ONCE_INIT;
 static int uvproc__pidfd_works;
 
@@ -178,6 +182,13 @@ static int uvproc__file_actions(const uvproc__launch_t *req, int *sources, int *
             sources[i] = sv[1];
             src = sv[1];
         } else if (s->kind == UVPROC__SLOT_FD) {
+            int flags = s->fd == i ? fcntl(i, F_GETFD) : -1;
+            /* Inherited in place (the parent's fd 1 as the child's 1), without CLOEXEC: the
+             * child has it already. One fcntl instead of a move, a close and a dup2. */
+            if (flags >= 0 && !(flags & FD_CLOEXEC)) {
+                sources[i] = UVPROC__IN_PLACE;
+                continue;
+            }
             src = s->fd;
         }
         if (src >= 0 && src >= n && sources[i] >= 0) {
@@ -304,7 +315,9 @@ static int uvproc__clone_child(void *arg)
     if (req->detached && setsid() < 0)
         goto fail;
     for (int i = 0; i < n; i++) {
-        if (a->sources[i] >= 0) {
+        if (a->sources[i] == UVPROC__IN_PLACE) {
+            continue;
+        } else if (a->sources[i] >= 0) {
             if (dup2(a->sources[i], i) < 0)
                 goto fail;
         } else if (i < 3) {
