@@ -34,6 +34,44 @@ static long closed;
 static int shared_pipe[2];
 static const char *cat_args[] = {NULL};
 
+/* The timed part, the same for both: the children end (all at once: the shared pipe's write
+ * end closes; one at a time: kill_one(i), then wait for its close), and the parent's CPU
+ * until the last close is counted. */
+static void end_children(uv_loop_t *loop, const cfg_t *c, void (*kill_one)(long i), double *m)
+{
+    double w0, t0;
+    close(shared_pipe[0]);
+    w0 = bench_now();
+    t0 = cpu_now();
+    if (c->one_at_a_time) {
+        for (long i = 0; i < c->n; i++) {
+            kill_one(i);
+            while (closed < i + 1)
+                uv_run(loop, UV_RUN_ONCE);
+        }
+    } else {
+        close(shared_pipe[1]);
+    }
+    uv_run(loop, UV_RUN_DEFAULT);
+    m[0] = (cpu_now() - t0) * 1e6 / (double)c->n;
+    m[1] = (bench_now() - w0) * 1e3;
+    if (c->one_at_a_time)
+        close(shared_pipe[1]);
+}
+
+static uvproc_process_t **uvproc_children;
+static uv_process_t *uv_children;
+
+static void uvproc_kill_one(long i)
+{
+    uvproc_kill(uvproc_children[i], SIGKILL);
+}
+
+static void uv_kill_one(long i)
+{
+    uv_process_kill(&uv_children[i], SIGKILL);
+}
+
 /* --- uvproc ------------------------------------------------------------------------------ */
 
 static void uvproc_closed(uvproc_process_t *p, int64_t code, int signal)
@@ -55,16 +93,16 @@ static int run_uvproc(void *arg, double *m)
     const cfg_t *c = arg;
     uv_loop_t loop;
     uvproc_process_t **ps = calloc((size_t)c->n, sizeof *ps);
-    double t0, w0;
 
     if (ps == NULL || pipe2(shared_pipe, O_CLOEXEC) != 0 || uv_loop_init(&loop) != 0)
         return 1;
     closed = c->n;
     for (long i = 0; i < c->n; i++) {
-        uvproc_spawn_options_t o = {
-            .stdio = {{.type = UVPROC_STDIO_FD, .fd = shared_pipe[0]},
-                      {.type = UVPROC_STDIO_IGNORE}, {.type = UVPROC_STDIO_IGNORE}},
-            .on_spawn = uvproc_spawned, .on_close = uvproc_closed};
+        uvproc_spawn_options_t o = {.stdio = {{.type = UVPROC_STDIO_FD, .fd = shared_pipe[0]},
+                                              {.type = UVPROC_STDIO_IGNORE},
+                                              {.type = UVPROC_STDIO_IGNORE}},
+                                    .on_spawn = uvproc_spawned,
+                                    .on_close = uvproc_closed};
         if (uvproc_spawn(&loop, &ps[i], "/bin/cat", cat_args, &o) != 0)
             return 1;
         uvproc_process_retain(ps[i]);
@@ -72,23 +110,8 @@ static int run_uvproc(void *arg, double *m)
     /* NOWAIT: the last spawn event comes from a timer, and ONCE would then block in poll. */
     while (closed > 0)
         uv_run(&loop, UV_RUN_NOWAIT);
-    close(shared_pipe[0]);
-    w0 = bench_now();
-    t0 = cpu_now();
-    if (c->one_at_a_time) {
-        for (long i = 0; i < c->n; i++) {
-            uvproc_kill(ps[i], SIGKILL);
-            while (closed < i + 1)
-                uv_run(&loop, UV_RUN_ONCE);
-        }
-    } else {
-        close(shared_pipe[1]);
-    }
-    uv_run(&loop, UV_RUN_DEFAULT);
-    m[0] = (cpu_now() - t0) * 1e6 / (double)c->n;
-    m[1] = (bench_now() - w0) * 1e3;
-    if (c->one_at_a_time)
-        close(shared_pipe[1]);
+    uvproc_children = ps;
+    end_children(&loop, c, uvproc_kill_one, m);
     for (long i = 0; i < c->n; i++)
         uvproc_process_release(ps[i]);
     free(ps);
@@ -110,7 +133,6 @@ static int run_uv(void *arg, double *m)
     const cfg_t *c = arg;
     uv_loop_t loop;
     uv_process_t *ps = calloc((size_t)c->n, sizeof *ps);
-    double t0, w0;
     char *args[] = {"/bin/cat", NULL};
 
     if (ps == NULL || pipe2(shared_pipe, O_CLOEXEC) != 0 || uv_loop_init(&loop) != 0)
@@ -120,28 +142,13 @@ static int run_uv(void *arg, double *m)
         uv_stdio_container_t io[3] = {{.flags = UV_INHERIT_FD, .data.fd = shared_pipe[0]},
                                       {.flags = UV_IGNORE},
                                       {.flags = UV_IGNORE}};
-        uv_process_options_t o = {.exit_cb = uv_exited, .file = args[0], .args = args,
-                                  .stdio_count = 3, .stdio = io};
+        uv_process_options_t o = {
+            .exit_cb = uv_exited, .file = args[0], .args = args, .stdio_count = 3, .stdio = io};
         if (uv_spawn(&loop, &ps[i], &o) != 0)
             return 1;
     }
-    close(shared_pipe[0]);
-    w0 = bench_now();
-    t0 = cpu_now();
-    if (c->one_at_a_time) {
-        for (long i = 0; i < c->n; i++) {
-            uv_process_kill(&ps[i], SIGKILL);
-            while (closed < i + 1)
-                uv_run(&loop, UV_RUN_ONCE);
-        }
-    } else {
-        close(shared_pipe[1]);
-    }
-    uv_run(&loop, UV_RUN_DEFAULT);
-    m[0] = (cpu_now() - t0) * 1e6 / (double)c->n;
-    m[1] = (bench_now() - w0) * 1e3;
-    if (c->one_at_a_time)
-        close(shared_pipe[1]);
+    uv_children = ps;
+    end_children(&loop, c, uv_kill_one, m);
     free(ps);
     return uv_loop_close(&loop) != 0 || closed != c->n;
 }
@@ -236,8 +243,8 @@ static int run_uv_heap(void *arg, double *m)
     for (long i = 0; i < c->n; i++) {
         raw_child_t *k = ks[i] = malloc(sizeof *k);
         uv_stdio_container_t io[3];
-        uv_process_options_t o = {.exit_cb = raw_exited, .file = args[0], .args = args,
-                                  .stdio_count = 3, .stdio = io};
+        uv_process_options_t o = {
+            .exit_cb = raw_exited, .file = args[0], .args = args, .stdio_count = 3, .stdio = io};
         k->open = 4;
         for (int f = 0; f < 3; f++) {
             k->pipes[f] = malloc(sizeof(uv_pipe_t));
@@ -267,8 +274,9 @@ static int run_uv_heap(void *arg, double *m)
 static const char *n_list = "250,1000,2000";
 static void usage(FILE *out)
 {
-    fprintf(out, "  --counts L   children per round, one table per value (default %s)\n"
-                 "  (-n sets the count for the heap table, default 1000)\n",
+    fprintf(out,
+            "  --counts L   children per round, one table per value (default %s)\n"
+            "  (-n sets the count for the heap table, default 1000)\n",
             n_list);
 }
 
@@ -284,8 +292,8 @@ static void exit_table(const bench_args_t *a, long n, int one_at_a_time)
     bench_metric(&b, "wall ms", BENCH_LOWER);
     bench_variant(&b, "uv_spawn", "raw libuv: `uv_spawn` of `/bin/cat`, exit_cb + `uv_close`",
                   run_uv, &cfg);
-    bench_variant(&b, "uvproc", "`uvproc_spawn` (default launcher), done at `on_close`",
-                  run_uvproc, &cfg);
+    bench_variant(&b, "uvproc", "`uvproc_spawn` (default launcher), done at `on_close`", run_uvproc,
+                  &cfg);
     bench_baseline(&b, "uv_spawn");
     bench_run(&b);
     bench_print(&b, stdout);

@@ -46,10 +46,10 @@ static int run_uvproc(void *arg, double *m)
 {
     const cfg_t *c = arg;
     uv_loop_t loop;
-    uvproc_spawn_options_t o = {
-        .stdio = {{.type = UVPROC_STDIO_IGNORE}, {.type = UVPROC_STDIO_PIPE},
-                  {.type = UVPROC_STDIO_INHERIT}},
-        .on_data = uvproc_on_data};
+    uvproc_spawn_options_t o = {.stdio = {{.type = UVPROC_STDIO_IGNORE},
+                                          {.type = UVPROC_STDIO_PIPE},
+                                          {.type = UVPROC_STDIO_INHERIT}},
+                                .on_data = uvproc_on_data};
     double w0 = bench_now(), t0 = cpu_now();
 
     got = 0;
@@ -95,8 +95,8 @@ static int run_uv(void *arg, double *m)
     uv_stdio_container_t io[3] = {{.flags = UV_IGNORE},
                                   {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE},
                                   {.flags = UV_INHERIT_FD, .data.fd = 2}};
-    uv_process_options_t o = {.exit_cb = uv_exited, .file = "head", .args = head_argv,
-                              .stdio_count = 3, .stdio = io};
+    uv_process_options_t o = {
+        .exit_cb = uv_exited, .file = "head", .args = head_argv, .stdio_count = 3, .stdio = io};
     double w0 = bench_now(), t0 = cpu_now();
 
     got = 0;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "send_fd.h"
 #include "uvproc.h"
 
 /* ---------------------------------------------------------------------------------------- */
@@ -168,23 +169,7 @@ static void raw_write(int fd, const char *s, size_t len)
 
 static void raw_send_fd(int fd, const char *s, int passfd)
 {
-    struct iovec iov = {(void *)s, strlen(s)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr m = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-    struct cmsghdr *c;
-    /* CMSG_SPACE pads past the fd: the padding goes to the kernel too (valgrind saw it
-     * uninitialised). */
-    memset(&u, 0, sizeof u);
-    c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &passfd, sizeof(int));
-    CHECK_EQ(sendmsg(fd, &m, 0), (ssize_t)strlen(s));
+    CHECK_EQ(send_with_fd(fd, s, strlen(s), passfd, 0), (ssize_t)strlen(s));
 }
 
 /* Runs the loop one non-blocking turn at a time and reads `fd` until `lines` newlines have

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "check.h"
+#include "send_fd.h"
 #include "uvproc.h"
 
 typedef struct {
@@ -97,22 +98,7 @@ static void sentinel(void)
 
 static void send_fd_alone(int fd)
 {
-    char byte = ' ';
-    struct iovec iov = {&byte, 1};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr m = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-    struct cmsghdr *c;
-    memset(&u, 0, sizeof u);
-    c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    while (sendmsg(peer, &m, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+    while (send_with_fd(peer, " ", 1, fd, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
         CHECK(errno == EAGAIN || errno == EINTR);
         uv_run(&loop, UV_RUN_NOWAIT);
         drain_replies();
