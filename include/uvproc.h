@@ -164,11 +164,11 @@ UVPROC_EXTERN int uvproc_spawn(uv_loop_t *loop, uvproc_process_t **out, const ch
                                const char *const *args, const uvproc_spawn_options_t *options);
 
 /* Writes `len` bytes to the child's `fd` (0 or a writable extra pipe). The bytes are copied,
- * and every one is delivered whatever `len` is (4 GiB and more included). `cb` (may be NULL) runs when the write is
- * done: status 0, or UV_EPIPE if the child is gone, UV_ECANCELED if the pipe was closed first.
- * Returns 1 while the queued bytes stay under 64 KiB, 0 when the caller should wait for
- * on_drain (the data is still queued: nothing is lost), or a negative error (UV_EBADF: no such
- * writable fd, UV_EPIPE: fd already ended). */
+ * and every one is delivered whatever `len` is (4 GiB and more included). `cb` (may be NULL)
+ * runs when the write is done: status 0, or UV_EPIPE if the child is gone, UV_ECANCELED if
+ * the pipe was closed first. Returns 1 while the queued bytes stay under 64 KiB, 0 when the
+ * caller should wait for on_drain (the data is still queued: nothing is lost), or a negative
+ * error (UV_EBADF: no such writable fd, UV_EPIPE: fd already ended). */
 typedef void (*uvproc_write_cb)(uvproc_process_t *p, int fd, int status, void *data);
 UVPROC_EXTERN int uvproc_write(uvproc_process_t *p, int fd, const void *buf, size_t len,
                                uvproc_write_cb cb, void *data);
