@@ -1,6 +1,17 @@
 /* The pool with command jobs (one process per job): ordering, retries, halt, job log and
  * resume, timeout counted from the start, cancel, a program that cannot start, the bounded
- * queue, terminate, the output modes. Every job is a real process (/bin/sh). */
+ * queue, terminate, the output modes. Every job is a real process (/bin/sh).
+ *
+ * The job table's reachable cells (src/pool.c) and where they are tested:
+ *   QUEUED   x START     every test              x CANCEL   cancel_queued_and_running, halt_*
+ *   QUEUED   x NOWORKER  test_pool_worker.c misbehaving_workers
+ *   RUNNING  x SUCCESS   every test              x FAIL     retries_*, program_that_cannot_start
+ *   RUNNING  x CRASH     retries_* (signal), test_pool_worker.c crash_*
+ *   RUNNING  x TIMEOUT   timeout_counts_from_start (both files)
+ *   RUNNING  x CANCEL    cancel_queued_and_running, halt_now_*, terminate_* (both files)
+ *   RUNNING  x REQUEUE   test_pool_worker.c cancel_with_jobs_sent_ahead
+ *   STOPPING x SUCCESS / FAIL   stopped_job_keeps_its_stop_reason
+ *   STOPPING x CRASH     every cancel and timeout of a job that dies of the signal */
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -332,6 +343,23 @@ TEST(discard_mode_gives_rusage)
     CHECK_EQ(rec_find(rec, slow)->error, UV_ETIMEDOUT);
 }
 
+/* Table cells STOPPING x SUCCESS and STOPPING x FAIL: a job that handles the stop signal and
+ * exits 0 (or 5) still ends with its stop reason, never as a success. */
+TEST(stopped_job_keeps_its_stop_reason)
+{
+    rec_t *rec = rec_new();
+    uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 2);
+    o.output = UVPROC_POOL_DISCARD;
+    new_pool(rec, &o);
+    uint64_t clean = sh_timeout(rec, "sleep 10 & p=$!; trap 'kill $p; exit 0' TERM; wait", 200);
+    uint64_t dirty = sh_timeout(rec, "sleep 10 & p=$!; trap 'kill $p; exit 5' TERM; wait", 200);
+    rec_finish(rec);
+    CHECK_EQ(rec_find(rec, clean)->error, UV_ETIMEDOUT);
+    CHECK_EQ(rec_find(rec, clean)->exit_code, 0);
+    CHECK_EQ(rec_find(rec, dirty)->error, UV_ETIMEDOUT);
+    CHECK_EQ(rec_find(rec, dirty)->exit_code, 5);
+}
+
 TEST(input_bytes)
 {
     rec_t *rec = rec_new();
@@ -395,6 +423,7 @@ int main(int argc, char **argv)
     RUN(bounded_queue_and_closed_pool);
     RUN(terminate_leaves_no_child);
     RUN(discard_mode_gives_rusage);
+    RUN(stopped_job_keeps_its_stop_reason);
     RUN(input_bytes);
     RUN(submit_from_on_done);
     RUN(bad_arguments);
