@@ -37,7 +37,8 @@ static char self_path[4096];
 static void inc(uvproc_worker_call_t *call, json_t *params, void *data)
 {
     (void)data;
-    uvproc_worker_resolve_new(call, json_integer(json_integer_value(json_array_get(params, 0)) + 1));
+    uvproc_worker_resolve_new(call,
+                              json_integer(json_integer_value(json_array_get(params, 0)) + 1));
 }
 
 static int worker_main(void)
@@ -172,8 +173,7 @@ static int run_uvproc_commands(void *arg, double *m)
 {
     const cmd_arg_t *a = arg;
     tally_t t = {0};
-    uvproc_pool_options_t o = {.kind = UVPROC_POOL_COMMANDS, .max_workers = 2,
-                               .output = a->output};
+    uvproc_pool_options_t o = {.kind = UVPROC_POOL_COMMANDS, .max_workers = 2, .output = a->output};
     uvproc_pool_t *pool;
     o.data = &t;
     o.on_done = tally_done;
@@ -355,8 +355,8 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd_argv)
         bench_init(&b, title, &ca);
         bench_metric(&b, "jobs/s", BENCH_HIGHER);
         bench_metric(&b, "us/job", BENCH_LOWER);
-        bench_variant(&b, "raw_uv_spawn", "raw libuv: 2 uv_spawn children kept running",
-                      run_raw_uv, &raw);
+        bench_variant(&b, "raw_uv_spawn", "raw libuv: 2 uv_spawn children kept running", run_raw_uv,
+                      &raw);
         bench_variant(&b, "uvproc_discard", "uvproc pool, output DISCARD (spawn, no pipes)",
                       run_uvproc_commands, &dis);
         bench_variant(&b, "uvproc_capture", "uvproc pool, output CAPTURE (exec semantics)",

@@ -133,7 +133,7 @@ int main(int argc, char **argv)
         char *end;
         long long n = strtoll(argv[i], &end, 10);
         json_t *params = *end == '\0' && end != argv[i] ? json_pack("[I]", (json_int_t)n)
-                                                         : json_pack("[s]", argv[i]);
+                                                        : json_pack("[s]", argv[i]);
         uvproc_pool_job_options_t jo = {.data = argv[i]};
         err = uvproc_pool_call(pool, "isPrime", params, &jo, NULL);
         json_decref(params);

@@ -66,12 +66,12 @@ static void on_tick(uv_timer_t *t)
 
 static void json_job(const uvproc_pool_result_t *res)
 {
-    json_t *o = json_pack("{s:I,s:I,s:i,s:s,s:s#,s:s#,s:f,s:i,s:b}", "seq", (json_int_t)res->id,
-                          "exit", (json_int_t)res->exit_code, "signal", res->term_signal,
-                          "error", res->error ? uvproc_err_name(res->error) : "", "stdout",
-                          res->out ? res->out : "", (size_t)res->out_len, "stderr",
-                          res->err ? res->err : "", (size_t)res->err_len, "ms", res->run_ms,
-                          "attempts", (int)res->attempts, "skipped", res->skipped);
+    json_t *o =
+        json_pack("{s:I,s:I,s:i,s:s,s:s#,s:s#,s:f,s:i,s:b}", "seq", (json_int_t)res->id, "exit",
+                  (json_int_t)res->exit_code, "signal", res->term_signal, "error",
+                  res->error ? uvproc_err_name(res->error) : "", "stdout", res->out ? res->out : "",
+                  (size_t)res->out_len, "stderr", res->err ? res->err : "", (size_t)res->err_len,
+                  "ms", res->run_ms, "attempts", (int)res->attempts, "skipped", res->skipped);
     char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
     if (s != NULL)
         printf("%s\n", s);
@@ -113,11 +113,12 @@ static void on_close(uvproc_pool_t *pool)
                (unsigned long long)c.failed, (unsigned long long)c.retried,
                (unsigned long long)c.skipped, t);
     }
-    fprintf(stderr, "%s%llu jobs: %llu ok, %llu failed, %llu retried, %llu skipped in %.2f s "
-            "(%.0f jobs/s)\n", r->tty ? "\r\033[K" : "", (unsigned long long)r->total,
-            (unsigned long long)c.done, (unsigned long long)c.failed,
-            (unsigned long long)c.retried, (unsigned long long)c.skipped, t,
-            t > 0 ? (double)r->total / t : 0);
+    fprintf(stderr,
+            "%s%llu jobs: %llu ok, %llu failed, %llu retried, %llu skipped in %.2f s "
+            "(%.0f jobs/s)\n",
+            r->tty ? "\r\033[K" : "", (unsigned long long)r->total, (unsigned long long)c.done,
+            (unsigned long long)c.failed, (unsigned long long)c.retried,
+            (unsigned long long)c.skipped, t, t > 0 ? (double)r->total / t : 0);
     r->total = c.failed; /* main's exit status */
     r->pool = NULL;
 }

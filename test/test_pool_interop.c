@@ -8,37 +8,8 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "find_node.h"
 #include "pool_rec.h"
-
-static char node_path[4096];
-
-/* UVPROC_TEST_NODE (set by meson: empty when node was not found), else node on PATH. */
-static int find_node(void)
-{
-    const char *env = getenv("UVPROC_TEST_NODE");
-    const char *path = getenv("PATH");
-    if (env != NULL && env[0] == '\0')
-        return 0;
-    while (path != NULL && *path != '\0') {
-        const char *end = strchr(path, ':');
-        size_t len = end != NULL ? (size_t)(end - path) : strlen(path);
-        snprintf(node_path, sizeof node_path, "%.*s/%s", (int)len, path,
-                 env != NULL ? env : "node");
-        if (len > 0 && access(node_path, X_OK) == 0)
-            return 1;
-        path = end != NULL ? end + 1 : NULL;
-    }
-    return 0;
-}
-
-static uint64_t call(rec_t *rec, const char *method, json_t *params, uint64_t timeout_ms)
-{
-    uint64_t id = 0;
-    uvproc_pool_job_options_t jo = {.timeout_ms = timeout_ms};
-    CHECK_OK(uvproc_pool_call(rec->pool, method, params, &jo, &id));
-    json_decref(params);
-    return id;
-}
 
 TEST(node_workerpool_script_serves_c_pool)
 {
@@ -46,16 +17,16 @@ TEST(node_workerpool_script_serves_c_pool)
     uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_WORKERS, 2);
     o.worker_file = NODE_SCRIPTS "/pool_worker.js";
     o.worker_fork.exec_path = node_path;
-    CHECK_OK(uvproc_pool_new(&rec->loop, &rec->pool, &o));
+    rec_pool(rec, &o);
     uint64_t primes[20];
     for (int i = 0; i < 20; i++)
-        primes[i] = call(rec, "isPrime", json_pack("[i]", 90 + i), 0);
-    uint64_t sum = call(rec, "add", json_pack("[i,i]", 2, 40), 0);
-    uint64_t thrown = call(rec, "fail", json_pack("[s]", "not a number"), 0);
-    uint64_t unknown = call(rec, "nope", NULL, 0);
-    uint64_t emitted = call(rec, "emit", json_pack("[i]", 4), 0);
-    uint64_t hung = call(rec, "sleep", json_pack("[i,s]", 100000, "never"), 300);
-    uint64_t promised = call(rec, "sleep", json_pack("[i,s]", 10, "later"), 0);
+        primes[i] = rec_call(rec, "isPrime", json_pack("[i]", 90 + i), 0);
+    uint64_t sum = rec_call(rec, "add", json_pack("[i,i]", 2, 40), 0);
+    uint64_t thrown = rec_call(rec, "fail", json_pack("[s]", "not a number"), 0);
+    uint64_t unknown = rec_call(rec, "nope", NULL, 0);
+    uint64_t emitted = rec_call(rec, "emit", json_pack("[i]", 4), 0);
+    uint64_t hung = rec_call(rec, "sleep", json_pack("[i,s]", 100000, "never"), 300);
+    uint64_t promised = rec_call(rec, "sleep", json_pack("[i,s]", 10, "later"), 0);
     rec_finish(rec);
     for (int i = 0; i < 20; i++) {
         json_t *r = rec_find(rec, primes[i])->result;

@@ -16,30 +16,16 @@ static uvproc_pool_options_t wopts(rec_t *rec, unsigned workers)
     return o;
 }
 
-static void new_pool(rec_t *rec, uvproc_pool_options_t *o)
-{
-    CHECK_OK(uvproc_pool_new(&rec->loop, &rec->pool, o));
-}
-
-static uint64_t call(rec_t *rec, const char *method, json_t *params, uint64_t timeout_ms)
-{
-    uint64_t id = 0;
-    uvproc_pool_job_options_t jo = {.timeout_ms = timeout_ms};
-    CHECK_OK(uvproc_pool_call(rec->pool, method, params, &jo, &id));
-    json_decref(params);
-    return id;
-}
-
 TEST(results_in_and_out)
 {
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = wopts(rec, 2);
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     uint64_t ids[200];
     for (int i = 0; i < 200; i++)
-        ids[i] = call(rec, "add", json_pack("[i,i]", i, 1000), 0);
-    uint64_t s = call(rec, "echo", json_pack("[{s:[s,n,b]}]", "k", "ü\"\n", 1), 0);
-    uint64_t none = call(rec, "pid", NULL, 0);
+        ids[i] = rec_call(rec, "add", json_pack("[i,i]", i, 1000), 0);
+    uint64_t s = rec_call(rec, "echo", json_pack("[{s:[s,n,b]}]", "k", "ü\"\n", 1), 0);
+    uint64_t none = rec_call(rec, "pid", NULL, 0);
     rec_finish(rec);
     for (int i = 0; i < 200; i++) {
         rec_job_t *j = rec_find(rec, ids[i]);
@@ -60,10 +46,10 @@ TEST(method_errors)
 {
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = wopts(rec, 1);
-    new_pool(rec, &o);
-    uint64_t typed = call(rec, "fail", json_pack("[s,s]", "TypeError", "bad type"), 0);
-    uint64_t unknown = call(rec, "nope", NULL, 0);
-    uint64_t after = call(rec, "echo", json_pack("[i]", 5), 0);
+    rec_pool(rec, &o);
+    uint64_t typed = rec_call(rec, "fail", json_pack("[s,s]", "TypeError", "bad type"), 0);
+    uint64_t unknown = rec_call(rec, "nope", NULL, 0);
+    uint64_t after = rec_call(rec, "echo", json_pack("[i]", 5), 0);
     rec_finish(rec);
     CHECK_EQ(rec_find(rec, typed)->error, UVPROC_EJOBERROR);
     CHECK_STR(rec_find(rec, typed)->error_name, "TypeError");
@@ -78,8 +64,8 @@ TEST(progress_events)
 {
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = wopts(rec, 1);
-    new_pool(rec, &o);
-    uint64_t id = call(rec, "emit", json_pack("[i]", 3), 0);
+    rec_pool(rec, &o);
+    uint64_t id = rec_call(rec, "emit", json_pack("[i]", 3), 0);
     rec_finish(rec);
     CHECK_EQ(rec->events, 3);
     CHECK_STR(json_string_value(rec_find(rec, id)->result), "emitted");
@@ -89,11 +75,11 @@ TEST(timeout_counts_from_start)
 {
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = wopts(rec, 1);
-    new_pool(rec, &o);
-    uint64_t slow = call(rec, "sleep", json_pack("[i,s]", 500, "slow"), 3000);
-    uint64_t queued = call(rec, "sleep", json_pack("[i,s]", 0, "queued"), 300);
-    uint64_t hung = call(rec, "sleep", json_pack("[i,s]", 100000, "never"), 200);
-    uint64_t next = call(rec, "echo", json_pack("[s]", "next"), 0);
+    rec_pool(rec, &o);
+    uint64_t slow = rec_call(rec, "sleep", json_pack("[i,s]", 500, "slow"), 3000);
+    uint64_t queued = rec_call(rec, "sleep", json_pack("[i,s]", 0, "queued"), 300);
+    uint64_t hung = rec_call(rec, "sleep", json_pack("[i,s]", 100000, "never"), 200);
+    uint64_t next = rec_call(rec, "echo", json_pack("[s]", "next"), 0);
     rec_finish(rec);
     CHECK_EQ(rec_find(rec, slow)->error, 0);
     CHECK_EQ(rec_find(rec, queued)->error, 0);
@@ -109,11 +95,11 @@ TEST(cancel_touches_only_its_job)
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = wopts(rec, 2);
     o.min_workers = 2;
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     /* One job per worker, one queued. */
-    uint64_t running = call(rec, "sleep", json_pack("[i,s]", 100000, "never"), 0);
-    uint64_t bystander = call(rec, "sleep", json_pack("[i,s]", 300, "fine"), 0);
-    uint64_t queued = call(rec, "echo", json_pack("[s]", "q"), 0);
+    uint64_t running = rec_call(rec, "sleep", json_pack("[i,s]", 100000, "never"), 0);
+    uint64_t bystander = rec_call(rec, "sleep", json_pack("[i,s]", 300, "fine"), 0);
+    uint64_t queued = rec_call(rec, "echo", json_pack("[s]", "q"), 0);
     CHECK_OK(uvproc_pool_cancel(rec->pool, queued));
     /* wait until both are running (checked before every wait), then cancel the long one */
     uvproc_pool_counters_t c;
@@ -134,12 +120,12 @@ TEST(cancel_with_jobs_sent_ahead)
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = wopts(rec, 1);
     o.pipeline = 4;
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     /* All four go to the one worker; killing it for the first must not fail the others. */
-    uint64_t victim = call(rec, "sleep", json_pack("[i,s]", 100000, "never"), 0);
+    uint64_t victim = rec_call(rec, "sleep", json_pack("[i,s]", 100000, "never"), 0);
     uint64_t others[3];
     for (int i = 0; i < 3; i++)
-        others[i] = call(rec, "echo", json_pack("[i]", i), 0);
+        others[i] = rec_call(rec, "echo", json_pack("[i]", i), 0);
     uvproc_pool_counters_t c;
     for (uvproc_pool_counters(rec->pool, &c); c.running < 4; uvproc_pool_counters(rec->pool, &c))
         uv_run(&rec->loop, UV_RUN_ONCE);
@@ -156,10 +142,10 @@ TEST(crash_fails_only_its_job_and_heals)
 {
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = wopts(rec, 1);
-    new_pool(rec, &o);
-    uint64_t before = call(rec, "pid", NULL, 0);
-    uint64_t crash = call(rec, "crash", json_pack("[i]", 9), 0);
-    uint64_t after = call(rec, "pid", NULL, 0);
+    rec_pool(rec, &o);
+    uint64_t before = rec_call(rec, "pid", NULL, 0);
+    uint64_t crash = rec_call(rec, "crash", json_pack("[i]", 9), 0);
+    uint64_t after = rec_call(rec, "pid", NULL, 0);
     rec_finish(rec);
     CHECK_EQ(rec_find(rec, before)->error, 0);
     CHECK_EQ(rec_find(rec, crash)->error, UVPROC_EWORKERDIED);
@@ -171,22 +157,21 @@ TEST(crash_fails_only_its_job_and_heals)
 
 TEST(crash_retried_by_option)
 {
-    char dir[] = "/tmp/uvproc-poolw-XXXXXX", path[300], line[320];
-    CHECK(mkdtemp(dir) != NULL);
+    char dir[32], path[300];
+    rec_tmpdir(dir);
     snprintf(path, sizeof path, "%s/crashed", dir);
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = wopts(rec, 1);
     o.retries = 1;
     o.retry_on_signal = 1;
-    new_pool(rec, &o);
-    uint64_t id = call(rec, "crash_once", json_pack("[s]", path), 0);
+    rec_pool(rec, &o);
+    uint64_t id = rec_call(rec, "crash_once", json_pack("[s]", path), 0);
     rec_finish(rec);
     CHECK_EQ(rec_find(rec, id)->error, 0);
     CHECK_STR(json_string_value(rec_find(rec, id)->result), "survived");
     CHECK_EQ(rec_find(rec, id)->attempts, 2);
     CHECK_EQ(rec->final.retried, 1);
-    snprintf(line, sizeof line, "rm -r %s", dir);
-    CHECK_EQ(system(line), 0);
+    rec_rmtree(dir);
 }
 
 static int distinct_pids(rec_t *rec)
@@ -206,9 +191,9 @@ TEST(recycle_by_job_count)
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = wopts(rec, 1);
     o.max_jobs_per_worker = 3;
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     for (int i = 0; i < 10; i++)
-        call(rec, "pid", NULL, 0);
+        rec_call(rec, "pid", NULL, 0);
     rec_finish(rec);
     CHECK_EQ(rec->final.done, 10);
     CHECK_EQ(distinct_pids(rec), 4);
@@ -220,11 +205,11 @@ TEST(recycle_by_peak_rss)
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = wopts(rec, 1);
     o.max_rss_kb = 40 * 1024;
-    new_pool(rec, &o);
-    uint64_t small = call(rec, "grow", json_pack("[i]", 1), 0);
-    uint64_t same = call(rec, "pid", NULL, 0);
-    uint64_t big = call(rec, "grow", json_pack("[i]", 64), 0);
-    uint64_t fresh = call(rec, "pid", NULL, 0);
+    rec_pool(rec, &o);
+    uint64_t small = rec_call(rec, "grow", json_pack("[i]", 1), 0);
+    uint64_t same = rec_call(rec, "pid", NULL, 0);
+    uint64_t big = rec_call(rec, "grow", json_pack("[i]", 64), 0);
+    uint64_t fresh = rec_call(rec, "pid", NULL, 0);
     rec_finish(rec);
     CHECK_EQ(rec_find(rec, small)->pid, rec_find(rec, same)->pid);
     CHECK_EQ(rec_find(rec, big)->pid, rec_find(rec, same)->pid);
@@ -238,12 +223,12 @@ TEST(min_max_and_idle_shrink)
     uvproc_pool_options_t o = wopts(rec, 3);
     o.min_workers = 1;
     o.idle_timeout_ms = 50;
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     uvproc_pool_counters_t c;
     uvproc_pool_counters(rec->pool, &c);
     CHECK_EQ(c.workers, 1); /* min_workers start at once */
     for (int i = 0; i < 6; i++)
-        call(rec, "sleep", json_pack("[i,i]", 100, i), 0);
+        rec_call(rec, "sleep", json_pack("[i,i]", 100, i), 0);
     uint64_t peak = 0;
     do { /* the queue grows the pool to max; idle workers above min then go */
         uv_run(&rec->loop, UV_RUN_ONCE);
@@ -266,9 +251,9 @@ TEST(misbehaving_workers)
         uvproc_pool_options_t o = wopts(rec, 1);
         const char *const args[] = {modes[m], NULL};
         o.worker_args = args;
-        new_pool(rec, &o);
-        uint64_t a = call(rec, "echo", json_pack("[i]", 1), 300);
-        uint64_t b = call(rec, "echo", json_pack("[i]", 2), 300);
+        rec_pool(rec, &o);
+        uint64_t a = rec_call(rec, "echo", json_pack("[i]", 1), 300);
+        uint64_t b = rec_call(rec, "echo", json_pack("[i]", 2), 300);
         rec_finish(rec);
         CHECK_EQ(rec_find(rec, a)->error, want[m]);
         CHECK_EQ(rec_find(rec, b)->error, want[m]); /* the pool went on, and told again */
@@ -280,8 +265,8 @@ TEST(misbehaving_workers)
     uvproc_pool_options_t o = wopts(rec, 2);
     o.worker_file = "/nonexistent/worker";
     o.min_workers = 2;
-    new_pool(rec, &o);
-    uint64_t a = call(rec, "echo", json_pack("[i]", 1), 0);
+    rec_pool(rec, &o);
+    uint64_t a = rec_call(rec, "echo", json_pack("[i]", 1), 0);
     rec_finish(rec);
     CHECK_EQ(rec_find(rec, a)->error, UV_ENOENT);
     CHECK_EQ(rec->last_worker_error, UV_ENOENT);
@@ -291,9 +276,9 @@ TEST(terminate_with_running_jobs)
 {
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = wopts(rec, 2);
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     for (int i = 0; i < 5; i++)
-        call(rec, "sleep", json_pack("[i,i]", 100000, i), 0);
+        rec_call(rec, "sleep", json_pack("[i,i]", 100000, i), 0);
     uvproc_pool_counters_t c;
     for (uvproc_pool_counters(rec->pool, &c); c.running < 2; uvproc_pool_counters(rec->pool, &c))
         uv_run(&rec->loop, UV_RUN_ONCE);
@@ -311,14 +296,14 @@ TEST(bounded_queue)
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = wopts(rec, 1);
     o.max_queue = 3;
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     json_t *notarray = json_object();
     CHECK_EQ(uvproc_pool_call(rec->pool, "echo", notarray, NULL, NULL), UV_EINVAL);
     json_decref(notarray);
     CHECK_EQ(uvproc_pool_submit_shell(rec->pool, "true", NULL, NULL), UV_EINVAL); /* kind */
     /* No worker is ready yet: all three wait in the queue, which is then full. */
     for (int i = 0; i < 3; i++)
-        call(rec, "echo", json_pack("[i]", i), 0);
+        rec_call(rec, "echo", json_pack("[i]", i), 0);
     CHECK_EQ(uvproc_pool_call(rec->pool, "echo", NULL, NULL, NULL), UVPROC_EQUEUEFULL);
     rec_finish(rec);
     CHECK_EQ(rec->final.done, 3);
@@ -326,17 +311,17 @@ TEST(bounded_queue)
 
 TEST(keep_order_and_joblog)
 {
-    char dir[] = "/tmp/uvproc-poolw-XXXXXX", log[300], line[320];
-    CHECK(mkdtemp(dir) != NULL);
+    char dir[32], log[300], line[320];
+    rec_tmpdir(dir);
     snprintf(log, sizeof log, "%s/log", dir);
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = wopts(rec, 2);
     o.keep_order = 1;
     o.joblog = log;
-    new_pool(rec, &o);
-    call(rec, "sleep", json_pack("[i,i]", 300, 1), 0);
-    call(rec, "sleep", json_pack("[i,i]", 0, 2), 0);
-    call(rec, "fail", json_pack("[s,s]", "Error", "x"), 0);
+    rec_pool(rec, &o);
+    rec_call(rec, "sleep", json_pack("[i,i]", 300, 1), 0);
+    rec_call(rec, "sleep", json_pack("[i,i]", 0, 2), 0);
+    rec_call(rec, "fail", json_pack("[s,s]", "Error", "x"), 0);
     rec_finish(rec);
     for (int i = 0; i < 3; i++)
         CHECK_EQ(rec->jobs[i].id, (uint64_t)i + 1);
@@ -349,8 +334,7 @@ TEST(keep_order_and_joblog)
     fclose(f);
     CHECK_EQ(lines, 4);
     CHECK_EQ(fails, 1);
-    snprintf(line, sizeof line, "rm -r %s", dir);
-    CHECK_EQ(system(line), 0);
+    rec_rmtree(dir);
 }
 
 int main(int argc, char **argv)

@@ -68,8 +68,7 @@ static void m_sleep(uvproc_worker_call_t *c, json_t *params, void *data)
     s->call = c;
     s->value = json_incref(json_array_get(params, 1));
     uv_timer_init(loop, &s->t);
-    uv_timer_start(&s->t, sleeper_fire, (uint64_t)json_integer_value(json_array_get(params, 0)),
-                   0);
+    uv_timer_start(&s->t, sleeper_fire, (uint64_t)json_integer_value(json_array_get(params, 0)), 0);
 }
 
 static void m_fail(uvproc_worker_call_t *c, json_t *params, void *data)
@@ -176,11 +175,11 @@ int main(int argc, char **argv)
         return raw_worker(argv[1]);
     uv_loop_init(&loop);
     const uvproc_worker_method_t methods[] = {
-        {"echo", m_echo, NULL},       {"add", m_add, NULL},
-        {"pid", m_pid, NULL},         {"sleep", m_sleep, &loop},
-        {"fail", m_fail, NULL},       {"emit", m_emit, NULL},
-        {"crash", m_crash, NULL},     {"crash_once", m_crash_once, NULL},
-        {"grow", m_grow, NULL},       {"isPrime", m_is_prime, NULL},
+        {"echo", m_echo, NULL},   {"add", m_add, NULL},
+        {"pid", m_pid, NULL},     {"sleep", m_sleep, &loop},
+        {"fail", m_fail, NULL},   {"emit", m_emit, NULL},
+        {"crash", m_crash, NULL}, {"crash_once", m_crash_once, NULL},
+        {"grow", m_grow, NULL},   {"isPrime", m_is_prime, NULL},
     };
     int r = uvproc_worker_run(&loop, methods, sizeof methods / sizeof methods[0]);
     uv_run(&loop, UV_RUN_DEFAULT);
