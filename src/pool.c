@@ -204,18 +204,15 @@ static void act_start(uvproc__job_t *j, int reason)
     j->res.attempts++;
     pool->c.running++;
     j->start_ns = uvproc__now_ns();
-    j->res.start_time = (double)time(NULL);
-    {
-        struct timespec ts;
-        if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
-            j->res.start_time = (double)ts.tv_sec + ts.tv_nsec / 1e9;
-    }
     err = pool->o.kind == UVPROC_POOL_COMMANDS ? uvproc__command_start(j) : uvproc__worker_send(j);
     if (err != 0) {
         uvproc__job_finish(j, err);
         return;
     }
-    job_arm_timer(j);
+    /* A worker serves its jobs in order: one sent ahead (pipeline) starts when the one before
+     * it is answered, and its clock starts then (uvproc__worker_job_left). */
+    if (pool->o.kind == UVPROC_POOL_COMMANDS || j->slot->jobs == j)
+        uvproc__job_begin(j);
 }
 
 static int may_retry(uvproc__job_t *j, int crash)
@@ -369,6 +366,17 @@ void uvproc__job_event(uvproc__job_t *j, uvproc__job_event_t ev, int reason)
 static void job_timer_cb(uv_timer_t *t)
 {
     uvproc__job_event(t->data, UVPROC__EV_TIMEOUT, UV_ETIMEDOUT);
+}
+
+/* The job's clock starts: run time, start time, its timeout. */
+void uvproc__job_begin(uvproc__job_t *j)
+{
+    struct timespec ts;
+    j->start_ns = uvproc__now_ns();
+    j->res.start_time = (double)time(NULL);
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+        j->res.start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    job_arm_timer(j);
 }
 
 static void job_arm_timer(uvproc__job_t *j)

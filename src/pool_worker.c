@@ -469,6 +469,8 @@ void uvproc__worker_job_left(uvproc__job_t *j)
         if (s->jobs_tail == j)
             s->jobs_tail = prev;
         s->njobs--;
+        if (prev == NULL && s->jobs != NULL && s->jobs->state == UVPROC__JOB_RUNNING)
+            uvproc__job_begin(s->jobs); /* the worker moves on to the next one sent ahead */
     }
     j->slot = NULL;
     j->wnext = NULL;

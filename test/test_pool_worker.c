@@ -90,6 +90,23 @@ TEST(timeout_counts_from_start)
     CHECK_EQ(rec->final.workers_started, 2);
 }
 
+/* With jobs sent ahead, a job's clock still starts when its worker gets to it. */
+TEST(timeout_counts_from_start_with_pipeline)
+{
+    rec_t *rec = rec_new();
+    uvproc_pool_options_t o = wopts(rec, 1);
+    o.pipeline = 3;
+    rec_pool(rec, &o);
+    uint64_t slow = rec_call(rec, "sleep", json_pack("[i,s]", 500, "slow"), 3000);
+    uint64_t behind = rec_call(rec, "sleep", json_pack("[i,s]", 100, "behind"), 300);
+    uint64_t hung = rec_call(rec, "sleep", json_pack("[i,s]", 100000, "never"), 200);
+    rec_finish(rec);
+    CHECK_EQ(rec_find(rec, slow)->error, 0);
+    CHECK_EQ(rec_find(rec, behind)->error, 0);
+    CHECK(rec_find(rec, behind)->run_ms < 400); /* its own 100 ms, not the 500 before it */
+    CHECK_EQ(rec_find(rec, hung)->error, UV_ETIMEDOUT);
+}
+
 TEST(cancel_touches_only_its_job)
 {
     rec_t *rec = rec_new();
@@ -343,6 +360,7 @@ int main(int argc, char **argv)
     RUN(method_errors);
     RUN(progress_events);
     RUN(timeout_counts_from_start);
+    RUN(timeout_counts_from_start_with_pipeline);
     RUN(cancel_touches_only_its_job);
     RUN(cancel_with_jobs_sent_ahead);
     RUN(crash_fails_only_its_job_and_heals);
