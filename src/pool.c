@@ -152,24 +152,26 @@ static void deliver_one(uvproc_pool_t *pool, uvproc__job_t *j)
     job_free(j);
 }
 
-/* Delivers finished jobs: keep_order waits for the oldest; otherwise the first finished one
- * is found within the oldest few (running jobs are older than queued ones), so the walk stays
- * as short as the concurrency. */
+/* Delivers finished jobs: keep_order waits for the oldest of the submission list; otherwise
+ * they leave in completion order from the done list (linked through qnext: a finished job is
+ * in no run queue). */
 static void pool_deliver(uvproc_pool_t *pool)
 {
     if (pool->in_callback) /* an on_done that caused this: the outer loop picks it up */
         return;
     pool->in_callback = 1;
     for (;;) {
-        uvproc__job_t *j = pool->shead;
+        uvproc__job_t *j;
         if (pool->o.keep_order) {
+            j = pool->shead;
             if (j == NULL || j->state != UVPROC__JOB_DONE)
                 break;
         } else {
-            for (; j != NULL && j->state != UVPROC__JOB_DONE; j = j->snext)
-                ;
+            j = pool->dhead;
             if (j == NULL)
                 break;
+            pool->dhead = j->qnext;
+            j->qnext = NULL;
         }
         deliver_one(pool, j);
     }
@@ -422,6 +424,14 @@ void uvproc__job_finish(uvproc__job_t *j, int err)
     }
     j->state = UVPROC__JOB_DONE;
     j->res.error = err;
+    if (!pool->o.keep_order) {
+        j->qnext = NULL;
+        if (pool->dhead != NULL)
+            pool->dtail->qnext = j;
+        else
+            pool->dhead = j;
+        pool->dtail = j;
+    }
     if (err == 0)
         pool->c.done++;
     else

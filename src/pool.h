@@ -100,6 +100,7 @@ struct uvproc_pool_s {
     uv_timer_t kick; /* deferred work: dispatch and close, never from inside a user's call */
     uvproc__job_t *qhead, *qtail;
     uvproc__job_t *shead, *stail;
+    uvproc__job_t *dhead, *dtail; /* finished, not yet delivered (completion order) */
     uvproc__slot_t *slots;
     uvproc_pool_counters_t c;
     uint64_t next_id;
