@@ -9,7 +9,8 @@
  *   with Node's workerpool worker script; npm workerpool (process workers, the baseline),
  *   tinypool (child_process runtime), Python's ProcessPoolExecutor (submit, map chunksize 100).
  * - commands: N `/bin/true` jobs at concurrency 2 ("Process pools: 2000 true jobs"): a raw
- *   libuv loop keeping 2 uv_spawn children running (the baseline), uvproc's pool (DISCARD and
+ *   libuv loop keeping 2 uv_spawn children running (the baseline), the same with posix_spawn
+ *   and wait (the syscall bound), uvproc's pool (DISCARD and
  *   CAPTURE output modes), `xargs -P2`, and GNU parallel -j2 (N/4 jobs: it is that slow).
  *
  *   bench/pool [-n 10000] [--cmd-n 2000] [-r 3] [--tables workers,commands] [--pipeline 32]
@@ -242,6 +243,35 @@ static int run_raw_uv(void *arg, double *m)
     return 0;
 }
 
+/* The syscall bound: posix_spawn (vfork) + wait, 2 children kept running, stdio inherited. */
+static int run_raw_posix_spawn(void *arg, double *m)
+{
+    const cmd_arg_t *a = arg;
+    char *args[] = {"/bin/true", NULL};
+    long started = 0, finished = 0, failed = 0;
+    int status;
+    pid_t pid;
+    double t0 = bench_now();
+    while (finished < a->n) {
+        while (started < a->n && started - finished < 2) {
+            if (posix_spawn(&pid, args[0], NULL, NULL, args, environ) != 0)
+                return -1;
+            started++;
+        }
+        pid = wait(&status);
+        if (pid < 0)
+            return -1;
+        finished++;
+        failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    }
+    double secs = bench_now() - t0;
+    if (failed != 0)
+        return -1;
+    m[0] = (double)a->n / secs;
+    m[1] = secs * 1e6 / (double)a->n;
+    return 0;
+}
+
 static int run_shell_line(void *arg, double *m)
 {
     const cmd_arg_t *a = arg;
@@ -357,6 +387,8 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd_argv)
         bench_metric(&b, "us/job", BENCH_LOWER);
         bench_variant(&b, "raw_uv_spawn", "raw libuv: 2 uv_spawn children kept running", run_raw_uv,
                       &raw);
+        bench_variant(&b, "raw_posix_spawn", "posix_spawn + wait, 2 children kept running",
+                      run_raw_posix_spawn, &raw);
         bench_variant(&b, "uvproc_discard", "uvproc pool, output DISCARD (spawn, no pipes)",
                       run_uvproc_commands, &dis);
         bench_variant(&b, "uvproc_capture", "uvproc pool, output CAPTURE (exec semantics)",
