@@ -536,7 +536,8 @@ typedef struct uvproc_pool_options_s {
     void (*on_done)(uvproc_pool_t *pool, const uvproc_pool_result_t *result);
     /* A worker's workerEmit(payload) while running job `id` (payload borrowed). */
     void (*on_event)(uvproc_pool_t *pool, uint64_t id, void *job_data, json_t *payload);
-    /* After every change of the counters that finishes a job. */
+    /* After each job finishes, counters rising. It may run inside a call you made (cancel,
+     * terminate, submit): read the counters there, call nothing. */
     void (*on_progress)(uvproc_pool_t *pool, const uvproc_pool_counters_t *counters);
     /* A worker that misbehaved, or could not start (err, its pid or 0); the pool goes on. */
     void (*on_worker_error)(uvproc_pool_t *pool, int err, uv_pid_t pid);

@@ -442,10 +442,10 @@ void uvproc__job_finish(uvproc__job_t *j, int err)
         pool->c.skipped++;
     else if (j->res.attempts > 0)
         uvproc__joblog_write(pool, j);
-    if (err != 0 && err != UV_ECANCELED && pool->o.halt != UVPROC_HALT_NEVER && !pool->halted)
-        pool_halt(pool);
     if (pool->o.on_progress != NULL)
         pool->o.on_progress(pool, &pool->c);
+    if (err != 0 && err != UV_ECANCELED && pool->o.halt != UVPROC_HALT_NEVER && !pool->halted)
+        pool_halt(pool); /* after this job's progress: the counters only ever rise */
     uvproc__pool_kick(pool);
     if (!pool->in_api)
         pool_deliver(pool);

@@ -118,7 +118,7 @@ void uvproc__job_queue_push(uvproc_pool_t *pool, uvproc__job_t *j, int front);
 void uvproc__job_finish(uvproc__job_t *j, int err);
 void uvproc__job_free_now(uvproc__job_t *j);
 void uvproc__pool_release(uvproc_pool_t *pool); /* frees what uvproc_pool_new allocated */
-void uvproc__job_begin(uvproc__job_t *j); /* it really starts: its clock and timeout */
+void uvproc__job_begin(uvproc__job_t *j);       /* it really starts: its clock and timeout */
 void uvproc__job_event(uvproc__job_t *j, uvproc__job_event_t ev, int reason);
 void uvproc__pool_dispatch(uvproc_pool_t *pool);
 void uvproc__pool_kick(uvproc_pool_t *pool);

@@ -58,6 +58,8 @@ TEST(captures_output_and_counts)
     CHECK_EQ(rec->final.failed, 1);
     CHECK_EQ(rec->final.running, 0);
     CHECK_EQ(rec->final.queued, 0);
+    CHECK_EQ(rec->progress_calls, 2); /* once per finished job, counters rising */
+    CHECK_EQ(rec->last_progress_finished, 2);
 }
 
 TEST(keep_order_and_completion_order)
