@@ -289,6 +289,39 @@ TEST(misbehaving_workers)
     CHECK_EQ(rec->last_worker_error, UV_ENOENT);
 }
 
+/* A worker that hangs up its channel but lives on is killed; its job fails, the pool goes on. */
+TEST(worker_that_hangs_up)
+{
+    rec_t *rec = rec_new();
+    uvproc_pool_options_t o = wopts(rec, 1);
+    const char *const args[] = {"hangup", NULL};
+    o.worker_args = args;
+    rec_pool(rec, &o);
+    uint64_t a = rec_call(rec, "echo", json_pack("[i]", 1), 0);
+    rec_finish(rec);
+    CHECK_EQ(rec_find(rec, a)->error, UVPROC_EWORKERDIED);
+}
+
+/* Drained before its workers said "ready": they are told to terminate at once; one that
+ * ignores it is killed after the grace period. */
+TEST(drain_before_ready_and_terminate_ignored)
+{
+    for (int silent = 0; silent <= 1; silent++) {
+        rec_t *rec = rec_new();
+        uvproc_pool_options_t o = wopts(rec, 2);
+        const char *const args[] = {"silent", NULL};
+        o.min_workers = 2;
+        o.stop.first.grace_ms = 100;
+        if (silent)
+            o.worker_args = args;
+        rec_pool(rec, &o);
+        uint64_t t0 = uv_hrtime();
+        rec_finish(rec);
+        CHECK_EQ(rec->final.workers_started, 2);
+        CHECK((uv_hrtime() - t0) / 1000000 < 1500); /* the grace, not the default 2 s */
+    }
+}
+
 TEST(terminate_with_running_jobs)
 {
     rec_t *rec = rec_new();
@@ -369,6 +402,8 @@ int main(int argc, char **argv)
     RUN(recycle_by_peak_rss);
     RUN(min_max_and_idle_shrink);
     RUN(misbehaving_workers);
+    RUN(worker_that_hangs_up);
+    RUN(drain_before_ready_and_terminate_ignored);
     RUN(terminate_with_running_jobs);
     RUN(bounded_queue);
     RUN(keep_order_and_joblog);
