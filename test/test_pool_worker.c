@@ -341,6 +341,45 @@ TEST(terminate_with_running_jobs)
     CHECK_EQ(rec->final.workers, 0);
 }
 
+/* Many jobs sent ahead, cancels landing on queued, sent-ahead and running jobs from on_done:
+ * every job is delivered exactly once, right or cancelled, nothing else. */
+static void cancel_some(uvproc_pool_t *pool, const uvproc_pool_result_t *r)
+{
+    if (r->id % 97 == 0)
+        uvproc_pool_cancel(pool, r->id + 3); /* may be queued, in flight or done already */
+}
+
+TEST(many_jobs_with_cancels)
+{
+    rec_t *rec = rec_new();
+    uvproc_pool_options_t o = wopts(rec, 2);
+    o.pipeline = 4;
+    rec->after_done = cancel_some;
+    rec_pool(rec, &o);
+    enum { N = 1500 };
+    for (int i = 0; i < N; i++)
+        rec_call(rec, "add", json_pack("[i,i]", i, 1), 0);
+    for (uint64_t id = 50; id <= N; id += 200)
+        CHECK_OK(uvproc_pool_cancel(rec->pool, id));
+    rec_finish(rec);
+    CHECK_EQ(rec->n, N);
+    int cancelled = 0;
+    for (int i = 0; i < N; i++) {
+        rec_job_t *j = &rec->jobs[i];
+        for (int k = 0; k < i; k++)
+            CHECK(rec->jobs[k].id != j->id);
+        if (j->error == UV_ECANCELED)
+            cancelled++;
+        else {
+            CHECK_EQ(j->error, 0);
+            CHECK_EQ(json_integer_value(j->result), (long long)j->id); /* (id - 1) + 1 */
+        }
+    }
+    CHECK(cancelled >= 8);
+    CHECK_EQ(rec->final.cancelled, cancelled);
+    CHECK_EQ(rec->final.done + rec->final.failed, N);
+}
+
 TEST(bounded_queue)
 {
     rec_t *rec = rec_new();
@@ -405,6 +444,7 @@ int main(int argc, char **argv)
     RUN(worker_that_hangs_up);
     RUN(drain_before_ready_and_terminate_ignored);
     RUN(terminate_with_running_jobs);
+    RUN(many_jobs_with_cancels);
     RUN(bounded_queue);
     RUN(keep_order_and_joblog);
     return check_done();
