@@ -354,6 +354,41 @@ TEST(stopped_job_keeps_its_stop_reason)
     CHECK_EQ(rec_find(rec, dirty)->exit_code, 5);
 }
 
+static char streamed_[256];
+static int streamed_chunks_, streamed_before_done_;
+static void on_output(uvproc_pool_t *pool, uint64_t id, void *data, int fd, const char *buf,
+                      size_t len)
+{
+    (void)pool;
+    (void)id;
+    (void)data;
+    snprintf(streamed_ + strlen(streamed_), sizeof streamed_ - strlen(streamed_), "%d:%.*s", fd,
+             (int)len, buf);
+    streamed_chunks_++;
+}
+static void count_streamed(uvproc_pool_t *pool, const uvproc_pool_result_t *r)
+{
+    (void)pool;
+    (void)r;
+    streamed_before_done_ = streamed_chunks_;
+}
+
+TEST(stream_mode)
+{
+    rec_t *rec = rec_new();
+    uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 1);
+    o.output = UVPROC_POOL_STREAM;
+    o.on_output = on_output;
+    rec->after_done = count_streamed;
+    rec_pool(rec, &o);
+    uint64_t id = sh(rec, "echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three; exit 3");
+    rec_finish(rec);
+    CHECK_STR(streamed_, "1:one\n2:two\n1:three\n");
+    CHECK_EQ(streamed_before_done_, 3);
+    CHECK_EQ(rec_find(rec, id)->error, UVPROC_EEXITCODE);
+    CHECK_EQ(rec_find(rec, id)->exit_code, 3);
+}
+
 TEST(input_bytes)
 {
     rec_t *rec = rec_new();
@@ -418,6 +453,7 @@ int main(int argc, char **argv)
     RUN(terminate_leaves_no_child);
     RUN(discard_mode_gives_rusage);
     RUN(stopped_job_keeps_its_stop_reason);
+    RUN(stream_mode);
     RUN(input_bytes);
     RUN(submit_from_on_done);
     RUN(bad_arguments);
