@@ -511,6 +511,7 @@ typedef struct uvproc_pool_options_s {
     uint64_t timeout_ms;      /* per job, from its start; 0: none (a job may override) */
     unsigned retries;         /* re-runs after a failure (non-zero exit, method error) */
     int retry_on_signal;      /* also retry jobs killed by a signal / whose worker crashed */
+    uint64_t retry_delay_ms;  /* wait before a retry, doubling per retry (x64 at most); 0: none */
     uvproc_halt_t halt;
     int keep_order;     /* on_done in submission order (parallel --keep-order) */
     const char *joblog; /* append one line per finished job (parallel's format) */

@@ -12,6 +12,7 @@ typedef enum {
     UVPROC__JOB_QUEUED,
     UVPROC__JOB_RUNNING,
     UVPROC__JOB_STOPPING, /* we asked its process to stop (timeout, cancel, halt, terminate) */
+    UVPROC__JOB_WAITING,  /* failed, waiting retry_delay_ms (backoff) before it runs again */
     UVPROC__JOB_DONE,     /* finished; with keep_order it may wait here for earlier jobs */
     UVPROC__JOB_NSTATES
 } uvproc__job_state_t;

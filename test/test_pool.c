@@ -11,7 +11,8 @@
  *   RUNNING  x CANCEL    cancel_queued_and_running, halt_now_*, terminate_* (both files)
  *   RUNNING  x REQUEUE   test_pool_worker.c cancel_with_jobs_sent_ahead
  *   STOPPING x SUCCESS / FAIL   stopped_job_keeps_its_stop_reason
- *   STOPPING x CRASH     every cancel and timeout of a job that dies of the signal */
+ *   STOPPING x CRASH     every cancel and timeout of a job that dies of the signal
+ *   WAITING  x TIMEOUT / CANCEL  retry_backoff_and_cancel_while_waiting */
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -110,6 +111,36 @@ TEST(retries_until_success_and_gives_up)
     CHECK_EQ(rec->final.retried, 4);
     CHECK_EQ(rec->final.done, 1);
     CHECK_EQ(rec->final.failed, 2);
+    rec_rmtree(dir);
+}
+
+/* Backoff: 100 ms before the first retry, 200 before the second (WAITING x TIMEOUT); a job
+ * cancelled while it waits (WAITING x CANCEL) never runs again. */
+TEST(retry_backoff_and_cancel_while_waiting)
+{
+    char dir[32], line[512];
+    rec_tmpdir(dir);
+    rec_t *rec = rec_new();
+    uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 2);
+    o.retries = 5;
+    o.retry_delay_ms = 100;
+    rec_pool(rec, &o);
+    snprintf(line, sizeof line,
+             "n=$(cat %s/n 2>/dev/null || echo 0); echo $((n+1)) > %s/n; [ $n -ge 2 ]", dir, dir);
+    uint64_t t0 = uv_hrtime();
+    uint64_t flaky = sh(rec, line);
+    uint64_t hopeless = sh(rec, "exit 1");
+    uvproc_pool_counters_t c;
+    for (uvproc_pool_counters(rec->pool, &c); c.retried < 2; uvproc_pool_counters(rec->pool, &c))
+        uv_run(&rec->loop, UV_RUN_ONCE);
+    CHECK_OK(uvproc_pool_cancel(rec->pool, hopeless)); /* it waits for its first retry */
+    rec_finish(rec);
+    CHECK_EQ(rec_find(rec, flaky)->error, 0);
+    CHECK_EQ(rec_find(rec, flaky)->attempts, 3);
+    CHECK((uv_hrtime() - t0) / 1000000 >= 300); /* 100 + 200 ms of backoff */
+    CHECK_EQ(rec_find(rec, hopeless)->error, UV_ECANCELED);
+    CHECK_EQ(rec_find(rec, hopeless)->attempts, 1);
+    CHECK_EQ(rec->final.queued, 0);
     rec_rmtree(dir);
 }
 
@@ -442,6 +473,7 @@ int main(int argc, char **argv)
     RUN(captures_output_and_counts);
     RUN(keep_order_and_completion_order);
     RUN(retries_until_success_and_gives_up);
+    RUN(retry_backoff_and_cancel_while_waiting);
     RUN(retry_on_signal);
     RUN(halt_soon_starts_nothing_new);
     RUN(halt_now_stops_running_jobs);
