@@ -71,8 +71,8 @@ TEST(keep_order_and_completion_order)
         o.keep_order = keep;
         rec_pool(rec, &o);
         /* The first job takes longest: completion order is 3 2 1, submission order 1 2 3. */
-        sh(rec, "sleep 0.4; echo 1");
-        sh(rec, "sleep 0.2; echo 2");
+        sh(rec, "sleep 0.6; echo 1");
+        sh(rec, "sleep 0.3; echo 2");
         sh(rec, "echo 3");
         rec_finish(rec);
         CHECK_EQ(rec->n, 3);
