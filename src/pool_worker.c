@@ -1,0 +1,251 @@
+/* Worker jobs, the parent side of npm workerpool's protocol (src/WorkerHandler.js of
+ * workerpool 10): the worker says the string "ready"; a request is {"id","method","params"};
+ * a reply is {"id","result","error"} with error null or a serialized Error ({message, stack,
+ * name, ...}); {"id","isEvent":true,"payload"} is a workerEmit; the string
+ * "__workerpool-terminate__" asks the worker to exit.
+ *
+ * Jobs go to the least loaded ready worker (pool_slot.c has the workers' lifecycle); a worker
+ * is recycled after max_jobs_per_worker jobs or past max_rss_kb of peak RSS. A job's cancel
+ * or timeout kills only its own worker: jobs sent ahead to the same worker (pipeline > 1) go
+ * back to the front of the queue, unharmed. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool.h"
+
+#define TERMINATE_MESSAGE "__workerpool-terminate__"
+#define CLEANUP_METHOD "__workerpool-cleanup__"
+
+/* ---- peak RSS, for recycling ---- */
+
+static uint64_t peak_rss_kb(uv_pid_t pid)
+{
+    char path[64], line[256];
+    uint64_t kb = 0;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            kb = strtoull(line + 6, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kb;
+}
+
+/* ---- protocol, parent side ---- */
+
+static uvproc__job_t *slot_find(uvproc__slot_t *s, json_int_t id)
+{
+    for (uvproc__job_t *j = s->jobs; j != NULL; j = j->wnext)
+        if ((json_int_t)j->id == id)
+            return j;
+    return NULL;
+}
+
+/* Garbage, or a reply to a job it was not given: its jobs fail (UVPROC_EPROTOCOL) and it is
+ * replaced; what it says from now on is not believed. */
+static void slot_protocol_error(uvproc__slot_t *s)
+{
+    uvproc_pool_t *pool = s->pool;
+    if (s->state == UVPROC__SLOT_GONE || s->killed)
+        return;
+    if (pool->o.on_worker_error != NULL)
+        pool->o.on_worker_error(pool, UVPROC_EPROTOCOL, uvproc_pid(s->proc));
+    for (uvproc__job_t *j = s->jobs, *next; j != NULL; j = next) {
+        next = j->wnext;
+        if (j->state == UVPROC__JOB_RUNNING)
+            uvproc__job_event(j, UVPROC__EV_FAIL, UVPROC_EPROTOCOL);
+    }
+    uvproc__slot_event(s, UVPROC__SLOT_EV_KILL);
+}
+
+static char *dup_string_member(const json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v != NULL ? strdup(v) : NULL;
+}
+
+static void job_error_reply(uvproc__job_t *j, json_t *error)
+{
+    json_incref(error);
+    j->res.error_value = error;
+    j->res_error_message = dup_string_member(error, "message");
+    j->res_error_name = dup_string_member(error, "name");
+    if (j->res_error_name == NULL && json_is_object(error)) {
+        /* A Node Error's own properties are message and stack; its name leads the stack. */
+        const char *stack = json_string_value(json_object_get(error, "stack"));
+        const char *colon = stack != NULL ? strchr(stack, ':') : NULL;
+        if (colon != NULL && colon > stack && colon - stack < 64 &&
+            !memchr(stack, ' ', colon - stack))
+            j->res_error_name = strndup(stack, (size_t)(colon - stack));
+    }
+    j->res.error_message = j->res_error_message;
+    j->res.error_name = j->res_error_name != NULL ? j->res_error_name : "Error";
+    if (!json_is_object(error) && j->res_error_message == NULL)
+        j->res.error_message = json_string_value(error);
+    uvproc__job_event(j, UVPROC__EV_FAIL, UVPROC_EJOBERROR);
+}
+
+static void on_message_cb(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *handle)
+{
+    uvproc__slot_t *s = uvproc_channel_data(ch);
+    uvproc_pool_t *pool = s->pool;
+    json_t *id_v, *error;
+    uvproc__job_t *j;
+
+    if (handle != NULL) { /* workerpool never sends handles */
+        uv_close((uv_handle_t *)handle->stream, (uv_close_cb)free);
+        slot_protocol_error(s);
+        return;
+    }
+    if (s->killed || s->state == UVPROC__SLOT_GONE)
+        return;
+    if (json_is_string(msg) && strcmp(json_string_value(msg), "ready") == 0) {
+        uvproc__slot_event(s, UVPROC__SLOT_EV_READY);
+        return;
+    }
+    id_v = json_object_get(msg, "id");
+    if (!json_is_object(msg) || !json_is_integer(id_v)) {
+        slot_protocol_error(s);
+        return;
+    }
+    if (json_is_string(json_object_get(msg, "method")) &&
+        strcmp(json_string_value(json_object_get(msg, "method")), CLEANUP_METHOD) == 0)
+        return; /* the answer to a cleanup we never ask for (we kill instead) */
+    j = slot_find(s, json_integer_value(id_v));
+    if (json_is_true(json_object_get(msg, "isEvent"))) {
+        if (j != NULL && j->state == UVPROC__JOB_RUNNING && pool->o.on_event != NULL)
+            pool->o.on_event(pool, j->id, j->data, json_object_get(msg, "payload"));
+        return;
+    }
+    if (j == NULL) {
+        slot_protocol_error(s);
+        return;
+    }
+    error = json_object_get(msg, "error");
+    if (error != NULL && !json_is_null(error)) {
+        job_error_reply(j, error);
+        return;
+    }
+    j->res.result = json_incref(json_object_get(msg, "result"));
+    if (j->res.result == NULL)
+        j->res.result = json_null();
+    uvproc__job_event(j, UVPROC__EV_SUCCESS, 0);
+}
+
+static void on_channel_error_cb(uvproc_channel_t *ch, int err, const char *line, size_t len)
+{
+    (void)err;
+    (void)line;
+    (void)len;
+    slot_protocol_error(uvproc_channel_data(ch));
+}
+
+static void on_disconnect_cb(uvproc_channel_t *ch)
+{
+    uvproc__slot_t *s = uvproc_channel_data(ch);
+    s->ch = NULL;
+    uvproc__slot_event(s, UVPROC__SLOT_EV_LOST);
+}
+
+void uvproc__worker_channel_events(uvproc_channel_options_t *o, uvproc__slot_t *s)
+{
+    o->data = s;
+    o->on_message = on_message_cb;
+    o->on_error = on_channel_error_cb;
+    o->on_disconnect = on_disconnect_cb;
+}
+
+/* Hands queued jobs to ready workers, the least loaded first. */
+int uvproc__worker_assign(uvproc_pool_t *pool)
+{
+    while (pool->qhead != NULL) {
+        uvproc__slot_t *best = NULL;
+        for (uvproc__slot_t *s = pool->slots; s != NULL; s = s->next)
+            if (s->state == UVPROC__SLOT_READY && !s->recycle && s->njobs < pool->o.pipeline &&
+                (best == NULL || s->njobs < best->njobs))
+                best = s;
+        if (best == NULL)
+            break;
+        uvproc__job_t *j = pool->qhead;
+        j->slot = best;
+        j->wnext = NULL;
+        if (best->jobs_tail != NULL)
+            best->jobs_tail->wnext = j;
+        else
+            best->jobs = j;
+        best->jobs_tail = j;
+        best->njobs++;
+        uv_timer_stop(&best->timer);
+        uvproc__job_event(j, UVPROC__EV_START, 0);
+    }
+    return 0;
+}
+
+int uvproc__worker_send(uvproc__job_t *j)
+{
+    uvproc__slot_t *s = j->slot;
+    json_t *req;
+    int r;
+    if (s == NULL || s->ch == NULL)
+        return UVPROC_EWORKERDIED;
+    j->res.pid = uvproc_pid(s->proc);
+    req = json_pack("{s:I,s:s,s:O}", "id", (json_int_t)j->id, "method", j->method, "params",
+                    j->params);
+    if (req == NULL)
+        return UV_ENOMEM;
+    r = uvproc_channel_send_new(s->ch, req, NULL, NULL);
+    return r < 0 ? r : 0;
+}
+
+void uvproc__worker_stop_job(uvproc__job_t *j)
+{
+    if (j->slot != NULL)
+        uvproc__slot_event(j->slot, UVPROC__SLOT_EV_KILL);
+}
+
+/* The job no longer occupies its worker. NULL: only re-check the idle timer. */
+void uvproc__worker_job_left(uvproc__job_t *j)
+{
+    uvproc__slot_t *s = j != NULL ? j->slot : NULL;
+    uvproc_pool_t *pool;
+    if (s == NULL)
+        return;
+    pool = s->pool;
+    uvproc__job_t **pp = &s->jobs, *prev = NULL;
+    while (*pp != NULL && *pp != j) {
+        prev = *pp;
+        pp = &(*pp)->wnext;
+    }
+    if (*pp == j) {
+        *pp = j->wnext;
+        if (s->jobs_tail == j)
+            s->jobs_tail = prev;
+        s->njobs--;
+        if (prev == NULL && s->jobs != NULL && s->jobs->state == UVPROC__JOB_RUNNING)
+            uvproc__job_begin(s->jobs); /* the worker moves on to the next one sent ahead */
+    }
+    j->slot = NULL;
+    j->wnext = NULL;
+    if (s->state != UVPROC__SLOT_READY)
+        return;
+    s->served++;
+    if (pool->o.max_jobs_per_worker != 0 && s->served >= pool->o.max_jobs_per_worker)
+        s->recycle = 1;
+    if (pool->o.max_rss_kb != 0 && !s->recycle &&
+        peak_rss_kb(uvproc_pid(s->proc)) > pool->o.max_rss_kb)
+        s->recycle = 1;
+    if (s->recycle) {
+        if (s->njobs == 0)
+            uvproc__slot_event(s, UVPROC__SLOT_EV_RETIRE);
+        uvproc__pool_kick(pool); /* a replacement may be needed */
+        return;
+    }
+    uvproc__slot_arm_idle(s);
+}
