@@ -1,4 +1,6 @@
-/* The cluster primary with C workers (test/helpers/cluster_worker.c): both policies, restarts,
+/* The cluster primary with C workers (test/helpers/cluster_worker.c) and, compiled again with
+ * CLUSTER_NODE as test_cluster_node, with unmodified Node cluster workers (test/node/): both
+ * policies, restarts,
  * backoff and crash loops, graceful stop, rolling reload under load, bad input, and every
  * reachable cell of the slot table (printed at the end). Real processes, real HTTP over
  * 127.0.0.1. Short backoff values keep it fast; events, not sleeps, synchronise. */
@@ -7,6 +9,12 @@
 
 #include "cluster.h"
 #include "cluster_util.h"
+
+#ifdef CLUSTER_NODE
+/* test_cluster_node runs the tests that make sense with Node workers; the C-only ones are
+ * compiled but not run there. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+#endif
 
 #define MAX_EV 64
 
@@ -139,9 +147,29 @@ static uvproc_cluster_options_t opts(rec_t *r, unsigned workers, uvproc_cluster_
     o.on_disconnect = r_disconnect;
     o.on_message = r_message;
     o.on_error = r_error;
+    /* Workers' stdout (Node's console.log) must not mix with this test's TAP output. */
+    o.fork.spawn.stdio[1] = (uvproc_stdio_t){.type = UVPROC_STDIO_FD, .fd = 2};
     return o;
 }
 
+#ifdef CLUSTER_NODE
+/* test_cluster_node: the same tests with unmodified Node cluster workers: `mode` is a script
+ * in test/node/, `port` reaches it as CLUSTER_TEST_PORT (0: a free port is chosen). */
+static void start(rec_t *r, const char *mode, int port, const uvproc_cluster_options_t *opt)
+{
+    char script[1024], env[64];
+    uvproc_cluster_options_t o = *opt;
+    const char *envv[] = {env, NULL};
+    snprintf(script, sizeof script, "%s/%s", NODE_SCRIPTS, mode);
+    snprintf(env, sizeof env, "CLUSTER_TEST_PORT=%d", port != 0 ? port : free_port());
+    o.fork.exec_path = getenv("UVPROC_TEST_NODE");
+    o.fork.spawn.env = envv;
+    o.fork.spawn.env_mode = UVPROC_ENV_EXTEND;
+    CHECK_OK(uvproc_cluster_start(&r->loop, &r->c, script, NULL, &o));
+}
+#define SERVE "cluster_worker.js"
+#else
+#define SERVE "serve"
 static void start(rec_t *r, const char *mode, int port, const uvproc_cluster_options_t *o)
 {
     char p[16];
@@ -149,6 +177,7 @@ static void start(rec_t *r, const char *mode, int port, const uvproc_cluster_opt
     const char *args[] = {mode, p, NULL};
     CHECK_OK(uvproc_cluster_start(&r->loop, &r->c, CLUSTER_WORKER, args, o));
 }
+#endif
 
 static void stop_and_close(rec_t *r)
 {
@@ -198,7 +227,7 @@ static void serve_distinct(uvproc_cluster_policy_t pol)
     pidset_t ps = {0};
     uvproc_cluster_options_t o = opts(&r, 2, pol);
     CHECK_OK(uv_loop_init(&r.loop));
-    start(&r, "serve", 0, &o);
+    start(&r, SERVE, 0, &o);
     RUN_UNTIL(&r.loop, r.listenings == 2);
     CHECK(r.port > 0);
     for (int round = 0; round < 20 && ps.distinct < 2; round++)
@@ -237,7 +266,7 @@ static void kill_restart(uvproc_cluster_policy_t pol)
     pidset_t ps = {0};
     uvproc_cluster_options_t o = opts(&r, 2, pol);
     CHECK_OK(uv_loop_init(&r.loop));
-    start(&r, "serve", 0, &o);
+    start(&r, SERVE, 0, &o);
     RUN_UNTIL(&r.loop, r.listenings == 2);
     uv_pid_t victim = r.pids[0];
     CHECK_OK(kill(victim, SIGKILL));
@@ -364,7 +393,7 @@ static void graceful(uvproc_cluster_policy_t pol)
     uvproc_cluster_options_t o = opts(&r, 2, pol);
     o.on_message = stop_on_message;
     CHECK_OK(uv_loop_init(&r.loop));
-    start(&r, "serve", 0, &o);
+    start(&r, SERVE, 0, &o);
     RUN_UNTIL(&r.loop, r.listenings == 2);
     http_get(&r.loop, r.port, "/slow", slow_answer, &s);
     CHECK_LOOP_CLOSE(&r.loop);
@@ -413,7 +442,7 @@ TEST(stop_while_starting)
     rec_t r = {0};
     uvproc_cluster_options_t o = opts(&r, 2, UVPROC_CLUSTER_RR);
     CHECK_OK(uv_loop_init(&r.loop));
-    start(&r, "serve", 0, &o);
+    start(&r, SERVE, 0, &o);
     CHECK_OK(uvproc_cluster_stop(r.c, r_stopped, &r));
     CHECK_EQ(uvproc_cluster_stop(r.c, NULL, NULL), UV_EALREADY);
     CHECK_EQ(uvproc_cluster_reload(r.c, NULL, NULL), UV_EALREADY);
@@ -457,7 +486,7 @@ TEST(worker_stop_no_restart)
     uvproc_cluster_options_t o = opts(&r, 1, UVPROC_CLUSTER_SHARED);
     o.on_exit = exit_then_stop;
     CHECK_OK(uv_loop_init(&r.loop));
-    start(&r, "serve", 0, &o);
+    start(&r, SERVE, 0, &o);
     RUN_UNTIL(&r.loop, r.listenings == 1);
     CHECK_EQ(uvproc_cluster_workers(r.c, &w, 1), 1);
     CHECK_OK(uvproc_cluster_worker_stop(w));
@@ -532,7 +561,7 @@ static void reload_under_load(uvproc_cluster_policy_t pol)
     http_load_t load = {0};
     uvproc_cluster_options_t o = opts(&r, 2, pol);
     CHECK_OK(uv_loop_init(&r.loop));
-    start(&r, "serve", 0, &o);
+    start(&r, SERVE, 0, &o);
     RUN_UNTIL(&r.loop, r.listenings == 2);
     load.loop = &r.loop;
     load.port = r.port;
@@ -577,7 +606,7 @@ TEST(resize_up_and_down)
     rec_t r = {0};
     uvproc_cluster_options_t o = opts(&r, 1, UVPROC_CLUSTER_RR);
     CHECK_OK(uv_loop_init(&r.loop));
-    start(&r, "serve", 0, &o);
+    start(&r, SERVE, 0, &o);
     RUN_UNTIL(&r.loop, r.listenings == 1);
     CHECK_OK(uvproc_cluster_resize(r.c, 3));
     RUN_UNTIL(&r.loop, r.listenings == 3);
@@ -613,7 +642,7 @@ TEST(eaddrinuse_reported_to_worker)
         CHECK_OK(uv_tcp_bind(&squat, (struct sockaddr *)&sa, 0));
         CHECK_OK(uv_listen((uv_stream_t *)&squat, 8, NULL));
         CHECK_OK(uv_tcp_getsockname(&squat, (struct sockaddr *)&ss, &len));
-        start(&r, "serve", ntohs(((struct sockaddr_in *)&ss)->sin_port), &o);
+        start(&r, SERVE, ntohs(((struct sockaddr_in *)&ss)->sin_port), &o);
         RUN_UNTIL(&r.loop, r.exits == 1);
         CHECK_EQ(r.err_inuse, 1);
         CHECK_EQ(r.last_code, 7); /* the helper's exit code for a failed listen */
@@ -757,6 +786,61 @@ TEST(primary_sigkill_leaves_no_worker)
         close(fds[i]);
 }
 
+#ifdef CLUSTER_NODE
+typedef struct {
+    unsigned ok, failed;
+} seed_t;
+
+static void seed_answer(http_get_t *g, int status, const char *body)
+{
+    seed_t *s = g->data;
+    /* Node chunks it (writeHead without a length): the text is inside the chunk. */
+    if (status == 200 && strstr(body, "hello world\n") != NULL)
+        s->ok++;
+    else
+        s->failed++;
+}
+
+/* Seed 004's program, unchanged (but for its port), served through the C primary. */
+TEST(seed_program_serves)
+{
+    for (int pol = 0; pol < 2; pol++) {
+        rec_t r = {0};
+        seed_t s = {0};
+        uvproc_cluster_options_t o = opts(&r, 2, (uvproc_cluster_policy_t)pol);
+        CHECK_OK(uv_loop_init(&r.loop));
+        start(&r, "cluster_seed.js", 0, &o);
+        RUN_UNTIL(&r.loop, r.listenings == 2);
+        for (int i = 0; i < 8; i++)
+            http_get(&r.loop, r.port, "/", seed_answer, &s);
+        RUN_UNTIL(&r.loop, s.ok + s.failed == 8);
+        CHECK_EQ(s.ok, 8);
+        stop_and_close(&r);
+        CHECK_EQ(r.exits, 2);
+        CHECK_EQ(r.errors, 0);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *node = getenv("UVPROC_TEST_NODE");
+    if (node == NULL || node[0] == '\0')
+        return 77; /* skip: no node */
+    RUN(seed_program_serves);
+    RUN(rr_distinct_pids);
+    RUN(shared_distinct_pids);
+    RUN(rr_kill9_restarts);
+    RUN(shared_kill9_restarts);
+    RUN(rr_graceful_stop_finishes_request);
+    RUN(shared_graceful_stop_finishes_request);
+    RUN(stop_while_starting);
+    RUN(worker_stop_no_restart);
+    RUN(rr_reload_under_load_no_failure);
+    RUN(shared_reload_under_load_no_failure);
+    RUN(eaddrinuse_reported_to_worker);
+    return check_done();
+}
+#else
 /* ---------------------------------------------------------------------------------------- */
 
 static const char *const ev_names[] = {"online", "listening", "disconnect",
@@ -823,3 +907,4 @@ int main(int argc, char **argv)
         check_cells();
     return check_done();
 }
+#endif
