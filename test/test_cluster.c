@@ -586,6 +586,7 @@ static void reload_under_load(uvproc_cluster_policy_t pol)
     CHECK_EQ(load.failed, 0);
     CHECK_EQ(r.forks, 6);
     CHECK_EQ(r.restarts, 0);
+    RUN_UNTIL(&r.loop, r.exits == 4); /* the last old one may still be finishing */
     CHECK_EQ(uvproc_cluster_workers(r.c, NULL, 0), 2);
     stop_and_close(&r);
     CHECK_EQ(r.exits, 6);
