@@ -270,6 +270,26 @@ static void reload_row(const char *name, char *const argv[], const char *const *
     server_stop(&s);
 }
 
+/* The table's ratios are to the raw bound; the targets also compare with Node's cluster:
+ * the same pairing (per round), against variant `base`. */
+static void print_pairs(const bench_t *b, int base, const char *base_name)
+{
+    printf("\nPaired per round against `%s`:\n\n| variant | ratio (median, min - max) |\n"
+           "|---|---:|\n",
+           base_name);
+    for (int i = 0; i < b->variant_count; i++) {
+        double r[BENCH_MAX_ROUNDS], med, min, max;
+        int n = 0;
+        if (i == base || !b->v[i].enabled || !b->v[base].enabled)
+            continue;
+        for (int k = 0; k < b->args.rounds; k++)
+            if (!isnan(b->v[i].m[0][k]) && !isnan(b->v[base].m[0][k]) && b->v[base].m[0][k] > 0)
+                r[n++] = b->v[i].m[0][k] / b->v[base].m[0][k];
+        if (bench_stats(r, n, &med, &min, &max) > 0)
+            printf("| %s | %.2fx (%.2f - %.2f) |\n", b->v[i].name, med, min, max);
+    }
+}
+
 int main(int argc, char **argv)
 {
     bench_args_t a = {.rounds = 3};
@@ -349,6 +369,7 @@ int main(int argc, char **argv)
     bench_baseline(&b, "raw_reuseport");
     bench_run(&b);
     bench_print(&b, stdout);
+    print_pairs(&b, 4, "node_cluster");
     for (int i = 0; i < 6; i++)
         server_stop(&sv[i]);
 

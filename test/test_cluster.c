@@ -652,6 +652,92 @@ TEST(eaddrinuse_reported_to_worker)
     }
 }
 
+/* A Unix socket path, both policies: the connection arrives as a pipe. */
+typedef struct {
+    uv_pipe_t pipe;
+    uv_connect_t connect;
+    uv_write_t write;
+    char resp[512];
+    size_t len;
+    int done;
+} unix_get_t;
+
+static void unix_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
+{
+    unix_get_t *g = h->data;
+    (void)size;
+    *buf = uv_buf_init(g->resp + g->len, (unsigned)(sizeof g->resp - 1 - g->len));
+}
+
+static void unix_closed(uv_handle_t *h)
+{
+    ((unix_get_t *)h->data)->done = 1;
+}
+
+static void unix_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    unix_get_t *g = s->data;
+    (void)buf;
+    if (n > 0) {
+        g->len += (size_t)n;
+        g->resp[g->len] = '\0';
+        return;
+    }
+    uv_close((uv_handle_t *)s, unix_closed);
+}
+
+static void unix_connected(uv_connect_t *c, int status)
+{
+    unix_get_t *g = c->data;
+    static char req[] = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+    uv_buf_t b = uv_buf_init(req, sizeof req - 1);
+    CHECK_OK(status);
+    CHECK_OK(uv_write(&g->write, (uv_stream_t *)&g->pipe, &b, 1, NULL));
+    CHECK_OK(uv_read_start((uv_stream_t *)&g->pipe, unix_alloc, unix_read));
+}
+
+TEST(unix_socket_both_policies)
+{
+    for (int pol = 0; pol < 2; pol++) {
+        rec_t r = {0};
+        unix_get_t g = {0};
+        char path[64];
+        uvproc_cluster_options_t o = opts(&r, 2, (uvproc_cluster_policy_t)pol);
+        const char *args[] = {"unix", path, NULL};
+        snprintf(path, sizeof path, "/tmp/uvproc-cluster-%d-%d.sock", (int)getpid(), pol);
+        unlink(path);
+        CHECK_OK(uv_loop_init(&r.loop));
+        CHECK_OK(uvproc_cluster_start(&r.loop, &r.c, CLUSTER_WORKER, args, &o));
+        RUN_UNTIL(&r.loop, r.listenings == 2);
+        CHECK_EQ(r.port, 0); /* -1 for both: a path has no port */
+        uv_pipe_init(&r.loop, &g.pipe, 0);
+        g.pipe.data = &g;
+        g.connect.data = &g;
+        uv_pipe_connect(&g.connect, &g.pipe, path, unix_connected);
+        RUN_UNTIL(&r.loop, g.done);
+        CHECK(strncmp(g.resp, "HTTP/1.1 200", 12) == 0);
+        uv_pid_t pid = atoi(strstr(g.resp, "\r\n\r\n") + 4);
+        CHECK(pid == r.pids[0] || pid == r.pids[1]);
+        stop_and_close(&r);
+        CHECK_EQ(r.errors, 0);
+        CHECK(access(path, F_OK) != 0); /* the primary's socket file is gone with it */
+    }
+}
+
+/* UDP is not balanced by a primary: the request is refused (ENOTSUP), not left unanswered. */
+TEST(udp_refused)
+{
+    rec_t r = {0};
+    uvproc_cluster_options_t o = opts(&r, 1, UVPROC_CLUSTER_RR);
+    o.restart.disabled = 1;
+    o.on_exit = exit_then_stop;
+    CHECK_OK(uv_loop_init(&r.loop));
+    start(&r, "udp", 0, &o);
+    CHECK_LOOP_CLOSE(&r.loop);
+    CHECK_EQ(r.last_code, 6);
+    CHECK_EQ(r.errors, 1);
+}
+
 /* Garbage from one cluster's worker: error events there, while another cluster on the same
  * loop serves on; the garbage worker's slot goes on too (it reaches LISTENING). */
 TEST(garbage_from_worker)
@@ -900,6 +986,8 @@ int main(int argc, char **argv)
     RUN(shared_reload_under_load_no_failure);
     RUN(resize_up_and_down);
     RUN(eaddrinuse_reported_to_worker);
+    RUN(unix_socket_both_policies);
+    RUN(udp_refused);
     RUN(garbage_from_worker);
     RUN(listening_before_online);
     RUN(bad_arguments);

@@ -5,6 +5,8 @@
  *                the primary {"slow":true} and answers after 300 ms; leaves when the primary
  *                asks (closes its server and channel, lets the loop end)
  *   two          as serve, plus a second server on a free port (two `listening` events)
+ *   unix         as serve, on the Unix socket path argv[2]
+ *   udp          asks for a UDP server (raw queryServer), exits 6 when refused
  *   leave        as serve, then leaves on its own once listening (exitedAfterDisconnect)
  *   stubborn     raw: says online and listening (without a server), ignores SIGTERM and the
  *                disconnect request (it answers that with `online` and `listening` again);
@@ -141,10 +143,11 @@ static void on_disconnect(uvproc_cluster_child_t *w, int asked)
         exit(0);
 }
 
-static void listen_on(int p)
+static void listen_on(int p, const char *path)
 {
     uvproc_cluster_listen_options_t lo = {.host = "127.0.0.1",
                                           .port = p,
+                                          .path = path,
                                           .on_listening = on_listening,
                                           .on_connection = on_connection};
     if (uvproc_cluster_listen(self, &lo, NULL) != 0)
@@ -207,6 +210,16 @@ int main(int argc, char **argv)
     port = atoi(argv[2]);
     if (strcmp(mode, "exit") == 0)
         return 3;
+    if (strcmp(mode, "udp") == 0) {
+        char buf[4096];
+        raw_line("{\"cmd\":\"NODE_CLUSTER\",\"act\":\"online\",\"seq\":0}");
+        raw_line("{\"cmd\":\"NODE_CLUSTER\",\"act\":\"queryServer\",\"index\":0,"
+                 "\"address\":\"127.0.0.1\",\"port\":0,\"addressType\":\"udp4\",\"seq\":1}");
+        ssize_t n = read(3, buf, sizeof buf - 1);
+        buf[n > 0 ? n : 0] = '\0';
+        /* The refusal: errno is ENOTSUP's libuv code, answering our seq 1. */
+        return strstr(buf, "\"ack\":1") != NULL && strstr(buf, "\"errno\":-95") != NULL ? 6 : 1;
+    }
     if (strcmp(mode, "online-exit") == 0) {
         raw_line("{\"cmd\":\"NODE_CLUSTER\",\"act\":\"online\",\"seq\":0}");
         return 5;
@@ -241,10 +254,12 @@ int main(int argc, char **argv)
     }
     if (uvproc_cluster_child_start(loop, &self, &co) != 0)
         return 4;
-    if (strcmp(mode, "online") != 0)
-        listen_on(port);
+    if (strcmp(mode, "unix") == 0)
+        listen_on(0, argv[2]);
+    else if (strcmp(mode, "online") != 0)
+        listen_on(port, NULL);
     if (strcmp(mode, "two") == 0)
-        listen_on(0);
+        listen_on(0, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
     return 0;
