@@ -359,8 +359,7 @@ static void uvproc__cl_on_internal(uvproc_channel_t *ch, json_t *msg, uvproc_han
             uvproc__cl_report(w, UV_EPROTO, msg); /* not an event: the state stays */
         else
             uvproc__cl_event(w, EV_LISTENING, msg);
-    }
-    else if (strcmp(act, "queryServer") == 0)
+    } else if (strcmp(act, "queryServer") == 0)
         uvproc__cl_query_server(w, msg);
     else if (strcmp(act, "close") == 0)
         uvproc__cl_close_server(w, msg);
@@ -749,12 +748,7 @@ int uvproc_cluster_worker_stop(uvproc_cluster_worker_t *w)
 
 int uvproc_cluster_send(uvproc_cluster_worker_t *w, const json_t *msg)
 {
-    if (w == NULL || msg == NULL)
-        return UV_EINVAL;
-    if (w->peer.ch == NULL)
-        return UV_EPIPE;
-    int err = uvproc_channel_send(w->peer.ch, msg, NULL, NULL);
-    return err < 0 ? err : 0;
+    return w != NULL ? uvproc__cl_send_user(&w->peer, msg) : UV_EINVAL;
 }
 
 int uvproc_cluster_broadcast(uvproc_cluster_t *c, const json_t *msg)

@@ -33,6 +33,17 @@ typedef struct {
     unsigned want_listening;
 } rec_t;
 
+/* rr_NAME and shared_NAME: the same test body in each policy. */
+#define BOTH_POLICIES(name, fn)                                                                    \
+    TEST(rr_##name)                                                                                \
+    {                                                                                              \
+        fn(UVPROC_CLUSTER_RR);                                                                     \
+    }                                                                                              \
+    TEST(shared_##name)                                                                            \
+    {                                                                                              \
+        fn(UVPROC_CLUSTER_SHARED);                                                                 \
+    }
+
 static rec_t *R(uvproc_cluster_t *c)
 {
     return uvproc_cluster_data(c);
@@ -248,15 +259,7 @@ static void serve_distinct(uvproc_cluster_policy_t pol)
     CHECK_EQ(r.restarts, 0);
 }
 
-TEST(rr_distinct_pids)
-{
-    serve_distinct(UVPROC_CLUSTER_RR);
-}
-
-TEST(shared_distinct_pids)
-{
-    serve_distinct(UVPROC_CLUSTER_SHARED);
-}
+BOTH_POLICIES(distinct_pids, serve_distinct)
 
 /* kill -9 → restarted at once; a request sent right after the kill is still answered (the
  * primary kept the socket: it waits in the backlog, or goes to the other worker). */
@@ -293,15 +296,7 @@ static void kill_restart(uvproc_cluster_policy_t pol)
     stop_and_close(&r);
 }
 
-TEST(rr_kill9_restarts)
-{
-    kill_restart(UVPROC_CLUSTER_RR);
-}
-
-TEST(shared_kill9_restarts)
-{
-    kill_restart(UVPROC_CLUSTER_SHARED);
-}
+BOTH_POLICIES(kill9_restarts, kill_restart)
 
 /* A worker that exits at start: restarts at 0, 20, 40 ms (delay 20, factor 2), then the
  * fourth restart would pass crash_loop_restarts = 3: reported, and no more forks. */
@@ -407,15 +402,7 @@ static void graceful(uvproc_cluster_policy_t pol)
     CHECK_EQ(r.restarts, 0);
 }
 
-TEST(rr_graceful_stop_finishes_request)
-{
-    graceful(UVPROC_CLUSTER_RR);
-}
-
-TEST(shared_graceful_stop_finishes_request)
-{
-    graceful(UVPROC_CLUSTER_SHARED);
-}
+BOTH_POLICIES(graceful_stop_finishes_request, graceful)
 
 /* Ignores SIGTERM and the request to leave (and says online/listening again): SIGKILL after
  * the grace period. */
@@ -500,35 +487,37 @@ TEST(worker_stop_no_restart)
     CHECK(r.stopped);
 }
 
+/* One worker of `mode` that is not restarted after it exits (`no_restart`: by policy; else it
+ * must not be, by what it did); the cluster stops then. Runs to the end. */
+static void run_to_exit(rec_t *r, const char *mode, int no_restart)
+{
+    uvproc_cluster_options_t o = opts(r, 1, UVPROC_CLUSTER_RR);
+    o.restart.disabled = no_restart;
+    o.on_exit = exit_then_stop;
+    CHECK_OK(uv_loop_init(&r->loop));
+    start(r, mode, 0, &o);
+    CHECK_LOOP_CLOSE(&r->loop);
+    CHECK_EQ(r->restarts, 0);
+}
+
 /* The worker leaves by itself (exitedAfterDisconnect): wanted, so not restarted. */
 TEST(worker_leaves_no_restart)
 {
     rec_t r = {0};
-    uvproc_cluster_options_t o = opts(&r, 1, UVPROC_CLUSTER_RR);
-    o.on_exit = exit_then_stop;
-    CHECK_OK(uv_loop_init(&r.loop));
-    start(&r, "leave", 0, &o);
-    CHECK_LOOP_CLOSE(&r.loop);
+    run_to_exit(&r, "leave", 0);
     CHECK_EQ(r.exits, 1);
     CHECK_EQ(r.last_code, 0);
     CHECK_EQ(r.last_state, UVPROC_WORKER_DEAD);
-    CHECK_EQ(r.restarts, 0);
 }
 
 /* Online, then exit: ONLINE x DISCONNECT, ONLINE x EXIT. */
 TEST(online_then_exit)
 {
     rec_t r = {0};
-    uvproc_cluster_options_t o = opts(&r, 1, UVPROC_CLUSTER_RR);
-    o.restart.disabled = 1;
-    o.on_exit = exit_then_stop;
-    CHECK_OK(uv_loop_init(&r.loop));
-    start(&r, "online-exit", 0, &o);
-    CHECK_LOOP_CLOSE(&r.loop);
+    run_to_exit(&r, "online-exit", 1);
     CHECK_EQ(r.onlines, 1);
     CHECK_EQ(r.last_code, 5);
     CHECK_EQ(r.disconnects, 1);
-    CHECK_EQ(r.restarts, 0);
 }
 
 TEST(two_servers_two_listening)
@@ -592,15 +581,7 @@ static void reload_under_load(uvproc_cluster_policy_t pol)
     CHECK_EQ(r.exits, 6);
 }
 
-TEST(rr_reload_under_load_no_failure)
-{
-    reload_under_load(UVPROC_CLUSTER_RR);
-}
-
-TEST(shared_reload_under_load_no_failure)
-{
-    reload_under_load(UVPROC_CLUSTER_SHARED);
-}
+BOTH_POLICIES(reload_under_load_no_failure, reload_under_load)
 
 TEST(resize_up_and_down)
 {
@@ -728,12 +709,7 @@ TEST(unix_socket_both_policies)
 TEST(udp_refused)
 {
     rec_t r = {0};
-    uvproc_cluster_options_t o = opts(&r, 1, UVPROC_CLUSTER_RR);
-    o.restart.disabled = 1;
-    o.on_exit = exit_then_stop;
-    CHECK_OK(uv_loop_init(&r.loop));
-    start(&r, "udp", 0, &o);
-    CHECK_LOOP_CLOSE(&r.loop);
+    run_to_exit(&r, "udp", 1);
     CHECK_EQ(r.last_code, 6);
     CHECK_EQ(r.errors, 1);
 }
