@@ -195,6 +195,59 @@ def test_cluster_server():
         check("killed by signal 9" in err, err)  # /crash
 
 
+def test_cluster_server_reload_keepalive():
+    """Two SIGHUP reloads while keep-alive clients hammer the port: no request fails."""
+    import http.client
+    srv = subprocess.Popen([demo("cluster-server"), "-w", "2", "-p", "0"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    done = threading.Semaphore(0)
+    stop = threading.Event()
+    counts = {"ok": 0, "failed": 0}
+
+    def read_stderr():
+        for line in srv.stderr:
+            if line.startswith("reload: done"):
+                done.release()
+
+    def client(port):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while not stop.is_set():
+            try:
+                conn.request("GET", "/")
+                r = conn.getresponse()
+                ok = r.status == 200 and r.read() == b"hello world\n"
+                counts["ok" if ok else "failed"] += 1
+            except (OSError, http.client.HTTPException):
+                counts["failed"] += 1
+                conn.close()
+
+    try:
+        line = srv.stdout.readline()
+        port = int(line.rsplit(":", 1)[1].strip("/\n"))
+        threading.Thread(target=read_stderr, daemon=True).start()
+        clients = [threading.Thread(target=client, args=(port,)) for _ in range(4)]
+        for t in clients:
+            t.start()
+        for _ in range(2):
+            start = counts["ok"]
+            while counts["ok"] < start + 200 and not counts["failed"]:
+                threading.Event().wait(0.01)  # traffic flowing before each reload
+            srv.send_signal(signal.SIGHUP)
+            check(done.acquire(timeout=30), "reload did not finish")
+        start = counts["ok"]
+        while counts["ok"] < start + 200 and not counts["failed"]:
+            threading.Event().wait(0.01)  # and after the last one
+        stop.set()
+        for t in clients:
+            t.join()
+    finally:
+        stop.set()
+        srv.send_signal(signal.SIGTERM)
+        srv.wait(timeout=30)
+    check(srv.returncode == 0, f"exit {srv.returncode}")
+    check(counts["ok"] > 0 and counts["failed"] == 0, counts)
+
+
 def test_cluster_server_node_worker():
     if NODE is None:
         print("skip cluster_server_node_worker: no node")
