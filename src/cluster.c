@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "cluster.h"
 
@@ -412,6 +414,21 @@ static void uvproc__cl_on_close(uvproc_process_t *p, int64_t code, int signal)
     uvproc__cl_event(w, EV_EXIT, NULL);
 }
 
+/* kill_on_parent_death needs pidfds (the posix_spawn launcher); where the kernel (or
+ * valgrind) has none, a worker asked to have it would not start at all. It is then left out:
+ * workers still leave when the channel drops (Node's do; C workers see on_disconnect(w, 0)). */
+static int uvproc__cl_have_pidfd(void)
+{
+#ifdef SYS_pidfd_open
+    int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    if (fd >= 0) {
+        close(fd);
+        return 1;
+    }
+#endif
+    return 0;
+}
+
 static int uvproc__cl_spawn(uvproc_cluster_worker_t *w)
 {
     uvproc_cluster_t *c = w->cluster;
@@ -424,7 +441,7 @@ static int uvproc__cl_spawn(uvproc_cluster_worker_t *w)
     c->env[c->env_len] = id_env;
     fo.spawn.env = (const char *const *)c->env;
     fo.spawn.env_mode = c->env_mode;
-    fo.spawn.kill_on_parent_death = 1;
+    fo.spawn.kill_on_parent_death = c->pdeath;
     fo.spawn.data = w;
     fo.spawn.on_spawn = NULL;
     fo.spawn.on_data = NULL;
@@ -572,6 +589,7 @@ int uvproc_cluster_start(uv_loop_t *loop, uvproc_cluster_t **out, const char *fi
     c->o.fork.exec_path = c->exec_path;
     c->o.fork.exec_args = c->o.fork.exec_args != NULL ? (const char *const *)c->exec_args : NULL;
     c->o.fork.spawn.cwd = c->cwd;
+    c->pdeath = uvproc__cl_have_pidfd();
     uv_idle_init(loop, &c->finisher);
     c->finisher.data = c;
     n = c->o.workers != 0 ? c->o.workers : uv_available_parallelism();

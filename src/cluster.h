@@ -42,6 +42,7 @@ struct uvproc_cluster_s {
     uvproc_env_mode_t env_mode;
     char *exec_path, **exec_args, *cwd; /* copies of the fork options' strings */
     unsigned nslots;                    /* allocated slots, freed ones not yet counted down */
+    int pdeath; /* workers get kill_on_parent_death (where the kernel can) */
     unsigned next_id;
     unsigned target; /* workers wanted */
     uvproc_cluster_worker_t *workers;

@@ -633,6 +633,42 @@ TEST(eaddrinuse_reported_to_worker)
     }
 }
 
+/* Worker 1 refuses every connection it is given (accepted:false): the primary gives each to
+ * worker 2, so every request is answered, all by worker 2. */
+TEST(rr_refused_connection_goes_to_another_worker)
+{
+    rec_t r = {0};
+    pidset_t ps = {0};
+    uvproc_cluster_options_t o = opts(&r, 2, UVPROC_CLUSTER_RR);
+    CHECK_OK(uv_loop_init(&r.loop));
+    start(&r, "refuse-first", 0, &o);
+    RUN_UNTIL(&r.loop, r.listenings == 2 && r.port > 0);
+    get_many(&r, &ps, 10);
+    CHECK_EQ(ps.failed, 0);
+    CHECK_EQ(ps.distinct, 1);
+    CHECK(ps.seen[0] != r.pids[0]); /* not the refuser, the first forked */
+    CHECK_EQ(r.errors, 0);
+    stop_and_close(&r);
+}
+
+TEST(ipv6_both_policies)
+{
+    for (int pol = 0; pol < 2; pol++) {
+        rec_t r = {0};
+        pidset_t ps = {0};
+        uvproc_cluster_options_t o = opts(&r, 2, (uvproc_cluster_policy_t)pol);
+        CHECK_OK(uv_loop_init(&r.loop));
+        start(&r, "ipv6", 0, &o);
+        RUN_UNTIL(&r.loop, r.listenings == 2);
+        for (int i = 0; i < 4; i++)
+            http_get_at(&r.loop, "::1", r.port, "/", pid_answer, &ps);
+        RUN_UNTIL(&r.loop, ps.answered + ps.failed == 4);
+        CHECK_EQ(ps.answered, 4);
+        stop_and_close(&r);
+        CHECK_EQ(r.errors, 0);
+    }
+}
+
 /* A Unix socket path, both policies: the connection arrives as a pipe. */
 typedef struct {
     uv_pipe_t pipe;
@@ -962,6 +998,8 @@ int main(int argc, char **argv)
     RUN(shared_reload_under_load_no_failure);
     RUN(resize_up_and_down);
     RUN(eaddrinuse_reported_to_worker);
+    RUN(rr_refused_connection_goes_to_another_worker);
+    RUN(ipv6_both_policies);
     RUN(unix_socket_both_policies);
     RUN(udp_refused);
     RUN(garbage_from_worker);
