@@ -872,7 +872,17 @@ TEST(primary_sigkill_leaves_no_worker)
     CHECK_EQ(sscanf(s.out, "%d %d", &pids[0], &pids[1]), 2);
     for (int i = 0; i < 2; i++) {
         fds[i] = (int)syscall(SYS_pidfd_open, pids[i], 0);
-        CHECK(fds[i] >= 0);
+        if (fds[i] < 0) {
+            /* No pidfds (valgrind, old kernels): no kill_on_parent_death either. */
+            fprintf(stderr, "# skip: no pidfd_open\n");
+            uvproc_kill(p, SIGKILL);
+            for (int j = 0; j < 2; j++)
+                kill(pids[j], SIGKILL);
+            if (i == 1)
+                close(fds[0]);
+            CHECK_LOOP_CLOSE(&loop);
+            return;
+        }
         uv_poll_init(&loop, &polls[i], fds[i]);
         polls[i].data = &gone;
         uv_poll_start(&polls[i], UV_READABLE, pidfd_gone);
