@@ -30,7 +30,8 @@ static void usage(FILE *f)
             "  cluster-server listening on http://HOST:PORT/\n"
             "Worker events (fork, online, listening, exit, restart) go to stderr.\n"
             "GET /crash kills the worker that serves it (watch it restart); SIGHUP reloads the\n"
-            "workers one at a time; SIGINT/SIGTERM stop gracefully (exit status 0).\n");
+            "workers one at a time; SIGINT/SIGTERM stop gracefully (exit status 0). If the\n"
+            "port cannot be had, or the workers crash-loop before serving, exit status 1.\n");
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -96,7 +97,7 @@ static int worker_main(const char *host, int port)
 
 static struct {
     unsigned workers, ready, forks, restarts, exits, crash_loops;
-    int announced, port, json;
+    int announced, port, json, failed;
     const char *host;
     uv_signal_t sigint, sigterm, sighup;
 } S;
@@ -151,19 +152,32 @@ static void on_restart(uvproc_cluster_t *c, uvproc_cluster_worker_t *w, uint64_t
     fprintf(stderr, "restart: in %llu ms\n", (unsigned long long)delay);
 }
 
+static void stopped(uvproc_cluster_t *c, void *data);
+
+/* Before the server is up, a failure is the answer: say it and stop (exit status 1). */
+static void give_up(uvproc_cluster_t *c)
+{
+    if (S.announced || S.failed)
+        return;
+    S.failed = 1;
+    fprintf(stderr, "cluster-server: the workers cannot serve; stopping\n");
+    uvproc_cluster_stop(c, stopped, NULL);
+}
+
 static void on_crash_loop(uvproc_cluster_t *c, uvproc_cluster_worker_t *w)
 {
-    (void)c;
     (void)w;
     S.crash_loops++;
     fprintf(stderr, "crash loop: a worker keeps dying, its slot stops restarting\n");
+    give_up(c);
 }
 
 static void on_error(uvproc_cluster_t *c, uvproc_cluster_worker_t *w, int err, json_t *msg)
 {
-    (void)c;
     (void)msg;
     fprintf(stderr, "error: worker %u: %s\n", uvproc_cluster_worker_id(w), uvproc_strerror(err));
+    if (err == UV_EADDRINUSE || err == UV_EACCES || err == UV_EADDRNOTAVAIL)
+        give_up(c); /* the port cannot be had: restarting will not help */
 }
 
 static void stopped(uvproc_cluster_t *c, void *data)
@@ -279,5 +293,5 @@ int main(int argc, char **argv)
         printf("{\"port\":%d,\"forks\":%u,\"exits\":%u,\"restarts\":%u,\"crash_loops\":%u}\n",
                S.port, S.forks, S.exits, S.restarts, S.crash_loops);
     uv_loop_close(loop);
-    return 0;
+    return S.failed ? 1 : 0;
 }
