@@ -179,8 +179,10 @@ static void start(rec_t *r, const char *mode, int port, const uvproc_cluster_opt
     CHECK_OK(uvproc_cluster_start(&r->loop, &r->c, script, NULL, &o));
 }
 #define SERVE "cluster_worker.js"
+#define LEAVE "cluster_leave.js"
 #else
 #define SERVE "serve"
+#define LEAVE "leave"
 static void start(rec_t *r, const char *mode, int port, const uvproc_cluster_options_t *o)
 {
     char p[16];
@@ -504,7 +506,7 @@ static void run_to_exit(rec_t *r, const char *mode, int no_restart)
 TEST(worker_leaves_no_restart)
 {
     rec_t r = {0};
-    run_to_exit(&r, "leave", 0);
+    run_to_exit(&r, LEAVE, 0);
     CHECK_EQ(r.exits, 1);
     CHECK_EQ(r.last_code, 0);
     CHECK_EQ(r.last_state, UVPROC_WORKER_DEAD);
@@ -944,6 +946,7 @@ int main(int argc, char **argv)
     RUN(shared_graceful_stop_finishes_request);
     RUN(stop_while_starting);
     RUN(worker_stop_no_restart);
+    RUN(worker_leaves_no_restart);
     RUN(rr_reload_under_load_no_failure);
     RUN(shared_reload_under_load_no_failure);
     RUN(eaddrinuse_reported_to_worker);
