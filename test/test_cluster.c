@@ -243,7 +243,7 @@ static void serve_distinct(uvproc_cluster_policy_t pol)
     start(&r, SERVE, 0, &o);
     RUN_UNTIL(&r.loop, r.listenings == 2);
     CHECK(r.port > 0);
-    for (int round = 0; round < 20 && ps.distinct < 2; round++)
+    for (int round = 0; round < 100 && ps.distinct < 2; round++)
         get_many(&r, &ps, 8);
     CHECK_EQ(ps.failed, 0);
     CHECK_EQ(ps.distinct, 2);
@@ -285,7 +285,7 @@ static void kill_restart(uvproc_cluster_policy_t pol)
     CHECK_EQ(r.restart_delay[0], 0); /* the first restart of a window is immediate */
     CHECK_EQ(r.forks, 3);
     ps = (pidset_t){0};
-    for (int round = 0; round < 20 && ps.distinct < 2; round++)
+    for (int round = 0; round < 100 && ps.distinct < 2; round++)
         get_many(&r, &ps, 8);
     CHECK_EQ(ps.failed, 0);
     for (unsigned i = 0; i < ps.distinct; i++)
