@@ -249,10 +249,13 @@ static void serve_distinct(uvproc_cluster_policy_t pol)
     CHECK_EQ(ps.distinct, 2);
     CHECK(ps.seen[0] == r.pids[0] || ps.seen[0] == r.pids[1]);
     CHECK(ps.seen[1] == r.pids[0] || ps.seen[1] == r.pids[1]);
-    /* Broadcast reaches both; the helper does not answer, but the send succeeds. */
+    /* Broadcast reaches both. */
     json_t *m = json_pack("{s:i}", "hello", 1);
     CHECK_EQ(uvproc_cluster_broadcast(r.c, m), 2);
     json_decref(m);
+#ifndef CLUSTER_NODE
+    RUN_UNTIL(&r.loop, r.messages == 2); /* the C workers echo it */
+#endif
     CHECK_EQ(uvproc_cluster_workers(r.c, NULL, 0), 2);
     stop_and_close(&r);
     CHECK_EQ(r.exits, 2);
@@ -584,6 +587,44 @@ static void reload_under_load(uvproc_cluster_policy_t pol)
 }
 
 BOTH_POLICIES(reload_under_load_no_failure, reload_under_load)
+
+/* A bad deploy: the replacement crash-loops, the reload reports it, the old worker serves on. */
+TEST(reload_with_crashing_replacement)
+{
+    rec_t r = {0};
+    pidset_t ps = {0};
+    uvproc_cluster_options_t o = opts(&r, 1, UVPROC_CLUSTER_RR);
+    o.restart.crash_loop_restarts = 2;
+    CHECK_OK(uv_loop_init(&r.loop));
+    start(&r, "first-only", 0, &o);
+    RUN_UNTIL(&r.loop, r.listenings == 1);
+    CHECK_OK(uvproc_cluster_reload(r.c, reload_done, &r));
+    RUN_UNTIL(&r.loop, r.reloads_done == 1);
+    CHECK_EQ(r.reload_status, UVPROC_ECRASHLOOP);
+    CHECK_EQ(r.crash_loops, 1);
+    CHECK_EQ(r.forks, 4); /* the old one, the replacement and its 2 restarts */
+    get_many(&r, &ps, 4);
+    CHECK_EQ(ps.failed, 0);
+    CHECK_EQ(ps.distinct, 1);
+    CHECK_EQ(ps.seen[0], r.pids[0]);
+    stop_and_close(&r);
+}
+
+TEST(stop_during_reload)
+{
+    rec_t r = {0};
+    uvproc_cluster_options_t o = opts(&r, 2, UVPROC_CLUSTER_SHARED);
+    CHECK_OK(uv_loop_init(&r.loop));
+    start(&r, SERVE, 0, &o);
+    RUN_UNTIL(&r.loop, r.listenings == 2);
+    CHECK_OK(uvproc_cluster_reload(r.c, reload_done, &r));
+    CHECK_OK(uvproc_cluster_stop(r.c, r_stopped, &r));
+    CHECK_EQ(r.reloads_done, 1);
+    CHECK_EQ(r.reload_status, UV_ECANCELED);
+    CHECK_LOOP_CLOSE(&r.loop);
+    CHECK(r.stopped);
+    CHECK_EQ(r.exits, 3);
+}
 
 TEST(resize_up_and_down)
 {
@@ -1019,6 +1060,8 @@ int main(int argc, char **argv)
     RUN(two_servers_two_listening);
     RUN(rr_reload_under_load_no_failure);
     RUN(shared_reload_under_load_no_failure);
+    RUN(reload_with_crashing_replacement);
+    RUN(stop_during_reload);
     RUN(resize_up_and_down);
     RUN(eaddrinuse_reported_to_worker);
     RUN(rr_refused_connection_goes_to_another_worker);

@@ -7,6 +7,9 @@
  *   two          as serve, plus a second server on a free port (two `listening` events)
  *   unix         as serve, on the Unix socket path argv[2]
  *   ipv6         as serve, on [::1]:PORT
+ *   first-only   the worker with NODE_UNIQUE_ID 1 serves, every later one exits 3 at once
+ *                (a bad deploy, for the reload tests)
+ * Every C mode echoes a user message from the primary back as {"echo": msg}.
  *   refuse-first the worker with NODE_UNIQUE_ID 1 is raw: listens (round-robin) and answers
  *                every connection it is given with accepted:false; the others serve
  *   udp          asks for a UDP server (raw queryServer), exits 6 when refused
@@ -140,6 +143,13 @@ static void on_listening(uvproc_cluster_server_t *s, int status)
     (void)s;
 }
 
+static void on_message(uvproc_cluster_child_t *w, json_t *msg)
+{
+    json_t *m = json_pack("{s:O}", "echo", msg);
+    uvproc_cluster_child_send(w, m);
+    json_decref(m);
+}
+
 static void on_disconnect(uvproc_cluster_child_t *w, int asked)
 {
     (void)w;
@@ -271,12 +281,14 @@ static int refuse_main(void)
 int main(int argc, char **argv)
 {
     uv_loop_t *loop = uv_default_loop();
-    uvproc_cluster_child_options_t co = {.on_disconnect = on_disconnect};
+    uvproc_cluster_child_options_t co = {.on_message = on_message, .on_disconnect = on_disconnect};
     if (argc < 3)
         return 2;
     mode = argv[1];
     port = atoi(argv[2]);
     if (strcmp(mode, "exit") == 0)
+        return 3;
+    if (strcmp(mode, "first-only") == 0 && strcmp(getenv("NODE_UNIQUE_ID"), "1") != 0)
         return 3;
     if (strcmp(mode, "udp") == 0) {
         char buf[4096];
