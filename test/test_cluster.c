@@ -983,6 +983,24 @@ TEST(seed_program_serves)
     }
 }
 
+/* The other direction: Node's own cluster primary with uvproc C workers, both policies. */
+TEST(c_workers_under_node_primary)
+{
+    static const char *const policies[] = {"rr", "none"};
+    char script[1024];
+    snprintf(script, sizeof script, "%s/cluster_c_workers.js", NODE_SCRIPTS);
+    for (int i = 0; i < 2; i++) {
+        const char *args[] = {script, CLUSTER_WORKER, policies[i], NULL};
+        uvproc_exec_result_t res;
+        int err = uvproc_exec_file_sync(getenv("UVPROC_TEST_NODE"), args, NULL, &res);
+        if (err != 0)
+            fprintf(stderr, "%s\n%s\n", res.out, res.err);
+        CHECK_OK(err);
+        CHECK(strncmp(res.out, "ok ", 3) == 0);
+        uvproc_exec_result_free(&res);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *node = getenv("UVPROC_TEST_NODE");
@@ -1001,6 +1019,7 @@ int main(int argc, char **argv)
     RUN(rr_reload_under_load_no_failure);
     RUN(shared_reload_under_load_no_failure);
     RUN(eaddrinuse_reported_to_worker);
+    RUN(c_workers_under_node_primary);
     return check_done();
 }
 #else
