@@ -18,7 +18,6 @@
  * "-" cannot happen (no process, or no timer, in that state): `impossible` reports it. A DEAD
  * slot is freed at the end of the event that made it DEAD, so the DEAD row is only reached by
  * an event queued during that same event. */
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +77,10 @@ static int64_t uvproc__cl_next_delay(uvproc_cluster_worker_t *w, uint64_t now)
     }
     if (r.crash_loop_restarts != UINT32_MAX && ++w->window_count > r.crash_loop_restarts)
         return -1;
-    delay = w->streak == 0 ? 0.0 : (double)r.delay_ms * pow(r.factor, (double)(w->streak - 1));
+    /* delay_ms * factor^(streak-1), capped; multiplied out so the cap stops it early. */
+    delay = w->streak == 0 ? 0.0 : (double)r.delay_ms;
+    for (unsigned i = 1; i < w->streak && delay < (double)r.max_delay_ms; i++)
+        delay *= r.factor;
     w->streak++;
     return delay > (double)r.max_delay_ms ? (int64_t)r.max_delay_ms : (int64_t)delay;
 }
