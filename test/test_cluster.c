@@ -329,6 +329,58 @@ TEST(crash_loop_backoff)
     CHECK_EQ(r.onlines, 0);
 }
 
+/* The delay stops growing at max_delay_ms: 0, 5, 15, then 20 and 20 (delay 5, factor 3). */
+TEST(backoff_capped)
+{
+    rec_t r = {0};
+    uvproc_cluster_options_t o = opts(&r, 1, UVPROC_CLUSTER_RR);
+    o.restart.delay_ms = 5;
+    o.restart.factor = 3;
+    o.restart.max_delay_ms = 20;
+    o.restart.crash_loop_restarts = 5;
+    r.stop_in_crash_loop = 1;
+    CHECK_OK(uv_loop_init(&r.loop));
+    start(&r, "exit", 0, &o);
+    CHECK_LOOP_CLOSE(&r.loop);
+    CHECK_EQ(r.restarts, 5);
+    static const uint64_t want[] = {0, 5, 15, 20, 20};
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ(r.restart_delay[i], want[i]);
+}
+
+static void restart_then_stop(uvproc_cluster_t *c, uvproc_cluster_worker_t *w, uint64_t delay)
+{
+    r_restart(c, w, delay);
+    if (R(c)->restarts == 5)
+        CHECK_OK(uvproc_cluster_stop(c, r_stopped, R(c)));
+}
+
+static void listening_kill(uvproc_cluster_t *c, uvproc_cluster_worker_t *w,
+                           const uvproc_cluster_address_t *a)
+{
+    r_listening(c, w, a);
+    CHECK_OK(kill(uvproc_cluster_worker_pid(w), SIGKILL));
+}
+
+/* A worker that stayed up reset_after_ms (1 ms here: it is killed once it listens) starts the
+ * sequence over: every restart immediate, and no crash loop however many there are. */
+TEST(backoff_resets_after_stable_uptime)
+{
+    rec_t r = {0};
+    uvproc_cluster_options_t o = opts(&r, 1, UVPROC_CLUSTER_RR);
+    o.restart.reset_after_ms = 1;
+    o.restart.crash_loop_restarts = 2;
+    o.on_restart = restart_then_stop;
+    o.on_listening = listening_kill;
+    CHECK_OK(uv_loop_init(&r.loop));
+    start(&r, "serve", 0, &o);
+    CHECK_LOOP_CLOSE(&r.loop);
+    CHECK_EQ(r.restarts, 5);
+    CHECK_EQ(r.crash_loops, 0);
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ(r.restart_delay[i], 0);
+}
+
 /* A program that cannot start: the spawn error is reported, then it crash-loops too. */
 TEST(missing_program_crash_loops)
 {
@@ -1066,6 +1118,8 @@ int main(int argc, char **argv)
     RUN(rr_kill9_restarts);
     RUN(shared_kill9_restarts);
     RUN(crash_loop_backoff);
+    RUN(backoff_capped);
+    RUN(backoff_resets_after_stable_uptime);
     RUN(missing_program_crash_loops);
     RUN(stop_during_backoff);
     RUN(rr_graceful_stop_finishes_request);
