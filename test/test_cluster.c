@@ -1035,6 +1035,44 @@ TEST(seed_program_serves)
     }
 }
 
+/* The seed's program byte for byte (Node's documentation example, port 8000), when 8000 is
+ * free here. */
+TEST(seed_program_verbatim_on_8000)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(8000)};
+    int probe = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(probe, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        fprintf(stderr, "# skip: port 8000 is taken here\n");
+        close(probe);
+        return;
+    }
+    close(probe);
+    rec_t r = {0};
+    seed_t s = {0};
+    uvproc_cluster_options_t o = opts(&r, 2, UVPROC_CLUSTER_RR);
+    char script[1024];
+    snprintf(script, sizeof script, "%s/cluster_seed_verbatim.js", NODE_SCRIPTS);
+    o.fork.exec_path = getenv("UVPROC_TEST_NODE");
+    o.restart.disabled = 1;
+    CHECK_OK(uv_loop_init(&r.loop));
+    CHECK_OK(uvproc_cluster_start(&r.loop, &r.c, script, NULL, &o));
+    RUN_UNTIL(&r.loop, r.listenings == 2 || r.exits > 0);
+    if (r.exits > 0 && r.err_inuse > 0) {
+        fprintf(stderr, "# skip: port 8000 was taken meanwhile\n");
+        stop_and_close(&r);
+        return;
+    }
+    CHECK_EQ(r.exits, 0);
+    CHECK_EQ(r.port, 8000);
+    for (int i = 0; i < 4; i++)
+        http_get(&r.loop, 8000, "/", seed_answer, &s);
+    RUN_UNTIL(&r.loop, s.ok + s.failed == 4);
+    CHECK_EQ(s.ok, 4);
+    stop_and_close(&r);
+    CHECK_EQ(r.errors, 0);
+}
+
 /* The other direction: Node's own cluster primary with uvproc C workers, both policies. */
 TEST(c_workers_under_node_primary)
 {
@@ -1059,6 +1097,7 @@ int main(int argc, char **argv)
     if (node == NULL || node[0] == '\0')
         return 77; /* skip: no node */
     RUN(seed_program_serves);
+    RUN(seed_program_verbatim_on_8000);
     RUN(rr_distinct_pids);
     RUN(shared_distinct_pids);
     RUN(rr_kill9_restarts);
