@@ -419,6 +419,11 @@ int main(int argc, char **argv)
             printf("| uvproc_node_rr (Node workers) | ");
             fflush(stdout);
             reload_row("uvproc_node_rr", nd2, e2);
+            char *nc2[] = {(char *)node, node_hello, NULL};
+            const char *e3[] = {env2, "WORKERS=2", NULL};
+            printf("| node_cluster (Node's primary, hand-written rolling reload) | ");
+            fflush(stdout);
+            reload_row("node_cluster", nc2, e3);
         }
     }
     return 0;
