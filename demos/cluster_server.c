@@ -70,6 +70,12 @@ static void worker_disconnect(uvproc_cluster_child_t *w, int asked)
 
 static int worker_main(const char *host, int port)
 {
+    /* A terminal's Ctrl-C (or a SIGHUP) reaches the whole process group: the primary decides
+     * what workers do about it (a graceful stop, a reload), so they ignore them. Workers stay
+     * in the primary's session rather than `detached`: a session of their own would also be a
+     * scheduling group of their own (Linux autogroup), changing their CPU share. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
     uv_loop_t *loop = uv_default_loop();
     uvproc_cluster_child_t *w;
     uvproc_cluster_child_options_t co = {.on_disconnect = worker_disconnect};
@@ -261,10 +267,8 @@ int main(int argc, char **argv)
     if (node_worker != NULL)
         o.fork.exec_path = "node";
     /* The workers' own stdout (Node's console.log) goes to stderr: stdout carries only the
-     * listening line, which scripts wait for. Their own process group: a terminal's Ctrl-C
-     * reaches the primary alone, which then stops them gracefully. */
+     * listening line, which scripts wait for. */
     o.fork.spawn.stdio[1] = (uvproc_stdio_t){.type = UVPROC_STDIO_FD, .fd = 2};
-    o.fork.spawn.detached = 1;
     o.on_fork = on_fork;
     o.on_online = on_online;
     o.on_listening = on_listening;
