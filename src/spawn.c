@@ -32,6 +32,18 @@ static void uvproc__hold_std_fds(int held[3])
     }
 }
 
+/* Whether any slot will be a pipe (as uvproc__setup_slot decides). */
+static int uvproc__wants_pipe(const uvproc_spawn_options_t *o)
+{
+    for (int fd = 0; fd < 3; fd++)
+        if (o->stdio[fd].type == UVPROC_STDIO_PIPE || o->stdio[fd].type == UVPROC_STDIO_DEFAULT)
+            return 1;
+    for (size_t i = 0; i < o->extra_stdio_count; i++)
+        if (o->extra_stdio[i].type == UVPROC_STDIO_PIPE)
+            return 1;
+    return 0;
+}
+
 static void uvproc__release_std_fds(const int held[3])
 {
     for (int fd = 0; fd < 3; fd++)
@@ -273,7 +285,12 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
         goto done;
     }
     memset(slots, 0, (size_t)slot_count * sizeof *slots);
-    uvproc__hold_std_fds(held);
+    /* Only a child with a pipe needs the check (libuv opens its EMFILE reserve fd at the
+     * loop's first stream, and the launcher makes the pipes): one with none skips its three
+     * fcntl calls. */
+    held[0] = held[1] = held[2] = -1;
+    if (ipc || uvproc__wants_pipe(o))
+        uvproc__hold_std_fds(held);
     if (ipc)
         uvproc__process_hold(p); /* released by the channel once its pipe is closed */
     for (int fd = 0; fd < slot_count && err == 0; fd++) {
