@@ -180,14 +180,20 @@ void *uvproc_port_data(const uvproc_port_t *p)
     return p->o.data;
 }
 
+/* What a port had on the sender's side, to put back if the post fails after all. */
+typedef struct {
+    uv_loop_t *loop;
+    uvproc_port_options_t o;
+    int user_unref;
+} uvproc__port_was_t;
+
 /* Takes the listed ports off this thread's loop before the message that carries them is
- * queued: the receiver may start one before this function returns. Their loops are kept in
- * `loops` to put them back if the post fails after all. */
-static void uvproc__ports_leave(uvproc_port_t **ports, size_t n, uv_loop_t **loops)
+ * queued: the receiver may start one before this function returns. */
+static void uvproc__ports_leave(uvproc_port_t **ports, size_t n, uvproc__port_was_t *was)
 {
     for (size_t i = 0; i < n; i++) {
         uvproc_port_t *q = ports[i];
-        loops[i] = q->mb.loop;
+        was[i] = (uvproc__port_was_t){q->mb.loop, q->o, q->user_unref};
         if (q->mb.loop != NULL)
             uvproc__mailbox_detach(&q->mb, NULL);
         q->o = (uvproc_port_options_t){0};
@@ -197,17 +203,22 @@ static void uvproc__ports_leave(uvproc_port_t **ports, size_t n, uv_loop_t **loo
     }
 }
 
-static void uvproc__ports_return(uvproc_port_t **ports, size_t n, uv_loop_t **loops)
+static void uvproc__ports_return(uvproc_port_t **ports, size_t n, const uvproc__port_was_t *was)
 {
-    for (size_t i = 0; i < n; i++)
-        if (loops[i] != NULL)
-            uvproc__mailbox_attach(&ports[i]->mb, loops[i], uvproc__worker_list_for(loops[i]));
+    for (size_t i = 0; i < n; i++) {
+        uvproc_port_t *q = ports[i];
+        if (was[i].loop == NULL)
+            continue;
+        q->user_unref = was[i].user_unref;
+        if (uvproc_port_start(q, was[i].loop, &was[i].o) != 0)
+            uvproc__port_shutdown(q); /* out of memory: closed rather than lost silently */
+    }
 }
 
 int uvproc__port_post(uvproc_port_t *p, json_t **value, int steal, uvproc_transfer_t *t)
 {
     uvproc__item_t *it;
-    uv_loop_t *stack_loops[8], **loops = stack_loops;
+    uvproc__port_was_t stack_was[8], *was = stack_was;
     size_t nports = t != NULL ? t->port_count : 0;
     int err;
 
@@ -222,15 +233,15 @@ int uvproc__port_post(uvproc_port_t *p, json_t **value, int steal, uvproc_transf
     err = uvproc__item_build(&it, value, steal, t);
     if (err != 0)
         return err;
-    if (nports > 8 && (loops = malloc(nports * sizeof *loops)) == NULL) {
+    if (nports > 8 && (was = malloc(nports * sizeof *was)) == NULL) {
         uvproc__item_disown(it, t->transfer_count);
         uvproc__item_free(it);
         return UV_ENOMEM;
     }
-    uvproc__ports_leave(it->msg.ports, nports, loops);
+    uvproc__ports_leave(it->msg.ports, nports, was);
     err = uvproc__mailbox_push(&p->peer->mb, it, 0);
     if (err != 0) {
-        uvproc__ports_return(t->ports, nports, loops);
+        uvproc__ports_return(it->msg.ports, nports, was);
         if (it->msg.value != NULL && steal && value != NULL && *value == NULL) {
             /* The value had moved into the item: it goes back to the caller's reference,
              * which the caller drops. */
@@ -242,8 +253,8 @@ int uvproc__port_post(uvproc_port_t *p, json_t **value, int steal, uvproc_transf
     } else {
         uvproc__transfer_commit(t);
     }
-    if (loops != stack_loops)
-        free(loops);
+    if (was != stack_was)
+        free(was);
     return err;
 }
 
