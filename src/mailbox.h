@@ -40,8 +40,8 @@ struct uvproc__mailbox_s {
     uv_mutex_t lock;
     /* Under lock. */
     uvproc__item_t *head, *tail;
-    int closed;       /* pushes fail with UV_EPIPE (forced pushes still land) */
-    int wake_pending; /* an async send is on its way: no need for another */
+    int closed;        /* pushes fail with UV_EPIPE (forced pushes still land) */
+    int wake_pending;  /* an async send is on its way: no need for another */
     uv_async_t *async; /* NULL while not attached to a loop */
 
     /* The owner's thread only. */
@@ -82,7 +82,7 @@ int uvproc__is_library_handle(const uv_handle_t *h);
 
 /* Items (message.c). */
 uvproc__item_t *uvproc__item_new(uvproc__item_kind_t kind, size_t nbufs, size_t nports,
-                                  size_t text_len);
+                                 size_t text_len);
 void uvproc__item_free(uvproc__item_t *it);
 void uvproc__item_free_list(uvproc__item_t *it);
 /* Parses a TEXT item into its msg.value: 0 or UVPROC_EBADMSG. */

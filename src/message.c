@@ -8,7 +8,7 @@
 
 /* One allocation: the item, then its buffer array, then its port array, then its text. */
 uvproc__item_t *uvproc__item_new(uvproc__item_kind_t kind, size_t nbufs, size_t nports,
-                                  size_t text_len)
+                                 size_t text_len)
 {
     size_t size = sizeof(uvproc__item_t);
     uvproc__item_t *it;
@@ -30,8 +30,8 @@ uvproc__item_t *uvproc__item_new(uvproc__item_kind_t kind, size_t nbufs, size_t 
         it->msg.port_count = nports;
     }
     if (text_len > 0 || kind == UVPROC__ITEM_TEXT || kind == UVPROC__ITEM_ERROR) {
-        it->text = (char *)(it + 1) + nbufs * sizeof(uvproc_buf_t) +
-                   nports * sizeof(uvproc_port_t *);
+        it->text =
+            (char *)(it + 1) + nbufs * sizeof(uvproc_buf_t) + nports * sizeof(uvproc_port_t *);
         it->text_len = text_len;
     }
     return it;
@@ -87,9 +87,8 @@ static int uvproc__exclusive(const json_t *v, int depth)
     if (json_is_object(v)) {
         const char *key;
         json_t *child;
-        json_object_foreach ((json_t *)v, key, child)
-            if (!uvproc__exclusive(child, depth + 1))
-                return 0;
+        json_object_foreach((json_t *)v, key,
+                            child) if (!uvproc__exclusive(child, depth + 1)) return 0;
     } else if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++)
             if (!uvproc__exclusive(json_array_get(v, i), depth + 1))

@@ -25,7 +25,7 @@ struct uvproc_worker_s {
     void *arg;
     uvproc_worker_options_t o;
     char *name;
-    json_t *data;        /* workerData: the worker's own copy */
+    json_t *data; /* workerData: the worker's own copy */
     uvproc__env_t *env;
 
     /* terminate: the flag is the cooperative check; the async stops a waiting loop. The lock
@@ -423,8 +423,8 @@ int uvproc_worker_post_new(uvproc_worker_t *w, json_t *value, uvproc_transfer_t 
 {
     int err = UV_EINVAL;
     if (w != NULL)
-        err = w->exited || w->terminate_called ? UV_EPIPE
-                                               : uvproc__port_post(w->pport, &value, 1, t);
+        err =
+            w->exited || w->terminate_called ? UV_EPIPE : uvproc__port_post(w->pport, &value, 1, t);
     json_decref(value);
     return err;
 }

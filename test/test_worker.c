@@ -69,9 +69,11 @@ static void on_exit_cb(uvproc_worker_t *w, int code)
 
 static uvproc_worker_options_t opts_for(seen_t *s)
 {
-    return (uvproc_worker_options_t){.data = s, .on_online = on_online,
+    return (uvproc_worker_options_t){.data = s,
+                                     .on_online = on_online,
                                      .on_message = on_message,
-                                     .on_messageerror = on_messageerror, .on_error = on_error,
+                                     .on_messageerror = on_messageerror,
+                                     .on_error = on_error,
                                      .on_exit = on_exit_cb};
 }
 
@@ -137,11 +139,11 @@ static int data_entry(uv_loop_t *loop, void *arg)
     const json_t *d = uvproc_worker_data();
     (void)loop;
     CHECK(d != NULL && d != arg); /* its own copy */
-    CHECK_OK(uvproc_port_post_new(uvproc_parent_port(),
-                                  json_pack("{s:O,s:s,s:I}", "data", d, "name",
-                                            uvproc_worker_name(), "id",
-                                            (json_int_t)uvproc_thread_id()),
-                                  NULL));
+    CHECK_OK(
+        uvproc_port_post_new(uvproc_parent_port(),
+                             json_pack("{s:O,s:s,s:I}", "data", d, "name", uvproc_worker_name(),
+                                       "id", (json_int_t)uvproc_thread_id()),
+                             NULL));
     return 0;
 }
 
@@ -541,7 +543,8 @@ static int env_entry(uv_loop_t *loop, void *arg)
     CHECK_EQ(size, 12);
     json_object_set_new(r, "has_path", json_boolean(getenv("PATH") != NULL));
     size = sizeof buf;
-    json_object_set_new(r, "env_path", json_boolean(uvproc_env_get("PATH", buf, &size) != UV_ENOENT));
+    json_object_set_new(r, "env_path",
+                        json_boolean(uvproc_env_get("PATH", buf, &size) != UV_ENOENT));
     CHECK_OK(uvproc_port_post_new(uvproc_parent_port(), r, NULL));
     return 0;
 }

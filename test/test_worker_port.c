@@ -214,6 +214,7 @@ TEST(post_new_moves_without_copy)
     CHECK_EQ(shared->refcount, 1);
     CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
     json_decref(shared);
+    CHECK_OK(uvproc_port_close(p1));
     CHECK_LOOP_CLOSE(&loop);
 }
 
@@ -432,8 +433,8 @@ TEST(port_across_three_threads)
     uvproc_port_t *p1, *p2;
     hops_t h = {0};
     uvproc_port_options_t o = {.on_message = hops_echo, .data = &h};
-    uvproc_worker_options_t w1o = {.name = "1", .on_message = hops_from_worker1,
-                                   .on_exit = hops_exit, .data = &h};
+    uvproc_worker_options_t w1o = {
+        .name = "1", .on_message = hops_from_worker1, .on_exit = hops_exit, .data = &h};
     uvproc_worker_options_t w2o = {.name = "2", .on_exit = hops_exit, .data = &h};
     uvproc_worker_t *w1;
     CHECK_OK(uv_loop_init(&loop));
@@ -515,8 +516,8 @@ TEST(broadcast_channel)
     uvproc_broadcast_options_t so = {.on_message = bself_message, .data = &self_got};
     uvproc_broadcast_options_t oo = {.on_message = bself_message, .data = &other_got};
     uvproc_broadcast_options_t sameo = {.on_message = bself_message, .data = &same_got};
-    uvproc_worker_options_t wo = {.on_message = bparent_worker_message,
-                                  .on_exit = bparent_exit, .data = &b};
+    uvproc_worker_options_t wo = {
+        .on_message = bparent_worker_message, .on_exit = bparent_exit, .data = &b};
     CHECK_OK(uv_loop_init(&loop));
     CHECK_OK(uvproc_broadcast_open(&loop, &b.bc, "news", &so));
     CHECK_OK(uvproc_broadcast_open(&loop, &other, "sports", &oo));

@@ -136,8 +136,7 @@ TEST(hundred_mb_transferred_and_copied)
 {
     uv_loop_t loop;
     big_t b = {0};
-    uvproc_worker_options_t o = {.on_message = big_parent_message, .on_exit = big_exit,
-                                 .data = &b};
+    uvproc_worker_options_t o = {.on_message = big_parent_message, .on_exit = big_exit, .data = &b};
     uvproc_worker_t *w;
     b.orig = malloc(BIG);
     CHECK(b.orig != NULL);
@@ -198,8 +197,8 @@ TEST(churn_64_workers)
     for (int r = 0; r < rounds; r++) {
         churn_t c = {0};
         for (intptr_t i = 0; i < 64; i++) {
-            uvproc_worker_options_t o = {.on_message = churn_message, .on_exit = churn_exit,
-                                         .data = &c, .arg = (void *)i};
+            uvproc_worker_options_t o = {
+                .on_message = churn_message, .on_exit = churn_exit, .data = &c, .arg = (void *)i};
             CHECK_OK(uvproc_worker_start(&loop, NULL, churn_entry, &o));
         }
         CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
