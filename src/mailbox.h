@@ -40,9 +40,14 @@ struct uvproc__mailbox_s {
     uv_mutex_t lock;
     /* Under lock. */
     uvproc__item_t *head, *tail;
-    int closed;        /* pushes fail with UV_EPIPE (forced pushes still land) */
-    int wake_pending;  /* an async send is on its way: no need for another */
-    uv_async_t *async; /* NULL while not attached to a loop */
+    int closed;       /* pushes fail with UV_EPIPE (forced pushes still land) */
+    int wake_pending; /* a wake-up is on its way (or the mailbox is detached): none needed */
+    /* Under wake_lock, a second lock so that the eventfd write of uv_async_send happens after
+     * `lock` is released: a receiver woken while the sender still held `lock` would go
+     * straight back to sleep on it. wake_lock only keeps the handle alive against a
+     * concurrent detach. */
+    uv_mutex_t wake_lock;
+    void *async; /* the wake-up watcher (mailbox.c); NULL while not attached to a loop */
 
     /* The owner's thread only. */
     uvproc__item_t *batch; /* taken from the queue, not delivered yet (ahead of head) */
