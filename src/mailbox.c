@@ -21,6 +21,7 @@ typedef struct {
     int fd;
     uvproc__mailbox_t *m;
     void (*done)(uvproc__mailbox_t *m);
+    int detached; /* the owner's thread: the mailbox left this watcher */
 } uvproc__wake_t;
 
 static const char uvproc__library_handle = 0;
@@ -118,12 +119,14 @@ static void uvproc__mailbox_on_wake(uv_poll_t *h, int status, int events)
             last = last->next;
         last->next = taken;
     }
-    /* deliver may detach (a port moved away, closed): the rest then stays for the next
-     * owner, in order. The mailbox itself is never freed inside deliver: only from the
-     * async's close callback, which runs later. */
-    while (m->batch != NULL && m->async == (void *)w &&
-           !(m->hold && m->batch->kind <= UVPROC__ITEM_TEXT)) {
+    /* deliver may detach the mailbox (a port moved away, or closed): the rest of the batch
+     * then went back to the queue for the next owner, in order, and the mailbox is no longer
+     * this thread's to read: another thread may own it already. Only `w`, this watcher,
+     * still is (it is freed by its close callback, later on this loop). */
+    while (!w->detached) {
         uvproc__item_t *it = m->batch;
+        if (it == NULL || (m->hold && it->kind <= UVPROC__ITEM_TEXT))
+            break;
         m->batch = it->next;
         it->next = NULL;
         m->deliver(m, it);
@@ -133,11 +136,12 @@ static void uvproc__mailbox_on_wake(uv_poll_t *h, int status, int events)
 int uvproc__mailbox_attach(uvproc__mailbox_t *m, uv_loop_t *loop, uvproc__mailbox_list_t *list)
 {
     uvproc__wake_t *w = malloc(sizeof *w);
-    int err;
+    int err, wake;
     if (w == NULL)
         return UV_ENOMEM;
     w->m = m;
     w->done = NULL;
+    w->detached = 0;
     w->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (w->fd < 0) {
         err = -errno;
@@ -172,9 +176,9 @@ int uvproc__mailbox_attach(uvproc__mailbox_t *m, uv_loop_t *loop, uvproc__mailbo
     uv_mutex_unlock(&m->wake_lock);
     /* Whatever came while detached (its wake-ups went nowhere) is delivered now. */
     uv_mutex_lock(&m->lock);
-    m->wake_pending = m->head != NULL;
+    wake = m->wake_pending = m->head != NULL;
     uv_mutex_unlock(&m->lock);
-    if (m->wake_pending)
+    if (wake)
         uvproc__mailbox_wake(m);
     return 0;
 }
@@ -227,6 +231,7 @@ void uvproc__mailbox_detach(uvproc__mailbox_t *m, void (*done)(uvproc__mailbox_t
         return;
     }
     w->done = done;
+    w->detached = 1;
     uv_close((uv_handle_t *)&w->handle, uvproc__mailbox_on_closed);
 }
 

@@ -359,7 +359,6 @@ static int busy_entry(uv_loop_t *loop, void *arg)
     return 0;
 }
 
-
 TEST(terminate_busy_worker)
 {
     uv_loop_t loop;
