@@ -397,8 +397,11 @@ static void up_exit(uvproc_worker_t *w, int code)
 
 static void up_start(up_round_t *r)
 {
-    uvproc_worker_options_t o = {.on_online = up_online, .on_message = up_message,
-                                 .on_exit = up_exit, .data = r, .arg = (void *)r->cfg};
+    uvproc_worker_options_t o = {.on_online = up_online,
+                                 .on_message = up_message,
+                                 .on_exit = up_exit,
+                                 .data = r,
+                                 .arg = (void *)r->cfg};
     r->online = r->exited = 0;
     r->start = bench_now();
     if (uvproc_worker_start(&r->loop, &r->w, up_entry, &o) != 0) {
@@ -455,8 +458,12 @@ static int run_node(void *arg, double *m)
     char script[4096];
     snprintf(n, sizeof n, "%ld", cfg->table == T_STARTUP ? cfg->node_n : cfg->n);
     snprintf(script, sizeof script, "%s/workers.js", BENCH_NODE_DIR);
-    char *argv[] = {(char *)bench_node(), script, (char *)modes[cfg->table], n,
-                    cfg->table == T_BUF_COPY ? "copy" : "transfer", NULL};
+    char *argv[] = {(char *)bench_node(),
+                    script,
+                    (char *)modes[cfg->table],
+                    n,
+                    cfg->table == T_BUF_COPY ? "copy" : "transfer",
+                    NULL};
     const char *keys[] = {"value"};
     return bench_subprocess(argv, keys, m, 1);
 }
@@ -466,6 +473,7 @@ static int run_node(void *arg, double *m)
 static void usage(FILE *out)
 {
     fprintf(out, "  --tables LIST       startup,rtt,oneway,buf_transfer,buf_copy (default all)\n"
+                 "  --baseline NAME     the variant ratios are taken against (default raw_async)\n"
                  "  --startups N        workers started per round, C variants (default 200)\n"
                  "  --node-startups N   the same for Node (default 20: ~50 ms each)\n"
                  "  --rt N              round trips per round (default 20000)\n"
@@ -500,6 +508,7 @@ static int run(int argc, char **argv, int argc0, char **argv0)
 {
     bench_args_t a = {.rounds = 5};
     const char *tables = "startup,rtt,oneway,buf_transfer,buf_copy";
+    const char *baseline = "raw_async";
     long startups = 200, node_startups = 20, rt = 20000, oneway = 200000, buf = 3000;
     int r = bench_parse_args(&argc, argv, &a, usage);
     if (r != 0)
@@ -512,6 +521,8 @@ static int run(int argc, char **argv, int argc0, char **argv0)
             return 2;
         } else if (strcmp(argv[i], "--tables") == 0) {
             tables = val;
+        } else if (strcmp(argv[i], "--baseline") == 0) {
+            baseline = val;
         } else if (x <= 0) {
             fprintf(stderr, "workers: bad value for %s: %s\n", argv[i], val);
             return 2;
@@ -539,10 +550,9 @@ static int run(int argc, char **argv, int argc0, char **argv0)
         {"startup", "Worker start -> online (sequential)", "us to online", T_STARTUP, 0},
         {"rtt", "Round trips of {\"n\":i}, parent <-> worker", "round trips/s", T_RTT, 1},
         {"oneway", "One-way {\"n\":i}, worker -> parent", "msgs/s", T_ONEWAY, 1},
-        {"buf_transfer", "1 MB buffer round trips, transferred (moved) both ways",
-         "round trips/s", T_BUF_TRANSFER, 1},
-        {"buf_copy", "1 MB buffer round trips, copied both ways", "round trips/s", T_BUF_COPY,
-         1},
+        {"buf_transfer", "1 MB buffer round trips, transferred (moved) both ways", "round trips/s",
+         T_BUF_TRANSFER, 1},
+        {"buf_copy", "1 MB buffer round trips, copied both ways", "round trips/s", T_BUF_COPY, 1},
     };
     bench_print_header(stdout, argc0, argv0);
     for (size_t t = 0; t < sizeof all / sizeof all[0]; t++) {
@@ -552,8 +562,8 @@ static int run(int argc, char **argv, int argc0, char **argv0)
         int uv;
         if (!bench_listed(tables, all[t].name))
             continue;
-        cfg.n = all[t].table == T_STARTUP ? startups
-                : all[t].table == T_RTT   ? rt
+        cfg.n = all[t].table == T_STARTUP  ? startups
+                : all[t].table == T_RTT    ? rt
                 : all[t].table == T_ONEWAY ? oneway
                                            : (all[t].table == T_BUF_COPY ? buf / 3 : buf);
         cfg.node_n = node_startups;
@@ -564,13 +574,13 @@ static int run(int argc, char **argv, int argc0, char **argv0)
                      node_startups);
         bench_init(&b, title, &a);
         bench_metric(&b, all[t].metric, all[t].higher);
-        bench_variant(&b, "raw_async", "2 threads, 2 loops, mutex queue + uv_async_t", run_raw_async,
-                      &cfg);
+        bench_variant(&b, "raw_async", "2 threads, 2 loops, mutex queue + uv_async_t",
+                      run_raw_async, &cfg);
         bench_variant(&b, "raw_efd", "2 threads, 2 loops, mutex queue + eventfd/uv_poll_t",
                       run_raw_efd, &cfg);
         uv = bench_variant(&b, "uvproc", "uvproc_worker_start + ports", run_uvproc, &cfg);
         bench_variant(&b, "node", "Node worker_threads (bench/node/workers.js)", run_node, &cfg);
-        bench_baseline(&b, "raw_async");
+        bench_baseline(&b, baseline);
         if (bench_node() == NULL)
             bench_disable(&b, "node", "node not found");
         bench_run(&b);

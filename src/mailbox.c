@@ -93,43 +93,66 @@ int uvproc__mailbox_push(uvproc__mailbox_t *m, uvproc__item_t *it, int force)
 
 static void uvproc__mailbox_on_closed(uv_handle_t *h);
 
+/* Rounds of take-and-deliver per wake-up before the loop gets its turn back. */
+#define UVPROC__DRAIN_ROUNDS 64
+
 static void uvproc__mailbox_on_wake(uv_poll_t *h, int status, int events)
 {
     uvproc__wake_t *w = (uvproc__wake_t *)h;
     uvproc__mailbox_t *m = w->m;
-    uvproc__item_t *taken;
     uint64_t count;
 
     (void)status;
     (void)events;
-    /* Cleared before the queue is taken: a push after the take makes it readable again. */
     while (read(w->fd, &count, sizeof count) < 0 && errno == EINTR)
         ;
-    uv_mutex_lock(&m->lock);
-    taken = m->head;
-    m->head = m->tail = NULL;
-    m->wake_pending = 0;
-    uv_mutex_unlock(&m->lock);
-    /* Items a previous round left (the user stopped it) go first. */
-    if (m->batch == NULL) {
-        m->batch = taken;
-    } else if (taken != NULL) {
-        uvproc__item_t *last = m->batch;
-        while (last->next != NULL)
-            last = last->next;
-        last->next = taken;
-    }
-    /* deliver may detach the mailbox (a port moved away, or closed): the rest of the batch
-     * then went back to the queue for the next owner, in order, and the mailbox is no longer
-     * this thread's to read: another thread may own it already. Only `w`, this watcher,
-     * still is (it is freed by its close callback, later on this loop). */
-    while (!w->detached) {
-        uvproc__item_t *it = m->batch;
-        if (it == NULL || (m->hold && it->kind <= UVPROC__ITEM_TEXT))
-            break;
-        m->batch = it->next;
-        it->next = NULL;
-        m->deliver(m, it);
+    /* wake_pending stays set while this drains: a sender that keeps posting meanwhile pays
+     * no eventfd write, its items are picked up by the next round here. It is cleared only
+     * where the queue is seen empty, under the lock, so no wake-up is ever lost. */
+    for (int round = 1;; round++) {
+        uvproc__item_t *taken;
+        uv_mutex_lock(&m->lock);
+        taken = m->head;
+        m->head = m->tail = NULL;
+        if (taken == NULL)
+            m->wake_pending = 0;
+        uv_mutex_unlock(&m->lock);
+        /* Items a previous round left (delivery was held) go first. */
+        if (m->batch == NULL) {
+            m->batch = taken;
+        } else if (taken != NULL) {
+            uvproc__item_t *last = m->batch;
+            while (last->next != NULL)
+                last = last->next;
+            last->next = taken;
+        }
+        /* deliver may detach the mailbox (a port moved away, or closed): the rest of the
+         * batch then went back to the queue for the next owner, in order, and the mailbox is
+         * no longer this thread's to read: another thread may own it already. Only `w`, this
+         * watcher, still is (it is freed by its close callback, later on this loop). */
+        while (!w->detached) {
+            uvproc__item_t *it = m->batch;
+            if (it == NULL || (m->hold && it->kind <= UVPROC__ITEM_TEXT))
+                break;
+            m->batch = it->next;
+            it->next = NULL;
+            m->deliver(m, it);
+        }
+        if (w->detached || taken == NULL)
+            return;
+        if (m->batch != NULL) {
+            /* Held: nothing more can be delivered until uvproc__mailbox_kick. */
+            uv_mutex_lock(&m->lock);
+            m->wake_pending = 0;
+            uv_mutex_unlock(&m->lock);
+            return;
+        }
+        if (round == UVPROC__DRAIN_ROUNDS) {
+            /* Still busy: let the loop's other handles run, and come back (wake_pending is
+             * still set, so nobody else will write). */
+            uvproc__mailbox_wake(m);
+            return;
+        }
     }
 }
 
