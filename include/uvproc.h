@@ -516,8 +516,7 @@ UVPROC_EXTERN int uvproc_port_start(uvproc_port_t *port, uv_loop_t *loop,
  * end is closed (nothing sent, nothing moved); UV_EINVAL for a bad transfer list (a NULL
  * buffer with a length, a buffer or port listed twice, the port itself or its peer, a closed
  * port); UV_ENOMEM. */
-UVPROC_EXTERN int uvproc_port_post(uvproc_port_t *port, const json_t *value,
-                                   uvproc_transfer_t *t);
+UVPROC_EXTERN int uvproc_port_post(uvproc_port_t *port, const json_t *value, uvproc_transfer_t *t);
 /* The same, but steals the reference to `value`, even on error. When this reference is the
  * only one to the value and to every value inside it (nothing else in the sending thread can
  * reach it), the value itself MOVES to the receiver, without a copy. */
@@ -583,8 +582,7 @@ UVPROC_EXTERN int uvproc_worker_start(uv_loop_t *loop, uvproc_worker_t **out,
                                       const uvproc_worker_options_t *options);
 /* worker.postMessage: as uvproc_port_post to the worker's parentPort. UV_EPIPE once the
  * worker exited, was terminated, or closed its parent port. */
-UVPROC_EXTERN int uvproc_worker_post(uvproc_worker_t *w, const json_t *value,
-                                     uvproc_transfer_t *t);
+UVPROC_EXTERN int uvproc_worker_post(uvproc_worker_t *w, const json_t *value, uvproc_transfer_t *t);
 UVPROC_EXTERN int uvproc_worker_post_new(uvproc_worker_t *w, json_t *value, uvproc_transfer_t *t);
 UVPROC_EXTERN int uvproc_worker_post_text(uvproc_worker_t *w, const char *text, size_t len);
 
@@ -607,10 +605,10 @@ UVPROC_EXTERN size_t uvproc_worker_stray_handles(const uvproc_worker_t *w);
 
 /* Inside a worker (on its thread; on any other thread they answer as the main thread). */
 UVPROC_EXTERN int uvproc_is_main_thread(void);
-UVPROC_EXTERN uint64_t uvproc_thread_id(void);          /* 0 on the main thread */
-UVPROC_EXTERN uvproc_port_t *uvproc_parent_port(void);   /* NULL outside a worker */
-UVPROC_EXTERN const json_t *uvproc_worker_data(void);    /* borrowed; NULL if none */
-UVPROC_EXTERN const char *uvproc_worker_name(void);      /* "" if none */
+UVPROC_EXTERN uint64_t uvproc_thread_id(void);         /* 0 on the main thread */
+UVPROC_EXTERN uvproc_port_t *uvproc_parent_port(void); /* NULL outside a worker */
+UVPROC_EXTERN const json_t *uvproc_worker_data(void);  /* borrowed; NULL if none */
+UVPROC_EXTERN const char *uvproc_worker_name(void);    /* "" if none */
 /* process.exit() in a worker: ends this worker only, with `code`. The current callback goes
  * on to its end (C cannot unwind it); no other callback of the worker runs after it, except
  * close callbacks. UV_EINVAL outside a worker. */
@@ -636,15 +634,15 @@ UVPROC_EXTERN int uvproc_env_unset(const char *name);
 /* --- BroadcastChannel ---- */
 
 typedef struct {
-    void (*on_message)(uvproc_broadcast_t *bc, uvproc_message_t *msg); /* JSON value only */
+    /* A message posted on another channel of this name (a JSON value only). */
+    void (*on_message)(uvproc_broadcast_t *bc, uvproc_message_t *msg);
     void *data; /* uvproc_broadcast_data() */
 } uvproc_broadcast_options_t;
 
 /* Node's `new BroadcastChannel(name)` on `loop`: every message posted on a channel of the same
  * name, by any thread, reaches every OTHER open one. Keeps the loop alive until closed (unless
  * unref'd). */
-UVPROC_EXTERN int uvproc_broadcast_open(uv_loop_t *loop, uvproc_broadcast_t **out,
-                                        const char *name,
+UVPROC_EXTERN int uvproc_broadcast_open(uv_loop_t *loop, uvproc_broadcast_t **out, const char *name,
                                         const uvproc_broadcast_options_t *options);
 /* Deep-copies `value` to every other channel of this name. UV_EPIPE once closed. */
 UVPROC_EXTERN int uvproc_broadcast_post(uvproc_broadcast_t *bc, const json_t *value);
