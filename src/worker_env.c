@@ -12,9 +12,14 @@
 
 extern char **environ;
 
+/* A worker's environment starts as a flat copy of the "KEY=VALUE" strings (one malloc and a
+ * memcpy: building jansson's map of ~40 variables took a third of a worker's start-up) and
+ * becomes a map at its first use. Both under `lock` (a shared environment has two users). */
 struct uvproc__env_s {
     uv_mutex_t lock;
-    json_t *map; /* name -> string */
+    json_t *map; /* name -> string; NULL until first used */
+    char *flat;  /* NUL-separated "KEY=VALUE" entries while map is NULL */
+    size_t flat_len;
     atomic_int refs;
 };
 
@@ -43,31 +48,73 @@ static int uvproc__env_put_entry(json_t *map, const char *entry)
     return r == 0 ? 0 : UV_ENOMEM;
 }
 
-static json_t *uvproc__env_snapshot(uvproc__env_t *parent)
+/* The map of `env`, built from its flat copy at first use. Called under env->lock. */
+static json_t *uvproc__env_map(uvproc__env_t *env)
 {
-    json_t *map;
-    uv_mutex_t *lock = uvproc__env_lock(parent);
-    uv_mutex_lock(lock);
-    if (parent != NULL) {
-        map = json_deep_copy(parent->map);
-    } else {
-        map = json_object();
-        for (char **e = environ; map != NULL && e != NULL && *e != NULL; e++) {
-            if (uvproc__env_put_entry(map, *e) != 0) {
+    if (env->map == NULL) {
+        json_t *map = json_object();
+        for (size_t at = 0; map != NULL && at < env->flat_len; at += strlen(env->flat + at) + 1) {
+            if (uvproc__env_put_entry(map, env->flat + at) != 0) {
                 json_decref(map);
                 map = NULL;
             }
         }
+        if (map == NULL)
+            return NULL;
+        env->map = map;
+        free(env->flat);
+        env->flat = NULL;
+        env->flat_len = 0;
     }
+    return env->map;
+}
+
+/* Copies `entries` (NULL-terminated) into one NUL-separated block. */
+static char *uvproc__env_flatten(const char *const *entries, size_t *len)
+{
+    size_t total = 0, at = 0;
+    char *flat;
+    for (size_t i = 0; entries != NULL && entries[i] != NULL; i++)
+        total += strlen(entries[i]) + 1;
+    flat = malloc(total > 0 ? total : 1);
+    if (flat == NULL)
+        return NULL;
+    for (size_t i = 0; entries != NULL && entries[i] != NULL; i++) {
+        size_t l = strlen(entries[i]) + 1;
+        memcpy(flat + at, entries[i], l);
+        at += l;
+    }
+    *len = total;
+    return flat;
+}
+
+/* A copy of `parent` (NULL: the process environment) into `env`. */
+static int uvproc__env_snapshot(uvproc__env_t *parent, uvproc__env_t *env)
+{
+    uv_mutex_t *lock = uvproc__env_lock(parent);
+    int err = 0;
+    uv_mutex_lock(lock);
+    if (parent == NULL) {
+        env->flat = uvproc__env_flatten((const char *const *)environ, &env->flat_len);
+    } else if (parent->map == NULL) {
+        env->flat = malloc(parent->flat_len > 0 ? parent->flat_len : 1);
+        if (env->flat != NULL && parent->flat_len > 0)
+            memcpy(env->flat, parent->flat, parent->flat_len);
+        env->flat_len = parent->flat_len;
+    } else if ((env->map = json_deep_copy(parent->map)) == NULL) {
+        err = UV_ENOMEM;
+    }
+    if (env->map == NULL && env->flat == NULL)
+        err = UV_ENOMEM;
     uv_mutex_unlock(lock);
-    return map;
+    return err;
 }
 
 int uvproc__env_for_worker(uvproc_worker_env_mode_t mode, const char *const *list,
                            uvproc__env_t **out)
 {
     uvproc__env_t *env;
-    json_t *map;
+    int err;
 
     if (list == NULL && mode == UVPROC_WORKER_ENV_SHARE) {
         env = uvproc__tls_env;
@@ -76,27 +123,24 @@ int uvproc__env_for_worker(uvproc_worker_env_mode_t mode, const char *const *lis
         *out = env;
         return 0;
     }
-    if (list != NULL) {
-        map = json_object();
-        for (size_t i = 0; map != NULL && list[i] != NULL; i++) {
-            if (uvproc__env_put_entry(map, list[i]) != 0) {
-                json_decref(map);
-                map = NULL;
-            }
-        }
-    } else {
-        map = uvproc__env_snapshot(uvproc__tls_env);
-    }
-    if (map == NULL)
+    env = calloc(1, sizeof *env);
+    if (env == NULL)
         return UV_ENOMEM;
-    env = malloc(sizeof *env);
-    if (env == NULL || uv_mutex_init(&env->lock) != 0) {
+    if (uv_mutex_init(&env->lock) != 0) {
         free(env);
-        json_decref(map);
         return UV_ENOMEM;
     }
-    env->map = map;
     atomic_init(&env->refs, 1);
+    if (list != NULL) {
+        env->flat = uvproc__env_flatten(list, &env->flat_len);
+        err = env->flat != NULL ? 0 : UV_ENOMEM;
+    } else {
+        err = uvproc__env_snapshot(uvproc__tls_env, env);
+    }
+    if (err != 0) {
+        uvproc__env_release(env);
+        return err;
+    }
     *out = env;
     return 0;
 }
@@ -105,6 +149,7 @@ void uvproc__env_release(uvproc__env_t *env)
 {
     if (env != NULL && atomic_fetch_sub(&env->refs, 1) == 1) {
         json_decref(env->map);
+        free(env->flat);
         uv_mutex_destroy(&env->lock);
         free(env);
     }
@@ -132,15 +177,19 @@ int uvproc_env_get(const char *name, char *buf, size_t *size)
         return UV_EINVAL;
     lock = uvproc__env_lock(env);
     uv_mutex_lock(lock);
-    v = env != NULL ? json_string_value(json_object_get(env->map, name)) : getenv(name);
-    if (v == NULL) {
-        err = UV_ENOENT;
-    } else if ((len = strlen(v)) >= *size) {
-        *size = len + 1;
-        err = UV_ENOBUFS;
+    if (env != NULL && uvproc__env_map(env) == NULL) {
+        err = UV_ENOMEM;
     } else {
-        memcpy(buf, v, len + 1);
-        *size = len;
+        v = env != NULL ? json_string_value(json_object_get(env->map, name)) : getenv(name);
+        if (v == NULL) {
+            err = UV_ENOENT;
+        } else if ((len = strlen(v)) >= *size) {
+            *size = len + 1;
+            err = UV_ENOBUFS;
+        } else {
+            memcpy(buf, v, len + 1);
+            *size = len;
+        }
     }
     uv_mutex_unlock(lock);
     return err;
@@ -157,7 +206,10 @@ int uvproc_env_set(const char *name, const char *value)
     lock = uvproc__env_lock(env);
     uv_mutex_lock(lock);
     if (env != NULL)
-        err = json_object_set_new(env->map, name, json_string(value)) == 0 ? 0 : UV_ENOMEM;
+        err = uvproc__env_map(env) != NULL &&
+                      json_object_set_new(env->map, name, json_string(value)) == 0
+                  ? 0
+                  : UV_ENOMEM;
     else
         err = setenv(name, value, 1) == 0 ? 0 : UV_ENOMEM;
     uv_mutex_unlock(lock);
@@ -173,7 +225,7 @@ int uvproc_env_unset(const char *name)
         return UV_EINVAL;
     lock = uvproc__env_lock(env);
     uv_mutex_lock(lock);
-    if (env != NULL)
+    if (env != NULL && uvproc__env_map(env) != NULL)
         json_object_del(env->map, name);
     else
         unsetenv(name);
