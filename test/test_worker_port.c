@@ -376,7 +376,8 @@ typedef struct {
 static void hop_echo(uvproc_port_t *port, uvproc_message_t *msg)
 {
     json_int_t n = json_integer_value(json_object_get(msg->value, "n"));
-    CHECK_OK(uvproc_port_post(port, msg->value, NULL));
+    CHECK_OK(uvproc_port_post_new(port, json_pack("{s:I,s:s}", "n", n, "by", uvproc_worker_name()),
+                                  NULL));
     if (n == 299 && strcmp(uvproc_worker_name(), "1") == 0) {
         uvproc_transfer_t t = {.ports = &port, .port_count = 1};
         CHECK_OK(uvproc_port_post(uvproc_parent_port(), NULL, &t));
@@ -415,6 +416,8 @@ static void hops_echo(uvproc_port_t *port, uvproc_message_t *msg)
 {
     hops_t *h = uvproc_port_data(port);
     CHECK_EQ(json_integer_value(json_object_get(msg->value, "n")), h->seen.next);
+    /* Worker 1 held the port for 0..299, worker 2 for the rest. */
+    CHECK_STR(json_string_value(json_object_get(msg->value, "by")), h->seen.next < 300 ? "1" : "2");
     h->seen.next++;
     if (h->seen.next == HOPS_N)
         uvproc_port_close(port);
@@ -541,6 +544,91 @@ TEST(broadcast_channel)
     CHECK_LOOP_CLOSE(&loop);
 }
 
+/* --- a post that fails (the peer closed) gives the transferred port back, still started,
+ * with its callbacks: nothing is lost. */
+
+TEST(failed_post_gives_ports_back)
+{
+    uv_loop_t loop, other;
+    uvproc_port_t *p1, *p2, *q1, *q2;
+    port_seen_t sq = {0};
+    uvproc_port_options_t oq = {.on_message = count_message, .data = &sq};
+    CHECK_OK(uv_loop_init(&loop));
+    CHECK_OK(uv_loop_init(&other));
+    CHECK_OK(uvproc_message_channel(&p1, &p2));
+    CHECK_OK(uvproc_message_channel(&q1, &q2));
+    CHECK_OK(uvproc_port_start(q1, &loop, &oq));
+    CHECK_EQ(uvproc_port_start(q1, &other, &oq), UV_EINVAL); /* already on another loop */
+    CHECK_OK(uvproc_port_start(q1, NULL, &oq));              /* same loop: new callbacks */
+    CHECK_OK(uvproc_port_close(p2));                         /* never started: freed now */
+    uvproc_transfer_t t = {.ports = &q1, .port_count = 1};
+    CHECK_EQ(uvproc_port_post(p1, json_null(), &t), UV_EPIPE);
+    CHECK(t.ports[0] == q1); /* still ours */
+    CHECK_OK(uvproc_port_post_new(q2, json_pack("{s:i}", "n", 0), NULL));
+    uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK_EQ(sq.messages, 1); /* q1 still delivers, with its callbacks */
+    CHECK_OK(uvproc_port_close(p1));
+    CHECK_OK(uvproc_port_close(q1));
+    CHECK_OK(uvproc_port_close(q2));
+    CHECK_LOOP_CLOSE(&loop);
+    CHECK_LOOP_CLOSE(&other);
+}
+
+/* --- unref: a listening port does not keep its loop alive once unref'd. */
+
+TEST(port_unref)
+{
+    uv_loop_t loop;
+    uvproc_port_t *p1, *p2;
+    port_seen_t s = {0};
+    uvproc_port_options_t o = {.on_message = count_message, .on_close = count_close, .data = &s};
+    CHECK_OK(uv_loop_init(&loop));
+    CHECK_OK(uvproc_message_channel(&p1, &p2));
+    CHECK_OK(uvproc_port_start(p2, &loop, &o));
+    CHECK(uvproc_port_data(p2) == &s);
+    uvproc_port_unref(p2);
+    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT)); /* returns at once */
+    uvproc_port_ref(p2);
+    CHECK(uv_run(&loop, UV_RUN_NOWAIT) != 0); /* alive again */
+    CHECK_OK(uvproc_port_close(p1));
+    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    CHECK_EQ(s.closes, 1);
+    CHECK_LOOP_CLOSE(&loop);
+}
+
+/* --- post_new across threads: the worker receives the very json_t the parent built. */
+
+static void moved_message(uvproc_port_t *port, uvproc_message_t *msg)
+{
+    json_int_t self = json_integer_value(json_object_get(msg->value, "self"));
+    CHECK((json_int_t)(intptr_t)msg->value == self); /* no copy was made */
+    uvproc_port_close(port);
+}
+
+static int moved_entry(uv_loop_t *loop, void *arg)
+{
+    uvproc_port_options_t o = {.on_message = moved_message};
+    (void)arg;
+    return uvproc_port_start(uvproc_parent_port(), loop, &o);
+}
+
+TEST(value_moves_to_worker_without_copy)
+{
+    uv_loop_t loop;
+    exits_t e = {0};
+    uvproc_worker_options_t wo = {.on_exit = count_exit, .data = &e};
+    uvproc_worker_t *w;
+    json_t *v = json_pack("{s:[s,s]}", "list", "a", "b");
+    json_object_set_new(v, "self", json_integer((json_int_t)(intptr_t)v));
+    CHECK_OK(uv_loop_init(&loop));
+    CHECK_OK(uvproc_worker_start(&loop, &w, moved_entry, &wo));
+    CHECK_OK(uvproc_worker_post_new(w, v, NULL));
+    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    CHECK_EQ(e.exits, 1);
+    CHECK_EQ(e.last_code, 0);
+    CHECK_LOOP_CLOSE(&loop);
+}
+
 int main(int argc, char **argv)
 {
     RUN_W(channel_on_one_loop);
@@ -553,5 +641,8 @@ int main(int argc, char **argv)
     RUN_W(port_handed_to_worker);
     RUN_W(port_across_three_threads);
     RUN_W(broadcast_channel);
+    RUN_W(failed_post_gives_ports_back);
+    RUN_W(port_unref);
+    RUN_W(value_moves_to_worker_without_copy);
     return check_done();
 }
