@@ -126,7 +126,8 @@ static void uvproc__worker_main(void *arg)
         uvproc__mailbox_push(&w->pport->mb, online, 1);
     if (!atomic_load(&w->terminate_flag)) {
         code = w->entry(&w->loop, w->arg);
-        if (!w->exit_called && !w->fail_called)
+        /* An entry that ran the loop itself may have been stopped by terminate in there. */
+        if (!w->exit_called && !w->fail_called && !atomic_load(&w->terminate_flag))
             uv_run(&w->loop, UV_RUN_DEFAULT);
     }
     uvproc__worker_end_loop(w);

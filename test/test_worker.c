@@ -688,6 +688,34 @@ TEST(post_to_closed_parent_port)
     run_and_close(&loop, &s);
 }
 
+/* --- an entry that runs its loop itself (a common C habit) and is terminated in there:
+ * its uv_run returns, and the library does not run the loop again. */
+
+static int own_run_entry(uv_loop_t *loop, void *arg)
+{
+    static _Thread_local uv_timer_t t;
+    (void)arg;
+    uv_timer_init(loop, &t);
+    uv_timer_start(&t, exit_timer, 3600 * 1000, 0);
+    CHECK_OK(uvproc_port_post_new(uvproc_parent_port(), json_string("waiting"), NULL));
+    uv_run(loop, UV_RUN_DEFAULT);
+    return 0;
+}
+
+TEST(terminate_entry_running_its_own_loop)
+{
+    uv_loop_t loop;
+    seen_t s = {0};
+    uvproc_worker_options_t o = opts_for(&s);
+    o.on_message = terminate_on_message;
+    CHECK_OK(uv_loop_init(&loop));
+    CHECK_OK(uvproc_worker_start(&loop, NULL, own_run_entry, &o));
+    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    CHECK_STR(s.log, "online message exit(1)");
+    CHECK_EQ(s.stray, 1);
+    run_and_close(&loop, &s);
+}
+
 int main(int argc, char **argv)
 {
     RUN_W(events_in_order);
@@ -698,6 +726,7 @@ int main(int argc, char **argv)
     RUN_W(terminate_waiting_worker);
     RUN_W(terminate_busy_worker);
     RUN_W(terminate_right_after_start);
+    RUN_W(terminate_entry_running_its_own_loop);
     RUN_W(unref_worker);
     RUN_W(stray_handles_closed_and_counted);
     RUN_W(nested_worker_ends_with_parent);
