@@ -513,7 +513,7 @@ static int run(int argc, char **argv, int argc0, char **argv0)
     int r = bench_parse_args(&argc, argv, &a, usage);
     if (r != 0)
         return r > 0 ? 0 : 2;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         long x = val != NULL ? atol(val) : 0;
         if (val == NULL) {
@@ -540,7 +540,6 @@ static int run(int argc, char **argv, int argc0, char **argv0)
             fprintf(stderr, "workers: unknown option %s (try --help)\n", argv[i]);
             return 2;
         }
-        i++;
     }
     static const struct {
         const char *name, *title, *metric;
