@@ -5,6 +5,7 @@
  *   raw_efd     the same with uvproc's wake-up: an eventfd + uv_poll_t, written only when
  *               the queue was empty (the tightest bound of uvproc's own design);
  *   uvproc      uvproc_worker_start / ports;
+ *   uvproc_poll the same with opt-in busy polling (busy_poll_us = 50) on both sides;
  *   node        Node's worker_threads (bench/node/workers.js), timed inside Node;
  * interleaved in one run (bench.h), five tables:
  *   startup     start -> 'online' on the parent's loop, mean microseconds per worker
@@ -48,6 +49,7 @@ typedef struct {
     table_t table;
     long n;
     long node_n;
+    unsigned busy_poll_us; /* uvproc_poll: both sides poll this long before sleeping */
 } cfg_t;
 
 /* --- the raw bound ------------------------------------------------------------------- */
@@ -351,7 +353,8 @@ static void up_worker_message(uvproc_port_t *port, uvproc_message_t *msg)
 static int up_entry(uv_loop_t *loop, void *arg)
 {
     const cfg_t *cfg = arg;
-    uvproc_port_options_t o = {.on_message = up_worker_message, .data = arg};
+    uvproc_port_options_t o = {
+        .on_message = up_worker_message, .data = arg, .busy_poll_us = cfg->busy_poll_us};
     if (cfg->table == T_STARTUP)
         return 0;
     return uvproc_port_start(uvproc_parent_port(), loop, &o);
@@ -566,6 +569,8 @@ static int run(int argc, char **argv, int argc0, char **argv0)
                 : all[t].table == T_ONEWAY ? oneway
                                            : (all[t].table == T_BUF_COPY ? buf / 3 : buf);
         cfg.node_n = node_startups;
+        cfg_t poll_cfg = cfg;
+        poll_cfg.busy_poll_us = 50;
         snprintf(title, sizeof title, "%s (N=%ld%s)", all[t].title, cfg.n,
                  all[t].table == T_STARTUP ? ", Node N=" : "");
         if (all[t].table == T_STARTUP)
@@ -578,6 +583,10 @@ static int run(int argc, char **argv, int argc0, char **argv0)
         bench_variant(&b, "raw_efd", "2 threads, 2 loops, mutex queue + eventfd/uv_poll_t",
                       run_raw_efd, &cfg);
         uv = bench_variant(&b, "uvproc", "uvproc_worker_start + ports", run_uvproc, &cfg);
+        if (all[t].table != T_STARTUP)
+            bench_variant(&b, "uvproc_poll",
+                          "the same with busy_poll_us = 50 on both sides (opt-in busy polling)",
+                          run_uvproc, &poll_cfg);
         bench_variant(&b, "node", "Node worker_threads (bench/node/workers.js)", run_node, &cfg);
         bench_baseline(&b, baseline);
         if (bench_node() == NULL)

@@ -83,6 +83,7 @@ int uvproc__mailbox_push(uvproc__mailbox_t *m, uvproc__item_t *it, int force)
     else
         m->head = it;
     m->tail = it;
+    __atomic_add_fetch(&m->pushes, 1, __ATOMIC_RELEASE);
     wake = !m->wake_pending;
     m->wake_pending = 1;
     uv_mutex_unlock(&m->lock);
@@ -95,6 +96,22 @@ static void uvproc__mailbox_on_closed(uv_handle_t *h);
 
 /* Rounds of take-and-deliver per wake-up before the loop gets its turn back. */
 #define UVPROC__DRAIN_ROUNDS 64
+
+/* Busy polling (opt-in, busy_poll_ns): waits up to that long for a push after `seen`, by
+ * watching the push counter, without the lock and without a syscall. 1 if one came. */
+static int uvproc__mailbox_spin(uvproc__mailbox_t *m, unsigned long seen)
+{
+    uint64_t deadline = uv_hrtime() + m->busy_poll_ns;
+    for (unsigned i = 1;; i++) {
+        if (__atomic_load_n(&m->pushes, __ATOMIC_ACQUIRE) != seen)
+            return 1;
+        if ((i & 63) == 0 && uv_hrtime() >= deadline)
+            return 0;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+}
 
 static void uvproc__mailbox_on_wake(uv_poll_t *h, int status, int events)
 {
@@ -111,11 +128,14 @@ static void uvproc__mailbox_on_wake(uv_poll_t *h, int status, int events)
      * where the queue is seen empty, under the lock, so no wake-up is ever lost. */
     for (int round = 1;; round++) {
         uvproc__item_t *taken;
+        unsigned long seen;
         uv_mutex_lock(&m->lock);
         taken = m->head;
         m->head = m->tail = NULL;
-        if (taken == NULL)
+        /* A busy poll keeps wake_pending set while it polls: the peer pays no write. */
+        if (taken == NULL && m->busy_poll_ns == 0)
             m->wake_pending = 0;
+        seen = m->pushes;
         uv_mutex_unlock(&m->lock);
         /* Items a previous round left (delivery was held) go first. */
         if (m->batch == NULL) {
@@ -138,8 +158,23 @@ static void uvproc__mailbox_on_wake(uv_poll_t *h, int status, int events)
             it->next = NULL;
             m->deliver(m, it);
         }
-        if (w->detached || taken == NULL)
+        if (w->detached)
             return;
+        if (taken == NULL && m->batch == NULL) {
+            if (m->busy_poll_ns == 0)
+                return;
+            if (!uvproc__mailbox_spin(m, seen)) {
+                int empty;
+                uv_mutex_lock(&m->lock);
+                empty = m->head == NULL;
+                if (empty)
+                    m->wake_pending = 0;
+                uv_mutex_unlock(&m->lock);
+                if (empty)
+                    return;
+            }
+            continue; /* something came: take it */
+        }
         if (m->batch != NULL) {
             /* Held: nothing more can be delivered until uvproc__mailbox_kick. */
             uv_mutex_lock(&m->lock);
@@ -147,7 +182,7 @@ static void uvproc__mailbox_on_wake(uv_poll_t *h, int status, int events)
             uv_mutex_unlock(&m->lock);
             return;
         }
-        if (round == UVPROC__DRAIN_ROUNDS) {
+        if (round >= UVPROC__DRAIN_ROUNDS) {
             /* Still busy: let the loop's other handles run, and come back (wake_pending is
              * still set, so nobody else will write). */
             uvproc__mailbox_wake(m);

@@ -6,6 +6,8 @@
 #ifndef UVPROC_MAILBOX_H
 #define UVPROC_MAILBOX_H
 
+#include <stdint.h>
+
 #include <uv.h>
 
 #include "uvproc.h"
@@ -49,7 +51,10 @@ struct uvproc__mailbox_s {
     uv_mutex_t wake_lock;
     void *async; /* the wake-up watcher (mailbox.c); NULL while not attached to a loop */
 
+    unsigned long pushes; /* under lock; read without it, atomically, by a busy poll */
+
     /* The owner's thread only. */
+    uint64_t busy_poll_ns; /* after draining, keep polling this long before sleeping */
     uvproc__item_t *batch; /* taken from the queue, not delivered yet (ahead of head) */
     uv_loop_t *loop;
     int hold;  /* attached, but no one takes messages: they wait (a close still passes) */

@@ -152,6 +152,7 @@ int uvproc_port_start(uvproc_port_t *p, uv_loop_t *loop, const uvproc_port_optio
         return UV_EINVAL;
     p->o = options != NULL ? *options : (uvproc_port_options_t){0};
     p->mb.hold = p->o.on_message == NULL;
+    p->mb.busy_poll_ns = (uint64_t)p->o.busy_poll_us * 1000;
     if (p->mb.loop == NULL) {
         p->mb.unref = 1;
         err = uvproc__mailbox_attach(&p->mb, loop, uvproc__worker_list_for(loop));
@@ -198,6 +199,7 @@ static void uvproc__ports_leave(uvproc_port_t **ports, size_t n, uvproc__port_wa
             uvproc__mailbox_detach(&q->mb, NULL);
         q->o = (uvproc_port_options_t){0};
         q->mb.hold = 1;
+        q->mb.busy_poll_ns = 0;
         q->mb.unref = 1;
         q->user_unref = 0;
     }

@@ -364,6 +364,7 @@ int uvproc_worker_start(uv_loop_t *loop, uvproc_worker_t **out, uvproc_worker_en
         w->pport->mb.deliver = uvproc__worker_deliver;
         w->pport->mb.teardown = uvproc__worker_teardown_child;
         w->pport->mb.hold = 0;
+        w->pport->mb.busy_poll_ns = (uint64_t)options->busy_poll_us * 1000;
         err = uvproc__mailbox_attach(&w->pport->mb, loop, uvproc__worker_list_for(loop));
     }
     if (err == 0) {

@@ -629,6 +629,47 @@ TEST(value_moves_to_worker_without_copy)
     CHECK_LOOP_CLOSE(&loop);
 }
 
+/* --- busy polling on both sides: every round trip arrives, in order, and the worker still
+ * ends when its port is closed. */
+
+#define POLL_RT 2000
+
+static void poll_echo(uvproc_port_t *port, uvproc_message_t *msg)
+{
+    CHECK_OK(uvproc_port_post(port, msg->value, NULL));
+}
+
+static int poll_entry(uv_loop_t *loop, void *arg)
+{
+    uvproc_port_options_t o = {.on_message = poll_echo, .busy_poll_us = 50};
+    (void)arg;
+    return uvproc_port_start(uvproc_parent_port(), loop, &o);
+}
+
+static void poll_reply(uvproc_worker_t *w, uvproc_message_t *msg)
+{
+    json_int_t *next = uvproc_worker_userdata(w);
+    CHECK_EQ(json_integer_value(msg->value), *next);
+    if (++*next == POLL_RT)
+        CHECK_OK(uvproc_worker_terminate(w, NULL, NULL));
+    else
+        CHECK_OK(uvproc_worker_post_new(w, json_integer(*next), NULL));
+}
+
+TEST(busy_poll_round_trips)
+{
+    uv_loop_t loop;
+    json_int_t next = 0;
+    uvproc_worker_options_t o = {.on_message = poll_reply, .data = &next, .busy_poll_us = 50};
+    uvproc_worker_t *w;
+    CHECK_OK(uv_loop_init(&loop));
+    CHECK_OK(uvproc_worker_start(&loop, &w, poll_entry, &o));
+    CHECK_OK(uvproc_worker_post_new(w, json_integer(0), NULL));
+    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    CHECK_EQ(next, POLL_RT);
+    CHECK_LOOP_CLOSE(&loop);
+}
+
 int main(int argc, char **argv)
 {
     RUN_W(channel_on_one_loop);
@@ -644,5 +685,6 @@ int main(int argc, char **argv)
     RUN_W(failed_post_gives_ports_back);
     RUN_W(port_unref);
     RUN_W(value_moves_to_worker_without_copy);
+    RUN_W(busy_poll_round_trips);
     return check_done();
 }
