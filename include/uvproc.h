@@ -597,7 +597,8 @@ UVPROC_EXTERN int uvproc_worker_post_text(uvproc_worker_t *w, const char *text, 
  * busy in its own code stops only when it returns to its loop or polls
  * uvproc_worker_should_stop() (C code cannot be preempted safely: no pthread_cancel).
  * Exit code 1, as Node's, unless the worker had already ended. `cb` (may be NULL) runs
- * right after on_exit with the exit code. UV_EALREADY when terminate was already called. */
+ * right after on_exit with the exit code. UV_EALREADY when terminate was already called;
+ * UV_ESRCH from inside on_exit (the worker has ended). */
 typedef void (*uvproc_terminate_cb)(uvproc_worker_t *w, int code, void *data);
 UVPROC_EXTERN int uvproc_worker_terminate(uvproc_worker_t *w, uvproc_terminate_cb cb, void *data);
 /* Whether the worker keeps the parent's loop alive (default: it does). An unref'd worker must
@@ -655,6 +656,7 @@ UVPROC_EXTERN int uvproc_broadcast_open(uv_loop_t *loop, uvproc_broadcast_t **ou
 UVPROC_EXTERN int uvproc_broadcast_post(uvproc_broadcast_t *bc, const json_t *value);
 /* Closes it: nothing more is delivered; freed once its handle has closed. */
 UVPROC_EXTERN int uvproc_broadcast_close(uvproc_broadcast_t *bc);
+UVPROC_EXTERN void uvproc_broadcast_ref(uvproc_broadcast_t *bc);
 UVPROC_EXTERN void uvproc_broadcast_unref(uvproc_broadcast_t *bc);
 UVPROC_EXTERN void *uvproc_broadcast_data(const uvproc_broadcast_t *bc);
 

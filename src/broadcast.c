@@ -114,6 +114,11 @@ int uvproc_broadcast_close(uvproc_broadcast_t *bc)
     return 0;
 }
 
+void uvproc_broadcast_ref(uvproc_broadcast_t *bc)
+{
+    uvproc__mailbox_set_ref(&bc->mb, 1);
+}
+
 void uvproc_broadcast_unref(uvproc_broadcast_t *bc)
 {
     uvproc__mailbox_set_ref(&bc->mb, 0);

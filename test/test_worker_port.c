@@ -528,6 +528,9 @@ TEST(broadcast_channel)
     uvproc_broadcast_unref(b.bc);
     uvproc_broadcast_unref(other);
     uvproc_broadcast_unref(same);
+    uvproc_broadcast_ref(same);
+    CHECK(uv_run(&loop, UV_RUN_NOWAIT) != 0); /* ref'd: keeps the loop */
+    uvproc_broadcast_unref(same);
     CHECK_OK(uvproc_worker_start(&loop, NULL, bworker_entry, &wo));
     CHECK_OK(uvproc_worker_start(&loop, NULL, bworker_entry, &wo));
     CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
