@@ -562,7 +562,7 @@ typedef struct uvproc_worker_options_s {
     /* Non-NULL: the worker's environment is exactly these "KEY=VALUE" strings (Node's
      * `env: {...}`), copied; env_mode is then ignored. */
     const char *const *env;
-    void *arg;  /* passed to the entry function, on the worker's thread */
+    void *arg; /* passed to the entry function, on the worker's thread */
     /* Busy polling on the parent's side of this worker, as uvproc_port_options_t's. */
     unsigned busy_poll_us;
     void *data; /* parent-side user pointer: uvproc_worker_userdata() */
