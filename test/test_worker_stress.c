@@ -1,7 +1,7 @@
 /* Worker threads under load: 100k messages each way in order, a 100 MB buffer transferred
  * (the same pointer arrives) and copied, 64 workers started and ended 100 times with no
- * thread, fd or byte left (run under ASan for the bytes; UVPROC_TEST_CHURN_ROUNDS lowers the
- * rounds for slower sanitizers), terminating 64 waiting workers at once, and messages (with
+ * thread, fd or byte left (run under ASan for the bytes; fewer rounds under TSan and
+ * valgrind, see churn_rounds), terminating 64 waiting workers at once, and messages (with
  * transferred buffers) still queued to a worker that ends without reading them. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -187,11 +187,22 @@ static void churn_exit(uvproc_worker_t *w, int code)
     c->exits++;
 }
 
+/* 100 rounds, unless UVPROC_TEST_CHURN_ROUNDS says otherwise (CI's TSan pass) or the test
+ * runs under valgrind (its LD_PRELOAD), where a thread takes ~45 ms to start: 100 rounds of
+ * 64 would take five minutes there, 3 rounds take ten seconds. */
+static int churn_rounds(void)
+{
+    const char *env = getenv("UVPROC_TEST_CHURN_ROUNDS");
+    const char *preload = getenv("LD_PRELOAD");
+    if (env != NULL && atoi(env) > 0)
+        return atoi(env);
+    return preload != NULL && strstr(preload, "vgpreload") != NULL ? 3 : 100;
+}
+
 TEST(churn_64_workers)
 {
     uv_loop_t loop;
-    const char *env = getenv("UVPROC_TEST_CHURN_ROUNDS");
-    int rounds = env != NULL && atoi(env) > 0 ? atoi(env) : 100;
+    int rounds = churn_rounds();
     int threads = worker_count_threads();
     CHECK_OK(uv_loop_init(&loop));
     for (int r = 0; r < rounds; r++) {
