@@ -95,7 +95,8 @@ uvproc__item_t *uvproc__item_new(uvproc__item_kind_t kind, size_t nbufs, size_t 
                                  size_t text_len);
 void uvproc__item_free(uvproc__item_t *it);
 void uvproc__item_free_list(uvproc__item_t *it);
-/* Parses a TEXT item into its msg.value: 0 or UVPROC_EBADMSG. */
+/* Parses a TEXT item into a MESSAGE (its msg.value): 0, or UVPROC_EBADMSG when the text is
+ * not one JSON value (Node's messageerror). Other items: 0, unchanged. */
 int uvproc__item_parse_text(uvproc__item_t *it);
 /* Builds a MESSAGE item: `value` deep-copied, or moved when `steal` and nothing else holds
  * any part of it (then *value is set to NULL: the item has it). Buffers are copied or

@@ -70,7 +70,10 @@ void uvproc_message_free(uvproc_message_t *msg)
 
 int uvproc__item_parse_text(uvproc__item_t *it)
 {
-    json_t *v = json_loadb(it->text, it->text_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    json_t *v;
+    if (it->kind != UVPROC__ITEM_TEXT)
+        return 0;
+    v = json_loadb(it->text, it->text_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     if (v == NULL)
         return UVPROC_EBADMSG;
     it->msg.value = v;

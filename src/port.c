@@ -115,15 +115,13 @@ static void uvproc__port_deliver(uvproc__mailbox_t *m, uvproc__item_t *it)
     uvproc_port_t *p = UVPROC__PORT(m);
     switch (it->kind) {
     case UVPROC__ITEM_TEXT:
+    case UVPROC__ITEM_MESSAGE:
         if (uvproc__item_parse_text(it) != 0) {
             if (p->o.on_messageerror != NULL)
                 p->o.on_messageerror(p, UVPROC_EBADMSG, it->text, it->text_len);
-            break;
-        }
-        /* fall through */
-    case UVPROC__ITEM_MESSAGE:
-        if (p->o.on_message != NULL)
+        } else if (p->o.on_message != NULL) {
             p->o.on_message(p, &it->msg);
+        }
         break;
     case UVPROC__ITEM_CLOSE:
         if (!p->closed)

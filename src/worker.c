@@ -263,15 +263,13 @@ static void uvproc__worker_deliver(uvproc__mailbox_t *m, uvproc__item_t *it)
             w->o.on_online(w);
         break;
     case UVPROC__ITEM_TEXT:
+    case UVPROC__ITEM_MESSAGE:
         if (uvproc__item_parse_text(it) != 0) {
             if (w->o.on_messageerror != NULL)
                 w->o.on_messageerror(w, UVPROC_EBADMSG, it->text, it->text_len);
-            break;
-        }
-        /* fall through */
-    case UVPROC__ITEM_MESSAGE:
-        if (w->o.on_message != NULL)
+        } else if (w->o.on_message != NULL) {
             w->o.on_message(w, &it->msg);
+        }
         break;
     case UVPROC__ITEM_CLOSE:
         /* The worker closed its parent port: posts to it fail from now on. */

@@ -86,6 +86,18 @@ static void run_and_close(uv_loop_t *loop, seen_t *s)
     s->last = NULL;
 }
 
+/* Runs one worker to its exit on a fresh loop, which must then close cleanly; the caller
+ * checks what was seen, then drops s->last. */
+static void run_worker(uvproc_worker_entry_t entry, const uvproc_worker_options_t *o, seen_t *s)
+{
+    uv_loop_t loop;
+    CHECK_OK(uv_loop_init(&loop));
+    CHECK_OK(uvproc_worker_start(&loop, NULL, entry, o));
+    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    CHECK_LOOP_CLOSE(&loop);
+    CHECK_EQ(s->exits, 1);
+}
+
 /* --- ping / pong: the parent posts "ping", the worker answers {"pong": "ping"} and closes
  * its parent port; its loop is then empty, so it ends with the entry's return value. */
 
@@ -234,17 +246,14 @@ static int fail_entry(uv_loop_t *loop, void *arg)
 
 TEST(error_then_exit_1)
 {
-    uv_loop_t loop;
     seen_t s = {0};
     uvproc_worker_options_t o = opts_for(&s);
-    CHECK_OK(uv_loop_init(&loop));
-    CHECK_OK(uvproc_worker_start(&loop, NULL, fail_entry, &o));
+    run_worker(fail_entry, &o, &s);
     CHECK_EQ(uvproc_worker_fail(1, "x"), UV_EINVAL);
-    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
     CHECK_STR(s.log, "online message error exit(1)");
     CHECK_EQ(s.error_code, UV_EINVAL);
     CHECK_STR(s.error_message, "boom: bad input");
-    run_and_close(&loop, &s);
+    json_decref(s.last);
 }
 
 /* --- messageerror: text that does not parse, both ways; the ports live on. */
@@ -331,20 +340,17 @@ static void terminate_on_message(uvproc_worker_t *w, uvproc_message_t *msg)
 
 TEST(terminate_waiting_worker)
 {
-    uv_loop_t loop;
     seen_t s = {0};
     uvproc_worker_options_t o = opts_for(&s);
     o.on_message = terminate_on_message;
-    CHECK_OK(uv_loop_init(&loop));
     uint64_t t0 = uv_hrtime();
-    CHECK_OK(uvproc_worker_start(&loop, NULL, waiting_entry, &o));
-    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    run_worker(waiting_entry, &o, &s);
     CHECK((uv_hrtime() - t0) < 10ull * 1000 * 1000 * 1000);
     CHECK_STR(s.log, "online message exit(1)");
     CHECK_EQ(s.terminate_calls, 1);
     CHECK_EQ(s.terminate_code, 1);
     CHECK_EQ(s.stray, 1); /* the timer */
-    run_and_close(&loop, &s);
+    json_decref(s.last);
 }
 
 /* A busy worker that polls the cooperative check: it never returns to its loop on its own. */
@@ -361,19 +367,16 @@ static int busy_entry(uv_loop_t *loop, void *arg)
 
 TEST(terminate_busy_worker)
 {
-    uv_loop_t loop;
     seen_t s = {0};
     unsigned long spins = 0;
     uvproc_worker_options_t o = opts_for(&s);
     o.on_message = terminate_on_message;
     o.arg = &spins;
-    CHECK_OK(uv_loop_init(&loop));
-    CHECK_OK(uvproc_worker_start(&loop, NULL, busy_entry, &o));
-    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    run_worker(busy_entry, &o, &s);
     CHECK_STR(s.log, "online message exit(1)");
     CHECK_EQ(s.terminate_code, 1);
     CHECK(spins > 0); /* the busy loop ended through the check, nothing else */
-    run_and_close(&loop, &s);
+    json_decref(s.last);
 }
 
 /* Terminated before its thread ran anything: the entry is never called. */
@@ -450,15 +453,12 @@ static int stray_entry(uv_loop_t *loop, void *arg)
 
 TEST(stray_handles_closed_and_counted)
 {
-    uv_loop_t loop;
     seen_t s = {0};
     uvproc_worker_options_t o = opts_for(&s);
-    CHECK_OK(uv_loop_init(&loop));
-    CHECK_OK(uvproc_worker_start(&loop, NULL, stray_entry, &o));
-    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    run_worker(stray_entry, &o, &s);
     CHECK_STR(s.log, "online exit(7)");
     CHECK_EQ(s.stray, 3);
-    run_and_close(&loop, &s);
+    json_decref(s.last);
 }
 
 /* --- a worker that starts a worker and then ends: the grandchild is terminated with it
@@ -482,15 +482,12 @@ static int nested_entry(uv_loop_t *loop, void *arg)
 
 TEST(nested_worker_ends_with_parent)
 {
-    uv_loop_t loop;
     seen_t s = {0};
     uvproc_worker_options_t o = opts_for(&s);
-    CHECK_OK(uv_loop_init(&loop));
-    CHECK_OK(uvproc_worker_start(&loop, NULL, nested_entry, &o));
-    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    run_worker(nested_entry, &o, &s);
     CHECK_STR(s.log, "online exit(4)");
     CHECK_EQ(s.stray, 0);
-    run_and_close(&loop, &s);
+    json_decref(s.last);
 }
 
 /* --- stack size: the worker runs with the stack it asked for. */
@@ -506,15 +503,12 @@ static int stack_entry(uv_loop_t *loop, void *arg)
 
 TEST(stack_size)
 {
-    uv_loop_t loop;
     seen_t s = {0};
     uvproc_worker_options_t o = opts_for(&s);
     o.stack_size = 1024 * 1024;
-    CHECK_OK(uv_loop_init(&loop));
-    CHECK_OK(uvproc_worker_start(&loop, NULL, stack_entry, &o));
-    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    run_worker(stack_entry, &o, &s);
     CHECK_EQ(s.exit_code, 1);
-    run_and_close(&loop, &s);
+    json_decref(s.last);
 }
 
 /* --- the environment: a copy by default, the parent's with SHARE, a given list. */
@@ -704,16 +698,13 @@ static int own_run_entry(uv_loop_t *loop, void *arg)
 
 TEST(terminate_entry_running_its_own_loop)
 {
-    uv_loop_t loop;
     seen_t s = {0};
     uvproc_worker_options_t o = opts_for(&s);
     o.on_message = terminate_on_message;
-    CHECK_OK(uv_loop_init(&loop));
-    CHECK_OK(uvproc_worker_start(&loop, NULL, own_run_entry, &o));
-    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    run_worker(own_run_entry, &o, &s);
     CHECK_STR(s.log, "online message exit(1)");
     CHECK_EQ(s.stray, 1);
-    run_and_close(&loop, &s);
+    json_decref(s.last);
 }
 
 int main(int argc, char **argv)
