@@ -495,12 +495,9 @@ static void print_ratios(bench_t *b, int uv, FILE *out)
             continue;
         b->baseline = i;
         if (bench_ratio(b, uv, &med, &min, &max) > 0) {
-            /* For a time (lower is better) the speed-up is the inverse ratio. */
-            if (!b->metric_higher[0])
-                fprintf(out, " %s %.2fx faster (%.2f - %.2f);", b->v[i].name, 1 / med, 1 / max,
-                        1 / min);
-            else
-                fprintf(out, " %.2fx %s (%.2f - %.2f);", med, b->v[i].name, min, max);
+            /* For a time (lower is better): uvproc's time as a multiple of the other's. */
+            fprintf(out, " %.3gx %s%s (%.3g - %.3g);", med,
+                    b->metric_higher[0] ? "" : "the time of ", b->v[i].name, min, max);
         }
     }
     b->baseline = keep;
