@@ -32,7 +32,7 @@ fi
 
 if [ ${#names[@]} -eq 0 ]; then
     # The usual order first, then any other benchmark that exists.
-    for f in spawn exec ipc; do
+    for f in spawn exec ipc workers; do
         [ -x "$build/bench/$f" ] && names+=("$f")
     done
     for f in "$build"/bench/*; do
