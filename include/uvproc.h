@@ -145,6 +145,10 @@ typedef struct uvproc_spawn_options_s {
     void (*on_exit)(uvproc_process_t *p, int64_t code, int signal);
     /* Last event. A failed spawn closes with code = the (negative) error and signal 0. */
     void (*on_close)(uvproc_process_t *p, int64_t code, int signal);
+
+    /* Scale-out: non-NULL runs the child on another host through a launcher (ssh, srun, ...);
+     * see "Remote children" at the end of this header. Borrowed for the call. */
+    const struct uvproc_remote_s *remote;
 } uvproc_spawn_options_t;
 
 /* Starts `file` with `args` (NULL-terminated, NOT including argv[0]; NULL means none).
@@ -419,6 +423,52 @@ UVPROC_EXTERN int uvproc_fork(uv_loop_t *loop, uvproc_process_t **out, const cha
 /* The parent side of a forked child's channel; NULL if the process has none. Valid until the
  * channel's on_disconnect returns. */
 UVPROC_EXTERN uvproc_channel_t *uvproc_process_channel(const uvproc_process_t *p);
+
+
+/* ---------------------------------------------------------------------------------------- */
+/* Remote children (scale-out): a launcher prefix, and the IPC channel over stdio            */
+
+/* How the remote command reaches the launcher. */
+typedef enum {
+    UVPROC_REMOTE_QUOTE_AUTO = 0, /* SHELL when launcher[0] is named "ssh", else NONE */
+    UVPROC_REMOTE_QUOTE_SHELL,    /* one argument: every word quoted for a POSIX shell, as ssh
+                                     needs (it joins its arguments with spaces and gives the
+                                     string to the remote login shell) */
+    UVPROC_REMOTE_QUOTE_NONE,     /* the words as separate arguments (srun, kubectl exec, env) */
+} uvproc_remote_quote_t;
+
+/* Set as uvproc_spawn_options_t.remote. The child is started as
+ *   launcher... [env [-C cwd] KEY=VALUE...] [relay] file args...
+ * so `launcher` is any program that runs its arguments and carries stdin/stdout/stderr:
+ * {"ssh", "-p", "2222", "host", NULL}, {"srun", "-N1", "-n1", "--quiet", NULL},
+ * {"kubectl", "exec", "-i", "pod", "--", NULL}. The spawn options' cwd, env, uid/gid and
+ * detached apply to the local launcher process; `cwd` and `env` here to the remote command.
+ * argv0 and extra stdio slots (fds > 2) do not cross: UV_EINVAL for extra slots.
+ * Every string is used before the call returns. The launcher's exit code is the child's
+ * (ssh: 255 when the connection or the login failed; srun: 128+N for a signal). */
+typedef struct uvproc_remote_s {
+    const char *const *launcher; /* NULL-terminated, non-empty; launcher[0] looked up in PATH */
+    uvproc_remote_quote_t quote;
+    const char *cwd;         /* remote working directory (env -C); NULL: the launcher's choice */
+    const char *const *env;  /* NULL-terminated "KEY=VALUE" set on the remote side (env(1)) */
+    /* uvproc_fork only: runs `relay exec_path exec_args... file args...` on the remote side.
+     * "uvproc-relay" (installed with the library) gives a Node child (or any child that
+     * expects NODE_CHANNEL_FD) a socketpair there and bridges it to stdin/stdout. NULL: the
+     * child itself speaks the channel on stdin/stdout (uvproc_channel_from_parent does). */
+    const char *relay;
+} uvproc_remote_t;
+
+/* uvproc_fork with options->spawn.remote set runs the channel over the child's stdin/stdout
+ * (fd 3 does not cross ssh): the child's stdin and stdout belong to the channel (stderr stays
+ * as configured), and the remote command gets UVPROC_CHANNEL=stdio and
+ * NODE_CHANNEL_SERIALIZATION_MODE=json, which uvproc_channel_from_parent adopts (it then moves
+ * the channel off fds 0 and 1, points fd 1 at stderr so a stray printf cannot corrupt a frame,
+ * and gives fd 0 /dev/null). When stdin reaches EOF (the parent, or its ssh, died) the channel
+ * disconnects: a remote child must then end, as uvproc-relay ends its own child.
+ * Handles cannot cross hosts: uvproc_channel_send_handle on such a channel is UV_ENOTSUP. */
+
+/* The value of UVPROC_CHANNEL that selects the channel over stdio. */
+#define UVPROC_CHANNEL_STDIO "stdio"
 
 #ifdef __cplusplus
 }

@@ -72,6 +72,7 @@ typedef struct {
     const char *const *env_override;
     const char *exec_path; /* prepend `exec_path exec_args...` to the command */
     const char *const *exec_args;
+    const char *const *remote_env; /* remote children: "K=V" put on the remote command line */
 } uvproc__spawn_extra_t;
 
 int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "launcher_prefix.h"
 #include "process.h"
 #include "sigpipe.h"
 
@@ -119,6 +120,7 @@ typedef struct {
     const char *file;
     char **argv;
     char *command; /* shell mode's joined command line */
+    char **prefixed; /* remote: the launcher's argv with the command after it (one block) */
 } uvproc__argv_t;
 
 static int uvproc__build_argv(const char *file, const char *const *args,
@@ -159,6 +161,20 @@ static int uvproc__build_argv(const char *file, const char *const *args,
         a->argv[n++] = (char *)args[i];
     a->argv[n] = NULL;
     return 0;
+}
+
+/* Remote children: the command built above runs behind the launcher prefix. */
+static int uvproc__apply_remote(const uvproc_spawn_options_t *o, const uvproc__spawn_extra_t *x,
+                                uvproc__argv_t *a)
+{
+    int err;
+    if (o->remote == NULL)
+        return 0;
+    err = uvproc__prefix_argv(o->remote, x != NULL ? x->remote_env : NULL, a->file, a->argv,
+                              &a->prefixed);
+    if (err == 0)
+        a->file = a->prefixed[0];
+    return err;
 }
 
 static int uvproc__check_stdio(const uvproc_stdio_t *s)
@@ -251,6 +267,8 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
         return UV_EINVAL;
     if (o->extra_stdio_count > 1024 || (o->extra_stdio_count > 0 && o->extra_stdio == NULL))
         return UV_EINVAL;
+    if (o->remote != NULL && o->extra_stdio_count > 0) /* only fds 0-2 cross a launcher */
+        return UV_EINVAL;
     for (int i = 0; i < 3; i++)
         if (uvproc__check_stdio(&o->stdio[i]) != 0)
             return UV_EINVAL;
@@ -260,6 +278,8 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
 
     uvproc__ignore_sigpipe_once();
     err = uvproc__build_argv(file, args, o, extra, &argv);
+    if (err == 0)
+        err = uvproc__apply_remote(o, extra, &argv);
     if (err == 0)
         err = uvproc__build_env(o, extra != NULL ? extra->env_override : NULL, &env);
     if (err == 0 && slot_count > (int)(sizeof stack_slots / sizeof stack_slots[0])) {
@@ -289,7 +309,7 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
 
     req = (uvproc__launch_t){
         .file = argv.file,
-        .argv = argv.argv,
+        .argv = argv.prefixed != NULL ? argv.prefixed : argv.argv,
         .env = env,
         .cwd = o->cwd,
         .detached = o->detached,
@@ -319,6 +339,7 @@ done:
     free(env);
     free(argv.argv);
     free(argv.command);
+    free(argv.prefixed);
     return err;
 }
 
