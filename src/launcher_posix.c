@@ -83,9 +83,14 @@ static int uvproc__resolve(const char *file, char **env, const char *cwd, char *
     for (const char *dir = path;; dir++) {
         const char *end = strchr(dir, ':');
         size_t dlen = end != NULL ? (size_t)(end - dir) : strlen(dir);
-        int relative = dlen == 0 || dir[0] != '/';
-        size_t clen = (relative && cwd != NULL ? strlen(cwd) + 1 : 0) + dlen + 1 + flen + 1;
-        char *candidate = malloc(clen);
+        /* An empty element means the current directory: it is written as ".", so it is sized
+         * as "." too (sizing it as 0 bytes put the NUL past the buffer). */
+        const char *dname = dlen > 0 ? dir : ".";
+        size_t nlen = dlen > 0 ? dlen : 1;
+        int relative = dname[0] != '/';
+        size_t cwdlen = relative && cwd != NULL ? strlen(cwd) : 0;
+        size_t prefix = relative && cwd != NULL ? cwdlen + 1 : 0;
+        char *candidate = malloc(prefix + nlen + 1 + flen + 1);
         char *exec_form;
         struct stat st;
 
@@ -93,13 +98,14 @@ static int uvproc__resolve(const char *file, char **env, const char *cwd, char *
             return UV_ENOMEM;
         /* `exec_form` is what the child (already in cwd) executes; `candidate` is the same file
          * seen from here. */
-        candidate[0] = '\0';
-        if (relative && cwd != NULL)
-            strcat(strcat(candidate, cwd), "/");
-        exec_form = candidate + strlen(candidate);
-        memcpy(exec_form, dlen > 0 ? dir : ".", dlen > 0 ? dlen : 1);
-        exec_form[dlen > 0 ? dlen : 1] = '\0';
-        strcat(strcat(exec_form, "/"), file);
+        if (prefix > 0) {
+            memcpy(candidate, cwd, cwdlen);
+            candidate[cwdlen] = '/';
+        }
+        exec_form = candidate + prefix;
+        memcpy(exec_form, dname, nlen);
+        exec_form[nlen] = '/';
+        memcpy(exec_form + nlen + 1, file, flen + 1);
         if (stat(candidate, &st) == 0) {
             if (S_ISREG(st.st_mode) && access(candidate, X_OK) == 0) {
                 memmove(candidate, exec_form, strlen(exec_form) + 1);

@@ -554,6 +554,34 @@ TEST(path_from_child_env)
     rec_tmpdir_remove(dir);
 }
 
+/* An empty PATH element (leading, trailing or doubled ':') means the current directory, as
+ * execvp reads it: the child's cwd here. Each element is sized before it is tried (ASan saw a
+ * one-byte overflow when the empty element was written as ".").  */
+TEST(path_empty_elements)
+{
+    static const char *paths[] = {"PATH=:/nonexistent", "PATH=/nonexistent:", "PATH=/a::/b",
+                                  "PATH=:", "PATH=::"};
+    char dir[64], script[128];
+    const char *args[] = {"arg", NULL};
+    rec_t r;
+    uvproc_spawn_options_t o;
+    rec_tmpdir(dir, sizeof dir);
+    rec_write_file(script, sizeof script, dir, "uvproc-test-prog",
+                   "#!/bin/sh\necho \"here $1\"\n", 0755);
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        const char *env[] = {paths[i], NULL};
+        o = rec_init(&r);
+        o.env = env;
+        o.cwd = dir;
+        rec_run_file(&r, &o, "uvproc-test-prog", args);
+        CHECK_EQ(r.nerror, 0);
+        CHECK_EQ(r.exit_code, 0);
+        CHECK_STR(rec_out(&r, 1), "here arg\n");
+        rec_free(&r);
+    }
+    rec_tmpdir_remove(dir);
+}
+
 /* libuv's spawn_relative_path: a relative file with a '/' is resolved against cwd. */
 TEST(relative_path_and_cwd)
 {
@@ -891,6 +919,7 @@ int main(int argc, char **argv)
     RUN(kill_group_reaches_grandchild);
     RUN(env);
     RUN(path_from_child_env);
+    RUN(path_empty_elements);
     RUN(relative_path_and_cwd);
     RUN(argv0);
     RUN(shell);
