@@ -470,6 +470,13 @@ typedef struct uvproc_remote_s {
 /* The value of UVPROC_CHANNEL that selects the channel over stdio. */
 #define UVPROC_CHANNEL_STDIO "stdio"
 
+/* Opens a channel that reads `in_fd` and writes `out_fd` (pipes, sockets, a tty: any stream
+ * fd; they may be the same socket), with no handle passing: what a relay or a program behind
+ * a launcher uses. The channel works on close-on-exec copies of both fds and closes the
+ * originals once it is up; on error they stay the caller's. UV_EBADF for a closed fd. */
+UVPROC_EXTERN int uvproc_channel_open_stdio(uv_loop_t *loop, uvproc_channel_t **out, int in_fd,
+                                            int out_fd, const uvproc_channel_options_t *options);
+
 #ifdef __cplusplus
 }
 #endif

@@ -250,6 +250,7 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
     static const uvproc_spawn_options_t defaults;
     const uvproc_spawn_options_t *o = options != NULL ? options : &defaults;
     int ipc = extra != NULL && extra->ipc_pipe != NULL;
+    int chan_stdio = extra != NULL && extra->channel_stdio[0] != NULL;
     int first_extra = 3 + ipc;
     int slot_count = first_extra + (int)o->extra_stdio_count;
     uvproc__launch_slot_t stack_slots[8];
@@ -294,9 +295,16 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
     }
     memset(slots, 0, (size_t)slot_count * sizeof *slots);
     uvproc__hold_std_fds(held);
-    if (ipc)
+    if (ipc || chan_stdio)
         uvproc__process_hold(p); /* released by the channel once its pipe is closed */
     for (int fd = 0; fd < slot_count && err == 0; fd++) {
+        if (fd < 2 && chan_stdio) {
+            slots[fd].kind = UVPROC__SLOT_PIPE;
+            slots[fd].pipe = extra->channel_stdio[fd];
+            slots[fd].child_reads = fd == 0;
+            slots[fd].child_writes = fd == 1;
+            continue;
+        }
         if (fd == 3 && ipc) {
             slots[fd].kind = UVPROC__SLOT_PIPE;
             slots[fd].pipe = extra->ipc_pipe;
