@@ -1,0 +1,232 @@
+/* uvproc_fork behind a launcher: the channel over the child's stdin/stdout, adopted by the C
+ * child (test/helpers/ipc_child) from UVPROC_CHANNEL on its command line; through `env` (a
+ * launcher that runs its arguments here) and through real sshd on 127.0.0.2
+ * (test/remote/engines.sh). A remote child ends when its stdin reaches EOF, also when the
+ * local ssh is SIGKILLed; handles are refused with ENOTSUP. */
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "remote/remote.h"
+#include "uvproc.h"
+
+typedef struct {
+    uv_loop_t loop;
+    uvproc_process_t *p;
+    json_t *msgs; /* every message that was not part of a burst */
+    int64_t counted;
+    int in_order, disconnected, closed, exit_signal;
+    int64_t exit_code;
+    char err_out[256];
+    size_t err_len;
+    void (*on_msg)(json_t *msg);
+} fx_t;
+
+static fx_t fx;
+
+static void on_data(uvproc_process_t *p, int fd, const char *buf, size_t len)
+{
+    (void)p;
+    CHECK_EQ(fd, 2);
+    if (fx.err_len + len < sizeof fx.err_out) {
+        memcpy(fx.err_out + fx.err_len, buf, len);
+        fx.err_len += len;
+    }
+}
+
+static void on_exit_(uvproc_process_t *p, int64_t code, int sig)
+{
+    (void)p;
+    fx.exit_code = code;
+    fx.exit_signal = sig;
+}
+
+static void on_close(uvproc_process_t *p, int64_t code, int sig)
+{
+    (void)p;
+    (void)code;
+    (void)sig;
+    fx.closed++;
+}
+
+static void on_message(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *h)
+{
+    json_t *i = json_object_get(msg, "i");
+    (void)ch;
+    CHECK(h == NULL);
+    if (json_is_integer(i) && json_object_size(msg) == 1) {
+        fx.in_order &= json_integer_value(i) == fx.counted;
+        fx.counted++;
+        return;
+    }
+    json_array_append(fx.msgs, msg);
+    if (fx.on_msg != NULL)
+        fx.on_msg(msg);
+}
+
+static void on_disconnect(uvproc_channel_t *ch)
+{
+    (void)ch;
+    fx.disconnected++;
+}
+
+static void fx_fork(const uvproc_remote_t *r)
+{
+    uvproc_fork_options_t o = {0};
+    memset(&fx, 0, sizeof fx);
+    fx.msgs = json_array();
+    fx.in_order = 1;
+    CHECK_OK(uv_loop_init(&fx.loop));
+    o.spawn.remote = r;
+    o.spawn.stdio[2].type = UVPROC_STDIO_PIPE;
+    o.spawn.on_data = on_data;
+    o.spawn.on_exit = on_exit_;
+    o.spawn.on_close = on_close;
+    o.channel.on_message = on_message;
+    o.channel.on_disconnect = on_disconnect;
+    CHECK_OK(uvproc_fork(&fx.loop, &fx.p, IPC_CHILD, NULL, &o));
+}
+
+static void fx_send(json_t *m)
+{
+    CHECK(uvproc_channel_send_new(uvproc_process_channel(fx.p), m, NULL, NULL) >= 0);
+}
+
+static json_t *fx_last(void)
+{
+    size_t n = json_array_size(fx.msgs);
+    return n > 0 ? json_array_get(fx.msgs, n - 1) : NULL;
+}
+
+static const char *op_of(json_t *m)
+{
+    const char *op = json_string_value(json_object_get(m, "op"));
+    return op != NULL ? op : "";
+}
+
+/* Runs the loop until the latest message has op `op` (or the channel went away). */
+static json_t *fx_wait(const char *op)
+{
+    while (!fx.disconnected && (fx_last() == NULL || strcmp(op_of(fx_last()), op) != 0))
+        CHECK(uv_run(&fx.loop, UV_RUN_ONCE) != 0 || fx.disconnected);
+    CHECK(fx_last() != NULL);
+    CHECK_STR(op_of(fx_last()), op);
+    return fx_last();
+}
+
+static void fx_finish(void)
+{
+    uv_run(&fx.loop, UV_RUN_DEFAULT);
+    CHECK_EQ(fx.closed, 1);
+    CHECK_EQ(fx.disconnected, 1);
+    json_decref(fx.msgs);
+    CHECK_LOOP_CLOSE(&fx.loop);
+}
+
+/* The child's view and the parent's rules, through `env` (runs its arguments, here). */
+TEST(stdio_channel_through_env)
+{
+    static const char *const env[] = {"env", NULL};
+    uvproc_remote_t r = {.launcher = env};
+    uv_tcp_t server;
+    struct sockaddr_in addr;
+    json_t *m;
+
+    fx_fork(&r);
+    fx_send(json_pack("{s:s}", "op", "env"));
+    m = fx_wait("env");
+    /* Adopted and cleared: grandchildren do not see the variables. */
+    CHECK(json_is_null(json_object_get(m, "fd_env")));
+    CHECK(json_is_null(json_object_get(m, "mode_env")));
+
+    fx_send(json_pack("{s:s,s:s}", "op", "stdout", "text", "stray line\n"));
+    fx_wait("printed");
+    fx_send(json_pack("{s:s,s:i}", "op", "echo", "n", 42));
+    m = fx_wait("echo");
+    CHECK_EQ(json_integer_value(json_object_get(m, "n")), 42);
+
+    /* An fd cannot cross a launcher. */
+    CHECK_OK(uv_tcp_init(&fx.loop, &server));
+    uv_ip4_addr("127.0.0.1", 0, &addr);
+    CHECK_OK(uv_tcp_bind(&server, (const struct sockaddr *)&addr, 0));
+    CHECK_OK(uv_listen((uv_stream_t *)&server, 1, NULL));
+    CHECK_EQ(uvproc_channel_send_handle(uvproc_process_channel(fx.p), m, (uv_stream_t *)&server,
+                                        NULL, NULL, NULL),
+             UV_ENOTSUP);
+    uv_close((uv_handle_t *)&server, NULL);
+
+    /* Our disconnect is the child's stdin EOF: it ends on its own, with 0. */
+    CHECK_OK(uvproc_channel_disconnect(uvproc_process_channel(fx.p)));
+    fx_finish();
+    CHECK_EQ(fx.exit_code, 0);
+    /* A stray write to fd 1 went to stderr, not into the channel. */
+    CHECK(fx.err_len > 0 && strstr(fx.err_out, "stray line\n") != NULL);
+}
+
+/* Both directions over a real ssh session, in order, with nothing lost. */
+TEST(ssh_round_trips_and_bursts)
+{
+    uvproc_remote_t r = {.launcher = remote_ssh(1)};
+    json_t *m;
+
+    fx_fork(&r);
+    fx_send(json_pack("{s:s,s:i}", "op", "burst", "n", 20000));
+    fx_wait("burst_done");
+    CHECK_EQ(fx.counted, 20000);
+    CHECK(fx.in_order);
+    for (int k = 0; k < 20000; k++)
+        fx_send(json_pack("{s:i}", "i", k));
+    fx_send(json_pack("{s:s}", "op", "count"));
+    m = fx_wait("count");
+    CHECK_EQ(json_integer_value(json_object_get(m, "n")), 20000);
+    CHECK(json_is_true(json_object_get(m, "in_order")));
+    /* The child disconnects: the parent sees the channel close, then ssh exits 0. */
+    fx_send(json_pack("{s:s}", "op", "disconnect"));
+    fx_finish();
+    CHECK_EQ(fx.exit_code, 0);
+}
+
+static int pidfd_open_(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* kill -9 of the local ssh: the remote child must not live on (research/remote-engines.md:
+ * a remote command that neither reads stdin nor writes stdout would). */
+TEST(ssh_killed_leaves_no_remote_child)
+{
+    uvproc_remote_t r = {.launcher = remote_ssh(2)};
+    struct pollfd pfd;
+    uint64_t t0;
+    pid_t remote_pid;
+    json_t *m;
+
+    fx_fork(&r);
+    fx_send(json_pack("{s:s}", "op", "pid"));
+    m = fx_wait("pid");
+    remote_pid = (pid_t)json_integer_value(json_object_get(m, "pid"));
+    CHECK(remote_pid > 0 && remote_pid != uvproc_pid(fx.p));
+    pfd.fd = pidfd_open_(remote_pid);
+    CHECK(pfd.fd >= 0);
+    pfd.events = POLLIN;
+
+    t0 = uv_hrtime();
+    CHECK_OK(uvproc_kill(fx.p, SIGKILL));
+    fx_finish();
+    CHECK_EQ(fx.exit_signal, SIGKILL);
+    /* The remote child's exit, watched by pidfd (it is not our child): within 5 s. */
+    CHECK_EQ(poll(&pfd, 1, 5000), 1);
+    fprintf(stderr, "remote child gone %.1f ms after the kill of ssh\n",
+            (double)(uv_hrtime() - t0) / 1e6);
+    close(pfd.fd);
+}
+
+int main(int argc, char **argv)
+{
+    RUN(stdio_channel_through_env);
+    RUN(ssh_round_trips_and_bursts);
+    RUN(ssh_killed_leaves_no_remote_child);
+    return check_done();
+}
