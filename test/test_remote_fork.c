@@ -2,7 +2,9 @@
  * child (test/helpers/ipc_child) from UVPROC_CHANNEL on its command line; through `env` (a
  * launcher that runs its arguments here) and through real sshd on 127.0.0.2
  * (test/remote/engines.sh). A remote child ends when its stdin reaches EOF, also when the
- * local ssh is SIGKILLed; handles are refused with ENOTSUP. */
+ * local ssh is SIGKILLed; handles are refused with ENOTSUP. Then uvproc-relay (tools/relay.c)
+ * on the far side, serving an unmodified Node process.send worker (test/node/remote_worker.js)
+ * and the C child through their NODE_CHANNEL_FD socketpair. */
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -16,6 +18,7 @@ typedef struct {
     uv_loop_t loop;
     uvproc_process_t *p;
     json_t *msgs; /* every message that was not part of a burst */
+    size_t seen;  /* msgs before this index were looked at by fx_wait */
     int64_t counted;
     int in_order, disconnected, closed, exit_signal;
     int64_t exit_code;
@@ -72,9 +75,9 @@ static void on_disconnect(uvproc_channel_t *ch)
     fx.disconnected++;
 }
 
-static void fx_fork(const uvproc_remote_t *r)
+static void fx_fork_file(const uvproc_remote_t *r, const char *exec_path, const char *file)
 {
-    uvproc_fork_options_t o = {0};
+    uvproc_fork_options_t o = {.exec_path = exec_path};
     memset(&fx, 0, sizeof fx);
     fx.msgs = json_array();
     fx.in_order = 1;
@@ -86,18 +89,17 @@ static void fx_fork(const uvproc_remote_t *r)
     o.spawn.on_close = on_close;
     o.channel.on_message = on_message;
     o.channel.on_disconnect = on_disconnect;
-    CHECK_OK(uvproc_fork(&fx.loop, &fx.p, IPC_CHILD, NULL, &o));
+    CHECK_OK(uvproc_fork(&fx.loop, &fx.p, file, NULL, &o));
+}
+
+static void fx_fork(const uvproc_remote_t *r)
+{
+    fx_fork_file(r, NULL, IPC_CHILD);
 }
 
 static void fx_send(json_t *m)
 {
     CHECK(uvproc_channel_send_new(uvproc_process_channel(fx.p), m, NULL, NULL) >= 0);
-}
-
-static json_t *fx_last(void)
-{
-    size_t n = json_array_size(fx.msgs);
-    return n > 0 ? json_array_get(fx.msgs, n - 1) : NULL;
 }
 
 static const char *op_of(json_t *m)
@@ -106,14 +108,18 @@ static const char *op_of(json_t *m)
     return op != NULL ? op : "";
 }
 
-/* Runs the loop until the latest message has op `op` (or the channel went away). */
+/* Runs the loop until a message with op `op` arrives that no earlier fx_wait returned. */
 static json_t *fx_wait(const char *op)
 {
-    while (!fx.disconnected && (fx_last() == NULL || strcmp(op_of(fx_last()), op) != 0))
-        CHECK(uv_run(&fx.loop, UV_RUN_ONCE) != 0 || fx.disconnected);
-    CHECK(fx_last() != NULL);
-    CHECK_STR(op_of(fx_last()), op);
-    return fx_last();
+    for (;;) {
+        while (fx.seen < json_array_size(fx.msgs)) {
+            json_t *m = json_array_get(fx.msgs, fx.seen++);
+            if (strcmp(op_of(m), op) == 0)
+                return m;
+        }
+        CHECK(!fx.disconnected);
+        uv_run(&fx.loop, UV_RUN_ONCE);
+    }
 }
 
 static void fx_finish(void)
@@ -193,17 +199,16 @@ static int pidfd_open_(pid_t pid)
     return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-/* kill -9 of the local ssh: the remote child must not live on (research/remote-engines.md:
- * a remote command that neither reads stdin nor writes stdout would). */
-TEST(ssh_killed_leaves_no_remote_child)
+/* Kills the local launcher with SIGKILL and requires the remote process that answered
+ * {"op":"pid"} to end within `within_ms`; returns how long it took. */
+static double kill_launcher_and_watch_remote(int within_ms)
 {
-    uvproc_remote_t r = {.launcher = remote_ssh(2)};
     struct pollfd pfd;
     uint64_t t0;
     pid_t remote_pid;
     json_t *m;
+    double ms;
 
-    fx_fork(&r);
     fx_send(json_pack("{s:s}", "op", "pid"));
     m = fx_wait("pid");
     remote_pid = (pid_t)json_integer_value(json_object_get(m, "pid"));
@@ -216,11 +221,98 @@ TEST(ssh_killed_leaves_no_remote_child)
     CHECK_OK(uvproc_kill(fx.p, SIGKILL));
     fx_finish();
     CHECK_EQ(fx.exit_signal, SIGKILL);
-    /* The remote child's exit, watched by pidfd (it is not our child): within 5 s. */
-    CHECK_EQ(poll(&pfd, 1, 5000), 1);
-    fprintf(stderr, "remote child gone %.1f ms after the kill of ssh\n",
-            (double)(uv_hrtime() - t0) / 1e6);
+    /* The remote child's exit, watched by pidfd (it is not our child). */
+    CHECK_EQ(poll(&pfd, 1, within_ms), 1);
+    ms = (double)(uv_hrtime() - t0) / 1e6;
     close(pfd.fd);
+    return ms;
+}
+
+/* kill -9 of the local ssh: the remote child must not live on (research/remote-engines.md:
+ * a remote command that neither reads stdin nor writes stdout would). */
+TEST(ssh_killed_leaves_no_remote_child)
+{
+    uvproc_remote_t r = {.launcher = remote_ssh(2)};
+    fx_fork(&r);
+    fprintf(stderr, "C child gone %.1f ms after the kill of ssh\n",
+            kill_launcher_and_watch_remote(5000));
+}
+
+#define NODE_WORKER NODE_SCRIPTS "/remote_worker.js"
+
+static int have_node(void)
+{
+    const char *node = getenv("UVPROC_TEST_NODE");
+    if (node == NULL || node[0] == '\0') {
+        fprintf(stderr, "node not installed: relay tests skipped\n");
+        return 0;
+    }
+    return 1;
+}
+
+/* An unmodified Node worker, its channel a socketpair made by the relay on the far side. */
+TEST(relay_serves_node_worker_over_ssh)
+{
+    static const char *const env[] = {"UVPROC_RELAY_GRACE_MS=300", NULL};
+    uvproc_remote_t r = {.launcher = remote_ssh(1), .relay = RELAY, .env = env};
+    json_t *m;
+
+    if (!have_node())
+        return;
+    fx_fork_file(&r, "node", NODE_WORKER);
+    for (int k = 0; k < 1000; k++) {
+        fx_send(json_pack("{s:s,s:i}", "op", "echo", "k", k));
+        m = fx_wait("echo");
+        CHECK_EQ(json_integer_value(json_object_get(m, "k")), k);
+    }
+    fx_send(json_pack("{s:s,s:i}", "op", "exit", "code", 3));
+    fx_finish();
+    /* The worker's exit code comes back through the relay and ssh. */
+    CHECK_EQ(fx.exit_code, 3);
+}
+
+/* The C child behind the relay adopts the socketpair (NODE_CHANNEL_FD), not stdio. */
+TEST(relay_serves_c_child)
+{
+    static const char *const env_launcher[] = {"env", NULL};
+    uvproc_remote_t r = {.launcher = env_launcher, .relay = RELAY};
+    json_t *m;
+
+    fx_fork(&r);
+    fx_send(json_pack("{s:s}", "op", "env"));
+    m = fx_wait("env");
+    CHECK(json_is_null(json_object_get(m, "fd_env")));
+    CHECK(json_is_true(json_object_get(m, "cloexec")));
+    CHECK_OK(uvproc_channel_disconnect(uvproc_process_channel(fx.p)));
+    fx_finish();
+    CHECK_EQ(fx.exit_code, 0);
+}
+
+/* kill -9 of ssh while the Node worker holds itself alive past a disconnect: the relay sees
+ * stdin EOF and stops it (SIGTERM after its grace); one that ignores SIGTERM gets SIGKILL. */
+TEST(relay_stops_node_worker_when_ssh_dies)
+{
+    static const char *const env[] = {"UVPROC_RELAY_GRACE_MS=200", NULL};
+    uvproc_remote_t r = {.launcher = remote_ssh(2), .relay = RELAY, .env = env};
+    double ms;
+
+    if (!have_node())
+        return;
+    fx_fork_file(&r, "node", NODE_WORKER);
+    fx_send(json_pack("{s:s}", "op", "hold"));
+    fx_wait("holding");
+    ms = kill_launcher_and_watch_remote(5000);
+    fprintf(stderr, "held Node worker gone %.1f ms after the kill of ssh (grace 200)\n", ms);
+    CHECK(ms >= 150);
+
+    fx_fork_file(&r, "node", NODE_WORKER);
+    fx_send(json_pack("{s:s}", "op", "hold"));
+    fx_wait("holding");
+    fx_send(json_pack("{s:s}", "op", "ignore_term"));
+    fx_wait("ignoring");
+    ms = kill_launcher_and_watch_remote(5000);
+    fprintf(stderr, "TERM-ignoring Node worker gone %.1f ms after the kill (grace 200)\n", ms);
+    CHECK(ms >= 350);
 }
 
 int main(int argc, char **argv)
@@ -228,5 +320,8 @@ int main(int argc, char **argv)
     RUN(stdio_channel_through_env);
     RUN(ssh_round_trips_and_bursts);
     RUN(ssh_killed_leaves_no_remote_child);
+    RUN(relay_serves_c_child);
+    RUN(relay_serves_node_worker_over_ssh);
+    RUN(relay_stops_node_worker_when_ssh_dies);
     return check_done();
 }
