@@ -5,6 +5,7 @@
  * local ssh is SIGKILLed; handles are refused with ENOTSUP. Then uvproc-relay (tools/relay.c)
  * on the far side, serving an unmodified Node process.send worker (test/node/remote_worker.js)
  * and the C child through their NODE_CHANNEL_FD socketpair. */
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -315,8 +316,51 @@ TEST(relay_stops_node_worker_when_ssh_dies)
     CHECK(ms >= 350);
 }
 
+static int pipe_got;
+static void pipe_msg(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *h)
+{
+    (void)h;
+    pipe_got = (int)json_integer_value(json_object_get(msg, "n"));
+    if (pipe_got < 100)
+        CHECK(uvproc_channel_send_new(ch, json_pack("{s:i}", "n", pipe_got + 1), NULL, NULL) >= 0);
+    else
+        uvproc_channel_disconnect(ch);
+}
+
+static void pipe_disconnect(uvproc_channel_t *ch)
+{
+    (void)ch;
+    fx.disconnected++;
+}
+
+/* Two channels over two plain pipes, no processes: the stdio transport alone. */
+TEST(open_stdio_over_pipes)
+{
+    uvproc_channel_options_t o = {.on_message = pipe_msg, .on_disconnect = pipe_disconnect};
+    uvproc_channel_t *a, *b;
+    int ab[2], ba[2];
+    uv_loop_t loop;
+
+    memset(&fx, 0, sizeof fx);
+    CHECK_OK(uv_loop_init(&loop));
+    CHECK_OK(pipe(ab));
+    CHECK_OK(pipe(ba));
+    CHECK_EQ(uvproc_channel_open_stdio(&loop, &a, -1, ab[1], &o), UV_EBADF);
+    CHECK_EQ(uvproc_channel_open_stdio(NULL, &a, ba[0], ab[1], &o), UV_EINVAL);
+    CHECK_OK(uvproc_channel_open_stdio(&loop, &a, ba[0], ab[1], &o));
+    /* The originals are closed once the channel is up (it works on its own copies). */
+    CHECK(fcntl(ba[0], F_GETFD) < 0 && fcntl(ab[1], F_GETFD) < 0);
+    CHECK_OK(uvproc_channel_open_stdio(&loop, &b, ab[0], ba[1], &o));
+    CHECK(uvproc_channel_send_new(a, json_pack("{s:i}", "n", 0), NULL, NULL) >= 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ(pipe_got, 100);
+    CHECK_EQ(fx.disconnected, 2);
+    CHECK_LOOP_CLOSE(&loop);
+}
+
 int main(int argc, char **argv)
 {
+    RUN(open_stdio_over_pipes);
     RUN(stdio_channel_through_env);
     RUN(ssh_round_trips_and_bursts);
     RUN(ssh_killed_leaves_no_remote_child);
