@@ -225,6 +225,12 @@ trap 'exit 130' INT TERM
 skip() { [ "${UVPROC_ENGINES_SKIP_OK:-0}" = 1 ] && exit 77; exit 1; }
 start_ssh || skip
 if [ "$slurm" -eq 1 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        # slurmd must run as root to start tasks as their user; without root there is no
+        # cluster to test against.
+        echo "engines.sh: Slurm needs root here (slurmd); skipped" >&2
+        exit 77
+    fi
     start_slurm || skip
 fi
 export UVPROC_ENGINES_DIR="$T"
