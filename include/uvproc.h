@@ -424,6 +424,199 @@ UVPROC_EXTERN int uvproc_fork(uv_loop_t *loop, uvproc_process_t **out, const cha
  * channel's on_disconnect returns. */
 UVPROC_EXTERN uvproc_channel_t *uvproc_process_channel(const uvproc_process_t *p);
 
+/* ---------------------------------------------------------------------------------------- */
+/* pool: a concurrency-limited job queue over processes (docs/pool.md)                      */
+/*                                                                                          */
+/* One pool runs one kind of job:                                                           */
+/* - command jobs: one process per job, with exec's semantics (xargs -P, GNU parallel);     */
+/* - worker jobs: a method name + JSON params sent to persistent forked workers that speak  */
+/*   npm workerpool's wire protocol, so a Node `workerpool.worker({...})` script serves a   */
+/*   C pool, and a C worker (uvproc_worker_*, below) serves Node's workerpool.              */
+/* A job's timeout counts from when it starts, never while it waits in the queue; cancel and */
+/* crashes touch only their own job. The pool object is freed after its on_close returns.   */
+
+typedef struct uvproc_pool_s uvproc_pool_t;
+
+/* Pool-only error codes (uvproc_strerror knows them). */
+enum {
+    UVPROC_EQUEUEFULL = -30101,  /* submit: the bounded queue is full; nothing was queued */
+    UVPROC_EPOOLCLOSED = -30102, /* submit after drain or terminate */
+    UVPROC_EWORKERDIED = -30103, /* the worker running the job exited or was killed */
+    UVPROC_EJOBERROR = -30104,   /* the worker's method threw / rejected: see error_name */
+    UVPROC_EPROTOCOL = -30105,   /* the worker broke workerpool's protocol (garbage, a reply
+                                    with an id it was not given): its jobs fail, it is replaced */
+};
+
+typedef enum {
+    UVPROC_POOL_COMMANDS = 0, /* one process per job */
+    UVPROC_POOL_WORKERS,      /* persistent workers, workerpool protocol */
+} uvproc_pool_kind_t;
+
+/* What a command job's output does. */
+typedef enum {
+    UVPROC_POOL_CAPTURE = 0, /* exec's: stdout/stderr captured (max_buffer), in the result */
+    UVPROC_POOL_INHERIT,     /* the job writes to the pool's own stdout/stderr */
+    UVPROC_POOL_DISCARD,     /* /dev/null */
+} uvproc_pool_output_t;
+
+/* What the first job that fails for good (retries spent) does to the rest (parallel --halt). */
+typedef enum {
+    UVPROC_HALT_NEVER = 0, /* go on */
+    UVPROC_HALT_SOON,      /* start no new job (queued ones end UV_ECANCELED); running ones finish */
+    UVPROC_HALT_NOW,       /* also stop running jobs (UV_ECANCELED) */
+} uvproc_halt_t;
+
+typedef struct {
+    uint64_t submitted; /* accepted by submit */
+    uint64_t queued;    /* waiting now */
+    uint64_t running;   /* started, not finished */
+    uint64_t done;      /* finished with error 0 */
+    uint64_t failed;    /* finished with an error (cancelled ones included) */
+    uint64_t retried;   /* restarts after a failure */
+    uint64_t cancelled; /* finished with UV_ECANCELED */
+    uint64_t skipped;   /* finished without running: the resumed job log shows them done */
+    uint64_t workers;   /* worker processes alive now (worker pools) */
+    uint64_t workers_started; /* over the pool's life, replacements and recycling included */
+} uvproc_pool_counters_t;
+
+/* The outcome of one job, given to on_done. Pointers are borrowed for the callback. */
+typedef struct {
+    uint64_t id;         /* submission number, from 1 (the job log's Seq) */
+    void *data;          /* the job's user pointer */
+    int error;           /* 0, or: UVPROC_EEXITCODE, UVPROC_ESIGNALED, UV_ETIMEDOUT,
+                            UV_ECANCELED, UVPROC_EMAXBUFFER, a spawn error (UV_ENOENT, ...),
+                            UVPROC_EWORKERDIED, UVPROC_EJOBERROR, UVPROC_EPROTOCOL */
+    unsigned attempts;   /* runs, retries included (0: never started) */
+    int skipped;         /* resume: not run, the job log says it succeeded before */
+    uv_pid_t pid;        /* the (last) process that ran it */
+    int64_t exit_code;   /* command jobs: -1 unless it exited */
+    int term_signal;     /* command jobs */
+    const char *out;     /* command jobs in CAPTURE mode (NUL-terminated, may hold NULs) */
+    size_t out_len;
+    const char *err;
+    size_t err_len;
+    int has_rusage;      /* command jobs not in CAPTURE mode, posix launcher */
+    struct rusage rusage;
+    json_t *result;      /* worker jobs: the reply's result (borrowed; incref to keep) */
+    json_t *error_value; /* worker jobs with UVPROC_EJOBERROR: the serialized error object */
+    const char *error_name;    /* "Error", "TypeError", ... or NULL */
+    const char *error_message; /* the worker's message, or NULL */
+    double start_time;   /* seconds since the epoch when the (last) attempt started */
+    double run_ms;       /* wall time of the last attempt */
+} uvproc_pool_result_t;
+
+typedef struct uvproc_pool_options_s {
+    uvproc_pool_kind_t kind;
+    unsigned max_workers;      /* concurrency (command jobs) / worker processes; 0: CPU count */
+    unsigned min_workers;      /* worker pools: started at once, never shrunk below */
+    uint64_t idle_timeout_ms;  /* worker pools: stop a worker above min idle this long; 0: 1000 */
+    size_t max_queue;          /* queued (not running) jobs; 0: unbounded */
+    uint64_t timeout_ms;       /* per job, from its start; 0: none (a job may override) */
+    unsigned retries;          /* re-runs after a failure (non-zero exit, method error) */
+    int retry_on_signal;       /* also retry jobs killed by a signal / whose worker crashed */
+    uvproc_halt_t halt;
+    int keep_order;            /* on_done in submission order (parallel --keep-order) */
+    const char *joblog;        /* append one line per finished job (parallel's format) */
+    int resume;                /* with joblog: skip jobs whose Seq the log shows exited 0 */
+    uvproc_stop_t stop;        /* how a timeout / cancel / terminate stops a command job */
+
+    /* Command jobs: the exec options every job gets (timeout_ms in it is ignored: use the
+     * pool's), and what their output does. */
+    uvproc_exec_options_t exec;
+    uvproc_pool_output_t output;
+
+    /* Worker jobs: the worker program, started with uvproc_fork (exec_path "node" for a Node
+     * workerpool script). worker_fork.spawn's callbacks and .channel's are the pool's. */
+    const char *worker_file;
+    const char *const *worker_args;
+    uvproc_fork_options_t worker_fork;
+    unsigned max_jobs_per_worker; /* recycle a worker after this many jobs; 0: never */
+    uint64_t max_rss_kb;          /* recycle a worker whose peak RSS (VmHWM) passed this; 0: off */
+    unsigned pipeline;            /* jobs sent ahead to one worker; 0 or 1: one at a time, as
+                                     workerpool. More hides the round trip (docs/pool.md). */
+
+    void *data; /* uvproc_pool_data() */
+    /* Every job once, when it finishes (in submission order with keep_order). */
+    void (*on_done)(uvproc_pool_t *pool, const uvproc_pool_result_t *result);
+    /* A worker's workerEmit(payload) while running job `id` (payload borrowed). */
+    void (*on_event)(uvproc_pool_t *pool, uint64_t id, void *job_data, json_t *payload);
+    /* After every change of the counters that finishes a job. */
+    void (*on_progress)(uvproc_pool_t *pool, const uvproc_pool_counters_t *counters);
+    /* A worker that misbehaved, or could not start (err, its pid or 0); the pool goes on. */
+    void (*on_worker_error)(uvproc_pool_t *pool, int err, uv_pid_t pid);
+    /* Last: every job delivered, every child reaped. The pool is freed when it returns. */
+    void (*on_close)(uvproc_pool_t *pool);
+} uvproc_pool_options_t;
+
+/* Per job; NULL means the pool's defaults. */
+typedef struct {
+    void *data;          /* result->data */
+    uint64_t timeout_ms; /* overrides the pool's; 0: the pool's */
+    const void *input;   /* command jobs in CAPTURE mode: bytes for stdin (copied) */
+    size_t input_len;
+} uvproc_pool_job_options_t;
+
+/* Creates a pool on `loop` (strings of `options` are copied). Worker pools start min_workers
+ * now. End it with uvproc_pool_drain or uvproc_pool_terminate: until then it keeps workers.
+ * UV_EINVAL for a bad option (worker pool without worker_file, resume without joblog), or the
+ * error of opening the job log. */
+UVPROC_EXTERN int uvproc_pool_new(uv_loop_t *loop, uvproc_pool_t **out,
+                                  const uvproc_pool_options_t *options);
+
+/* Queues a command job (`file` + `args`, as uvproc_exec_file; copied). Returns 0 and sets *id
+ * (may be NULL); UVPROC_EQUEUEFULL, UVPROC_EPOOLCLOSED, UV_EINVAL (wrong kind of pool). A job
+ * that cannot start (missing program) is reported through on_done, never here. */
+UVPROC_EXTERN int uvproc_pool_submit(uvproc_pool_t *pool, const char *file,
+                                     const char *const *args,
+                                     const uvproc_pool_job_options_t *options, uint64_t *id);
+/* The same for a shell line (as uvproc_exec). */
+UVPROC_EXTERN int uvproc_pool_submit_shell(uvproc_pool_t *pool, const char *command,
+                                           const uvproc_pool_job_options_t *options,
+                                           uint64_t *id);
+/* Queues a worker job: `method` with `params` (a JSON array, borrowed; NULL: []). */
+UVPROC_EXTERN int uvproc_pool_call(uvproc_pool_t *pool, const char *method, const json_t *params,
+                                   const uvproc_pool_job_options_t *options, uint64_t *id);
+/* Cancels job `id`: queued, it is removed; running, its process (its worker) is stopped and
+ * replaced, no other job is touched. Either way on_done gets UV_ECANCELED. UV_EALREADY if it
+ * finished or is already being stopped, UV_ENOENT for an unknown id. */
+UVPROC_EXTERN int uvproc_pool_cancel(uvproc_pool_t *pool, uint64_t id);
+/* No more submits; queued and running jobs finish, workers are told to terminate, then
+ * on_close. UV_EALREADY when already draining or terminating. */
+UVPROC_EXTERN int uvproc_pool_drain(uvproc_pool_t *pool);
+/* No more submits; queued jobs end UV_ECANCELED, running ones are stopped (UV_ECANCELED),
+ * workers killed, then on_close once every child is reaped. */
+UVPROC_EXTERN int uvproc_pool_terminate(uvproc_pool_t *pool);
+UVPROC_EXTERN void uvproc_pool_counters(const uvproc_pool_t *pool, uvproc_pool_counters_t *out);
+UVPROC_EXTERN void *uvproc_pool_data(const uvproc_pool_t *pool);
+
+/* Worker side (a C program that serves a uvproc pool or npm workerpool, forked with an IPC
+ * channel): register methods, then uvproc_worker_run. A method gets a call and its params
+ * (a JSON array, borrowed) and completes the call exactly once, now or later, with
+ * uvproc_worker_resolve_new or uvproc_worker_reject; it may uvproc_worker_emit_new progress
+ * events before that. */
+typedef struct uvproc_worker_call_s uvproc_worker_call_t;
+typedef void (*uvproc_worker_method_fn)(uvproc_worker_call_t *call, json_t *params, void *data);
+typedef struct {
+    const char *name;
+    uvproc_worker_method_fn fn;
+    void *data;
+} uvproc_worker_method_t;
+
+/* Adopts the parent's channel (uvproc_channel_from_parent's errors), says "ready", serves
+ * calls on `loop` until the parent sends "__workerpool-terminate__" or goes away; returns 0,
+ * or 1 when the parent disconnected without telling (workerpool's worker exits 1 then).
+ * `methods` (count n) must outlive the call. A built-in "methods" lists them, as workerpool. */
+UVPROC_EXTERN int uvproc_worker_run(uv_loop_t *loop, const uvproc_worker_method_t *methods,
+                                    size_t n);
+/* Completes the call with `result` (stolen; NULL means null). The call is freed. */
+UVPROC_EXTERN int uvproc_worker_resolve_new(uvproc_worker_call_t *call, json_t *result);
+/* Completes the call with an error {name, message} (name NULL: "Error"). The call is freed. */
+UVPROC_EXTERN int uvproc_worker_reject(uvproc_worker_call_t *call, const char *name,
+                                       const char *message);
+/* workerEmit: an event for the caller's on_event (payload stolen). */
+UVPROC_EXTERN int uvproc_worker_emit_new(uvproc_worker_call_t *call, json_t *payload);
+/* The call's id on the wire (the pool's job id when the parent is a uvproc pool). */
+UVPROC_EXTERN int64_t uvproc_worker_call_id(const uvproc_worker_call_t *call);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Remote children (scale-out): a launcher prefix, and the IPC channel over stdio            */

@@ -17,6 +17,12 @@ static const uvproc__error_entry_t uvproc__errors[] = {
     {UVPROC_ESERIALIZATION, "ESERIALIZATION",
      "unsupported IPC serialization mode (only \"json\" is supported)"},
     {UVPROC_ENOCHANNEL, "ENOCHANNEL", "no IPC channel: NODE_CHANNEL_FD is not set"},
+    /* pool */
+    {UVPROC_EQUEUEFULL, "EQUEUEFULL", "pool queue is full"},
+    {UVPROC_EPOOLCLOSED, "EPOOLCLOSED", "pool is draining or terminated"},
+    {UVPROC_EWORKERDIED, "EWORKERDIED", "pool worker exited while running the job"},
+    {UVPROC_EJOBERROR, "EJOBERROR", "pool worker's method reported an error"},
+    {UVPROC_EPROTOCOL, "EPROTOCOL", "pool worker broke the workerpool protocol"},
 };
 
 static const uvproc__error_entry_t *uvproc__find_error(int err)

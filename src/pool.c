@@ -1,0 +1,772 @@
+/* The pool: a bounded run queue, a concurrency limit, and every job's life written as one
+ * state x event table (as s6-supervise does), so that "a cancel arrives while the job's worker
+ * is being killed for its timeout" is one cell to read, not a path through callbacks.
+ *
+ * Callbacks to the user (on_done, on_progress, on_close) never run from inside a call the
+ * user made (submit, cancel, drain, terminate): what such a call finishes is delivered from
+ * the `kick` timer on the next loop turn. Work that user callbacks cause (a submit from
+ * on_done) is safe because delivery and dispatch are guarded against re-entry. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pool.h"
+
+uint64_t uvproc__now_ns(void)
+{
+    return uv_hrtime();
+}
+
+char **uvproc__strv_dup(const char *first, const char *const *rest)
+{
+    size_t n = 0;
+    while (rest != NULL && rest[n] != NULL)
+        n++;
+    char **v = calloc(n + 2, sizeof *v);
+    size_t k = 0;
+    if (v == NULL)
+        return NULL;
+    if (first != NULL && (v[k++] = strdup(first)) == NULL)
+        goto fail;
+    for (size_t i = 0; i < n; i++)
+        if ((v[k++] = strdup(rest[i])) == NULL)
+            goto fail;
+    return v;
+fail:
+    uvproc__strv_free(v);
+    return NULL;
+}
+
+void uvproc__strv_free(char **v)
+{
+    if (v == NULL)
+        return;
+    for (size_t i = 0; v[i] != NULL; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* ---- lists ---- */
+
+static void queue_unlink(uvproc_pool_t *pool, uvproc__job_t *j)
+{
+    if (j->qprev != NULL)
+        j->qprev->qnext = j->qnext;
+    else
+        pool->qhead = j->qnext;
+    if (j->qnext != NULL)
+        j->qnext->qprev = j->qprev;
+    else
+        pool->qtail = j->qprev;
+    j->qprev = j->qnext = NULL;
+    pool->c.queued--;
+}
+
+static void queue_push(uvproc_pool_t *pool, uvproc__job_t *j, int front)
+{
+    j->state = UVPROC__JOB_QUEUED;
+    if (front) {
+        j->qprev = NULL;
+        j->qnext = pool->qhead;
+        if (pool->qhead != NULL)
+            pool->qhead->qprev = j;
+        else
+            pool->qtail = j;
+        pool->qhead = j;
+    } else {
+        j->qnext = NULL;
+        j->qprev = pool->qtail;
+        if (pool->qtail != NULL)
+            pool->qtail->qnext = j;
+        else
+            pool->qhead = j;
+        pool->qtail = j;
+    }
+    pool->c.queued++;
+}
+
+uvproc__job_t *uvproc__pool_first_queued(uvproc_pool_t *pool)
+{
+    return pool->qhead;
+}
+
+/* ---- job memory ---- */
+
+static void job_clear_result(uvproc__job_t *j)
+{
+    json_decref(j->res.result);
+    json_decref(j->res.error_value);
+    free(j->res_out);
+    free(j->res_err);
+    free(j->res_error_name);
+    free(j->res_error_message);
+    j->res_out = j->res_err = j->res_error_name = j->res_error_message = NULL;
+    j->res.result = j->res.error_value = NULL;
+    j->res.out = j->res.err = j->res.error_name = j->res.error_message = NULL;
+    j->res.out_len = j->res.err_len = 0;
+    j->res.exit_code = -1;
+    j->res.term_signal = 0;
+    j->res.has_rusage = 0;
+}
+
+static void job_free_now(uvproc__job_t *j)
+{
+    job_clear_result(j);
+    free(j->file);
+    uvproc__strv_free(j->argv);
+    free(j->input);
+    free(j->method);
+    json_decref(j->params);
+    free(j);
+}
+
+static void job_timer_closed(uv_handle_t *h)
+{
+    uvproc__job_t *j = h->data;
+    free(h);
+    job_free_now(j);
+}
+
+static void job_free(uvproc__job_t *j)
+{
+    if (j->timer != NULL)
+        uv_close((uv_handle_t *)j->timer, job_timer_closed);
+    else
+        job_free_now(j);
+}
+
+/* ---- delivery (on_done), in completion or submission order ---- */
+
+static void pool_maybe_close(uvproc_pool_t *pool);
+
+static void deliver_one(uvproc_pool_t *pool, uvproc__job_t *j)
+{
+    j->res.id = j->id;
+    j->res.data = j->data;
+    if (j->sprev != NULL)
+        j->sprev->snext = j->snext;
+    else
+        pool->shead = j->snext;
+    if (j->snext != NULL)
+        j->snext->sprev = j->sprev;
+    else
+        pool->stail = j->sprev;
+    if (pool->o.on_done != NULL)
+        pool->o.on_done(pool, &j->res);
+    job_free(j);
+}
+
+/* Delivers finished jobs: keep_order waits for the oldest; otherwise the first finished one
+ * is found within the oldest few (running jobs are older than queued ones), so the walk stays
+ * as short as the concurrency. */
+static void pool_deliver(uvproc_pool_t *pool)
+{
+    if (pool->in_callback) /* an on_done that caused this: the outer loop picks it up */
+        return;
+    pool->in_callback = 1;
+    for (;;) {
+        uvproc__job_t *j = pool->shead;
+        if (pool->o.keep_order) {
+            if (j == NULL || j->state != UVPROC__JOB_DONE)
+                break;
+        } else {
+            for (; j != NULL && j->state != UVPROC__JOB_DONE; j = j->snext)
+                ;
+            if (j == NULL)
+                break;
+        }
+        deliver_one(pool, j);
+    }
+    pool->in_callback = 0;
+}
+
+/* ---- the state table's actions ---- */
+
+static void job_finish(uvproc__job_t *j, int err);
+
+static void job_arm_timer(uvproc__job_t *j);
+
+static void act_impossible(uvproc__job_t *j, int reason)
+{
+    (void)j;
+    (void)reason;
+}
+
+static void act_ignore(uvproc__job_t *j, int reason)
+{
+    (void)j;
+    (void)reason;
+}
+
+static void act_start(uvproc__job_t *j, int reason)
+{
+    uvproc_pool_t *pool = j->pool;
+    int err;
+    (void)reason;
+    queue_unlink(pool, j);
+    j->state = UVPROC__JOB_RUNNING;
+    j->stop_reason = 0;
+    job_clear_result(j);
+    j->res.attempts++;
+    pool->c.running++;
+    j->start_ns = uvproc__now_ns();
+    j->res.start_time = (double)time(NULL);
+    {
+        struct timespec ts;
+        if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+            j->res.start_time = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    }
+    err = pool->o.kind == UVPROC_POOL_COMMANDS ? uvproc__command_start(j)
+                                               : uvproc__worker_send(j);
+    if (err != 0) {
+        job_finish(j, err);
+        return;
+    }
+    job_arm_timer(j);
+}
+
+static int may_retry(uvproc__job_t *j, int crash)
+{
+    const uvproc_pool_t *pool = j->pool;
+    if (pool->terminating || pool->halted)
+        return 0;
+    if (crash && !pool->o.retry_on_signal)
+        return 0;
+    if (j->res.pid == 0 && pool->o.kind == UVPROC_POOL_COMMANDS)
+        return 0; /* it never started (missing program): running it again cannot help */
+    return j->res.attempts <= pool->o.retries;
+}
+
+static void job_stop_timer(uvproc__job_t *j)
+{
+    if (j->timer != NULL)
+        uv_timer_stop(j->timer);
+}
+
+static void job_back_to_queue(uvproc__job_t *j)
+{
+    uvproc_pool_t *pool = j->pool;
+    job_stop_timer(j);
+    if (pool->o.kind == UVPROC_POOL_WORKERS)
+        uvproc__worker_job_left(j);
+    pool->c.running--;
+    queue_push(pool, j, 1);
+    uvproc__pool_kick(pool);
+}
+
+static void act_fail_or_retry(uvproc__job_t *j, int reason, int crash)
+{
+    if (may_retry(j, crash)) {
+        j->pool->c.retried++;
+        job_back_to_queue(j);
+        return;
+    }
+    job_finish(j, reason);
+}
+
+static void act_succeed(uvproc__job_t *j, int reason)
+{
+    (void)reason;
+    job_finish(j, 0);
+}
+
+static void act_fail(uvproc__job_t *j, int reason)
+{
+    act_fail_or_retry(j, reason, 0);
+}
+
+static void act_crash(uvproc__job_t *j, int reason)
+{
+    act_fail_or_retry(j, reason, 1);
+}
+
+/* Timeout or cancel of a running job: stop its process (its worker), and finish it when that
+ * process is gone, with this reason rather than whatever the kill looks like. */
+static void act_stop(uvproc__job_t *j, int reason)
+{
+    j->state = UVPROC__JOB_STOPPING;
+    j->stop_reason = reason;
+    job_stop_timer(j);
+    if (j->pool->o.kind == UVPROC_POOL_COMMANDS)
+        uvproc__command_stop(j);
+    else
+        uvproc__worker_stop_job(j);
+}
+
+static void act_stopped(uvproc__job_t *j, int reason)
+{
+    (void)reason;
+    job_finish(j, j->stop_reason);
+}
+
+/* Not counted as an attempt: nothing went wrong with this job. */
+static void act_requeue(uvproc__job_t *j, int reason)
+{
+    (void)reason;
+    j->res.attempts--;
+    job_back_to_queue(j);
+}
+
+static void act_unqueue(uvproc__job_t *j, int reason)
+{
+    queue_unlink(j->pool, j);
+    j->state = UVPROC__JOB_DONE; /* never ran: job_finish must not count it as running */
+    job_finish(j, reason);
+}
+
+typedef void (*uvproc__job_action_t)(uvproc__job_t *j, int reason);
+
+/* Every cell: rows are states, columns events. act_impossible marks cells no code path can
+ * produce (a queued job has no process to succeed or time out); test/test_pool*.c reach every
+ * other cell. */
+static const uvproc__job_action_t job_table[UVPROC__JOB_NSTATES][UVPROC__EV_NEVENTS] = {
+    [UVPROC__JOB_QUEUED] =
+        {
+            [UVPROC__EV_START] = act_start,
+            [UVPROC__EV_SUCCESS] = act_impossible,
+            [UVPROC__EV_FAIL] = act_impossible,
+            [UVPROC__EV_CRASH] = act_impossible,
+            [UVPROC__EV_TIMEOUT] = act_impossible, /* the timer runs only while running */
+            [UVPROC__EV_CANCEL] = act_unqueue,
+            [UVPROC__EV_REQUEUE] = act_impossible,
+            [UVPROC__EV_NOWORKER] = act_unqueue, /* with the worker's start error */
+        },
+    [UVPROC__JOB_RUNNING] =
+        {
+            [UVPROC__EV_START] = act_impossible,
+            [UVPROC__EV_SUCCESS] = act_succeed,
+            [UVPROC__EV_FAIL] = act_fail,
+            [UVPROC__EV_CRASH] = act_crash,
+            [UVPROC__EV_TIMEOUT] = act_stop,
+            [UVPROC__EV_CANCEL] = act_stop,
+            [UVPROC__EV_REQUEUE] = act_requeue,
+            [UVPROC__EV_NOWORKER] = act_impossible,
+        },
+    [UVPROC__JOB_STOPPING] =
+        {
+            [UVPROC__EV_START] = act_impossible,
+            [UVPROC__EV_SUCCESS] = act_stopped, /* the reply raced the kill: the stop wins */
+            [UVPROC__EV_FAIL] = act_stopped,
+            [UVPROC__EV_CRASH] = act_stopped,
+            [UVPROC__EV_TIMEOUT] = act_ignore, /* already stopping */
+            [UVPROC__EV_CANCEL] = act_ignore,
+            [UVPROC__EV_REQUEUE] = act_stopped, /* its worker went for another job's sake */
+            [UVPROC__EV_NOWORKER] = act_impossible,
+        },
+    [UVPROC__JOB_DONE] =
+        {
+            [UVPROC__EV_START] = act_impossible,
+            [UVPROC__EV_SUCCESS] = act_impossible,
+            [UVPROC__EV_FAIL] = act_impossible,
+            [UVPROC__EV_CRASH] = act_impossible,
+            [UVPROC__EV_TIMEOUT] = act_impossible,
+            [UVPROC__EV_CANCEL] = act_ignore, /* cancel after the end: UV_EALREADY */
+            [UVPROC__EV_REQUEUE] = act_impossible,
+            [UVPROC__EV_NOWORKER] = act_impossible,
+        },
+};
+
+void uvproc__job_event(uvproc__job_t *j, uvproc__job_event_t ev, int reason)
+{
+    job_table[j->state][ev](j, reason);
+}
+
+/* ---- timeouts, counted from the start ---- */
+
+static void job_timer_cb(uv_timer_t *t)
+{
+    uvproc__job_event(t->data, UVPROC__EV_TIMEOUT, UV_ETIMEDOUT);
+}
+
+static void job_arm_timer(uvproc__job_t *j)
+{
+    uint64_t ms = j->timeout_ms != 0 ? j->timeout_ms : j->pool->o.timeout_ms;
+    if (ms == 0 || j->state != UVPROC__JOB_RUNNING)
+        return;
+    if (j->timer == NULL) {
+        j->timer = malloc(sizeof *j->timer);
+        if (j->timer == NULL)
+            return; /* no timeout rather than no job */
+        uv_timer_init(j->pool->loop, j->timer);
+        j->timer->data = j;
+    }
+    uv_timer_start(j->timer, job_timer_cb, ms, 0);
+}
+
+/* ---- finishing, halt ---- */
+
+static void pool_halt(uvproc_pool_t *pool)
+{
+    pool->halted = 1;
+    while (pool->qhead != NULL)
+        uvproc__job_event(pool->qhead, UVPROC__EV_CANCEL, UV_ECANCELED);
+    if (pool->o.halt == UVPROC_HALT_NOW)
+        for (uvproc__job_t *j = pool->shead, *next; j != NULL; j = next) {
+            next = j->snext;
+            if (j->state == UVPROC__JOB_RUNNING)
+                uvproc__job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
+        }
+}
+
+static void job_finish(uvproc__job_t *j, int err)
+{
+    uvproc_pool_t *pool = j->pool;
+    int was_running = j->state == UVPROC__JOB_RUNNING || j->state == UVPROC__JOB_STOPPING;
+    job_stop_timer(j);
+    if (was_running) {
+        pool->c.running--;
+        j->res.run_ms = (double)(uvproc__now_ns() - j->start_ns) / 1e6;
+        if (pool->o.kind == UVPROC_POOL_WORKERS)
+            uvproc__worker_job_left(j);
+    }
+    j->state = UVPROC__JOB_DONE;
+    j->res.error = err;
+    if (err == 0)
+        pool->c.done++;
+    else
+        pool->c.failed++;
+    if (err == UV_ECANCELED)
+        pool->c.cancelled++;
+    if (j->res.skipped)
+        pool->c.skipped++;
+    else if (j->res.attempts > 0)
+        uvproc__joblog_write(pool, j);
+    if (err != 0 && err != UV_ECANCELED && pool->o.halt != UVPROC_HALT_NEVER && !pool->halted)
+        pool_halt(pool);
+    if (pool->o.on_progress != NULL)
+        pool->o.on_progress(pool, &pool->c);
+    uvproc__pool_kick(pool);
+    if (!pool->in_api)
+        pool_deliver(pool);
+}
+
+/* ---- dispatch and lifecycle ---- */
+
+void uvproc__pool_dispatch(uvproc_pool_t *pool)
+{
+    if (pool->dispatching) {
+        pool->redispatch = 1;
+        return;
+    }
+    pool->dispatching = 1;
+    do {
+        pool->redispatch = 0;
+        if (pool->halted || pool->terminating)
+            break;
+        if (pool->o.kind == UVPROC_POOL_COMMANDS) {
+            while (pool->qhead != NULL && pool->c.running < pool->o.max_workers)
+                uvproc__job_event(pool->qhead, UVPROC__EV_START, 0);
+        } else {
+            uvproc__worker_assign(pool);
+            uvproc__worker_grow(pool);
+        }
+    } while (pool->redispatch);
+    pool->dispatching = 0;
+}
+
+static void pool_release(uvproc_pool_t *pool)
+{
+    uvproc__joblog_close(pool);
+    free(pool->joblog_path);
+    free(pool->worker_file);
+    uvproc__strv_free(pool->worker_args);
+    free(pool->worker_exec_path);
+    uvproc__strv_free(pool->worker_exec_args);
+    free(pool);
+}
+
+static void pool_free(uv_handle_t *h)
+{
+    uvproc_pool_t *pool = h->data;
+    if (pool->o.on_close != NULL)
+        pool->o.on_close(pool);
+    pool_release(pool);
+}
+
+static void pool_maybe_close(uvproc_pool_t *pool)
+{
+    if (pool->closed || !(pool->draining || pool->terminating) || pool->in_api)
+        return;
+    if (pool->qhead == NULL && pool->c.running == 0 && pool->live_slots > 0)
+        uvproc__worker_retire_all(pool, pool->terminating);
+    if (pool->shead != NULL || pool->live_slots > 0 || pool->slots != NULL)
+        return;
+    pool->closed = 1;
+    uv_close((uv_handle_t *)&pool->kick, pool_free);
+}
+
+static void kick_cb(uv_timer_t *t)
+{
+    uvproc_pool_t *pool = t->data;
+    pool_deliver(pool);
+    uvproc__pool_dispatch(pool);
+    pool_deliver(pool);
+    pool_maybe_close(pool);
+}
+
+void uvproc__pool_kick(uvproc_pool_t *pool)
+{
+    if (!pool->closed && !uv_is_active((uv_handle_t *)&pool->kick))
+        uv_timer_start(&pool->kick, kick_cb, 0, 0);
+}
+
+/* ---- public calls ---- */
+
+static int pool_copy_options(uvproc_pool_t *pool, const uvproc_pool_options_t *o)
+{
+    pool->o = *o;
+    if (pool->o.max_workers == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        pool->o.max_workers = n > 0 ? (unsigned)n : 1;
+    }
+    if (pool->o.min_workers > pool->o.max_workers)
+        pool->o.min_workers = pool->o.max_workers;
+    if (pool->o.idle_timeout_ms == 0)
+        pool->o.idle_timeout_ms = 1000;
+    if (pool->o.pipeline == 0)
+        pool->o.pipeline = 1;
+    if (o->joblog != NULL && (pool->joblog_path = strdup(o->joblog)) == NULL)
+        return UV_ENOMEM;
+    pool->o.joblog = pool->joblog_path;
+    if (o->kind == UVPROC_POOL_WORKERS) {
+        const char *ep = o->worker_fork.exec_path;
+        pool->worker_file = strdup(o->worker_file);
+        pool->worker_args = uvproc__strv_dup(NULL, o->worker_args);
+        pool->worker_exec_path = ep != NULL ? strdup(ep) : NULL;
+        pool->worker_exec_args = uvproc__strv_dup(NULL, o->worker_fork.exec_args);
+        if (pool->worker_file == NULL || pool->worker_args == NULL ||
+            pool->worker_exec_args == NULL || (ep != NULL && pool->worker_exec_path == NULL))
+            return UV_ENOMEM;
+    }
+    return 0;
+}
+
+int uvproc_pool_new(uv_loop_t *loop, uvproc_pool_t **out, const uvproc_pool_options_t *options)
+{
+    uvproc_pool_t *pool;
+    int err;
+    if (out != NULL)
+        *out = NULL;
+    if (loop == NULL || out == NULL || options == NULL)
+        return UV_EINVAL;
+    if (options->kind != UVPROC_POOL_COMMANDS && options->kind != UVPROC_POOL_WORKERS)
+        return UV_EINVAL;
+    if (options->kind == UVPROC_POOL_WORKERS &&
+        (options->worker_file == NULL || options->worker_file[0] == '\0'))
+        return UV_EINVAL;
+    if (options->resume && options->joblog == NULL)
+        return UV_EINVAL;
+    pool = calloc(1, sizeof *pool);
+    if (pool == NULL)
+        return UV_ENOMEM;
+    pool->loop = loop;
+    err = pool_copy_options(pool, options);
+    if (err == 0)
+        err = uvproc__joblog_open(pool);
+    if (err != 0) {
+        pool_release(pool);
+        return err;
+    }
+    uv_timer_init(loop, &pool->kick);
+    pool->kick.data = pool;
+    *out = pool;
+    if (pool->o.kind == UVPROC_POOL_WORKERS)
+        uvproc__worker_grow(pool);
+    return 0;
+}
+
+static uvproc__job_t *job_new(uvproc_pool_t *pool, const uvproc_pool_job_options_t *jo)
+{
+    uvproc__job_t *j = calloc(1, sizeof *j);
+    if (j == NULL)
+        return NULL;
+    j->pool = pool;
+    j->res.exit_code = -1;
+    if (jo != NULL) {
+        j->data = jo->data;
+        j->timeout_ms = jo->timeout_ms;
+        if (jo->input != NULL && jo->input_len > 0) {
+            j->input = malloc(jo->input_len);
+            if (j->input == NULL) {
+                free(j);
+                return NULL;
+            }
+            memcpy(j->input, jo->input, jo->input_len);
+            j->input_len = jo->input_len;
+        }
+    }
+    return j;
+}
+
+static int submit_check(uvproc_pool_t *pool, uvproc_pool_kind_t kind)
+{
+    if (pool == NULL)
+        return UV_EINVAL;
+    if (pool->draining || pool->terminating || pool->closed)
+        return UVPROC_EPOOLCLOSED;
+    if (pool->o.kind != kind)
+        return UV_EINVAL;
+    if (pool->o.max_queue != 0 && pool->c.queued >= pool->o.max_queue)
+        return UVPROC_EQUEUEFULL;
+    return 0;
+}
+
+/* Links a new job in and runs it if a slot is free. */
+static int submit_job(uvproc_pool_t *pool, uvproc__job_t *j, uint64_t *id)
+{
+    j->id = ++pool->next_id;
+    j->sprev = pool->stail;
+    if (pool->stail != NULL)
+        pool->stail->snext = j;
+    else
+        pool->shead = j;
+    pool->stail = j;
+    pool->c.submitted++;
+    if (id != NULL)
+        *id = j->id;
+    if (pool->resume_count > 0 && uvproc__joblog_done_before(pool, j->id)) {
+        j->res.skipped = 1;
+        j->res.exit_code = 0;
+        pool->in_api++;
+        job_finish(j, 0);
+        pool->in_api--;
+        return 0;
+    }
+    queue_push(pool, j, 0);
+    if (pool->halted) { /* halt policy: nothing new starts */
+        pool->in_api++;
+        uvproc__job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
+        pool->in_api--;
+        return 0;
+    }
+    pool->in_api++;
+    uvproc__pool_dispatch(pool);
+    pool->in_api--;
+    return 0;
+}
+
+int uvproc_pool_submit(uvproc_pool_t *pool, const char *file, const char *const *args,
+                       const uvproc_pool_job_options_t *options, uint64_t *id)
+{
+    int err = submit_check(pool, UVPROC_POOL_COMMANDS);
+    uvproc__job_t *j;
+    if (err != 0)
+        return err;
+    if (file == NULL || file[0] == '\0')
+        return UV_EINVAL;
+    j = job_new(pool, options);
+    if (j == NULL)
+        return UV_ENOMEM;
+    j->file = strdup(file);
+    j->argv = uvproc__strv_dup(NULL, args);
+    if (j->file == NULL || j->argv == NULL) {
+        job_free_now(j);
+        return UV_ENOMEM;
+    }
+    return submit_job(pool, j, id);
+}
+
+int uvproc_pool_submit_shell(uvproc_pool_t *pool, const char *command,
+                             const uvproc_pool_job_options_t *options, uint64_t *id)
+{
+    int err = submit_check(pool, UVPROC_POOL_COMMANDS);
+    uvproc__job_t *j;
+    if (err != 0)
+        return err;
+    if (command == NULL)
+        return UV_EINVAL;
+    j = job_new(pool, options);
+    if (j == NULL)
+        return UV_ENOMEM;
+    j->argv = uvproc__strv_dup(command, NULL);
+    if (j->argv == NULL) {
+        job_free_now(j);
+        return UV_ENOMEM;
+    }
+    return submit_job(pool, j, id);
+}
+
+int uvproc_pool_call(uvproc_pool_t *pool, const char *method, const json_t *params,
+                     const uvproc_pool_job_options_t *options, uint64_t *id)
+{
+    int err = submit_check(pool, UVPROC_POOL_WORKERS);
+    uvproc__job_t *j;
+    if (err != 0)
+        return err;
+    if (method == NULL || (params != NULL && !json_is_array(params)))
+        return UV_EINVAL;
+    j = job_new(pool, options);
+    if (j == NULL)
+        return UV_ENOMEM;
+    j->method = strdup(method);
+    /* Deep copy: the caller may change its value after the call returns. */
+    j->params = params != NULL ? json_deep_copy(params) : json_array();
+    if (j->method == NULL || j->params == NULL) {
+        job_free_now(j);
+        return UV_ENOMEM;
+    }
+    return submit_job(pool, j, id);
+}
+
+int uvproc_pool_cancel(uvproc_pool_t *pool, uint64_t id)
+{
+    uvproc__job_t *j;
+    if (pool == NULL)
+        return UV_EINVAL;
+    for (j = pool->shead; j != NULL && j->id != id; j = j->snext)
+        ;
+    if (j == NULL)
+        return id != 0 && id <= pool->next_id ? UV_EALREADY : UV_ENOENT;
+    if (j->state == UVPROC__JOB_DONE || j->state == UVPROC__JOB_STOPPING)
+        return UV_EALREADY;
+    pool->in_api++;
+    uvproc__job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
+    pool->in_api--;
+    uvproc__pool_kick(pool);
+    return 0;
+}
+
+int uvproc_pool_drain(uvproc_pool_t *pool)
+{
+    if (pool == NULL)
+        return UV_EINVAL;
+    if (pool->draining || pool->terminating)
+        return UV_EALREADY;
+    pool->draining = 1;
+    uvproc__pool_kick(pool);
+    return 0;
+}
+
+int uvproc_pool_terminate(uvproc_pool_t *pool)
+{
+    if (pool == NULL)
+        return UV_EINVAL;
+    if (pool->terminating)
+        return UV_EALREADY;
+    pool->terminating = 1;
+    pool->in_api++;
+    while (pool->qhead != NULL)
+        uvproc__job_event(pool->qhead, UVPROC__EV_CANCEL, UV_ECANCELED);
+    for (uvproc__job_t *j = pool->shead, *next; j != NULL; j = next) {
+        next = j->snext;
+        if (j->state == UVPROC__JOB_RUNNING)
+            uvproc__job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
+    }
+    if (pool->o.kind == UVPROC_POOL_WORKERS)
+        uvproc__worker_retire_all(pool, 1);
+    pool->in_api--;
+    uvproc__pool_kick(pool);
+    return 0;
+}
+
+void uvproc_pool_counters(const uvproc_pool_t *pool, uvproc_pool_counters_t *out)
+{
+    if (pool != NULL && out != NULL)
+        *out = pool->c;
+}
+
+void *uvproc_pool_data(const uvproc_pool_t *pool)
+{
+    return pool != NULL ? pool->o.data : NULL;
+}

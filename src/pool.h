@@ -1,0 +1,148 @@
+/* The pool's internals, shared by pool.c (queue, jobs' state table, lifecycle), pool_command.c
+ * (command jobs), pool_worker.c (worker slots, workerpool protocol, parent side),
+ * pool_joblog.c (job log and resume) and pool_launch.c (how a child is started). */
+#ifndef UVPROC_POOL_H
+#define UVPROC_POOL_H
+
+#include "uvproc.h"
+
+/* A job's states and the events that move it (pool.c has the table). */
+typedef enum {
+    UVPROC__JOB_QUEUED,
+    UVPROC__JOB_RUNNING,
+    UVPROC__JOB_STOPPING, /* we asked its process to stop (timeout, cancel, halt, terminate) */
+    UVPROC__JOB_DONE,     /* finished; with keep_order it may wait here for earlier jobs */
+    UVPROC__JOB_NSTATES
+} uvproc__job_state_t;
+
+typedef enum {
+    UVPROC__EV_START,   /* a slot is free: run it */
+    UVPROC__EV_SUCCESS, /* exit 0 / a result */
+    UVPROC__EV_FAIL,    /* it ran and failed: non-zero exit, method error, spawn error, ... */
+    UVPROC__EV_CRASH,   /* killed by a signal / its worker died */
+    UVPROC__EV_TIMEOUT, /* its own timer (started when it started) */
+    UVPROC__EV_CANCEL,  /* user cancel, halt or terminate (the reason travels with it) */
+    UVPROC__EV_REQUEUE, /* its worker was replaced for another job's sake: run it again */
+    UVPROC__EV_NOWORKER, /* queued, and no worker could be started for it */
+    UVPROC__EV_NEVENTS
+} uvproc__job_event_t;
+
+typedef struct uvproc__job_s uvproc__job_t;
+typedef struct uvproc__slot_s uvproc__slot_t;
+
+struct uvproc__job_s {
+    uvproc_pool_t *pool;
+    uint64_t id;
+    uvproc__job_state_t state;
+    uvproc__job_t *qprev, *qnext; /* the run queue (QUEUED jobs) */
+    uvproc__job_t *sprev, *snext; /* every live job in submission order */
+    uvproc__job_t *wnext;         /* jobs in flight on the same worker, oldest first */
+    void *data;
+    uint64_t timeout_ms;
+    uv_timer_t *timer; /* NULL until a timeout is armed; closed and freed with the job */
+
+    /* command jobs */
+    char *file;  /* NULL for a shell line */
+    char **argv; /* file's args (NULL-terminated) or { command, NULL } for a shell line */
+    char *input;
+    size_t input_len;
+    uvproc_exec_t *exec;    /* CAPTURE mode, while running */
+    uvproc_process_t *proc; /* INHERIT / DISCARD modes, while running */
+
+    /* worker jobs */
+    char *method;
+    json_t *params;
+    uvproc__slot_t *slot; /* the worker running it */
+
+    int stop_reason; /* why we stopped it: UV_ETIMEDOUT, UV_ECANCELED */
+    uvproc_pool_result_t res;
+    char *res_out, *res_err; /* owned copies behind res.out / res.err */
+    char *res_error_name, *res_error_message;
+    uint64_t start_ns;
+};
+
+/* One worker process. */
+typedef enum {
+    UVPROC__SLOT_STARTING, /* forked, waiting for "ready" */
+    UVPROC__SLOT_READY,    /* takes jobs (idle when jobs == 0) */
+    UVPROC__SLOT_RETIRING, /* told to terminate (recycle, shrink, drain), or killed */
+    UVPROC__SLOT_GONE,     /* exited; freed once its handles closed */
+} uvproc__slot_state_t;
+
+struct uvproc__slot_s {
+    uvproc_pool_t *pool;
+    uvproc__slot_t *prev, *next;
+    uvproc__slot_state_t state;
+    uvproc_process_t *proc;
+    uvproc_channel_t *ch;
+    uv_timer_t timer; /* idle shrink, then the grace before SIGKILL when retiring */
+    uvproc__job_t *jobs, *jobs_tail; /* in flight, oldest first */
+    unsigned njobs;
+    unsigned served;
+    int pending; /* handles/process not yet closed */
+    unsigned char killed;  /* we sent SIGKILL: its jobs are being stopped or requeued */
+    unsigned char recycle; /* takes no more jobs; retires once its last one is done */
+    int start_error;       /* the spawn error, if it never started */
+};
+
+struct uvproc_pool_s {
+    uv_loop_t *loop;
+    uvproc_pool_options_t o; /* strings below are our copies */
+    char *joblog_path;
+    char *worker_file;
+    char **worker_args;
+    char *worker_exec_path;
+    char **worker_exec_args;
+    void *joblog;           /* FILE *, opened append */
+    uint64_t *resume_ok;    /* sorted Seqs the resumed log shows done */
+    size_t resume_count;
+    uv_timer_t kick; /* deferred work: dispatch and close, never from inside a user's call */
+    uvproc__job_t *qhead, *qtail;
+    uvproc__job_t *shead, *stail;
+    uvproc__slot_t *slots;
+    uvproc_pool_counters_t c;
+    uint64_t next_id;
+    unsigned live_slots; /* slots not GONE */
+    unsigned ready_slots;
+    unsigned start_failures; /* workers that died before "ready", in a row */
+    int in_api;      /* inside a user's call: deliver on the next turn */
+    int in_callback; /* delivering: on_done may submit, cancel, ... */
+    int dispatching, redispatch;
+    int draining, terminating, halted, closed;
+};
+
+/* pool.c */
+void uvproc__job_event(uvproc__job_t *j, uvproc__job_event_t ev, int reason);
+void uvproc__pool_dispatch(uvproc_pool_t *pool);
+void uvproc__pool_kick(uvproc_pool_t *pool);
+uvproc__job_t *uvproc__pool_first_queued(uvproc_pool_t *pool);
+uint64_t uvproc__now_ns(void);
+char **uvproc__strv_dup(const char *first, const char *const *rest);
+void uvproc__strv_free(char **v);
+
+/* pool_command.c: start a command job; its end arrives as job events. */
+int uvproc__command_start(uvproc__job_t *j);
+void uvproc__command_stop(uvproc__job_t *j);
+
+/* pool_worker.c */
+int uvproc__worker_send(uvproc__job_t *j); /* START of a worker job: send the request */
+int uvproc__worker_assign(uvproc_pool_t *pool); /* hand queued jobs to ready workers */
+void uvproc__worker_grow(uvproc_pool_t *pool);  /* start workers the queue needs */
+void uvproc__worker_stop_job(uvproc__job_t *j); /* kill the job's worker for its sake */
+void uvproc__worker_retire_all(uvproc_pool_t *pool, int kill);
+void uvproc__worker_job_left(uvproc__job_t *j); /* unlink a finished job from its worker */
+
+/* pool_launch.c: HOW a worker or a command is started: the one place a remote launcher
+ * prefix (ssh host --, srun) plugs in. */
+int uvproc__launch_worker(uvproc_pool_t *pool, uvproc__slot_t *s,
+                          const uvproc_fork_options_t *events);
+int uvproc__launch_command(uvproc__job_t *j, uvproc_exec_cb cb,
+                           const uvproc_spawn_options_t *events);
+
+/* pool_joblog.c */
+int uvproc__joblog_open(uvproc_pool_t *pool);
+void uvproc__joblog_write(uvproc_pool_t *pool, const uvproc__job_t *j);
+int uvproc__joblog_done_before(const uvproc_pool_t *pool, uint64_t id);
+void uvproc__joblog_close(uvproc_pool_t *pool);
+
+#endif

@@ -1,0 +1,67 @@
+/* How a pool starts its children: the one seam between the pool and the process layer.
+ * A remote slot (a launcher prefix such as `ssh host --` or `srun`) plugs in here: both
+ * functions get the job or worker and the event callbacks, and nothing else in pool*.c knows
+ * how the child came to be. */
+#include "pool.h"
+
+int uvproc__launch_command(uvproc__job_t *j, uvproc_exec_cb cb,
+                           const uvproc_spawn_options_t *events)
+{
+    uvproc_pool_t *pool = j->pool;
+    const char *const *args = (const char *const *)j->argv;
+
+    if (pool->o.output == UVPROC_POOL_CAPTURE) {
+        uvproc_exec_options_t eo = pool->o.exec;
+        eo.timeout_ms = 0; /* the pool's timer counts from the job's start */
+        eo.stop = pool->o.stop;
+        eo.input = j->input;
+        eo.input_len = j->input_len;
+        if (j->file != NULL)
+            return uvproc_exec_file(pool->loop, j->file, args, &eo, cb, j, &j->exec);
+        return uvproc_exec(pool->loop, args[0], &eo, cb, j, &j->exec);
+    }
+
+    uvproc_spawn_options_t so = pool->o.exec.spawn;
+    uvproc_stdio_type_t t =
+        pool->o.output == UVPROC_POOL_INHERIT ? UVPROC_STDIO_INHERIT : UVPROC_STDIO_IGNORE;
+    so.stdio[0].type = UVPROC_STDIO_IGNORE;
+    so.stdio[1].type = t;
+    so.stdio[2].type = t;
+    so.extra_stdio = NULL;
+    so.extra_stdio_count = 0;
+    so.data = j;
+    so.on_spawn = events->on_spawn;
+    so.on_error = events->on_error;
+    so.on_exit = events->on_exit;
+    so.on_close = events->on_close;
+    so.on_data = NULL;
+    so.on_end = NULL;
+    so.on_drain = NULL;
+    if (j->file != NULL) {
+        so.shell = NULL;
+        return uvproc_spawn(pool->loop, &j->proc, j->file, args, &so);
+    }
+    if (so.shell == NULL)
+        so.shell = UVPROC_SHELL;
+    return uvproc_spawn(pool->loop, &j->proc, args[0], NULL, &so);
+}
+
+int uvproc__launch_worker(uvproc_pool_t *pool, uvproc__slot_t *s,
+                          const uvproc_fork_options_t *events)
+{
+    uvproc_fork_options_t fo = pool->o.worker_fork;
+    fo.exec_path = pool->worker_exec_path;
+    fo.exec_args = (const char *const *)pool->worker_exec_args;
+    fo.spawn.data = s;
+    fo.spawn.on_spawn = events->spawn.on_spawn;
+    fo.spawn.on_error = events->spawn.on_error;
+    fo.spawn.on_exit = events->spawn.on_exit;
+    fo.spawn.on_close = events->spawn.on_close;
+    fo.spawn.on_data = NULL;
+    fo.spawn.on_end = NULL;
+    fo.spawn.on_drain = NULL;
+    fo.channel = events->channel;
+    fo.channel.max_message_size = pool->o.worker_fork.channel.max_message_size;
+    return uvproc_fork(pool->loop, &s->proc, pool->worker_file,
+                       (const char *const *)pool->worker_args, &fo);
+}
