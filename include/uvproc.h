@@ -503,6 +503,7 @@ typedef struct {
     const char *error_message; /* the worker's message, or NULL */
     double start_time;   /* seconds since the epoch when the (last) attempt started */
     double run_ms;       /* wall time of the last attempt */
+    const char *host;    /* pools with hosts: where the last attempt ran (":" is this host) */
 } uvproc_pool_result_t;
 
 typedef struct uvproc_pool_options_s {
@@ -546,6 +547,10 @@ typedef struct uvproc_pool_options_s {
     void (*on_worker_error)(uvproc_pool_t *pool, int err, uv_pid_t pid);
     /* Last: every job delivered, every child reaped. The pool is freed when it returns. */
     void (*on_close)(uvproc_pool_t *pool);
+
+    /* Scale-out: slots on several hosts, local and remote (see "Pool across hosts" at the end
+     * of this header). NULL: every slot is local. Copied by uvproc_pool_new. */
+    const struct uvproc_pool_hosts_s *hosts;
 } uvproc_pool_options_t;
 
 /* Per job; NULL means the pool's defaults. */
@@ -669,6 +674,35 @@ typedef struct uvproc_remote_s {
  * originals once it is up; on error they stay the caller's. UV_EBADF for a closed fd. */
 UVPROC_EXTERN int uvproc_channel_open_stdio(uv_loop_t *loop, uvproc_channel_t **out, int in_fd,
                                             int out_fd, const uvproc_channel_options_t *options);
+
+/* Pool across hosts: uvproc_pool_options_t.hosts. Each host has slots (worker processes, or
+ * command jobs at once); jobs go to free slots across all hosts, the least loaded host first.
+ * A remote slot is started through `launcher` + the host name, with the channel over stdio.
+ * A host whose launcher exits with `failure_exit_code` (ssh's 255: connection refused or lost,
+ * login failed) is marked down at once: its in-flight jobs go back to the front of the queue
+ * (counted as retries in counters.retried and in the job's attempts, whatever `retries` says;
+ * a job that lost its host more often than retries + number of hosts fails with
+ * UVPROC_EWORKERDIED or UVPROC_EEXITCODE), it gets no work for `backoff_ms`, then one probe
+ * slot: a worker that says "ready" (or a command that exits with another code) brings it
+ * back, another failure doubles the backoff (up to backoff_max_ms). While every host is down
+ * queued jobs wait. The pool's max_workers is replaced by the sum of the slots.
+ * ssh also exits 255 when the remote command is killed by a signal: run C workers behind
+ * `remote.relay` too (the relay exits 128+N instead) so that a crashing job is not taken for a
+ * lost host. */
+typedef struct uvproc_pool_hosts_s {
+    /* GNU parallel's --sshlogin list: comma-separated [N/]HOST, N slots on HOST (default 1),
+     * ":" for this machine. "4/127.0.0.2,4/127.0.0.3,2/:". At most 1024 hosts. */
+    const char *spec;
+    /* The argv each remote host's name is appended to; NULL: {"ssh", NULL}. */
+    const char *const *launcher;
+    /* quote, cwd, env and relay (worker pools) for every remote host; its launcher is unused. */
+    uvproc_remote_t remote;
+    int failure_exit_code;   /* 0: 255 */
+    uint64_t backoff_ms;     /* 0: 1000 */
+    uint64_t backoff_max_ms; /* 0: 30000 */
+    /* Optional: a host went down (up = 0; exit_code: its launcher's) or came back (up = 1). */
+    void (*on_host)(uvproc_pool_t *pool, const char *host, int up, int64_t exit_code);
+} uvproc_pool_hosts_t;
 
 #ifdef __cplusplus
 }

@@ -308,6 +308,21 @@ static void act_requeue(uvproc__job_t *j, int reason)
     job_back_to_queue(j);
 }
 
+/* Scale-out: its host's launcher failed (the job itself may be fine): run it elsewhere,
+ * counted as a retry whatever `retries` says, unless it lost a host more often than retries
+ * + hosts (then it is what kills them). */
+static void act_host_lost(uvproc__job_t *j, int reason)
+{
+    uvproc_pool_t *pool = j->pool;
+    if (pool->terminating || pool->halted ||
+        j->res.attempts > pool->o.retries + uvproc__hosts_count(pool)) {
+        job_finish(j, reason);
+        return;
+    }
+    pool->c.retried++;
+    job_back_to_queue(j);
+}
+
 static void act_unqueue(uvproc__job_t *j, int reason)
 {
     queue_unlink(j->pool, j);
@@ -331,6 +346,7 @@ static const uvproc__job_action_t job_table[UVPROC__JOB_NSTATES][UVPROC__EV_NEVE
             [UVPROC__EV_CANCEL] = act_unqueue,
             [UVPROC__EV_REQUEUE] = act_impossible,
             [UVPROC__EV_NOWORKER] = act_unqueue, /* with the worker's start error */
+            [UVPROC__EV_HOSTLOST] = act_impossible,
         },
     [UVPROC__JOB_RUNNING] =
         {
@@ -342,6 +358,7 @@ static const uvproc__job_action_t job_table[UVPROC__JOB_NSTATES][UVPROC__EV_NEVE
             [UVPROC__EV_CANCEL] = act_stop,
             [UVPROC__EV_REQUEUE] = act_requeue,
             [UVPROC__EV_NOWORKER] = act_impossible,
+            [UVPROC__EV_HOSTLOST] = act_host_lost,
         },
     [UVPROC__JOB_STOPPING] =
         {
@@ -353,6 +370,7 @@ static const uvproc__job_action_t job_table[UVPROC__JOB_NSTATES][UVPROC__EV_NEVE
             [UVPROC__EV_CANCEL] = act_ignore,
             [UVPROC__EV_REQUEUE] = act_stopped, /* its worker went for another job's sake */
             [UVPROC__EV_NOWORKER] = act_impossible,
+            [UVPROC__EV_HOSTLOST] = act_stopped, /* the stop wins, as for a crash */
         },
     [UVPROC__JOB_DONE] =
         {
@@ -364,6 +382,7 @@ static const uvproc__job_action_t job_table[UVPROC__JOB_NSTATES][UVPROC__EV_NEVE
             [UVPROC__EV_CANCEL] = act_ignore, /* cancel after the end: UV_EALREADY */
             [UVPROC__EV_REQUEUE] = act_impossible,
             [UVPROC__EV_NOWORKER] = act_impossible,
+            [UVPROC__EV_HOSTLOST] = act_impossible,
         },
 };
 
@@ -455,7 +474,7 @@ void uvproc__pool_dispatch(uvproc_pool_t *pool)
         if (pool->halted || pool->terminating)
             break;
         if (pool->o.kind == UVPROC_POOL_COMMANDS) {
-            while (pool->qhead != NULL && pool->c.running < pool->o.max_workers)
+            while (pool->qhead != NULL && pool->c.running < uvproc__hosts_capacity(pool))
                 uvproc__job_event(pool->qhead, UVPROC__EV_START, 0);
         } else {
             uvproc__worker_assign(pool);
@@ -467,6 +486,7 @@ void uvproc__pool_dispatch(uvproc_pool_t *pool)
 
 static void pool_release(uvproc_pool_t *pool)
 {
+    uvproc__hosts_close(pool);
     uvproc__joblog_close(pool);
     free(pool->joblog_path);
     free(pool->worker_file);
@@ -562,6 +582,8 @@ int uvproc_pool_new(uv_loop_t *loop, uvproc_pool_t **out, const uvproc_pool_opti
         return UV_ENOMEM;
     pool->loop = loop;
     err = pool_copy_options(pool, options);
+    if (err == 0)
+        err = uvproc__hosts_init(pool, options->hosts);
     if (err == 0)
         err = uvproc__joblog_open(pool);
     if (err != 0) {

@@ -103,6 +103,8 @@ static void slot_fail_jobs(uvproc__slot_t *s)
         uvproc__job_t *j = s->jobs;
         if (j->state == UVPROC__JOB_STOPPING)
             uvproc__job_event(j, UVPROC__EV_CRASH, UVPROC_EWORKERDIED);
+        else if (s->host_lost) /* scale-out: the host went, not the job's fault */
+            uvproc__job_event(j, UVPROC__EV_HOSTLOST, UVPROC_EWORKERDIED);
         else if (!blamed) {
             blamed = 1;
             uvproc__job_event(j, UVPROC__EV_CRASH, UVPROC_EWORKERDIED);
@@ -126,7 +128,7 @@ static void slot_gone(uvproc_process_t *p)
     pool->in_api++; /* deliver from the next turn: the slot is half torn down */
     slot_fail_jobs(s);
     pool->in_api--;
-    if (was_starting) {
+    if (was_starting && !s->host_lost) { /* a lost host is pool_hosts.c's to retry */
         int err = s->start_error != 0 ? s->start_error : UVPROC_EWORKERDIED;
         unsigned starting;
         pool->start_failures++;
@@ -153,8 +155,7 @@ static void on_error_cb(uvproc_process_t *p, const uvproc_error_t *e)
 static void on_close_cb(uvproc_process_t *p, int64_t code, int signal)
 {
     uvproc__slot_t *s = uvproc_process_data(p);
-    (void)code;
-    (void)signal;
+    uvproc__hosts_worker_closed(s, code, signal);
     slot_gone(p);
     s->proc = NULL;
     s->ch = NULL;
@@ -233,6 +234,7 @@ static void on_message_cb(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *ha
             return; /* a second "ready" changes nothing */
         slot_set_state(s, UVPROC__SLOT_READY);
         pool->start_failures = 0;
+        uvproc__hosts_worker_ready(s);
         uvproc__pool_dispatch(pool);
         if (s->njobs == 0 && s->state == UVPROC__SLOT_READY && !pool->draining)
             uv_timer_start(&s->timer, slot_timer_cb, pool->o.idle_timeout_ms, 0);
@@ -375,7 +377,7 @@ void uvproc__worker_grow(uvproc_pool_t *pool)
     unsigned serving = slots_serving(pool, &starting);
     if (pool->terminating || pool->halted || pool->closed)
         return;
-    while (serving < pool->o.max_workers) {
+    while (serving < uvproc__hosts_capacity(pool)) {
         int want_min = !pool->draining && pool->start_failures == 0 &&
                        serving < pool->o.min_workers;
         /* Work nobody can take now: more queued jobs than starting workers will take. */
@@ -429,6 +431,7 @@ int uvproc__worker_send(uvproc__job_t *j)
     if (s == NULL || s->ch == NULL)
         return UVPROC_EWORKERDIED;
     j->res.pid = uvproc_pid(s->proc);
+    j->res.host = uvproc__hosts_name(s->host);
     req = json_pack("{s:I,s:s,s:O}", "id", (json_int_t)j->id, "method", j->method, "params",
                     j->params);
     if (req == NULL)
