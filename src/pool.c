@@ -583,7 +583,7 @@ int uvproc_pool_new(uv_loop_t *loop, uvproc_pool_t **out, const uvproc_pool_opti
     pool->loop = loop;
     err = pool_copy_options(pool, options);
     if (err == 0)
-        err = uvproc__hosts_init(pool, options->hosts);
+        err = uvproc__hosts_init(pool, options);
     if (err == 0)
         err = uvproc__joblog_open(pool);
     if (err != 0) {

@@ -147,7 +147,7 @@ int uvproc__launch_command(uvproc__job_t *j, uvproc_exec_cb cb,
 /* pool_hosts.c: scale-out. Hosts with slots, each UP, DOWN (backoff) or PROBING, as a
  * state x event table; the launcher each slot or command job gets. All are no-ops (NULL
  * host, the pool's max_workers) for a pool without hosts. */
-int uvproc__hosts_init(uvproc_pool_t *pool, const uvproc_pool_hosts_t *o);
+int uvproc__hosts_init(uvproc_pool_t *pool, const uvproc_pool_options_t *options);
 void uvproc__hosts_close(uvproc_pool_t *pool); /* at the pool's close: timer, memory */
 /* How many slots (workers serving, or commands running) the pool may have now. */
 unsigned uvproc__hosts_capacity(uvproc_pool_t *pool);
@@ -163,6 +163,8 @@ int uvproc__hosts_worker_closed(uvproc__slot_t *s, int64_t code, int signal);
 /* A command job's process ended (or never started: started = 0): frees its host slot;
  * returns 1 when its launcher failed (the job must move: UVPROC__EV_HOSTLOST). */
 int uvproc__hosts_command_ended(uvproc__job_t *j, int started, int64_t code, int signal);
+/* The host is reached through a launcher (NULL and ":" are not). */
+int uvproc__hosts_is_remote(const struct uvproc__host_s *h);
 /* The host's name for results, or NULL. */
 const char *uvproc__hosts_name(const struct uvproc__host_s *h);
 /* How many hosts the pool has (0 without hosts). */

@@ -30,8 +30,8 @@ typedef struct uvproc__host_s {
     unsigned commands; /* command jobs running on it */
     host_state_t state;
     uint64_t backoff_ms;
-    uint64_t until_ms; /* DOWN: when the backoff ends (uv_now) */
-    unsigned failures; /* in a row */
+    uint64_t until_ms;      /* DOWN: when the backoff ends (uv_now) */
+    unsigned failures;      /* in a row */
     uvproc_remote_t remote; /* launcher NULL: local */
     char **launcher;
 } uvproc__host_t;
@@ -150,8 +150,8 @@ static unsigned host_used(const uvproc__host_t *h)
     if (pool->o.kind == UVPROC_POOL_COMMANDS)
         return h->commands;
     for (const uvproc__slot_t *s = pool->slots; s != NULL; s = s->next)
-        if (s->host == h && (s->state == UVPROC__SLOT_STARTING ||
-                             (s->state == UVPROC__SLOT_READY && !s->recycle)))
+        if (s->host == h &&
+            (s->state == UVPROC__SLOT_STARTING || (s->state == UVPROC__SLOT_READY && !s->recycle)))
             n++;
     return n;
 }
@@ -251,6 +251,11 @@ int uvproc__hosts_command_ended(uvproc__job_t *j, int started, int64_t code, int
     return 0;
 }
 
+int uvproc__hosts_is_remote(const struct uvproc__host_s *h)
+{
+    return h != NULL && h->launcher != NULL;
+}
+
 const char *uvproc__hosts_name(const struct uvproc__host_s *h)
 {
     return h != NULL ? h->name : NULL;
@@ -346,8 +351,9 @@ static int host_launcher(uvproc__host_t *h, const char *const *launcher)
     return 0;
 }
 
-int uvproc__hosts_init(uvproc_pool_t *pool, const uvproc_pool_hosts_t *o)
+int uvproc__hosts_init(uvproc_pool_t *pool, const uvproc_pool_options_t *options)
 {
+    const uvproc_pool_hosts_t *o = options->hosts;
     uvproc__hosts_t *all;
     size_t n;
     unsigned total = 0;
@@ -407,10 +413,9 @@ int uvproc__hosts_init(uvproc_pool_t *pool, const uvproc_pool_hosts_t *o)
     uv_timer_init(pool->loop, &all->timer);
     all->timer.data = all;
     all->timer_init = 1;
-    uv_unref((uv_handle_t *)&all->timer); /* a backoff alone does not keep the loop */
     pool->hosts = all;
+    /* The slots replace max_workers (and what it clamped min_workers to). */
     pool->o.max_workers = total;
-    if (pool->o.min_workers > total)
-        pool->o.min_workers = total;
+    pool->o.min_workers = options->min_workers < total ? options->min_workers : total;
     return 0;
 }

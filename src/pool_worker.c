@@ -103,9 +103,11 @@ static void slot_fail_jobs(uvproc__slot_t *s)
         uvproc__job_t *j = s->jobs;
         if (j->state == UVPROC__JOB_STOPPING)
             uvproc__job_event(j, UVPROC__EV_CRASH, UVPROC_EWORKERDIED);
-        else if (s->host_lost) /* scale-out: the host went, not the job's fault */
+        else if (s->host_lost && !blamed) {
+            /* scale-out: the host (or ssh's 255 for a crash) took it: a retry elsewhere */
+            blamed = 1;
             uvproc__job_event(j, UVPROC__EV_HOSTLOST, UVPROC_EWORKERDIED);
-        else if (!blamed) {
+        } else if (!blamed) {
             blamed = 1;
             uvproc__job_event(j, UVPROC__EV_CRASH, UVPROC_EWORKERDIED);
         } else
@@ -282,6 +284,13 @@ static void on_disconnect_cb(uvproc_channel_t *ch)
 {
     uvproc__slot_t *s = uvproc_channel_data(ch);
     s->ch = NULL;
+    if (s->state == UVPROC__SLOT_READY && uvproc__hosts_is_remote(s->host) && !s->killed) {
+        /* scale-out: a launcher whose connection dropped exits on its own at once, and its
+         * code (ssh: 255) is what says the host is lost; a kill now would hide it. */
+        slot_set_state(s, UVPROC__SLOT_RETIRING);
+        uv_timer_start(&s->timer, slot_timer_cb, 100, 0);
+        return;
+    }
     if (s->state != UVPROC__SLOT_GONE && s->proc != NULL && !s->killed) {
         s->killed = s->jobs == NULL; /* jobs in flight: the oldest is to blame (exit) */
         uvproc_kill(s->proc, SIGKILL);

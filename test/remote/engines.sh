@@ -49,6 +49,9 @@ start_ssh() {
     ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/host_key" || return
     ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/client_key" || return
     cp "$T/ssh/client_key.pub" "$T/ssh/authorized_keys"
+    # The remote command runs under the user's login shell, and Debian's bash sources
+    # ~/.bashrc when sshd starts it, unless it is nested (SHLVL >= 2): SHLVL=1 from sshd makes
+    # it so, and the tests do not depend on (or wait for) what the user's .bashrc does.
     # sshd running as root needs its compile-time privilege separation dir; it has no option
     # for another path. Left in place afterwards (an empty dir, shared with other runs).
     [ "$(id -u)" -eq 0 ] && mkdir -p -m 0755 /run/sshd
@@ -74,6 +77,7 @@ PrintMotd no
 MaxStartups 100:30:200
 MaxSessions 100
 LogLevel INFO
+SetEnv SHLVL=1
 EOF
             /usr/sbin/sshd -D -e -f "$T/ssh/sshd_$i.conf" >"$T/ssh/sshd_$i.log" 2>&1 &
             echo $! >"$T/ssh/sshd_$i.bgpid"
@@ -167,10 +171,22 @@ EOF
     wait_for "sinfo -h -o %t | grep -qx idle" 150 || { die "slurm node not idle in 15 s"; return 1; }
 }
 
+# The pids under $1 (its children, theirs, ...), deepest last.
+descendants() {
+    local kids
+    kids=$(ps -eo pid=,ppid= | awk -v p="$1" '$2 == p { print $1 }')
+    for k in $kids; do
+        echo "$k"
+        descendants "$k"
+    done
+}
+
 stop_pidfile() {
     local f=$1 p
     [ -f "$f" ] || return 0
     p=$(cat "$f")
+    # An sshd listener's sessions outlive it: a test that failed half-way may have left some.
+    for d in $(descendants "$p"); do kill "$d" 2>/dev/null; done
     kill "$p" 2>/dev/null
     # Our own background children: wait reaps them; otherwise poll until gone.
     wait "$p" 2>/dev/null || wait_for "! kill -0 $p" 50

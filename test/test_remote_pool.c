@@ -1,0 +1,393 @@
+/* Pool across hosts (src/pool_hosts.c): slots per host, the host state table (every cell that
+ * can happen), jobs of a lost host re-queued elsewhere, results tagged with their host.
+ * First with test/remote/fake_launcher.sh standing in for ssh (hosts "a" and "b" that fail on
+ * demand, fast), then through real sshd on 127.0.0.1-3 (test/remote/engines.sh): a worker
+ * pool across three hosts with one sshd killed mid-run, command jobs, a Node worker behind
+ * uvproc-relay. */
+#include <poll.h>
+#include <sys/stat.h>
+
+#include "check.h"
+#include "remote/remote.h"
+#include "uvproc.h"
+
+#define MAX_DONE 4096
+
+typedef struct {
+    char host[32];
+    int up;
+    int64_t code;
+    uint64_t at_ns;
+} host_ev_t;
+
+typedef struct {
+    uv_loop_t loop;
+    uvproc_pool_t *pool;
+    int done, failed, closed;
+    unsigned char seen[MAX_DONE + 1]; /* on_done per id: exactly once */
+    int errors[MAX_DONE + 1];
+    char where[MAX_DONE + 1][16];
+    unsigned max_attempts;
+    host_ev_t ev[64];
+    int nev;
+    uvproc_pool_counters_t final;
+    void (*on_host_hook)(const host_ev_t *e);
+    void (*on_done_hook)(int done);
+} fx_t;
+
+static fx_t fx;
+static char fake_dir[64];
+
+static void on_done(uvproc_pool_t *pool, const uvproc_pool_result_t *r)
+{
+    (void)pool;
+    CHECK(r->id <= MAX_DONE);
+    CHECK_EQ(fx.seen[r->id], 0);
+    fx.seen[r->id] = 1;
+    fx.errors[r->id] = r->error;
+    snprintf(fx.where[r->id], sizeof fx.where[r->id], "%s", r->host != NULL ? r->host : "");
+    if (r->attempts > fx.max_attempts)
+        fx.max_attempts = r->attempts;
+    fx.done++;
+    fx.failed += r->error != 0;
+    if (fx.on_done_hook != NULL)
+        fx.on_done_hook(fx.done);
+}
+
+static void on_host(uvproc_pool_t *pool, const char *host, int up, int64_t code)
+{
+    host_ev_t *e = &fx.ev[fx.nev];
+    (void)pool;
+    CHECK(fx.nev < 64);
+    snprintf(e->host, sizeof e->host, "%s", host);
+    e->up = up;
+    e->code = code;
+    e->at_ns = uv_hrtime();
+    fx.nev++;
+    if (getenv("DEBUG_HOSTS") != NULL)
+        fprintf(stderr, "host %s %s (%lld) at %.1f ms\n", host, up ? "up" : "down", (long long)code,
+                (double)e->at_ns / 1e6);
+    if (fx.on_host_hook != NULL)
+        fx.on_host_hook(e);
+}
+
+static void on_close(uvproc_pool_t *pool)
+{
+    uvproc_pool_counters(pool, &fx.final);
+    fx.closed = 1;
+}
+
+static void fx_init(void)
+{
+    memset(&fx, 0, sizeof fx);
+    CHECK_OK(uv_loop_init(&fx.loop));
+}
+
+static uvproc_pool_options_t fx_options(uvproc_pool_kind_t kind, uvproc_pool_hosts_t *hosts)
+{
+    hosts->on_host = on_host;
+    return (uvproc_pool_options_t){
+        .kind = kind,
+        .worker_file = POOL_WORKER,
+        .on_done = on_done,
+        .on_close = on_close,
+        .hosts = hosts,
+    };
+}
+
+static void fx_call(const char *method, json_t *params)
+{
+    CHECK_OK(uvproc_pool_call(fx.pool, method, params, NULL, NULL));
+    json_decref(params);
+}
+
+static void fx_run_until(int done)
+{
+    while (fx.done < done)
+        CHECK(uv_run(&fx.loop, UV_RUN_ONCE) != 0 || fx.done >= done);
+}
+
+static void fx_finish(void)
+{
+    int r = uvproc_pool_drain(fx.pool);
+    CHECK(r == 0 || r == UV_EALREADY);
+    uv_run(&fx.loop, UV_RUN_DEFAULT);
+    CHECK(fx.closed);
+    CHECK_LOOP_CLOSE(&fx.loop);
+}
+
+static int count_events(const char *host, int up)
+{
+    int n = 0;
+    for (int i = 0; i < fx.nev; i++)
+        n += strcmp(fx.ev[i].host, host) == 0 && fx.ev[i].up == up;
+    return n;
+}
+
+static void fake_flag(const char *host, const char *what, int on)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s.%s", fake_dir, host, what);
+    if (on) {
+        FILE *f = fopen(path, "w");
+        CHECK(f != NULL);
+        fclose(f);
+    } else {
+        unlink(path);
+    }
+}
+
+static const char *const *fake_launcher(void)
+{
+    static const char *v[4];
+    v[0] = "sh";
+    v[1] = FAKE_LAUNCHER;
+    v[2] = fake_dir;
+    v[3] = NULL;
+    return v;
+}
+
+TEST(bad_specs)
+{
+    static const char *const bad[] = {"", "0/a", "x/a", "4/", ",", "a,", "2/ ", "1/a,,b", NULL};
+    uvproc_pool_hosts_t h = {0};
+    uvproc_pool_options_t o = fx_options(UVPROC_POOL_COMMANDS, &h);
+    uvproc_pool_t *p;
+    uv_loop_t loop;
+    CHECK_OK(uv_loop_init(&loop));
+    for (int i = 0; bad[i] != NULL; i++) {
+        h.spec = bad[i];
+        CHECK_EQ(uvproc_pool_new(&loop, &p, &o), UV_EINVAL);
+    }
+    h.spec = "1/a";
+    h.failure_exit_code = 300;
+    CHECK_EQ(uvproc_pool_new(&loop, &p, &o), UV_EINVAL);
+    CHECK_LOOP_CLOSE(&loop);
+}
+
+/* a is down from the start: UP x FAILED (once for two failing starts: then DOWN x FAILED),
+ * DOWN x EXPIRED -> PROBING, PROBING x FAILED (backoff doubled), then the host is repaired:
+ * PROBING x OK. The jobs never wait for a: b serves them. */
+static void repair_a_on_second_down(const host_ev_t *e)
+{
+    if (strcmp(e->host, "a") == 0 && !e->up && count_events("a", 0) == 2)
+        fake_flag("a", "down", 0);
+}
+
+TEST(host_down_probed_and_back)
+{
+    uvproc_pool_hosts_t h = {
+        .spec = "2/a,2/b", .launcher = fake_launcher(), .backoff_ms = 50, .backoff_max_ms = 400};
+    uvproc_pool_options_t o = fx_options(UVPROC_POOL_WORKERS, &h);
+    int a_jobs = 0;
+
+    fx_init();
+    fake_flag("a", "down", 1);
+    fx.on_host_hook = repair_a_on_second_down;
+    o.min_workers = 4;
+    CHECK_OK(uvproc_pool_new(&fx.loop, &fx.pool, &o));
+    for (int k = 0; k < 200; k++)
+        fx_call("echo", json_pack("[i]", k));
+    fx_run_until(200);
+    CHECK_EQ(fx.failed, 0);
+    /* Wait for a to come back (its probe after the second backoff), then use it. */
+    while (count_events("a", 1) == 0)
+        CHECK(uv_run(&fx.loop, UV_RUN_ONCE) != 0);
+    CHECK_EQ(count_events("a", 0), 2);
+    CHECK_EQ(fx.ev[0].code, 255);
+    /* The second backoff (100 ms) is twice the first (50 ms). */
+    CHECK(fx.ev[1].at_ns - fx.ev[0].at_ns >= 50 * 1000000ull);
+    CHECK(fx.ev[2].at_ns - fx.ev[1].at_ns >= 100 * 1000000ull);
+    for (int k = 0; k < 400; k++)
+        fx_call("sleep", json_pack("[i,i]", 1, k));
+    fx_run_until(600);
+    for (int id = 201; id <= 600; id++)
+        a_jobs += strcmp(fx.where[id], "a") == 0;
+    CHECK(a_jobs > 0);
+    CHECK_EQ(fx.failed, 0);
+    for (int id = 1; id <= 200; id++)
+        CHECK_STR(fx.where[id], "b");
+    fx_finish();
+}
+
+/* DOWN x OK: one start on a fails, another one started before that failure (a slow
+ * connection) comes up while a is down: a is up again without waiting for its backoff. */
+TEST(host_back_by_a_slot_started_before)
+{
+    uvproc_pool_hosts_t h = {.spec = "2/a", .launcher = fake_launcher(), .backoff_ms = 10000};
+    uvproc_pool_options_t o = fx_options(UVPROC_POOL_WORKERS, &h);
+
+    fx_init();
+    fake_flag("a", "downonce", 1);
+    fake_flag("a", "slow", 1);
+    o.min_workers = 2;
+    CHECK_OK(uvproc_pool_new(&fx.loop, &fx.pool, &o));
+    fx_call("echo", json_pack("[s]", "x"));
+    fx_run_until(1);
+    CHECK_EQ(fx.failed, 0);
+    CHECK_EQ(fx.nev, 2);
+    CHECK(!fx.ev[0].up && fx.ev[1].up);
+    /* Well within the 10 s backoff: it came back through the slot that was already starting. */
+    CHECK(fx.ev[1].at_ns - fx.ev[0].at_ns < 5000 * 1000000ull);
+    fake_flag("a", "slow", 0);
+    fx_finish();
+}
+
+/* A job whose worker exits 255 looks like a lost host everywhere: it moves (a retry), brings
+ * each host down in turn, and fails after retries + hosts attempts instead of forever. A job
+ * sent ahead to the same worker moves and succeeds. */
+TEST(job_that_kills_every_host_fails_in_the_end)
+{
+    uvproc_pool_hosts_t h = {.spec = "1/a,1/b", .launcher = fake_launcher(), .backoff_ms = 20};
+    uvproc_pool_options_t o = fx_options(UVPROC_POOL_WORKERS, &h);
+
+    fx_init();
+    o.pipeline = 2;
+    CHECK_OK(uvproc_pool_new(&fx.loop, &fx.pool, &o));
+    fx_call("crash", json_pack("[i]", 255));
+    fx_call("echo", json_pack("[i]", 7));
+    fx_run_until(2);
+    CHECK_EQ(fx.errors[1], UVPROC_EWORKERDIED);
+    CHECK_EQ(fx.errors[2], 0);
+    CHECK_EQ(fx.max_attempts, 3);
+    CHECK(count_events("a", 0) >= 1 && count_events("b", 0) >= 1);
+    fx_finish();
+    CHECK(fx.final.retried >= 2);
+}
+
+/* Command jobs: a refuses every connection; its jobs run on this host, tagged ":". */
+TEST(command_jobs_move_off_a_down_host)
+{
+    static const char *const args[] = {"hi", NULL};
+    uvproc_pool_hosts_t h = {.spec = "1/a,1/:", .launcher = fake_launcher(), .backoff_ms = 5000};
+    uvproc_pool_options_t o = fx_options(UVPROC_POOL_COMMANDS, &h);
+
+    fx_init();
+    fake_flag("a", "down", 1);
+    CHECK_OK(uvproc_pool_new(&fx.loop, &fx.pool, &o));
+    for (int k = 0; k < 10; k++)
+        CHECK_OK(uvproc_pool_submit(fx.pool, "echo", args, NULL, NULL));
+    fx_run_until(10);
+    CHECK_EQ(fx.failed, 0);
+    for (int id = 1; id <= 10; id++)
+        CHECK_STR(fx.where[id], ":");
+    CHECK_EQ(count_events("a", 0), 1);
+    fx_finish();
+    CHECK(fx.final.retried >= 1);
+    fake_flag("a", "down", 0);
+}
+
+/* ---- through real sshd ---- */
+
+static uint64_t killed_at;
+
+static void kill_host3_at_300(int done)
+{
+    if (done == 300) {
+        killed_at = uv_hrtime();
+        remote_kill_host(2);
+    }
+}
+
+/* Six workers on three hosts; 127.0.0.3's sshd and all its sessions are SIGKILLed mid-run:
+ * its jobs move (retries), nothing is lost or delivered twice, the loss is seen at once. */
+TEST(ssh_pool_survives_a_host_dying)
+{
+    static const char *const ssh[] = {"ssh", "-F", NULL, NULL};
+    const char *launcher[4] = {ssh[0], ssh[1], remote_ssh_config(), NULL};
+    uvproc_pool_hosts_t h = {.spec = "2/127.0.0.1,2/127.0.0.2,2/127.0.0.3",
+                             .launcher = launcher,
+                             .remote = {.relay = RELAY},
+                             .backoff_ms = 200};
+    uvproc_pool_options_t o = fx_options(UVPROC_POOL_WORKERS, &h);
+    int after_kill_on_3 = 0;
+    double detect_ms = -1;
+
+    fx_init();
+    o.min_workers = 6;
+    o.pipeline = 4;
+    fx.on_done_hook = kill_host3_at_300;
+    CHECK_OK(uvproc_pool_new(&fx.loop, &fx.pool, &o));
+    for (int k = 0; k < 1500; k++)
+        fx_call("sleep", json_pack("[i,i]", 2, k));
+    fx_run_until(1500);
+    CHECK_EQ(fx.failed, 0);
+    for (int id = 1; id <= 1500; id++)
+        CHECK(fx.seen[id]);
+    for (int i = 0; i < fx.nev; i++)
+        if (strcmp(fx.ev[i].host, "127.0.0.3") == 0 && !fx.ev[i].up && detect_ms < 0)
+            detect_ms = (double)(fx.ev[i].at_ns - killed_at) / 1e6;
+    fprintf(stderr, "127.0.0.3 marked down %.1f ms after its sshd was killed\n", detect_ms);
+    CHECK(detect_ms >= 0 && detect_ms <= 100);
+    fx_finish();
+    CHECK(fx.final.retried >= 1);
+    for (int id = 1; id <= 1500; id++)
+        after_kill_on_3 += strcmp(fx.where[id], "127.0.0.3") == 0;
+    fprintf(stderr, "retried %llu; jobs done on 127.0.0.3: %d\n",
+            (unsigned long long)fx.final.retried, after_kill_on_3);
+}
+
+/* Command jobs through ssh: 127.0.0.9 refuses (down at once), 127.0.0.2 runs them. */
+TEST(ssh_command_jobs_tagged_by_host)
+{
+    static const char *const args[] = {"-c", "echo $SSH_CONNECTION", NULL};
+    const char *launcher[4] = {"ssh", "-F", remote_ssh_config(), NULL};
+    uvproc_pool_hosts_t h = {
+        .spec = "2/127.0.0.2,1/127.0.0.9", .launcher = launcher, .backoff_ms = 10000};
+    uvproc_pool_options_t o = fx_options(UVPROC_POOL_COMMANDS, &h);
+
+    fx_init();
+    CHECK_OK(uvproc_pool_new(&fx.loop, &fx.pool, &o));
+    for (int k = 0; k < 6; k++)
+        CHECK_OK(uvproc_pool_submit(fx.pool, "sh", args, NULL, NULL));
+    fx_run_until(6);
+    CHECK_EQ(fx.failed, 0);
+    for (int id = 1; id <= 6; id++)
+        CHECK_STR(fx.where[id], "127.0.0.2");
+    CHECK_EQ(count_events("127.0.0.9", 0), 1);
+    fx_finish();
+}
+
+/* An unmodified Node process.send worker speaking workerpool's protocol, behind the relay on
+ * two ssh hosts. */
+TEST(ssh_pool_of_node_workers_through_relay)
+{
+    const char *launcher[4] = {"ssh", "-F", remote_ssh_config(), NULL};
+    uvproc_pool_hosts_t h = {
+        .spec = "1/127.0.0.2,1/127.0.0.3", .launcher = launcher, .remote = {.relay = RELAY}};
+    uvproc_pool_options_t o = fx_options(UVPROC_POOL_WORKERS, &h);
+    const char *node = getenv("UVPROC_TEST_NODE");
+
+    if (node == NULL || node[0] == '\0') {
+        fprintf(stderr, "no node: skipped\n");
+        return;
+    }
+    fx_init();
+    o.worker_file = NODE_SCRIPTS "/remote_pool_worker.js";
+    o.worker_fork.exec_path = "node";
+    o.min_workers = 2;
+    CHECK_OK(uvproc_pool_new(&fx.loop, &fx.pool, &o));
+    for (int k = 0; k < 300; k++)
+        fx_call("add", json_pack("[i,i]", k, 1));
+    fx_run_until(300);
+    CHECK_EQ(fx.failed, 0);
+    fx_finish();
+}
+
+int main(int argc, char **argv)
+{
+    snprintf(fake_dir, sizeof fake_dir, "/tmp/uvproc-fake.%d", (int)getpid());
+    CHECK(mkdir(fake_dir, 0700) == 0);
+    RUN(bad_specs);
+    RUN(host_down_probed_and_back);
+    RUN(host_back_by_a_slot_started_before);
+    RUN(job_that_kills_every_host_fails_in_the_end);
+    RUN(command_jobs_move_off_a_down_host);
+    if (getenv("UVPROC_SSH_CONFIG") != NULL) {
+        RUN(ssh_command_jobs_tagged_by_host);
+        RUN(ssh_pool_of_node_workers_through_relay);
+        RUN(ssh_pool_survives_a_host_dying); /* last: host 3 stays dead */
+    }
+    rmdir(fake_dir);
+    return check_done();
+}
