@@ -162,10 +162,75 @@ TEST(srun_killed_leaves_no_task)
     close(pfd.fd);
 }
 
+static int pool_done, pool_failed, pool_closed;
+static char pool_host[32];
+
+static void pool_on_done(uvproc_pool_t *pool, const uvproc_pool_result_t *r)
+{
+    (void)pool;
+    pool_done++;
+    pool_failed += r->error != 0;
+    if (r->error != 0)
+        fprintf(stderr, "job %llu: %s\n", (unsigned long long)r->id, uvproc_err_name(r->error));
+    snprintf(pool_host, sizeof pool_host, "%s", r->host != NULL ? r->host : "");
+}
+
+static void pool_on_close(uvproc_pool_t *pool)
+{
+    (void)pool;
+    pool_closed = 1;
+}
+
+/* A pool whose slots are Slurm tasks: `srun ... -w NODE` is the launcher, the node name the
+ * host (parallel's N/host spec), worker jobs and command jobs. */
+static void run_slurm_pool(uvproc_pool_kind_t kind, int jobs)
+{
+    static const char *const srun_w[] = {"srun", "-N1", "-n1", "--quiet", "-u", "-w", NULL};
+    static const char *const echo_args[] = {"through srun", NULL};
+    uvproc_pool_hosts_t hosts = {.spec = "2/localhost", .launcher = srun_w};
+    uvproc_pool_options_t o = {.kind = kind,
+                               .worker_file = POOL_WORKER,
+                               .min_workers = 2,
+                               .on_done = pool_on_done,
+                               .on_close = pool_on_close,
+                               .hosts = &hosts};
+    uvproc_pool_t *pool;
+    uv_loop_t loop;
+
+    pool_done = pool_failed = pool_closed = 0;
+    CHECK_OK(uv_loop_init(&loop));
+    CHECK_OK(uvproc_pool_new(&loop, &pool, &o));
+    for (int k = 0; k < jobs; k++) {
+        if (kind == UVPROC_POOL_WORKERS) {
+            json_t *params = json_pack("[i]", k);
+            CHECK_OK(uvproc_pool_call(pool, "echo", params, NULL, NULL));
+            json_decref(params);
+        } else {
+            CHECK_OK(uvproc_pool_submit(pool, "echo", echo_args, NULL, NULL));
+        }
+    }
+    while (pool_done < jobs)
+        CHECK(uv_run(&loop, UV_RUN_ONCE) != 0 || pool_done >= jobs);
+    CHECK_EQ(pool_failed, 0);
+    CHECK_STR(pool_host, "localhost");
+    CHECK_OK(uvproc_pool_drain(pool));
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(pool_closed);
+    CHECK_LOOP_CLOSE(&loop);
+}
+
+TEST(srun_pool_workers_and_commands)
+{
+    need_slurm();
+    run_slurm_pool(UVPROC_POOL_WORKERS, 500);
+    run_slurm_pool(UVPROC_POOL_COMMANDS, 4);
+}
+
 int main(int argc, char **argv)
 {
     RUN(srun_spawn_arguments_and_exit_code);
     RUN(srun_fork_channel);
     RUN(srun_killed_leaves_no_task);
+    RUN(srun_pool_workers_and_commands);
     return check_done();
 }
