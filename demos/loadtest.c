@@ -368,7 +368,7 @@ static void print_summary(void)
         fprintf(stderr, "\r\033[K");
     if (run.json) {
         json_t *j = lt_report_json(&s);
-        json_dumpf(j, stdout, JSON_INDENT(2));
+        json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
         fputc('\n', stdout);
         json_decref(j);
     } else {

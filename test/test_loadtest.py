@@ -232,6 +232,37 @@ def test_rate():
     check_percentiles(j)
 
 
+def test_live_line_on_a_terminal():
+    """On a terminal (a pty here) the live line is redrawn at least twice a second, without
+    --live; the summary still goes to stdout."""
+    import pty
+    s = NodeServer("hello")
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([LOADTEST, "-c", "2", "-k", "2", "-d", "1.6", s.url],
+                             stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        buf = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: every writer of the pty is gone
+                break
+            if not chunk:
+                break
+            buf += chunk
+        out, _ = p.communicate(timeout=10)
+    finally:
+        os.close(master)
+        s.stop()
+    check(p.returncode == 0, p.returncode)
+    lines = [l for l in buf.split(b"\r") if b"req/s" in l]
+    # 1.6 s at 4 Hz is 6 redraws; at least 2 Hz means at least 3.
+    check(len(lines) >= 3, f"{len(lines)} live lines: {buf!r}")
+    check(b"children 2/2" in lines[-1] and b"p99" in lines[-1], lines[-1])
+    check(b"requests" in out and b"req/s" in out, out)
+
+
 def test_bad_arguments():
     for args in (["-c", "0"], ["-c", "1000"], ["-d", "99999"], ["-k", "x"], ["--nope"],
                  ["--rate", "5", "--ramp"], ["a", "b"]):
