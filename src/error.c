@@ -17,6 +17,8 @@ static const uvproc__error_entry_t uvproc__errors[] = {
     {UVPROC_ESERIALIZATION, "ESERIALIZATION",
      "unsupported IPC serialization mode (only \"json\" is supported)"},
     {UVPROC_ENOCHANNEL, "ENOCHANNEL", "no IPC channel: NODE_CHANNEL_FD is not set"},
+    /* cluster (issue 8) */
+    {UVPROC_ECRASHLOOP, "ECRASHLOOP", "a cluster worker kept crashing; restarts stopped"},
 };
 
 static const uvproc__error_entry_t *uvproc__find_error(int err)
