@@ -272,6 +272,11 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
     }
     bench_run(&b);
     bench_print(&b, stdout);
+    /* The same rounds again with loadtest as the baseline: the targets are loadtest's ratios
+     * to each tool (>= 0.9x wrk, >= 3x autocannon, >= 7x the naive tester), and the live
+     * line's cost is loadtest_c1_live against loadtest_c1, all paired per round. */
+    bench_baseline(&b, "loadtest_c1");
+    bench_print(&b, stdout);
     kill(server, SIGTERM);
     waitpid(server, NULL, 0);
     close(fds[0]);

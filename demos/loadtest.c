@@ -407,6 +407,14 @@ static void maybe_finish(void)
         run.t_end = uv_hrtime();
     }
     run.finished = 1;
+    if (run.url == NULL) { /* stopped before the embedded server was up: nothing to report */
+        run.exit_code = run.interrupted ? 130 : 1;
+        if (run.target != NULL)
+            lt_target_stop(run.target, target_stopped, NULL);
+        else
+            close_all();
+        return;
+    }
     print_summary();
     if (run.started == 0 || lt_stats_errors(&run.total) + run.total.requests == 0)
         run.exit_code = run.interrupted ? 130 : 1;
@@ -501,16 +509,18 @@ static void start_load(const char *url)
 static void target_ready(lt_target_t *t, const char *url, const char *error, void *data)
 {
     (void)data;
+    (void)t;
+    if (run.stopping || run.finished)
+        return; /* Ctrl-C while it was starting: maybe_finish is stopping it */
     if (url == NULL) {
         fprintf(stderr, "loadtest: cannot start the embedded server: %s\n", error);
         run.exit_code = 1;
         run.finished = 1;
-        run.target = NULL; /* lt_target_start frees it after this returns */
+        run.target = NULL; /* it frees itself once its process has closed */
         close_all();
         return;
     }
     snprintf(run.url_buf, sizeof run.url_buf, "%s", url);
-    (void)t;
     start_load(run.url_buf);
 }
 

@@ -263,6 +263,25 @@ def test_live_line_on_a_terminal():
     check(b"requests" in out and b"req/s" in out, out)
 
 
+def test_rate_counts_latency_from_intended_send_time():
+    """A server that freezes for 600 ms once. Closed loop, only the few requests in flight then
+    see it (p90 stays low: coordinated omission hides the freeze). With --rate, every request
+    that should have gone out during the freeze carries its wait, as wrk2 counts it: about a
+    quarter of the run's requests, so p90 is hundreds of ms."""
+    runs = {}
+    for name, extra in (("closed", []), ("rate", ["--rate", "500"])):
+        s = NodeServer("freeze", "600")
+        try:
+            runs[name] = loadtest_json("-c", "1", "-k", "4", "-d", "2", *extra, s.url)
+        finally:
+            s.stop()
+    closed, rate = runs["closed"]["latency_ms"], runs["rate"]["latency_ms"]
+    check(closed["max"] >= 500 and rate["max"] >= 500, (closed, rate))
+    check(closed["p90"] < 100, f"closed loop p90 {closed['p90']} ms")
+    print(f"  closed p90 {closed['p90']} ms, --rate p90 {rate['p90']} ms")
+    check(rate["p90"] >= 200, f"--rate p90 {rate['p90']} ms: the freeze was omitted")
+
+
 def test_bad_arguments():
     for args in (["-c", "0"], ["-c", "1000"], ["-d", "99999"], ["-k", "x"], ["--nope"],
                  ["--rate", "5", "--ramp"], ["a", "b"]):
