@@ -18,13 +18,6 @@
 #define WINDOWS 4 /* the live line covers the last 4 reports: one second */
 
 typedef struct {
-    lt_child_view_t view;
-    uvproc_process_t *proc;
-    uvproc_channel_t *chan;
-    int final_seen;
-} slot_t;
-
-typedef struct {
     /* options */
     int children, connections;
     double seconds;
@@ -41,7 +34,7 @@ typedef struct {
     uv_loop_t *loop;
     char exe[4096];
     lt_child_config_t base; /* what every child gets, but its share */
-    slot_t slot[LT_MAX_CHILDREN];
+    lt_slot_t slot[LT_MAX_CHILDREN];
     int started, alive;
     lt_stats_t total;
     lt_stats_t window[WINDOWS]; /* counts of the last report periods, for the live line */
@@ -106,51 +99,78 @@ static void usage(FILE *out)
 
 static void maybe_finish(void);
 static void run_stop(const char *why);
+static void ramp_check(const char *forced);
 
-static slot_t *slot_of_channel(uvproc_channel_t *ch)
+/* A report the slot accepted: into the totals, the live line's window, the ramp step. */
+static void add_report(lt_slot_t *s, const lt_stats_t *report)
 {
-    return uvproc_channel_data(ch);
+    (void)s;
+    lt_stats_merge(&run.total, report);
+    lt_stats_merge(&run.window[run.window_i], report);
+    if (run.ramp)
+        lt_stats_merge(&run.step, report);
 }
 
 static void on_child_message(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *handle)
 {
-    slot_t *s = slot_of_channel(ch);
+    lt_slot_t *s = uvproc_channel_data(ch);
     const char *t = json_string_value(json_object_get(msg, "t"));
-    lt_stats_t *one = &run.one;
     (void)handle;
     if (t == NULL || strcmp(t, "stats") != 0)
         return;
-    lt_stats_reset(one);
-    if (lt_stats_decode_add(one, msg) != 0) {
+    lt_stats_reset(&run.one);
+    if (lt_stats_decode_add(&run.one, msg) != 0) {
         fprintf(stderr, "loadtest: child %d sent a bad report; ignored\n", s->view.index);
         return;
     }
-    lt_stats_merge(&s->view.stats, one);
-    lt_stats_merge(&run.total, one);
-    lt_stats_merge(&run.window[run.window_i], one);
-    if (run.ramp)
-        lt_stats_merge(&run.step, one);
     s->view.open_conns = (int)json_integer_value(json_object_get(msg, "open"));
-    if (json_is_true(json_object_get(msg, "final")))
-        s->final_seen = 1;
+    lt_slot_event(s, json_is_true(json_object_get(msg, "final")) ? LT_EV_FINAL : LT_EV_REPORT,
+                  &run.one);
 }
 
 static const char *signame(int sig)
 {
     static char buf[16];
     switch (sig) {
-    case SIGKILL: return "SIGKILL";
-    case SIGTERM: return "SIGTERM";
-    case SIGSEGV: return "SIGSEGV";
-    case SIGABRT: return "SIGABRT";
-    case SIGINT: return "SIGINT";
-    default: snprintf(buf, sizeof buf, "signal %d", sig); return buf;
+    case SIGKILL:
+        return "SIGKILL";
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGSEGV:
+        return "SIGSEGV";
+    case SIGABRT:
+        return "SIGABRT";
+    default:
+        snprintf(buf, sizeof buf, "signal %d", sig);
+        return buf;
+    }
+}
+
+/* Kept visible: said now on stderr, and in the summary with the counts it had reported. */
+static void tell_crash(lt_slot_t *s)
+{
+    const lt_child_view_t *v = &s->view;
+    if (run.live_shown)
+        fprintf(stderr, "\n");
+    if (v->term_signal != 0)
+        fprintf(stderr,
+                "loadtest: child %d (pid %d) killed by %s after %.1f s; its counts so far are "
+                "kept\n",
+                v->index, v->pid, signame(v->term_signal), v->ended_s - v->started_s);
+    else
+        fprintf(stderr, "loadtest: child %d (pid %d) exited with code %lld after %.1f s, before "
+                        "its last report; its counts so far are kept\n",
+                v->index, v->pid, (long long)v->exit_code, v->ended_s - v->started_s);
+    if (run.ramp && !run.stopping) {
+        static char why[64];
+        snprintf(why, sizeof why, "child %d died", v->index);
+        ramp_check(why);
     }
 }
 
 static void on_child_close(uvproc_process_t *p, int64_t code, int signal)
 {
-    slot_t *s = uvproc_process_data(p);
+    lt_slot_t *s = uvproc_process_data(p);
     run.alive--;
     s->view.ended_s = now_s();
     s->view.exit_code = code;
@@ -158,39 +178,19 @@ static void on_child_close(uvproc_process_t *p, int64_t code, int signal)
     s->view.open_conns = 0;
     s->chan = NULL;
     s->proc = NULL;
-    if (code == 0 && signal == 0 && s->final_seen) {
-        s->view.outcome = LT_CHILD_DONE;
-    } else {
-        /* Kept visible: said now on stderr, and in the summary with its partial counts. */
-        s->view.outcome = LT_CHILD_CRASHED;
-        if (run.live_shown)
-            fprintf(stderr, "\n");
-        if (signal != 0)
-            fprintf(stderr, "loadtest: child %d (pid %d) killed by %s after %.1f s; its counts so "
-                    "far are kept\n", s->view.index, s->view.pid, signame(signal),
-                    s->view.ended_s - s->view.started_s);
-        else
-            fprintf(stderr, "loadtest: child %d (pid %d) exited with code %lld after %.1f s%s\n",
-                    s->view.index, s->view.pid, (long long)code, s->view.ended_s - s->view.started_s,
-                    s->final_seen ? "" : " before its last report");
-        if (run.ramp && !run.stopping) {
-            static char why[64];
-            snprintf(why, sizeof why, "child %d died", s->view.index);
-            run_stop(why);
-        }
-    }
+    lt_slot_event(s, code == 0 && signal == 0 ? LT_EV_EXIT_CLEAN : LT_EV_EXIT_BAD, NULL);
     maybe_finish();
 }
 
 static void on_child_disconnect(uvproc_channel_t *ch)
 {
-    slot_of_channel(ch)->chan = NULL;
+    ((lt_slot_t *)uvproc_channel_data(ch))->chan = NULL;
 }
 
 static int start_child(void)
 {
     int i = run.started;
-    slot_t *s = &run.slot[i];
+    lt_slot_t *s = &run.slot[i];
     lt_child_config_t cfg = run.base;
     const char *args[] = {"--child", NULL};
     uvproc_fork_options_t o = {
@@ -206,6 +206,9 @@ static int start_child(void)
     int err;
     memset(s, 0, sizeof *s);
     lt_stats_init(&s->view.stats);
+    s->state = LT_SLOT_RUNNING;
+    s->on_report = add_report;
+    s->on_crash = tell_crash;
     s->view.index = i + 1;
     s->view.started_s = now_s();
     cfg.index = i + 1;
@@ -234,8 +237,7 @@ static void kill_stragglers(uv_timer_t *t)
 {
     (void)t;
     for (int i = 0; i < run.started; i++)
-        if (run.slot[i].proc != NULL)
-            uvproc_kill(run.slot[i].proc, SIGKILL);
+        lt_slot_event(&run.slot[i], LT_EV_GRACE_OVER, NULL);
 }
 
 static void run_stop(const char *why)
@@ -246,11 +248,8 @@ static void run_stop(const char *why)
     run.stopping = 1;
     run.t_end = uv_hrtime();
     uv_timer_stop(&run.deadline);
-    json_t *stop = json_pack("{s:s}", "t", "stop");
     for (int i = 0; i < run.started; i++)
-        if (run.slot[i].chan != NULL)
-            uvproc_channel_send(run.slot[i].chan, stop, NULL, NULL);
-    json_decref(stop);
+        lt_slot_event(&run.slot[i], LT_EV_STOP, NULL);
     /* A child that does not come back with its last report within 3 s is killed. */
     uv_timer_start(&run.kill_timer, kill_stragglers, 3000, 0);
     maybe_finish();
@@ -289,23 +288,27 @@ static void live_line(void)
     run.live_shown = 1;
 }
 
-static void ramp_check(void)
+/* Ends the ramp's current step once it has lasted --ramp-step, or now when `forced` says why
+ * (a child died): records it, then stops or adds a child. */
+static void ramp_check(const char *forced)
 {
     double len = (double)(uv_hrtime() - run.step_t0) / 1e9;
-    if (len < run.ramp_step_s || run.stopping)
+    if ((len < run.ramp_step_s && forced == NULL) || run.stopping)
         return;
     lt_ramp_step_t *st = &run.steps[run.step_count++];
     uint64_t errors = lt_stats_errors(&run.step);
-    st->children = run.alive;
+    st->children = run.started;
     st->seconds = now_s();
     st->requests = run.step.requests;
     st->errors = errors;
-    st->rps = (double)run.step.requests / len;
+    st->rps = len > 0 ? (double)run.step.requests / len : 0;
     st->p99_ms = (double)hdr_value_at_percentile(&run.step.latency, 99.0) / 1000.0;
     st->error_rate = run.step.requests + errors == 0
                          ? 1.0
                          : (double)errors / (double)(run.step.requests + errors);
-    if (st->error_rate * 100.0 >= run.ramp_errors_pct)
+    if (forced != NULL)
+        st->stop_reason = forced;
+    else if (st->error_rate * 100.0 >= run.ramp_errors_pct)
         st->stop_reason = "error rate";
     else if (st->p99_ms >= run.ramp_p99_ms)
         st->stop_reason = "p99";
@@ -333,7 +336,7 @@ static void on_tick(uv_timer_t *t)
     lt_stats_reset(&run.window[run.window_i]);
     run.window_t[run.window_i] = uv_hrtime();
     if (run.ramp)
-        ramp_check();
+        ramp_check(NULL);
 }
 
 /* --- start and end -------------------------------------------------------------------- */

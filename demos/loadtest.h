@@ -122,6 +122,40 @@ json_t *lt_report_json(const lt_summary_t *s);
 void lt_report_live(char *buf, size_t size, double elapsed, double rps, const lt_stats_t *recent,
                     uint64_t errors, int alive, int children);
 
+/* --- the parent's view of a load child (loadtest_slot.c) ------------------------------- */
+
+typedef enum {
+    LT_SLOT_RUNNING,
+    LT_SLOT_STOPPING,
+    LT_SLOT_FINISHING,
+    LT_SLOT_DONE,
+    LT_SLOT_CRASHED,
+    LT_SLOT_STATES
+} lt_slot_state_t;
+
+typedef enum {
+    LT_EV_REPORT,     /* a report came (counts since the previous one) */
+    LT_EV_FINAL,      /* its last report came */
+    LT_EV_STOP,       /* the run stops */
+    LT_EV_EXIT_CLEAN, /* it exited with code 0 */
+    LT_EV_EXIT_BAD,   /* it exited otherwise, or was killed */
+    LT_EV_GRACE_OVER, /* the run stopped 3 s ago */
+    LT_SLOT_EVENTS
+} lt_slot_event_t;
+
+typedef struct lt_slot_s {
+    lt_child_view_t view; /* view.outcome follows state */
+    lt_slot_state_t state;
+    uvproc_process_t *proc; /* NULL once closed */
+    uvproc_channel_t *chan; /* NULL once disconnected */
+    /* The parent's hooks: a report to add to its own tallies, a crash to tell. */
+    void (*on_report)(struct lt_slot_s *s, const lt_stats_t *report);
+    void (*on_crash)(struct lt_slot_s *s);
+} lt_slot_t;
+
+/* Runs the table's cell for (s->state, ev); `report` for LT_EV_REPORT / LT_EV_FINAL. */
+void lt_slot_event(lt_slot_t *s, lt_slot_event_t ev, const lt_stats_t *report);
+
 /* --- embedded target (loadtest_target.c) ---------------------------------------------- */
 
 typedef struct lt_target_s lt_target_t;

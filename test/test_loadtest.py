@@ -186,6 +186,72 @@ def test_killed_child_reported():
     check(not any(alive(k) for k in kids), "a child is left")
 
 
+def test_stuck_child_killed_after_grace():
+    """A child that does not answer the stop (SIGSTOPped) is killed 3 s after the run's end and
+    reported; the others' results stand."""
+    s = NodeServer("hello")
+    try:
+        p = subprocess.Popen([LOADTEST, "--json", "--live", "-c", "2", "-k", "2", "-d", "1",
+                              s.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_for_live_line(p, 2)
+        kids = children_of(p.pid)
+        os.kill(kids[0], signal.SIGSTOP)
+        out, err = p.communicate(timeout=20)
+    finally:
+        s.stop()
+    check(p.returncode == 0, (p.returncode, err))
+    j = json.loads(out)
+    stuck = [c for c in j["per_child"] if c["pid"] == kids[0]][0]
+    check(stuck["outcome"] == "crashed" and stuck["signal"] == 9, stuck)
+    check(stuck["ended_s"] >= 3.5, f"killed before the grace period: {stuck}")
+    check([c["outcome"] for c in j["per_child"]].count("done") == 1, j["per_child"])
+    check(not any(alive(k) for k in kids), "a child is left")
+
+
+def test_second_sigint_kills_at_once():
+    """Ctrl-C, a child does not stop (SIGSTOPped), Ctrl-C again: it is killed at once, not 3 s
+    later, and the summary is printed."""
+    s = NodeServer("hello")
+    try:
+        p = subprocess.Popen([LOADTEST, "--json", "--live", "-c", "2", "-k", "2", "-d", "60",
+                              s.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_for_live_line(p, 2)
+        kids = children_of(p.pid)
+        os.kill(kids[1], signal.SIGSTOP)
+        p.send_signal(signal.SIGINT)
+        # The first Ctrl-C has been handled once the running child has stopped and gone.
+        deadline = time.monotonic() + 10
+        while kids[0] in children_of(p.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=20)
+    finally:
+        s.stop()
+    check(p.returncode == 130, (p.returncode, err))
+    j = json.loads(out)
+    stuck = [c for c in j["per_child"] if c["pid"] == kids[1]][0]
+    check(j["interrupted"] and stuck["outcome"] == "crashed" and stuck["signal"] == 9, j)
+    check(stuck["ended_s"] - j["seconds"] < 2.5, f"the second Ctrl-C did not kill at once: {j}")
+    check(not any(alive(k) for k in kids), "a child is left")
+
+
+def test_ramp_ends_when_a_child_dies():
+    s = NodeServer("hello")
+    try:
+        p = subprocess.Popen([LOADTEST, "--json", "--live", "--ramp", "-c", "4", "-k", "2",
+                              "--ramp-step", "30", s.url], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        wait_for_live_line(p, 1)
+        os.kill(children_of(p.pid)[0], signal.SIGKILL)
+        out, err = p.communicate(timeout=20)
+    finally:
+        s.stop()
+    j = json.loads(out)
+    check(p.returncode == 0, (p.returncode, err))
+    check(len(j["ramp"]) == 1 and j["ramp"][0]["stop"] == "child 1 died", j["ramp"])
+    check(j["sustained_children"] == 0, j)
+
+
 def test_sigint_prints_summary_and_leaves_no_child():
     s = NodeServer("hello")
     try:
