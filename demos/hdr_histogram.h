@@ -9,10 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HDR_SUB_BITS 8                           /* 256 linear buckets below 2^8 */
-#define HDR_SUB_COUNT (1u << HDR_SUB_BITS)       /* values 0..255 are exact */
-#define HDR_HALF_COUNT (HDR_SUB_COUNT / 2)       /* sub-buckets per power of two above */
-#define HDR_MAX_VALUE ((UINT64_C(1) << 32) - 1)  /* larger values are clamped to this */
+#define HDR_SUB_BITS 8                          /* 256 linear buckets below 2^8 */
+#define HDR_SUB_COUNT (1u << HDR_SUB_BITS)      /* values 0..255 are exact */
+#define HDR_HALF_COUNT (HDR_SUB_COUNT / 2)      /* sub-buckets per power of two above */
+#define HDR_MAX_VALUE ((UINT64_C(1) << 32) - 1) /* larger values are clamped to this */
 #define HDR_BUCKETS (HDR_SUB_COUNT + (32 - HDR_SUB_BITS) * HDR_HALF_COUNT)
 
 typedef struct {

@@ -158,8 +158,9 @@ static void tell_crash(lt_slot_t *s)
                 "kept\n",
                 v->index, v->pid, signame(v->term_signal), v->ended_s - v->started_s);
     else
-        fprintf(stderr, "loadtest: child %d (pid %d) exited with code %lld after %.1f s, before "
-                        "its last report; its counts so far are kept\n",
+        fprintf(stderr,
+                "loadtest: child %d (pid %d) exited with code %lld after %.1f s, before "
+                "its last report; its counts so far are kept\n",
                 v->index, v->pid, (long long)v->exit_code, v->ended_s - v->started_s);
     if (run.ramp && !run.stopping) {
         static char why[64];
@@ -200,7 +201,8 @@ static int start_child(void)
                   .stdio = {{.type = UVPROC_STDIO_IGNORE},
                             {.type = UVPROC_STDIO_IGNORE}, /* stdout stays ours (--json) */
                             {.type = UVPROC_STDIO_INHERIT}}},
-        .channel = {.data = s, .on_message = on_child_message,
+        .channel = {.data = s,
+                    .on_message = on_child_message,
                     .on_disconnect = on_child_disconnect},
     };
     int err;
@@ -540,14 +542,10 @@ enum { OPT_C, OPT_K, OPT_D, OPT_N, OPT_RATE, OPT_STEP, OPT_ERRS, OPT_P99, OPT_TI
 static int parse_args(int argc, char **argv)
 {
     num_opt_t num[OPT_COUNT] = {
-        [OPT_C] = {"-c", 1, LT_MAX_CHILDREN, 2},
-        [OPT_K] = {"-k", 1, LT_MAX_CONNECTIONS, 25},
-        [OPT_D] = {"-d", 0.1, LT_MAX_SECONDS, 0},
-        [OPT_N] = {"-n", 1, 1e12, 0},
-        [OPT_RATE] = {"--rate", 0.1, 1e8, 0},
-        [OPT_STEP] = {"--ramp-step", 0.25, 600, 2},
-        [OPT_ERRS] = {"--ramp-errors", 0, 100, 1},
-        [OPT_P99] = {"--ramp-p99", 0.001, 1e7, 1000},
+        [OPT_C] = {"-c", 1, LT_MAX_CHILDREN, 2},       [OPT_K] = {"-k", 1, LT_MAX_CONNECTIONS, 25},
+        [OPT_D] = {"-d", 0.1, LT_MAX_SECONDS, 0},      [OPT_N] = {"-n", 1, 1e12, 0},
+        [OPT_RATE] = {"--rate", 0.1, 1e8, 0},          [OPT_STEP] = {"--ramp-step", 0.25, 600, 2},
+        [OPT_ERRS] = {"--ramp-errors", 0, 100, 1},     [OPT_P99] = {"--ramp-p99", 0.001, 1e7, 1000},
         [OPT_TIMEOUT] = {"--timeout", 1, 3.6e6, 2000},
     };
     run.live = isatty(STDERR_FILENO);
@@ -602,7 +600,7 @@ static int parse_args(int argc, char **argv)
         return -1;
     }
     /* Without -d: 5 s, 3 s for the embedded server, the hard cap when -n counts requests. */
-    run.seconds = run.seconds_given ? num[OPT_D].value
+    run.seconds = run.seconds_given   ? num[OPT_D].value
                   : run.requests != 0 ? LT_MAX_SECONDS
                   : run.url == NULL   ? 3
                                       : 5;

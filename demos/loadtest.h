@@ -58,7 +58,7 @@ int lt_stats_decode_add(lt_stats_t *dst, const json_t *msg);
 
 /* What every load child is told (the first message on its channel). */
 typedef struct {
-    char ip[64];        /* numeric address to connect to */
+    char ip[64]; /* numeric address to connect to */
     int port;
     char request[4096]; /* the whole request, sent as is on every round */
     int connections;
@@ -91,7 +91,7 @@ typedef struct {
 } lt_child_view_t;
 
 typedef struct {
-    int children;  /* at their peak */
+    int children;   /* at their peak */
     double seconds; /* after ramp: seconds of the whole run */
     double rps;
     double p99_ms;

@@ -33,12 +33,12 @@ typedef struct {
     http_parser parser;
     child_t *child;
     conn_state_t state;
-    int counted_open;     /* counted in child->open */
-    int complete;         /* the parser finished a response in this read */
-    uint64_t start_ns;    /* latency origin: the send time, or the intended one (rate) */
-    uint64_t sent_ns;     /* when the request (or the connect) started, for timeouts */
-    uint64_t next_ns;     /* rate mode: intended time of the next request */
-    uint64_t backoff_ms;  /* after failed connects */
+    int counted_open;    /* counted in child->open */
+    int complete;        /* the parser finished a response in this read */
+    uint64_t start_ns;   /* latency origin: the send time, or the intended one (rate) */
+    uint64_t sent_ns;    /* when the request (or the connect) started, for timeouts */
+    uint64_t next_ns;    /* rate mode: intended time of the next request */
+    uint64_t backoff_ms; /* after failed connects */
 } conn_t;
 
 struct child_s {
@@ -48,10 +48,10 @@ struct child_s {
     struct sockaddr_storage addr;
     uv_buf_t request;
     conn_t *conns;
-    int open;              /* connections established now */
-    int tcp_open;          /* tcp handles not yet closed */
-    uint64_t sent;         /* requests sent, against the budget */
-    uint64_t interval_ns;  /* rate mode: time between two requests of one connection */
+    int open;             /* connections established now */
+    int tcp_open;         /* tcp handles not yet closed */
+    uint64_t sent;        /* requests sent, against the budget */
+    uint64_t interval_ns; /* rate mode: time between two requests of one connection */
     int configured, stopping, finished;
     lt_stats_t delta; /* counts since the last report */
     uv_timer_t report_timer, sweep_timer;

@@ -49,8 +49,10 @@ void lt_report_table(FILE *out, const lt_summary_t *s)
             s->seconds, s->rate > 0 ? ", constant rate" : "",
             s->interrupted ? ", INTERRUPTED (Ctrl-C)" : "");
     if (s->rate > 0)
-        fprintf(out, "  target rate %.0f req/s; latency counts from each request's intended send "
-                "time\n", s->rate);
+        fprintf(out,
+                "  target rate %.0f req/s; latency counts from each request's intended send "
+                "time\n",
+                s->rate);
     fprintf(out, "\n  requests   %12llu   %10.0f req/s   %.1f MB/s\n",
             (unsigned long long)t->requests, s->seconds > 0 ? (double)t->requests / s->seconds : 0,
             s->seconds > 0 ? (double)t->bytes / s->seconds / 1e6 : 0);
@@ -95,8 +97,8 @@ void lt_report_table(FILE *out, const lt_summary_t *s)
         fprintf(out, "\n  ramp  children   req/s        p99   errors\n");
         for (int i = 0; i < s->step_count; i++) {
             const lt_ramp_step_t *st = &s->steps[i];
-            fprintf(out, "  %4d  %8d %7.0f %8.2f ms %7.2f%%%s%s%s\n", i + 1, st->children,
-                    st->rps, st->p99_ms, st->error_rate * 100.0,
+            fprintf(out, "  %4d  %8d %7.0f %8.2f ms %7.2f%%%s%s%s\n", i + 1, st->children, st->rps,
+                    st->p99_ms, st->error_rate * 100.0,
                     i == s->sustained_step ? "   <- largest sustained" : "",
                     st->stop_reason ? "   stop: " : "", st->stop_reason ? st->stop_reason : "");
         }
@@ -132,16 +134,15 @@ json_t *lt_report_json(const lt_summary_t *s)
     for (int i = 0; i < s->child_count; i++) {
         const lt_child_view_t *c = &s->child[i];
         json_array_append_new(
-            children,
-            json_pack("{s:i, s:i, s:I, s:I, s:f, s:s, s:I, s:i, s:f, s:f}", "index", c->index,
-                      "pid", c->pid, "requests", (json_int_t)c->stats.requests, "errors",
-                      (json_int_t)lt_stats_errors(&c->stats), "p99_ms",
-                      ms(hdr_value_at_percentile(&c->stats.latency, 99)), "outcome",
-                      c->outcome == LT_CHILD_DONE      ? "done"
-                      : c->outcome == LT_CHILD_CRASHED ? "crashed"
-                                                       : "running",
-                      "exit_code", (json_int_t)c->exit_code, "signal", c->term_signal,
-                      "started_s", c->started_s, "ended_s", c->ended_s));
+            children, json_pack("{s:i, s:i, s:I, s:I, s:f, s:s, s:I, s:i, s:f, s:f}", "index",
+                                c->index, "pid", c->pid, "requests", (json_int_t)c->stats.requests,
+                                "errors", (json_int_t)lt_stats_errors(&c->stats), "p99_ms",
+                                ms(hdr_value_at_percentile(&c->stats.latency, 99)), "outcome",
+                                c->outcome == LT_CHILD_DONE      ? "done"
+                                : c->outcome == LT_CHILD_CRASHED ? "crashed"
+                                                                 : "running",
+                                "exit_code", (json_int_t)c->exit_code, "signal", c->term_signal,
+                                "started_s", c->started_s, "ended_s", c->ended_s));
     }
     for (int i = 0; i < s->step_count; i++) {
         const lt_ramp_step_t *st = &s->steps[i];
@@ -152,13 +153,13 @@ json_t *lt_report_json(const lt_summary_t *s)
                                                (json_int_t)st->errors, "stop", st->stop_reason));
     }
     json_t *j = json_pack(
-        "{s:s, s:s?, s:i, s:i, s:f, s:f, s:b, s:I, s:f, s:I, s:I, s:I, s:o, s:o, s:o, s:o}",
-        "url", s->url, "target", s->target_note, "children", s->children, "connections",
-        s->connections, "rate", s->rate, "seconds", s->seconds, "interrupted", s->interrupted,
-        "requests", (json_int_t)t->requests, "rps",
-        s->seconds > 0 ? (double)t->requests / s->seconds : 0.0, "bytes", (json_int_t)t->bytes,
-        "non2xx", (json_int_t)lt_stats_non2xx(t), "unfinished", (json_int_t)t->unfinished,
-        "latency_ms", lat, "status", status, "errors", errors, "per_child", children);
+        "{s:s, s:s?, s:i, s:i, s:f, s:f, s:b, s:I, s:f, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "url",
+        s->url, "target", s->target_note, "children", s->children, "connections", s->connections,
+        "rate", s->rate, "seconds", s->seconds, "interrupted", s->interrupted, "requests",
+        (json_int_t)t->requests, "rps", s->seconds > 0 ? (double)t->requests / s->seconds : 0.0,
+        "bytes", (json_int_t)t->bytes, "non2xx", (json_int_t)lt_stats_non2xx(t), "unfinished",
+        (json_int_t)t->unfinished, "latency_ms", lat, "status", status, "errors", errors,
+        "per_child", children);
     if (s->step_count > 0) {
         json_object_set_new(j, "ramp", steps);
         json_object_set_new(j, "sustained_children",
@@ -176,7 +177,8 @@ void lt_report_live(char *buf, size_t size, double elapsed, double rps, const lt
 {
     char p50[32], p99[32];
     snprintf(buf, size, "%6.1f s  %9.0f req/s  p50 %s  p99 %s  errors %llu  children %d/%d",
-             elapsed, rps, fmt_latency(p50, sizeof p50, hdr_value_at_percentile(&recent->latency, 50)),
+             elapsed, rps,
+             fmt_latency(p50, sizeof p50, hdr_value_at_percentile(&recent->latency, 50)),
              fmt_latency(p99, sizeof p99, hdr_value_at_percentile(&recent->latency, 99)),
              (unsigned long long)errors, alive, children);
 }

@@ -76,9 +76,9 @@ json_t *lt_stats_encode(const lt_stats_t *s, int final, int open_conns)
     }
     return json_pack("{s:s, s:b, s:i, s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:I, s:I}", "t", "stats",
                      "final", final, "open", open_conns, "req", (json_int_t)s->requests, "bytes",
-                     (json_int_t)s->bytes, "unf", (json_int_t)s->unfinished, "err", err, "st",
-                     st, "h", h, "min", (json_int_t)(l->total ? l->min : 0), "max",
-                     (json_int_t)l->max, "sum", (json_int_t)l->sum);
+                     (json_int_t)s->bytes, "unf", (json_int_t)s->unfinished, "err", err, "st", st,
+                     "h", h, "min", (json_int_t)(l->total ? l->min : 0), "max", (json_int_t)l->max,
+                     "sum", (json_int_t)l->sum);
 }
 
 static int get_count(const json_t *v, uint64_t *out)
@@ -89,17 +89,25 @@ static int get_count(const json_t *v, uint64_t *out)
     return 0;
 }
 
+/* A status code key ("200"), or -1. */
+static long status_key(const char *key)
+{
+    char *end;
+    long code = strtol(key, &end, 10);
+    return end != key && *end == '\0' && code >= 0 && code < LT_STATUS_MAX ? code : -1;
+}
+
 /* Validates the whole message first, so a bad one adds nothing. */
 int lt_stats_decode_add(lt_stats_t *dst, const json_t *msg)
 {
     const json_t *err = json_object_get(msg, "err"), *st = json_object_get(msg, "st");
-    const json_t *h = json_object_get(msg, "h"), *v;
+    const json_t *h = json_object_get(msg, "h");
     uint64_t req, bytes, unf, min, max, sum, x;
-    const char *key;
     size_t i;
+    void *it;
 
-    if (get_count(json_object_get(msg, "req"), &req) || get_count(json_object_get(msg, "bytes"),
-                                                                  &bytes) ||
+    if (get_count(json_object_get(msg, "req"), &req) ||
+        get_count(json_object_get(msg, "bytes"), &bytes) ||
         get_count(json_object_get(msg, "unf"), &unf) ||
         get_count(json_object_get(msg, "min"), &min) ||
         get_count(json_object_get(msg, "max"), &max) ||
@@ -107,22 +115,26 @@ int lt_stats_decode_add(lt_stats_t *dst, const json_t *msg)
         json_array_size(err) != LT_ERR_COUNT || !json_is_object(st) || !json_is_array(h) ||
         json_array_size(h) % 2 != 0)
         return -1;
-    json_array_foreach(err, i, v) if (get_count(v, &x)) return -1;
-    json_object_foreach((json_t *)st, key, v)
-    {
-        char *end;
-        long code = strtol(key, &end, 10);
-        if (*end != '\0' || code < 0 || code >= LT_STATUS_MAX || get_count(v, &x))
+    for (i = 0; i < LT_ERR_COUNT; i++)
+        if (get_count(json_array_get(err, i), &x))
             return -1;
-    }
-    json_array_foreach(h, i, v) if (get_count(v, &x) || (i % 2 == 0 && x >= HDR_BUCKETS)) return -1;
+    for (it = json_object_iter((json_t *)st); it != NULL;
+         it = json_object_iter_next((json_t *)st, it))
+        if (status_key(json_object_iter_key(it)) < 0 || get_count(json_object_iter_value(it), &x))
+            return -1;
+    for (i = 0; i < json_array_size(h); i++)
+        if (get_count(json_array_get(h, i), &x) || (i % 2 == 0 && x >= HDR_BUCKETS))
+            return -1;
 
     dst->requests += req;
     dst->bytes += bytes;
     dst->unfinished += unf;
-    json_array_foreach(err, i, v) dst->errors[i] += (uint64_t)json_integer_value(v);
-    json_object_foreach((json_t *)st, key, v)
-        dst->status[strtol(key, NULL, 10)] += (uint64_t)json_integer_value(v);
+    for (i = 0; i < LT_ERR_COUNT; i++)
+        dst->errors[i] += (uint64_t)json_integer_value(json_array_get(err, i));
+    for (it = json_object_iter((json_t *)st); it != NULL;
+         it = json_object_iter_next((json_t *)st, it))
+        dst->status[status_key(json_object_iter_key(it))] +=
+            (uint64_t)json_integer_value(json_object_iter_value(it));
     /* Buckets add exactly; then the sender's exact min, max and sum replace the bucket-bound
      * estimates hdr_add_bucket made. */
     hdr_histogram_t *l = &dst->latency;
@@ -154,10 +166,10 @@ int lt_child_config_decode(lt_child_config_t *c, const json_t *msg)
     json_int_t budget, timeout_ms;
     double rate;
     memset(c, 0, sizeof *c);
-    if (json_unpack((json_t *)msg, "{s:s, s:s, s:i, s:s, s:i, s:I, s:F, s:I, s:i}", "t", &t,
-                    "ip", &ip, "port", &c->port, "request", &request, "connections",
-                    &c->connections, "budget", &budget, "rate", &rate, "timeout_ms",
-                    &timeout_ms, "index", &c->index) != 0 ||
+    if (json_unpack((json_t *)msg, "{s:s, s:s, s:i, s:s, s:i, s:I, s:F, s:I, s:i}", "t", &t, "ip",
+                    &ip, "port", &c->port, "request", &request, "connections", &c->connections,
+                    "budget", &budget, "rate", &rate, "timeout_ms", &timeout_ms, "index",
+                    &c->index) != 0 ||
         strcmp(t, "config") != 0 || strlen(ip) >= sizeof c->ip ||
         strlen(request) >= sizeof c->request || c->connections < 1 ||
         c->connections > LT_MAX_CONNECTIONS || budget < 0 || rate < 0 || timeout_ms < 1)
