@@ -11,7 +11,6 @@
  *   bench/loadtest [-n SECONDS=3] [-r 3] [-c CONNECTIONS=50] [-w SERVER_PROCESSES=1]
  *                  [--only ...]
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -33,149 +32,92 @@
 #define RAW_HTTP_SERVER_BIN "bench/raw_http_server"
 #endif
 
-typedef enum { OUT_LOADTEST, OUT_REQS_PER_SEC, OUT_AUTOCANNON, OUT_TOKENS } out_kind_t;
-
+/* Each generator is one shell command: the tool, then a filter that turns what it prints into
+ * the "rps=N p99=MS" tokens bench_subprocess() reads. {url} {c} {c2} (half of c) {d} {bin}
+ * (loadtest) {ac} (autocannon) {naive} (the naive tester) are substituted, quoted. */
 typedef struct {
-    const char *name, *desc;
-    out_kind_t kind;
-    const char *argv[16]; /* {url} {c} {d} {c2} are filled in */
+    const char *name, *desc, *cmd;
+    int keys; /* what its filter prints: rps; rps p99; rps p99 non2xx */
 } gen_t;
+
+/* wrk prints "Requests/sec: N" and, with --latency, "99%  1.23ms" (us, ms or s). */
+#define WRK_FILTER                                                                                 \
+    " | awk '/Requests\\/sec/ {print \"rps=\" $2} / 99%/ {v = $2; m = 1;"                          \
+    " if (v ~ /us$/) m = 0.001; else if (v ~ /ms$/) m = 1; else if (v ~ /s$/) m = 1000;"           \
+    " sub(/[a-z]+$/, \"\", v); print \"p99=\" v * m}'"
+/* loadtest --json: "rps": N, the first "p99": (the total's), "non2xx": N. */
+#define LOADTEST_FILTER                                                                            \
+    " | awk -F'[:,] *' '/\"rps\"/ {print \"rps=\" $2} /\"p99\"/ && !p {print \"p99=\" $2; p = 1}"  \
+    " /\"non2xx\"/ {print \"non2xx=\" $2}'"
+#define AUTOCANNON_FILTER                                                                          \
+    " | node -e 'let s = \"\"; process.stdin.on(\"data\", (d) => s += d).on(\"end\", () => {"      \
+    " const j = JSON.parse(s); console.log(\"rps=\" + j.requests.total / j.duration +"             \
+    " \" p99=\" + j.latency.p99); })'"
+
+static const gen_t gens[] = {
+    {"wrk", "wrk -t1 (one thread)", "wrk -t1 -c{c} -d{d}s --latency {url}" WRK_FILTER, 2},
+    {"loadtest_c1", "**loadtest -c 1** (one load child)",
+     "{bin} --json --no-live -c 1 -k {c} -d {d} {url}" LOADTEST_FILTER, 3},
+    {"loadtest_c1_live", "loadtest -c 1 with the live line forced on (--live)",
+     "{bin} --json --live -c 1 -k {c} -d {d} {url} 2>/dev/null" LOADTEST_FILTER, 3},
+    {"wrk_t2", "wrk -t2 (two threads)", "wrk -t2 -c{c} -d{d}s --latency {url}" WRK_FILTER, 2},
+    {"loadtest_c2", "**loadtest -c 2** (two load children)",
+     "{bin} --json --no-live -c 2 -k {c2} -d {d} {url}" LOADTEST_FILTER, 3},
+    {"hey", "hey (Go, Debian package)",
+     "hey -z {d}s -c {c} {url} | awk '/Requests\\/sec/ {print \"rps=\" $2}"
+     " / 99% in/ {print \"p99=\" $3 * 1000}'",
+     2},
+    {"autocannon", "autocannon 9.0.0 (Node, npm)",
+     "{ac} -c {c} -d {d} -j {url} 2>/dev/null" AUTOCANNON_FILTER, 2},
+    {"naive_node2", "naive Node tester: fork 2 children, http.get loops",
+     "node {naive} {url} 2 {c} {d}", 1},
+    {"naive_node8", "naive Node tester: fork 8 children, http.get loops",
+     "node {naive} {url} 8 {c} {d}", 1},
+};
+#define GEN_COUNT (sizeof gens / sizeof gens[0])
 
 static char url[128], conns[16], half[16], secs[16];
 static const char *autocannon_bin = BENCH_NODE_DIR "/node_modules/.bin/autocannon";
 
-static const gen_t gens[] = {
-    {"wrk", "wrk -t1 (one thread)", OUT_REQS_PER_SEC,
-     {"wrk", "-t1", "-c{c}", "-d{d}s", "{url}"}},
-    {"loadtest_c1", "**loadtest -c 1** (one load child)", OUT_LOADTEST,
-     {LOADTEST_BIN, "--json", "--no-live", "-c", "1", "-k", "{c}", "-d", "{d}", "{url}"}},
-    {"loadtest_c1_live", "loadtest -c 1 with the live line forced on (--live)", OUT_LOADTEST,
-     {LOADTEST_BIN, "--json", "--live", "-c", "1", "-k", "{c}", "-d", "{d}", "{url}"}},
-    {"wrk_t2", "wrk -t2 (two threads)", OUT_REQS_PER_SEC,
-     {"wrk", "-t2", "-c{c}", "-d{d}s", "{url}"}},
-    {"loadtest_c2", "**loadtest -c 2** (two load children)", OUT_LOADTEST,
-     {LOADTEST_BIN, "--json", "--no-live", "-c", "2", "-k", "{c2}", "-d", "{d}", "{url}"}},
-    {"hey", "hey (Go, Debian package)", OUT_REQS_PER_SEC,
-     {"hey", "-z", "{d}s", "-c", "{c}", "{url}"}},
-    {"autocannon", "autocannon 9.0.0 (Node, npm)", OUT_AUTOCANNON,
-     {"{autocannon}", "-c", "{c}", "-d", "{d}", "-j", "{url}"}},
-    {"naive_node2", "naive Node tester: fork 2 children, http.get loops", OUT_TOKENS,
-     {"node", BENCH_NODE_DIR "/naive_loadtest.js", "{url}", "2", "{c}", "{d}"}},
-    {"naive_node8", "naive Node tester: fork 8 children, http.get loops", OUT_TOKENS,
-     {"node", BENCH_NODE_DIR "/naive_loadtest.js", "{url}", "8", "{c}", "{d}"}},
-};
-#define GEN_COUNT (sizeof gens / sizeof gens[0])
-
-/* Runs argv with stdout captured (stderr to /dev/null: live lines and progress bars are not
- * ours to print) and returns what it printed (malloc()ed), or NULL if it failed. */
-static char *capture(char *const argv[])
+/* gen->cmd with its {names} replaced by their values, single-quoted. */
+static int expand(const char *tmpl, char *out, size_t size)
 {
-    posix_spawn_file_actions_t fa;
-    int fds[2], status;
-    pid_t pid;
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        return NULL;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    int err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (err != 0) {
-        close(fds[0]);
-        return NULL;
+    const char *subst[][2] = {{"{url}", url},
+                              {"{c}", conns},
+                              {"{c2}", half},
+                              {"{d}", secs},
+                              {"{bin}", LOADTEST_BIN},
+                              {"{ac}", autocannon_bin},
+                              {"{naive}", BENCH_NODE_DIR "/naive_loadtest.js"}};
+    size_t len = 0;
+    while (*tmpl != '\0') {
+        size_t k = 0, n = sizeof subst / sizeof subst[0];
+        while (k < n && strncmp(tmpl, subst[k][0], strlen(subst[k][0])) != 0)
+            k++;
+        int w = k < n ? snprintf(out + len, size - len, "'%s'", subst[k][1])
+                      : snprintf(out + len, size - len, "%c", *tmpl);
+        if (w < 0 || (size_t)w >= size - len)
+            return -1;
+        len += (size_t)w;
+        tmpl += k < n ? strlen(subst[k][0]) : 1;
     }
-    for (;;) {
-        if (len + 4096 > cap) {
-            char *t = realloc(text, cap = cap * 2 + 65536);
-            if (t == NULL)
-                break;
-            text = t;
-        }
-        ssize_t n = read(fds[0], text + len, cap - len - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fds[0]);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (text != NULL)
-        text[len] = '\0';
-    if (text == NULL || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "%s failed (status %d): %.300s\n", argv[0], status, text ? text : "");
-        free(text);
-        return NULL;
-    }
-    return text;
-}
-
-/* The number after `key` in text, or NAN. */
-static double number_after(const char *text, const char *key)
-{
-    const char *at = strstr(text, key);
-    char *end;
-    if (at == NULL)
-        return NAN;
-    at += strlen(key);
-    while (*at == ' ' || *at == '"' || *at == ':' || *at == '=')
-        at++;
-    double x = strtod(at, &end);
-    return end == at ? NAN : x;
+    return 0;
 }
 
 static int run_gen(void *arg, double *m)
 {
     const gen_t *g = arg;
-    char *argv[16] = {0};
-    for (int i = 0; g->argv[i] != NULL; i++) {
-        const char *a = g->argv[i];
-        static char bufs[16][256];
-        const char *subst[][2] = {{"{url}", url}, {"{c}", conns}, {"{c2}", half},
-                                  {"{d}", secs},  {"{autocannon}", autocannon_bin}};
-        snprintf(bufs[i], sizeof bufs[i], "%s", a);
-        for (size_t k = 0; k < sizeof subst / sizeof subst[0]; k++) {
-            char *at = strstr(bufs[i], subst[k][0]);
-            if (at != NULL) {
-                char rest[256];
-                snprintf(rest, sizeof rest, "%s", at + strlen(subst[k][0]));
-                snprintf(at, sizeof bufs[i] - (size_t)(at - bufs[i]), "%s%s", subst[k][1], rest);
-            }
-        }
-        argv[i] = bufs[i];
-    }
-    char *out = capture(argv);
-    if (out == NULL)
+    char cmd[2048];
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    const char *keys[] = {"rps", "p99", "non2xx"};
+    double v[3] = {NAN, NAN, NAN};
+    if (expand(g->cmd, cmd, sizeof cmd) != 0 || bench_subprocess(argv, keys, v, g->keys) != 0)
         return -1;
-    switch (g->kind) {
-    case OUT_LOADTEST:
-        m[0] = number_after(out, "\"rps\"");
-        m[1] = number_after(out, "\"p99\"");
-        if (number_after(out, "\"non2xx\"") != 0)
-            m[0] = NAN;
-        break;
-    case OUT_REQS_PER_SEC: /* wrk and hey both print "Requests/sec:" */
-        m[0] = number_after(out, "Requests/sec:");
-        m[1] = NAN;
-        break;
-    case OUT_AUTOCANNON: {
-        const char *req = strstr(out, "\"requests\""), *lat = strstr(out, "\"latency\"");
-        m[0] = number_after(req != NULL ? req : out, "\"total\"") /
-               number_after(out, "\"duration\"");
-        m[1] = number_after(lat != NULL ? lat : out, "\"p99\"");
-        break;
-    }
-    case OUT_TOKENS:
-        m[0] = number_after(out, "rps=");
-        m[1] = NAN;
-        break;
-    }
-    free(out);
-    return m[0] > 0 ? 0 : -1;
+    if (!(v[0] > 0) || (g->keys == 3 && v[2] != 0)) /* loadtest's answers must all be 2xx */
+        return -1;
+    m[0] = v[0];
+    m[1] = v[1];
+    return 0;
 }
 
 static void usage(FILE *out)
