@@ -23,6 +23,8 @@ static const uvproc__error_entry_t uvproc__errors[] = {
     {UVPROC_EWORKERDIED, "EWORKERDIED", "pool worker exited while running the job"},
     {UVPROC_EJOBERROR, "EJOBERROR", "pool worker's method reported an error"},
     {UVPROC_EPROTOCOL, "EPROTOCOL", "pool worker broke the workerpool protocol"},
+    /* cluster (issue 8) */
+    {UVPROC_ECRASHLOOP, "ECRASHLOOP", "a cluster worker kept crashing; restarts stopped"},
 };
 
 static const uvproc__error_entry_t *uvproc__find_error(int err)

@@ -1,0 +1,824 @@
+/* The cluster primary: worker slots supervised as a state x event table (as s6-supervise),
+ * Node's NODE_CLUSTER messages from workers, restart backoff, graceful stop, rolling reload.
+ * The listening sockets are cluster_handle.c's; the message envelope is cluster_proto.c's.
+ *
+ * A slot is one place in the cluster; its process changes on every restart (each process gets
+ * a new NODE_UNIQUE_ID, as Node's cluster.fork() would). Everything that happens to a slot is
+ * one of six events, and what it does is one cell of `uvproc__cl_table` below:
+ *
+ *              ONLINE      LISTENING    DISCONNECT   EXIT          STOP        TIMER
+ *   STARTING   online      listening    disconnect   exit          stop        -
+ *   ONLINE     duplicate   listening    disconnect   exit          stop        -
+ *   LISTENING  duplicate   listen_more  disconnect   exit          stop        -
+ *   STOPPING   late        late         disconnect   exit_stopped  ignore      kill
+ *   BACKOFF    -           -            -            -             cancel      respawn
+ *   DEAD       -           -            -            -             ignore      -
+ *
+ * "-" cannot happen (no process, or no timer, in that state): `impossible` reports it. A DEAD
+ * slot is freed at the end of the event that made it DEAD, so the DEAD row is only reached by
+ * an event queued during that same event. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+
+typedef enum {
+    EV_ONLINE,
+    EV_LISTENING,
+    EV_DISCONNECT,
+    EV_EXIT,
+    EV_STOP,
+    EV_TIMER,
+    EV_COUNT
+} uvproc__cl_event_t;
+
+typedef void (*uvproc__cl_action_t)(uvproc_cluster_worker_t *w, json_t *msg);
+
+#define CL_EMIT(c, cb, ...)                                                                        \
+    do {                                                                                           \
+        if ((c)->o.cb != NULL)                                                                     \
+            (c)->o.cb((c), __VA_ARGS__);                                                           \
+    } while (0)
+
+static void uvproc__cl_event(uvproc_cluster_worker_t *w, uvproc__cl_event_t ev, json_t *msg);
+static int uvproc__cl_spawn(uvproc_cluster_worker_t *w);
+static void uvproc__cl_reload_ready(uvproc_cluster_t *c, uvproc_cluster_worker_t *w);
+static void uvproc__cl_reload_end(uvproc_cluster_t *c, int status);
+static void uvproc__cl_maybe_finish(uvproc_cluster_t *c);
+
+void uvproc__cl_report(uvproc_cluster_worker_t *w, int err, json_t *msg)
+{
+    CL_EMIT(w->cluster, on_error, w, err, msg);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* restart policy                                                                           */
+
+static uvproc_cluster_restart_t uvproc__cl_restart_policy(const uvproc_cluster_t *c)
+{
+    uvproc_cluster_restart_t r = c->o.restart;
+    if (r.delay_ms == 0)
+        r.delay_ms = 100;
+    if (r.factor < 1.0)
+        r.factor = 1.5;
+    if (r.max_delay_ms == 0)
+        r.max_delay_ms = 15000;
+    if (r.reset_after_ms == 0)
+        r.reset_after_ms = 30000;
+    if (r.crash_loop_restarts == 0)
+        r.crash_loop_restarts = 10;
+    if (r.crash_loop_window_ms == 0)
+        r.crash_loop_window_ms = 60000;
+    return r;
+}
+
+/* The delay before this slot's next restart, or -1 when it is in a crash loop. */
+static int64_t uvproc__cl_next_delay(uvproc_cluster_worker_t *w, uint64_t now)
+{
+    uvproc_cluster_restart_t r = uvproc__cl_restart_policy(w->cluster);
+    double delay;
+
+    if (now - w->started_ms >= r.reset_after_ms) {
+        w->streak = 0; /* it was stable: start the sequence over */
+        w->window_count = 0;
+    }
+    if (w->window_count == 0 || now - w->window_start_ms > r.crash_loop_window_ms) {
+        w->window_start_ms = now;
+        w->window_count = 0;
+    }
+    if (r.crash_loop_restarts != UINT32_MAX && ++w->window_count > r.crash_loop_restarts)
+        return -1;
+    delay = w->streak == 0 ? 0.0 : (double)r.delay_ms * pow(r.factor, (double)(w->streak - 1));
+    w->streak++;
+    return delay > (double)r.max_delay_ms ? (int64_t)r.max_delay_ms : (int64_t)delay;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* actions: one per cell of the table                                                       */
+
+static void uvproc__cl_timer_cb(uv_timer_t *t)
+{
+    uvproc__cl_event(t->data, EV_TIMER, NULL);
+}
+
+static void a_online(uvproc_cluster_worker_t *w, json_t *msg)
+{
+    (void)msg;
+    w->state = UVPROC_WORKER_ONLINE;
+    CL_EMIT(w->cluster, on_online, w);
+}
+
+static void uvproc__cl_emit_listening(uvproc_cluster_worker_t *w, json_t *msg)
+{
+    uvproc__cl_query_t q;
+    uvproc_cluster_address_t a;
+    if (uvproc__cl_parse_query(msg, &q) != 0) {
+        uvproc__cl_report(w, UV_EPROTO, msg);
+        return;
+    }
+    a = (uvproc_cluster_address_t){q.address, (int)q.port, q.address_type};
+    CL_EMIT(w->cluster, on_listening, w, &a);
+}
+
+static void a_listening(uvproc_cluster_worker_t *w, json_t *msg)
+{
+    w->state = UVPROC_WORKER_LISTENING;
+    uvproc__cl_emit_listening(w, msg);
+    uvproc__cl_reload_ready(w->cluster, w);
+}
+
+static void a_listen_more(uvproc_cluster_worker_t *w, json_t *msg)
+{
+    uvproc__cl_emit_listening(w, msg); /* a second server of the same worker */
+}
+
+static void a_duplicate(uvproc_cluster_worker_t *w, json_t *msg)
+{
+    uvproc__cl_report(w, UV_EPROTO, msg); /* online twice: a confused worker */
+}
+
+static void a_late(uvproc_cluster_worker_t *w, json_t *msg)
+{
+    /* A worker that came up while being stopped: tell the user, stay STOPPING. */
+    if (uvproc__cl_act(msg) != NULL && strcmp(uvproc__cl_act(msg), "online") == 0)
+        CL_EMIT(w->cluster, on_online, w);
+    else
+        uvproc__cl_emit_listening(w, msg);
+}
+
+static void a_disconnect(uvproc_cluster_worker_t *w, json_t *msg)
+{
+    (void)msg;
+    w->peer.ch = NULL;
+    uvproc__cl_forget_worker(w);
+    uvproc__cl_cancel_all(&w->peer);
+    CL_EMIT(w->cluster, on_disconnect, w);
+}
+
+static void uvproc__cl_dead(uvproc_cluster_worker_t *w)
+{
+    uvproc_cluster_t *c = w->cluster;
+    w->state = UVPROC_WORKER_DEAD;
+    for (size_t i = 0; i < c->reload_count; i++)
+        if (c->reload_old[i] == w)
+            c->reload_old[i] = NULL;
+}
+
+static void a_exit(uvproc_cluster_worker_t *w, json_t *msg)
+{
+    uvproc_cluster_t *c = w->cluster;
+    int64_t delay = -1;
+    int crash_loop = 0;
+    (void)msg;
+
+    uvproc__cl_forget_worker(w);
+    if (c->stopping || w->voluntary || c->o.restart.disabled) {
+        uvproc__cl_dead(w);
+    } else {
+        delay = uvproc__cl_next_delay(w, w->exited_ms);
+        crash_loop = delay < 0;
+        if (crash_loop) {
+            uvproc__cl_dead(w);
+        } else {
+            w->state = UVPROC_WORKER_BACKOFF;
+            uv_timer_start(&w->timer, uvproc__cl_timer_cb, (uint64_t)delay, 0);
+        }
+    }
+    CL_EMIT(c, on_exit, w, w->exit_code, w->exit_signal);
+    if (delay >= 0)
+        CL_EMIT(c, on_restart, w, (uint64_t)delay);
+    if (crash_loop) {
+        CL_EMIT(c, on_crash_loop, w);
+        if (c->reloading && c->reload_new == w)
+            uvproc__cl_reload_end(c, UVPROC_ECRASHLOOP);
+    }
+}
+
+static void a_exit_stopped(uvproc_cluster_worker_t *w, json_t *msg)
+{
+    (void)msg;
+    uv_timer_stop(&w->timer);
+    uvproc__cl_forget_worker(w);
+    uvproc__cl_dead(w);
+    CL_EMIT(w->cluster, on_exit, w, w->exit_code, w->exit_signal);
+}
+
+/* Node's worker.disconnect(): the worker closes its servers and leaves; SIGKILL after grace. */
+static void a_stop(uvproc_cluster_worker_t *w, json_t *msg)
+{
+    uint64_t grace = w->cluster->o.grace_ms != 0 ? w->cluster->o.grace_ms : 5000;
+    (void)msg;
+    w->state = UVPROC_WORKER_STOPPING;
+    uvproc__cl_forget_worker(w);
+    /* Without a channel the worker cannot be asked: SIGTERM is the next politest thing. */
+    if (uvproc__cl_send(&w->peer, json_pack("{s:s}", "act", "disconnect"), NULL, NULL, NULL, NULL,
+                        NULL) != 0)
+        uvproc_kill(w->proc, SIGTERM);
+    uv_timer_start(&w->timer, uvproc__cl_timer_cb, grace, 0);
+}
+
+static void a_kill(uvproc_cluster_worker_t *w, json_t *msg)
+{
+    (void)msg;
+    uvproc_kill(w->proc, SIGKILL);
+}
+
+static void a_cancel(uvproc_cluster_worker_t *w, json_t *msg)
+{
+    (void)msg;
+    uv_timer_stop(&w->timer);
+    uvproc__cl_dead(w);
+}
+
+static void a_respawn(uvproc_cluster_worker_t *w, json_t *msg)
+{
+    (void)msg;
+    w->restarts++;
+    uvproc__cl_spawn(w);
+}
+
+static void a_ignore(uvproc_cluster_worker_t *w, json_t *msg)
+{
+    (void)w;
+    (void)msg;
+}
+
+static void a_impossible(uvproc_cluster_worker_t *w, json_t *msg)
+{
+    uvproc__cl_report(w, UV_EINVAL, msg);
+}
+
+static const uvproc__cl_action_t uvproc__cl_table[UVPROC_WORKER_DEAD + 1][EV_COUNT] = {
+    /*              ONLINE        LISTENING      DISCONNECT    EXIT            STOP      TIMER */
+    [UVPROC_WORKER_STARTING] = {a_online, a_listening, a_disconnect, a_exit, a_stop, a_impossible},
+    [UVPROC_WORKER_ONLINE] = {a_duplicate, a_listening, a_disconnect, a_exit, a_stop, a_impossible},
+    [UVPROC_WORKER_LISTENING] = {a_duplicate, a_listen_more, a_disconnect, a_exit, a_stop,
+                                 a_impossible},
+    [UVPROC_WORKER_STOPPING] = {a_late, a_late, a_disconnect, a_exit_stopped, a_ignore, a_kill},
+    [UVPROC_WORKER_BACKOFF] = {a_impossible, a_impossible, a_impossible, a_impossible, a_cancel,
+                               a_respawn},
+    [UVPROC_WORKER_DEAD] = {a_impossible, a_impossible, a_impossible, a_impossible, a_ignore,
+                            a_impossible},
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* slots                                                                                    */
+
+static void uvproc__cl_slot_freed(uv_handle_t *h)
+{
+    uvproc_cluster_worker_t *w = h->data;
+    uvproc_cluster_t *c = w->cluster;
+    free(w);
+    c->nslots--;
+    uvproc__cl_maybe_finish(c);
+}
+
+static void uvproc__cl_slot_free(uvproc_cluster_worker_t *w)
+{
+    uvproc_cluster_t *c = w->cluster;
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        c->workers = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    if (c->reload_new == w)
+        c->reload_new = NULL;
+    uv_close((uv_handle_t *)&w->timer, uvproc__cl_slot_freed);
+}
+
+/* Runs the cell for (state, ev). Events raised while a cell runs (a user callback calling
+ * uvproc_cluster_stop, say) run after it, in order, so no cell ever sees a half-changed slot. */
+static void uvproc__cl_event(uvproc_cluster_worker_t *w, uvproc__cl_event_t ev, json_t *msg)
+{
+    if (w->dispatching) {
+        w->events |= 1u << ev;
+        return;
+    }
+    w->dispatching = 1;
+    uvproc__cl_table[w->state][ev](w, msg);
+    while (w->events != 0) {
+        int next = __builtin_ctz(w->events);
+        w->events &= ~(1u << next);
+        uvproc__cl_table[w->state][next](w, NULL);
+    }
+    w->dispatching = 0;
+    if (w->state == UVPROC_WORKER_DEAD && w->proc == NULL)
+        uvproc__cl_slot_free(w);
+}
+
+static uvproc_cluster_worker_t *uvproc__cl_slot_new(uvproc_cluster_t *c)
+{
+    uvproc_cluster_worker_t *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return NULL;
+    w->cluster = c;
+    c->nslots++;
+    uv_timer_init(c->loop, &w->timer);
+    w->timer.data = w;
+    w->next = c->workers;
+    if (c->workers != NULL)
+        c->workers->prev = w;
+    c->workers = w;
+    return w;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* a worker's process and channel                                                           */
+
+static void uvproc__cl_on_internal(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *handle)
+{
+    uvproc_cluster_worker_t *w = uvproc_channel_data(ch);
+    const char *act;
+
+    if (!uvproc__cl_is_cluster(msg)) {
+        if (handle != NULL)
+            uv_close((uv_handle_t *)handle->stream, (uv_close_cb)free);
+        return; /* another NODE_ command: ignored, as Node's primary does */
+    }
+    if (uvproc__cl_route_reply(&w->peer, msg, handle))
+        return;
+    if (handle != NULL) /* workers send no handles to the primary */
+        uv_close((uv_handle_t *)handle->stream, (uv_close_cb)free);
+    act = uvproc__cl_act(msg);
+    if (act == NULL)
+        uvproc__cl_report(w, UV_EPROTO, msg); /* no act, and no request of ours to answer */
+    else if (strcmp(act, "online") == 0)
+        uvproc__cl_event(w, EV_ONLINE, msg);
+    else if (strcmp(act, "listening") == 0)
+        uvproc__cl_event(w, EV_LISTENING, msg);
+    else if (strcmp(act, "queryServer") == 0)
+        uvproc__cl_query_server(w, msg);
+    else if (strcmp(act, "close") == 0)
+        uvproc__cl_close_server(w, msg);
+    else if (strcmp(act, "exitedAfterDisconnect") == 0) {
+        json_t *seq = json_object_get(msg, "seq");
+        w->voluntary = 1;
+        uvproc__cl_send(&w->peer, json_pack("{s:O}", "ack", seq != NULL ? seq : json_null()), NULL,
+                        NULL, NULL, NULL, NULL);
+    } else
+        uvproc__cl_report(w, UV_EPROTO, msg);
+}
+
+static void uvproc__cl_on_message(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *handle)
+{
+    uvproc_cluster_worker_t *w = uvproc_channel_data(ch);
+    if (handle != NULL)
+        uv_close((uv_handle_t *)handle->stream, (uv_close_cb)free);
+    CL_EMIT(w->cluster, on_message, w, msg);
+}
+
+static void uvproc__cl_on_channel_error(uvproc_channel_t *ch, int err, const char *line, size_t len)
+{
+    uvproc_cluster_worker_t *w = uvproc_channel_data(ch);
+    json_t *text = line != NULL ? json_stringn_nocheck(line, len) : NULL;
+    uvproc__cl_report(w, err, text);
+    json_decref(text);
+}
+
+static void uvproc__cl_on_channel_gone(uvproc_channel_t *ch)
+{
+    uvproc__cl_event(uvproc_channel_data(ch), EV_DISCONNECT, NULL);
+}
+
+static void uvproc__cl_on_spawn_error(uvproc_process_t *p, const uvproc_error_t *err)
+{
+    uvproc__cl_report(uvproc_process_data(p), err->code, NULL);
+}
+
+static void uvproc__cl_on_close(uvproc_process_t *p, int64_t code, int signal)
+{
+    uvproc_cluster_worker_t *w = uvproc_process_data(p);
+    w->exit_code = code;
+    w->exit_signal = signal;
+    w->exited_ms = uv_now(w->cluster->loop);
+    w->usage_err = uvproc_rusage(p, &w->usage);
+    w->has_usage = 1;
+    w->proc = NULL; /* freed when this returns */
+    w->peer.ch = NULL;
+    uvproc__cl_cancel_all(&w->peer);
+    uvproc__cl_event(w, EV_EXIT, NULL);
+}
+
+static int uvproc__cl_spawn(uvproc_cluster_worker_t *w)
+{
+    uvproc_cluster_t *c = w->cluster;
+    uvproc_fork_options_t fo = c->o.fork;
+    char id_env[32];
+    int err;
+
+    w->id = ++c->next_id;
+    snprintf(id_env, sizeof id_env, "NODE_UNIQUE_ID=%u", w->id);
+    c->env[c->env_len] = id_env;
+    fo.spawn.env = (const char *const *)c->env;
+    fo.spawn.env_mode = c->env_mode;
+    fo.spawn.kill_on_parent_death = 1;
+    fo.spawn.data = w;
+    fo.spawn.on_spawn = NULL;
+    fo.spawn.on_data = NULL;
+    fo.spawn.on_end = NULL;
+    fo.spawn.on_drain = NULL;
+    fo.spawn.on_exit = NULL;
+    fo.spawn.on_error = uvproc__cl_on_spawn_error;
+    fo.spawn.on_close = uvproc__cl_on_close;
+    fo.channel.data = w;
+    fo.channel.on_message = uvproc__cl_on_message;
+    fo.channel.on_internal = uvproc__cl_on_internal;
+    fo.channel.on_error = uvproc__cl_on_channel_error;
+    fo.channel.on_disconnect = uvproc__cl_on_channel_gone;
+
+    w->state = UVPROC_WORKER_STARTING;
+    w->voluntary = 0;
+    w->started_ms = uv_now(c->loop);
+    w->peer = (uvproc__cl_peer_t){0};
+    err = uvproc_fork(c->loop, &w->proc, c->file, (const char *const *)c->args, &fo);
+    c->env[c->env_len] = NULL;
+    if (err != 0) {
+        /* Not even a process object (no memory): as if it had died at once. */
+        uvproc__cl_report(w, err, NULL);
+        w->proc = NULL;
+        w->exit_code = err;
+        w->exit_signal = 0;
+        w->exited_ms = w->started_ms;
+        w->has_usage = 0;
+        w->events |= 1u << EV_EXIT;
+        return err;
+    }
+    w->peer.ch = uvproc_process_channel(w->proc);
+    CL_EMIT(c, on_fork, w);
+    return 0;
+}
+
+/* A new slot with a running worker (or one whose failure is already under way). */
+static uvproc_cluster_worker_t *uvproc__cl_add_worker(uvproc_cluster_t *c)
+{
+    uvproc_cluster_worker_t *w = uvproc__cl_slot_new(c);
+    if (w == NULL)
+        return NULL;
+    w->dispatching = 1; /* a synchronous failure becomes an EXIT event, run below */
+    uvproc__cl_spawn(w);
+    w->dispatching = 0;
+    if (w->events != 0) {
+        w->events = 0;
+        uvproc__cl_event(w, EV_EXIT, NULL);
+        return NULL;
+    }
+    return w;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* the cluster                                                                              */
+
+static char *uvproc__cl_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    return d != NULL ? memcpy(d, s, n) : NULL;
+}
+
+/* A NULL-terminated copy of `v` with `extra` free slots before the NULL. */
+static char **uvproc__cl_strv(const char *const *v, size_t extra, size_t *len)
+{
+    size_t n = 0;
+    char **copy;
+    while (v != NULL && v[n] != NULL)
+        n++;
+    copy = calloc(n + extra + 1, sizeof *copy);
+    if (copy == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if ((copy[i] = uvproc__cl_strdup(v[i])) == NULL) {
+            while (i > 0)
+                free(copy[--i]);
+            free(copy);
+            return NULL;
+        }
+    if (len != NULL)
+        *len = n;
+    return copy;
+}
+
+static void uvproc__cl_strv_free(char **v)
+{
+    for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void uvproc__cl_free(uvproc_cluster_t *c)
+{
+    uvproc__cl_free_handles(c);
+    free(c->file);
+    uvproc__cl_strv_free(c->args);
+    c->env[c->env_len] = NULL;
+    uvproc__cl_strv_free(c->env);
+    free(c->reload_old);
+    free((char *)c->o.host);
+    free(c->exec_path);
+    uvproc__cl_strv_free(c->exec_args);
+    free(c->cwd);
+    free(c);
+}
+
+int uvproc_cluster_start(uv_loop_t *loop, uvproc_cluster_t **out, const char *file,
+                         const char *const *args, const uvproc_cluster_options_t *options)
+{
+    static const uvproc_cluster_options_t defaults;
+    uvproc_cluster_t *c;
+    unsigned n;
+
+    if (out != NULL)
+        *out = NULL;
+    if (loop == NULL || file == NULL || file[0] == '\0')
+        return UV_EINVAL;
+    c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return UV_ENOMEM;
+    c->loop = loop;
+    c->o = options != NULL ? *options : defaults;
+    c->file = uvproc__cl_strdup(file);
+    c->args = uvproc__cl_strv(args, 0, NULL);
+    c->env = uvproc__cl_strv(c->o.fork.spawn.env, 1, &c->env_len);
+    c->o.host = c->o.host != NULL ? uvproc__cl_strdup(c->o.host) : NULL;
+    if (c->file == NULL || c->args == NULL || c->env == NULL ||
+        (options != NULL && options->host != NULL && c->o.host == NULL)) {
+        uvproc__cl_free(c);
+        return UV_ENOMEM;
+    }
+    /* Every fork reads these again: keep copies, not the caller's pointers. A user env of
+     * NULL means the primary's, plus NODE_UNIQUE_ID. */
+    c->env_mode = c->o.fork.spawn.env != NULL ? c->o.fork.spawn.env_mode : UVPROC_ENV_EXTEND;
+    c->o.fork.spawn.env = NULL;
+    c->exec_path = c->o.fork.exec_path != NULL ? uvproc__cl_strdup(c->o.fork.exec_path) : NULL;
+    c->exec_args = uvproc__cl_strv(c->o.fork.exec_args, 0, NULL);
+    c->cwd = c->o.fork.spawn.cwd != NULL ? uvproc__cl_strdup(c->o.fork.spawn.cwd) : NULL;
+    if ((c->o.fork.exec_path != NULL && c->exec_path == NULL) || c->exec_args == NULL ||
+        (c->o.fork.spawn.cwd != NULL && c->cwd == NULL)) {
+        uvproc__cl_free(c);
+        return UV_ENOMEM;
+    }
+    c->o.fork.exec_path = c->exec_path;
+    c->o.fork.exec_args = c->o.fork.exec_args != NULL ? (const char *const *)c->exec_args : NULL;
+    c->o.fork.spawn.cwd = c->cwd;
+    uv_idle_init(loop, &c->finisher);
+    c->finisher.data = c;
+    n = c->o.workers != 0 ? c->o.workers : uv_available_parallelism();
+    c->target = n;
+    for (unsigned i = 0; i < n; i++)
+        uvproc__cl_add_worker(c);
+    if (out != NULL)
+        *out = c;
+    return 0;
+}
+
+static void uvproc__cl_finished(uv_handle_t *h)
+{
+    uvproc__cl_free(h->data);
+}
+
+static void uvproc__cl_finish_cb(uv_idle_t *idle)
+{
+    uvproc_cluster_t *c = idle->data;
+    uv_idle_stop(idle);
+    if (c->stop_cb != NULL)
+        c->stop_cb(c, c->stop_data);
+    uv_close((uv_handle_t *)idle, uvproc__cl_finished);
+}
+
+/* The stop is complete once every slot is freed and every listening socket closed; the user
+ * hears it on a clean stack (an idle callback), not from inside some worker's event. */
+static void uvproc__cl_maybe_finish(uvproc_cluster_t *c)
+{
+    if (c->stopping == 1 && c->workers == NULL && c->pending_closes == 0 && c->nslots == 0) {
+        c->stopping = 2;
+        uv_idle_start(&c->finisher, uvproc__cl_finish_cb);
+    }
+}
+
+void uvproc__cl_handles_closed(uvproc_cluster_t *c)
+{
+    uvproc__cl_maybe_finish(c);
+}
+
+int uvproc_cluster_stop(uvproc_cluster_t *c, void (*cb)(uvproc_cluster_t *c, void *data),
+                        void *data)
+{
+    uvproc_cluster_worker_t *w, *next;
+    if (c == NULL)
+        return UV_EINVAL;
+    if (c->stopping)
+        return UV_EALREADY;
+    c->stopping = 1;
+    c->stop_cb = cb;
+    c->stop_data = data;
+    if (c->reloading)
+        uvproc__cl_reload_end(c, UV_ECANCELED);
+    uvproc__cl_close_handles(c);
+    for (w = c->workers; w != NULL; w = next) {
+        next = w->next;
+        uvproc__cl_event(w, EV_STOP, NULL);
+    }
+    uvproc__cl_maybe_finish(c);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* rolling reload and resize                                                                */
+
+static int uvproc__cl_live(const uvproc_cluster_worker_t *w)
+{
+    return w->state != UVPROC_WORKER_STOPPING && w->state != UVPROC_WORKER_DEAD;
+}
+
+static void uvproc__cl_reload_end(uvproc_cluster_t *c, int status)
+{
+    void (*cb)(uvproc_cluster_t *, int, void *) = c->reload_cb;
+    c->reloading = 0;
+    c->reload_new = NULL;
+    c->reload_cb = NULL;
+    if (cb != NULL)
+        cb(c, status, c->reload_data);
+}
+
+/* Starts the replacement of the next old worker; the old one is stopped once the new one
+ * listens (uvproc__cl_reload_ready), so the port never lacks a ready worker. */
+static void uvproc__cl_reload_step(uvproc_cluster_t *c)
+{
+    while (c->reloading && c->reload_next < c->reload_count) {
+        if (c->reload_old[c->reload_next] == NULL) {
+            c->reload_next++; /* it died for good meanwhile: nothing to replace */
+            continue;
+        }
+        c->reload_new = uvproc__cl_add_worker(c);
+        if (c->reload_new == NULL)
+            uvproc__cl_reload_end(c, UVPROC_ECRASHLOOP);
+        return;
+    }
+    if (c->reloading)
+        uvproc__cl_reload_end(c, 0);
+}
+
+static void uvproc__cl_reload_ready(uvproc_cluster_t *c, uvproc_cluster_worker_t *w)
+{
+    uvproc_cluster_worker_t *old;
+    if (!c->reloading || c->reload_new != w)
+        return;
+    old = c->reload_old[c->reload_next];
+    c->reload_old[c->reload_next++] = NULL;
+    c->reload_new = NULL;
+    if (old != NULL)
+        uvproc__cl_event(old, EV_STOP, NULL);
+    uvproc__cl_reload_step(c);
+}
+
+int uvproc_cluster_reload(uvproc_cluster_t *c,
+                          void (*cb)(uvproc_cluster_t *c, int status, void *data), void *data)
+{
+    size_t n = 0;
+    if (c == NULL)
+        return UV_EINVAL;
+    if (c->stopping)
+        return UV_EALREADY;
+    if (c->reloading)
+        return UV_EBUSY;
+    for (uvproc_cluster_worker_t *w = c->workers; w != NULL; w = w->next)
+        n += uvproc__cl_live(w);
+    free(c->reload_old);
+    c->reload_old = calloc(n + 1, sizeof *c->reload_old);
+    if (c->reload_old == NULL)
+        return UV_ENOMEM;
+    c->reload_count = 0;
+    /* Oldest first: the list holds the newest at its head. */
+    for (uvproc_cluster_worker_t *w = c->workers; w != NULL; w = w->next)
+        if (uvproc__cl_live(w))
+            c->reload_old[n - 1 - c->reload_count++] = w;
+    c->reload_next = 0;
+    c->reloading = 1;
+    c->reload_cb = cb;
+    c->reload_data = data;
+    uvproc__cl_reload_step(c);
+    return 0;
+}
+
+int uvproc_cluster_resize(uvproc_cluster_t *c, unsigned n)
+{
+    unsigned live = 0;
+    uvproc_cluster_worker_t *w, *next;
+    if (c == NULL)
+        return UV_EINVAL;
+    if (c->stopping)
+        return UV_EALREADY;
+    for (w = c->workers; w != NULL; w = w->next)
+        live += uvproc__cl_live(w);
+    c->target = n;
+    for (; live < n; live++)
+        uvproc__cl_add_worker(c);
+    for (w = c->workers; w != NULL && live > n; w = next) {
+        next = w->next;
+        if (uvproc__cl_live(w) && w != c->reload_new) {
+            live--;
+            uvproc__cl_event(w, EV_STOP, NULL);
+        }
+    }
+    return 0;
+}
+
+int uvproc_cluster_worker_stop(uvproc_cluster_worker_t *w)
+{
+    if (w == NULL)
+        return UV_EINVAL;
+    uvproc__cl_event(w, EV_STOP, NULL);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* messages and accessors                                                                   */
+
+int uvproc_cluster_send(uvproc_cluster_worker_t *w, const json_t *msg)
+{
+    if (w == NULL || msg == NULL)
+        return UV_EINVAL;
+    if (w->peer.ch == NULL)
+        return UV_EPIPE;
+    int err = uvproc_channel_send(w->peer.ch, msg, NULL, NULL);
+    return err < 0 ? err : 0;
+}
+
+int uvproc_cluster_broadcast(uvproc_cluster_t *c, const json_t *msg)
+{
+    int sent = 0;
+    if (c == NULL || msg == NULL)
+        return UV_EINVAL;
+    for (uvproc_cluster_worker_t *w = c->workers; w != NULL; w = w->next)
+        sent += uvproc_cluster_send(w, msg) == 0;
+    return sent;
+}
+
+size_t uvproc_cluster_workers(const uvproc_cluster_t *c, uvproc_cluster_worker_t **out, size_t max)
+{
+    size_t n = 0;
+    for (uvproc_cluster_worker_t *w = c->workers; w != NULL; w = w->next) {
+        if (w->state == UVPROC_WORKER_DEAD)
+            continue;
+        if (out != NULL && n < max)
+            out[n] = w;
+        n++;
+    }
+    return n;
+}
+
+void *uvproc_cluster_data(const uvproc_cluster_t *c)
+{
+    return c->o.data;
+}
+
+unsigned uvproc_cluster_worker_id(const uvproc_cluster_worker_t *w)
+{
+    return w->id;
+}
+
+uv_pid_t uvproc_cluster_worker_pid(const uvproc_cluster_worker_t *w)
+{
+    return w->proc != NULL ? uvproc_pid(w->proc) : 0;
+}
+
+uvproc_cluster_worker_state_t uvproc_cluster_worker_state(const uvproc_cluster_worker_t *w)
+{
+    return w->state;
+}
+
+const char *uvproc_cluster_state_name(uvproc_cluster_worker_state_t state)
+{
+    static const char *const names[] = {"starting", "online",  "listening",
+                                        "stopping", "backoff", "dead"};
+    return (unsigned)state <= UVPROC_WORKER_DEAD ? names[state] : "unknown";
+}
+
+unsigned uvproc_cluster_worker_restarts(const uvproc_cluster_worker_t *w)
+{
+    return w->restarts;
+}
+
+uint64_t uvproc_cluster_worker_uptime(const uvproc_cluster_worker_t *w)
+{
+    uint64_t end = w->proc != NULL ? uv_now(w->cluster->loop) : w->exited_ms;
+    return end - w->started_ms;
+}
+
+int uvproc_cluster_worker_rusage(const uvproc_cluster_worker_t *w, struct rusage *usage)
+{
+    if (!w->has_usage)
+        return UV_EAGAIN;
+    if (w->usage_err != 0)
+        return w->usage_err;
+    *usage = w->usage;
+    return 0;
+}
+
+uvproc_cluster_t *uvproc_cluster_worker_cluster(const uvproc_cluster_worker_t *w)
+{
+    return w->cluster;
+}

@@ -1,0 +1,80 @@
+/* The primary's internals shared by cluster.c (worker slots, the state table, the public API)
+ * and cluster_handle.c (the shared listening sockets, both policies). Not public. */
+#ifndef UVPROC_CLUSTER_H
+#define UVPROC_CLUSTER_H
+
+#include "cluster_proto.h"
+#include "uvproc.h"
+
+typedef struct uvproc__cl_handle_s uvproc__cl_handle_t;
+
+struct uvproc_cluster_worker_s {
+    uvproc_cluster_t *cluster;
+    uvproc_cluster_worker_state_t state;
+    unsigned id; /* NODE_UNIQUE_ID of the current process */
+    uvproc_process_t *proc;
+    uvproc__cl_peer_t peer; /* peer.ch: the channel while connected */
+    uv_timer_t timer;       /* backoff delay, or the stop grace period */
+    uint64_t started_ms, exited_ms;
+    unsigned restarts;     /* in the slot's lifetime */
+    unsigned streak;       /* restarts since the delay was last reset */
+    unsigned window_count; /* restarts in the current crash-loop window */
+    uint64_t window_start_ms;
+    uint64_t next_delay_ms;
+    int voluntary; /* exitedAfterDisconnect: this exit is wanted */
+    int64_t exit_code;
+    int exit_signal;
+    int has_usage, usage_err;
+    struct rusage usage;
+    unsigned events; /* events raised during an action, run after it (bit per event) */
+    int dispatching;
+    uvproc_cluster_worker_t *replaces; /* reload: the old slot this one takes over from */
+    uvproc_cluster_worker_t *prev, *next;
+};
+
+struct uvproc_cluster_s {
+    uv_loop_t *loop;
+    uvproc_cluster_options_t o;
+    char *file;
+    char **args;
+    char **env; /* user env + NODE_UNIQUE_ID slot (last entry before NULL) */
+    size_t env_len;
+    uvproc_env_mode_t env_mode;
+    char *exec_path, **exec_args, *cwd; /* copies of the fork options' strings */
+    unsigned nslots;                    /* allocated slots, freed ones not yet counted down */
+    unsigned next_id;
+    unsigned target; /* workers wanted */
+    uvproc_cluster_worker_t *workers;
+    uvproc__cl_handle_t *handles;
+    int stopping;
+    void (*stop_cb)(uvproc_cluster_t *c, void *data);
+    void *stop_data;
+    /* reload */
+    int reloading;
+    uvproc_cluster_worker_t **reload_old;
+    size_t reload_count, reload_next;
+    uvproc_cluster_worker_t *reload_new;
+    void (*reload_cb)(uvproc_cluster_t *c, int status, void *data);
+    void *reload_data;
+    int pending_closes; /* handles still closing */
+    uv_idle_t finisher; /* ends the stop on a clean stack */
+};
+
+/* cluster_handle.c */
+
+/* A worker's queryServer: finds or creates the handle for its key and answers the worker. */
+void uvproc__cl_query_server(uvproc_cluster_worker_t *w, json_t *msg);
+/* A worker's act:'close' for a key. */
+void uvproc__cl_close_server(uvproc_cluster_worker_t *w, json_t *msg);
+/* The worker gets no more connections (disconnecting, gone). */
+void uvproc__cl_forget_worker(uvproc_cluster_worker_t *w);
+/* Closes every listening socket; uvproc__cl_handles_closed() when the last one has. */
+void uvproc__cl_close_handles(uvproc_cluster_t *c);
+/* Frees them all, once closed (the cluster's end). */
+void uvproc__cl_free_handles(uvproc_cluster_t *c);
+
+/* cluster.c */
+void uvproc__cl_handles_closed(uvproc_cluster_t *c);
+void uvproc__cl_report(uvproc_cluster_worker_t *w, int err, json_t *msg);
+
+#endif

@@ -1,0 +1,490 @@
+/* The primary's listening sockets, one per key (address:port:type:fd:index), shared by every
+ * worker that asks for the same one (Node: round_robin_handle.js, shared_handle.js).
+ *
+ * Unlike Node, a handle stays open while the cluster runs, even when its last worker leaves:
+ * connections that arrive while a worker is being replaced wait in the kernel's backlog
+ * instead of being refused, which is what makes restarts and reloads lose nothing.
+ *
+ * Round-robin: the primary listens. When a connection arrives and no worker is free, it is
+ * left in libuv (not accepted): libuv then stops polling the socket, so further connections
+ * queue in the kernel and no user-space queue can grow without bound. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cluster.h"
+
+typedef struct {
+    uvproc_cluster_worker_t *w;
+    int busy; /* a newconn is in flight (one per worker, as Node) */
+} uvproc__cl_entry_t;
+
+struct uvproc__cl_handle_s {
+    uvproc_cluster_t *c;
+    char *key;
+    int rr;
+    int address_type;
+    union {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } u;
+    int initialised, closed;
+    json_t *data;
+    json_t *sockname; /* round-robin TCP: what the worker's server.address() shows */
+    uvproc__cl_entry_t *ws;
+    size_t nws, cap, cursor;
+    int waiting;        /* round-robin: libuv holds a connection we have not accepted */
+    uv_stream_t **back; /* round-robin: connections a worker refused, to give to another */
+    size_t nback, backcap;
+    uvproc__cl_handle_t *next;
+};
+
+/* One connection handed to a worker: settled when both the send and the reply are done. */
+typedef struct {
+    uvproc__cl_handle_t *h;
+    uvproc_cluster_worker_t *w;
+    uv_stream_t *conn;
+    int refs;
+    int received; /* the worker acknowledged the fd */
+    int accepted;
+} uvproc__cl_inflight_t;
+
+static void uvproc__cl_rr_dispatch(uvproc__cl_handle_t *h);
+
+static void uvproc__cl_free_stream(uv_handle_t *s)
+{
+    free(s);
+}
+
+static uv_stream_t *uvproc__cl_new_stream(uvproc__cl_handle_t *h)
+{
+    uv_stream_t *s;
+    if (h->address_type == -1) {
+        s = malloc(sizeof(uv_pipe_t));
+        if (s != NULL)
+            uv_pipe_init(h->c->loop, (uv_pipe_t *)s, 0);
+    } else {
+        s = malloc(sizeof(uv_tcp_t));
+        if (s != NULL)
+            uv_tcp_init(h->c->loop, (uv_tcp_t *)s);
+    }
+    return s;
+}
+
+static uvproc__cl_entry_t *uvproc__cl_find(uvproc__cl_handle_t *h, uvproc_cluster_worker_t *w)
+{
+    for (size_t i = 0; i < h->nws; i++)
+        if (h->ws[i].w == w)
+            return &h->ws[i];
+    return NULL;
+}
+
+static int uvproc__cl_push_back(uvproc__cl_handle_t *h, uv_stream_t *conn)
+{
+    if (h->nback == h->backcap) {
+        size_t cap = h->backcap != 0 ? h->backcap * 2 : 4;
+        uv_stream_t **grown = realloc(h->back, cap * sizeof *grown);
+        if (grown == NULL)
+            return UV_ENOMEM;
+        h->back = grown;
+        h->backcap = cap;
+    }
+    h->back[h->nback++] = conn;
+    return 0;
+}
+
+/* A connection no worker took: give it to another one, or drop it once the cluster closes. */
+static void uvproc__cl_redistribute(uvproc__cl_handle_t *h, uv_stream_t *conn)
+{
+    if (h->closed || uvproc__cl_push_back(h, conn) != 0) {
+        uv_close((uv_handle_t *)conn, uvproc__cl_free_stream);
+        return;
+    }
+    uvproc__cl_rr_dispatch(h);
+}
+
+static void uvproc__cl_inflight_settle(uvproc__cl_inflight_t *f)
+{
+    uvproc__cl_entry_t *e;
+    if (--f->refs > 0)
+        return;
+    e = uvproc__cl_find(f->h, f->w);
+    if (e != NULL)
+        e->busy = 0;
+    /* Refused, or never received: another worker can still serve it. Received and the
+     * worker died before answering: it may have read the request, so it is not replayed. */
+    if (f->accepted == 1 || (f->accepted == -1 && f->received))
+        uv_close((uv_handle_t *)f->conn, uvproc__cl_free_stream);
+    else
+        uvproc__cl_redistribute(f->h, f->conn);
+    uvproc__cl_rr_dispatch(f->h);
+    free(f);
+}
+
+static void uvproc__cl_newconn_sent(uvproc_channel_t *ch, int status, void *arg)
+{
+    uvproc__cl_inflight_t *f = arg;
+    (void)ch;
+    f->received = status == 0;
+    uvproc__cl_inflight_settle(f);
+}
+
+static void uvproc__cl_newconn_reply(void *arg, json_t *reply, uvproc_handle_t *handle)
+{
+    uvproc__cl_inflight_t *f = arg;
+    if (handle != NULL)
+        uv_close((uv_handle_t *)handle->stream, uvproc__cl_free_stream);
+    if (reply != NULL)
+        f->accepted = json_is_true(json_object_get(reply, "accepted")) ? 1 : 0;
+    uvproc__cl_inflight_settle(f);
+}
+
+static uvproc__cl_entry_t *uvproc__cl_next_free(uvproc__cl_handle_t *h)
+{
+    for (size_t k = 0; k < h->nws; k++) {
+        size_t i = (h->cursor + k) % h->nws;
+        if (!h->ws[i].busy) {
+            h->cursor = i + 1;
+            return &h->ws[i];
+        }
+    }
+    return NULL;
+}
+
+static uv_stream_t *uvproc__cl_take_conn(uvproc__cl_handle_t *h)
+{
+    uv_stream_t *conn;
+    if (h->nback > 0) {
+        conn = h->back[0];
+        memmove(h->back, h->back + 1, --h->nback * sizeof *h->back);
+        return conn;
+    }
+    h->waiting = 0;
+    conn = uvproc__cl_new_stream(h);
+    if (conn == NULL)
+        return NULL; /* libuv keeps it: the next uv_accept retries */
+    if (uv_accept((uv_stream_t *)&h->u, conn) != 0) {
+        uv_close((uv_handle_t *)conn, uvproc__cl_free_stream);
+        return NULL;
+    }
+    return conn;
+}
+
+static void uvproc__cl_rr_dispatch(uvproc__cl_handle_t *h)
+{
+    while (!h->closed && (h->nback > 0 || h->waiting)) {
+        uvproc__cl_entry_t *e = uvproc__cl_next_free(h);
+        uvproc__cl_inflight_t *f;
+        uv_stream_t *conn;
+        int err;
+
+        if (e == NULL)
+            return;
+        f = calloc(1, sizeof *f);
+        if (f == NULL)
+            return;
+        conn = uvproc__cl_take_conn(h);
+        if (conn == NULL) {
+            free(f);
+            return;
+        }
+        *f = (uvproc__cl_inflight_t){h, e->w, conn, 2, 0, -1};
+        e->busy = 1;
+        err = uvproc__cl_send(&e->w->peer, json_pack("{s:s,s:s}", "act", "newconn", "key", h->key),
+                              conn, uvproc__cl_newconn_reply, f, uvproc__cl_newconn_sent, f);
+        if (err != 0) {
+            /* The worker's channel is gone: it gets nothing more from this handle. */
+            free(f);
+            memmove(e, e + 1, (size_t)(h->ws + h->nws - e - 1) * sizeof *e);
+            h->nws--;
+            uvproc__cl_redistribute(h, conn);
+            return;
+        }
+    }
+}
+
+static void uvproc__cl_on_connection(uv_stream_t *server, int status)
+{
+    uvproc__cl_handle_t *h = server->data;
+    if (status != 0)
+        return; /* EMFILE and the like: libuv retries on the next readiness */
+    h->waiting = 1;
+    uvproc__cl_rr_dispatch(h);
+}
+
+/* The address to bind: the worker's, else the cluster's host; all interfaces when neither
+ * names one ("::", which takes IPv4 too, as Node binds it). */
+static int uvproc__cl_sockaddr(const char *address, int port, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    if (address == NULL)
+        address = "::";
+    if (uv_ip4_addr(address, port, (struct sockaddr_in *)ss) == 0)
+        return 0;
+    return uv_ip6_addr(address, port, (struct sockaddr_in6 *)ss);
+}
+
+/* Shared policy: bind now, so that EADDRINUSE is the answer to this request (libuv and Node
+ * defer it to the worker's listen); the worker listens on the socket it receives. */
+static int uvproc__cl_bind_shared(uvproc__cl_handle_t *h, const struct sockaddr_storage *ss)
+{
+    int one = 1, fd, err;
+    socklen_t len =
+        ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (const struct sockaddr *)ss, len) != 0) {
+        err = -errno;
+        close(fd);
+        return err;
+    }
+    err = uv_tcp_open(&h->u.tcp, fd);
+    if (err != 0)
+        close(fd);
+    return err;
+}
+
+static int uvproc__cl_sockname(uvproc__cl_handle_t *h)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    char ip[64];
+    int port;
+    if (uv_tcp_getsockname(&h->u.tcp, (struct sockaddr *)&ss, &len) != 0)
+        return UV_EINVAL;
+    if (ss.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+        port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    } else {
+        uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+        port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    h->sockname = json_pack("{s:s,s:s,s:i}", "address", ip, "family",
+                            ss.ss_family == AF_INET6 ? "IPv6" : "IPv4", "port", port);
+    return h->sockname != NULL ? 0 : UV_ENOMEM;
+}
+
+static int uvproc__cl_open(uvproc__cl_handle_t *h, const uvproc__cl_query_t *q)
+{
+    uvproc_cluster_t *c = h->c;
+    struct sockaddr_storage ss;
+    int err;
+
+    h->u.tcp.data = NULL;
+    if (q->address_type == -1) {
+        uv_pipe_init(c->loop, &h->u.pipe, 0);
+        h->initialised = 1;
+        err = uv_pipe_bind(&h->u.pipe, q->address);
+    } else {
+        const char *address = q->address != NULL ? q->address : c->o.host;
+        int port = (int)q->port;
+        uv_tcp_init(c->loop, &h->u.tcp);
+        h->initialised = 1;
+        err = uvproc__cl_sockaddr(address, port, &ss);
+        if (err == 0 && h->rr)
+            err = uv_tcp_bind(&h->u.tcp, (const struct sockaddr *)&ss, 0);
+        else if (err == 0)
+            err = uvproc__cl_bind_shared(h, &ss);
+    }
+    h->u.tcp.data = h;
+    if (err == 0 && h->rr)
+        err = uv_listen((uv_stream_t *)&h->u, (int)q->backlog, uvproc__cl_on_connection);
+    if (err == 0 && h->rr && q->address_type != -1)
+        err = uvproc__cl_sockname(h);
+    return err;
+}
+
+static void uvproc__cl_handle_closed(uv_handle_t *s)
+{
+    uvproc__cl_handle_t *h = s->data;
+    if (--h->c->pending_closes == 0)
+        uvproc__cl_handles_closed(h->c);
+}
+
+static void uvproc__cl_handle_close(uvproc__cl_handle_t *h)
+{
+    if (h->closed)
+        return;
+    h->closed = 1;
+    while (h->nback > 0)
+        uv_close((uv_handle_t *)h->back[--h->nback], uvproc__cl_free_stream);
+    if (h->initialised) {
+        h->c->pending_closes++;
+        uv_close((uv_handle_t *)&h->u, uvproc__cl_handle_closed);
+    }
+}
+
+static void uvproc__cl_handle_unlink(uvproc__cl_handle_t *h)
+{
+    for (uvproc__cl_handle_t **pp = &h->c->handles; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == h) {
+            *pp = h->next;
+            return;
+        }
+}
+
+/* Frees a handle whose server has closed (or never opened). */
+static void uvproc__cl_handle_free(uvproc__cl_handle_t *h)
+{
+    free(h->key);
+    free(h->ws);
+    free(h->back);
+    json_decref(h->data);
+    json_decref(h->sockname);
+    free(h);
+}
+
+static uvproc__cl_handle_t *uvproc__cl_lookup(uvproc_cluster_t *c, const char *key)
+{
+    for (uvproc__cl_handle_t *h = c->handles; h != NULL; h = h->next)
+        if (!h->closed && strcmp(h->key, key) == 0)
+            return h;
+    return NULL;
+}
+
+static int uvproc__cl_add(uvproc__cl_handle_t *h, uvproc_cluster_worker_t *w)
+{
+    if (uvproc__cl_find(h, w) != NULL)
+        return 0;
+    if (h->nws == h->cap) {
+        size_t cap = h->cap != 0 ? h->cap * 2 : 4;
+        uvproc__cl_entry_t *grown = realloc(h->ws, cap * sizeof *grown);
+        if (grown == NULL)
+            return UV_ENOMEM;
+        h->ws = grown;
+        h->cap = cap;
+    }
+    h->ws[h->nws++] = (uvproc__cl_entry_t){w, 0};
+    return 0;
+}
+
+/* Node's reply: {errno, key, ack, data, sockname?}, with the bound socket for SCHED_NONE. */
+static void uvproc__cl_answer(uvproc_cluster_worker_t *w, json_t *query, const char *key, int err,
+                              uvproc__cl_handle_t *h)
+{
+    json_t *seq = json_object_get(query, "seq");
+    json_t *reply = json_object();
+    json_t *data = h != NULL && h->data != NULL ? h->data : json_object_get(query, "data");
+    int shared = h != NULL && !h->rr && err == 0;
+
+    if (reply == NULL)
+        return;
+    /* Node: null for a round-robin success, 0 for a shared one, the negative code else. */
+    json_object_set_new(reply, "errno",
+                        err != 0 ? json_integer(err)
+                        : shared ? json_integer(0)
+                                 : json_null());
+    json_object_set_new(reply, "key", json_string(key));
+    json_object_set(reply, "ack", seq != NULL ? seq : json_null());
+    json_object_set(reply, "data", data != NULL ? data : json_null());
+    if (err == 0 && h->sockname != NULL)
+        json_object_set(reply, "sockname", h->sockname);
+    err = uvproc__cl_send(&w->peer, reply, shared ? (uv_stream_t *)&h->u : NULL, NULL, NULL, NULL,
+                          NULL);
+    if (err != 0)
+        uvproc__cl_report(w, err, query);
+}
+
+void uvproc__cl_query_server(uvproc_cluster_worker_t *w, json_t *msg)
+{
+    uvproc_cluster_t *c = w->cluster;
+    uvproc__cl_query_t q;
+    uvproc__cl_handle_t *h;
+    char *key;
+    int err = uvproc__cl_parse_query(msg, &q);
+
+    if (err != 0) {
+        uvproc__cl_report(w, err, msg);
+        return;
+    }
+    /* Node: a worker already told to leave gets no new server. */
+    if (w->voluntary || w->state == UVPROC_WORKER_STOPPING || c->stopping)
+        return;
+    key = uvproc__cl_key(&q);
+    if (key == NULL)
+        return;
+    h = uvproc__cl_lookup(c, key);
+    if (h == NULL) {
+        h = calloc(1, sizeof *h);
+        if (h == NULL) {
+            free(key);
+            return;
+        }
+        h->c = c;
+        h->key = key;
+        key = NULL;
+        h->rr = c->o.policy == UVPROC_CLUSTER_RR;
+        h->address_type = q.address_type;
+        h->data = q.data != NULL ? json_incref(q.data) : NULL;
+        h->next = c->handles;
+        c->handles = h;
+        err = uvproc__cl_open(h, &q);
+        if (err != 0) {
+            /* As Node: the failed handle goes, so a later request tries again. */
+            uvproc__cl_answer(w, msg, h->key, err, h);
+            uvproc__cl_report(w, err, msg);
+            uvproc__cl_handle_close(h);
+            if (!h->initialised) {
+                uvproc__cl_handle_unlink(h);
+                uvproc__cl_handle_free(h);
+            }
+            return;
+        }
+    }
+    free(key);
+    err = uvproc__cl_add(h, w);
+    uvproc__cl_answer(w, msg, h->key, err, h);
+    if (h->rr)
+        uvproc__cl_rr_dispatch(h); /* connections may be waiting for a worker */
+}
+
+static void uvproc__cl_remove(uvproc__cl_handle_t *h, uvproc_cluster_worker_t *w)
+{
+    uvproc__cl_entry_t *e = uvproc__cl_find(h, w);
+    if (e == NULL)
+        return;
+    memmove(e, e + 1, (size_t)(h->ws + h->nws - e - 1) * sizeof *e);
+    h->nws--;
+}
+
+void uvproc__cl_close_server(uvproc_cluster_worker_t *w, json_t *msg)
+{
+    const char *key = json_string_value(json_object_get(msg, "key"));
+    uvproc__cl_handle_t *h;
+    if (key == NULL) {
+        uvproc__cl_report(w, UV_EPROTO, msg);
+        return;
+    }
+    h = uvproc__cl_lookup(w->cluster, key);
+    if (h != NULL)
+        uvproc__cl_remove(h, w);
+}
+
+void uvproc__cl_forget_worker(uvproc_cluster_worker_t *w)
+{
+    for (uvproc__cl_handle_t *h = w->cluster->handles; h != NULL; h = h->next)
+        uvproc__cl_remove(h, w);
+}
+
+void uvproc__cl_close_handles(uvproc_cluster_t *c)
+{
+    uvproc__cl_handle_t *h = c->handles;
+    c->pending_closes++; /* held while closing, so the callback comes once, at the end */
+    for (; h != NULL; h = h->next)
+        uvproc__cl_handle_close(h);
+    if (--c->pending_closes == 0)
+        uvproc__cl_handles_closed(c);
+}
+
+void uvproc__cl_free_handles(uvproc_cluster_t *c)
+{
+    while (c->handles != NULL) {
+        uvproc__cl_handle_t *h = c->handles;
+        c->handles = h->next;
+        uvproc__cl_handle_free(h);
+    }
+}
