@@ -29,6 +29,9 @@ typedef struct {
     uint64_t timeout_ms;
     int json, live;
     const char *url;
+    const char *hosts_spec, *launcher; /* --hosts, --launcher (scale-out) */
+    lt_hosts_t hosts;
+    int children_given;
 
     /* the run */
     uv_loop_t *loop;
@@ -66,7 +69,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: loadtest [-c CHILDREN] [-k CONNECTIONS] [-d SECONDS | -n REQUESTS] [--rate R]\n"
-            "                [--ramp] [--timeout MS] [--json] [--live|--no-live] [URL]\n"
+            "                [--ramp] [--timeout MS] [--json] [--live|--no-live]\n"
+            "                [--hosts N/HOST,... [--launcher CMD]] [URL]\n"
             "\n"
             "Forks CHILDREN load processes, each keeping CONNECTIONS keep-alive HTTP/1.1\n"
             "connections to URL busy, merges their counts and latency histograms (reported over\n"
@@ -89,6 +93,13 @@ static void usage(FILE *out)
             "  --json         print the result as JSON on stdout (no table)\n"
             "  --live         the live line on stderr even when it is not a terminal;\n"
             "  --no-live      never (default: only on a terminal)\n"
+            "  --hosts LIST   run the children on these hosts: N/HOST,... (parallel's\n"
+            "                 --sshlogin; \":\" is this machine), dealt out by their N; -c\n"
+            "                 defaults to the sum of the N. Each remote child is this program\n"
+            "                 at the same path, started as LAUNCHER HOST, its IPC channel over\n"
+            "                 the launcher's stdio (docs/scale-out.md)\n"
+            "  --launcher CMD what reaches a host (default \"ssh\"; e.g. \"ssh -F cfg\",\n"
+            "                 \"srun -N1 -n1 --quiet -u -w\")\n"
             "\n"
             "Ctrl-C stops the children and still prints the summary (exit code 130).\n"
             "Exit codes: 0 done, 1 the target or the children could not be set up, 2 usage.\n",
@@ -219,6 +230,19 @@ static int start_child(void)
                      ((uint64_t)i < run.requests % (uint64_t)run.children ? 1 : 0);
     if (run.rate > 0)
         cfg.rate = run.rate / run.children;
+    /* scale-out: a child whose host is not this one starts through the launcher, its
+     * channel over the launcher's stdio. */
+    const char *host = run.hosts_spec != NULL ? lt_hosts_for_child(&run.hosts, i) : ":";
+    const char *launcher[64];
+    char words[1024];
+    uvproc_remote_t remote = {.launcher = launcher};
+    if (strcmp(host, ":") != 0) {
+        if (lt_hosts_launcher(run.launcher, host, words, sizeof words, launcher, 64) != 0) {
+            fprintf(stderr, "loadtest: --launcher is too long\n");
+            return UV_EINVAL;
+        }
+        o.spawn.remote = &remote;
+    }
     err = uvproc_fork(run.loop, &s->proc, run.exe, args, &o);
     if (err != 0) {
         fprintf(stderr, "loadtest: cannot fork a load child: %s\n", uvproc_strerror(err));
@@ -373,6 +397,12 @@ static void print_summary(void)
         fprintf(stderr, "\r\033[K");
     if (run.json) {
         json_t *j = lt_report_json(&s);
+        if (run.hosts_spec != NULL) { /* scale-out: where the children ran */
+            json_t *where = json_array();
+            for (int i = 0; i < run.started; i++)
+                json_array_append_new(where, json_string(lt_hosts_for_child(&run.hosts, i)));
+            json_object_set_new(j, "hosts", where);
+        }
         json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
         fputc('\n', stdout);
         json_decref(j);
@@ -565,6 +595,8 @@ static int parse_args(int argc, char **argv)
             run.live = 1;
         } else if (strcmp(o, "--no-live") == 0) {
             run.live = 0;
+        } else if ((strcmp(o, "--hosts") == 0 || strcmp(o, "--launcher") == 0) && i + 1 < argc) {
+            *(o[2] == 'h' ? &run.hosts_spec : &run.launcher) = argv[++i];
         } else if (k < OPT_COUNT) {
             const char *v = i + 1 < argc ? argv[++i] : NULL;
             char *end = NULL;
@@ -577,6 +609,8 @@ static int parse_args(int argc, char **argv)
             num[k].value = x;
             if (k == OPT_D)
                 run.seconds_given = 1;
+            if (k == OPT_C)
+                run.children_given = 1;
         } else if (o[0] == '-' && o[1] != '\0') {
             fprintf(stderr, "loadtest: unknown option %s (try --help)\n", o);
             return -1;
@@ -588,6 +622,16 @@ static int parse_args(int argc, char **argv)
         }
     }
     run.children = (int)num[OPT_C].value;
+    if (run.hosts_spec != NULL) {
+        if (lt_hosts_parse(run.hosts_spec, &run.hosts) != 0) {
+            fprintf(stderr, "loadtest: --hosts wants N/HOST,... (try --help)\n");
+            return -1;
+        }
+        if (!run.children_given) /* one child per slot, as parallel runs N jobs per host */
+            run.children = run.hosts.total < LT_MAX_CHILDREN ? run.hosts.total : LT_MAX_CHILDREN;
+    }
+    if (run.launcher == NULL)
+        run.launcher = "ssh";
     run.connections = (int)num[OPT_K].value;
     run.requests = (uint64_t)num[OPT_N].value;
     run.rate = num[OPT_RATE].value;

@@ -170,4 +170,22 @@ const char *lt_target_name(const lt_target_t *t);
  * `t` is freed. */
 void lt_target_stop(lt_target_t *t, void (*done)(void *data), void *data);
 
+/* --- load children on other hosts (loadtest_hosts.c, scale-out) ------------------------ */
+
+#define LT_MAX_HOSTS 64
+
+typedef struct {
+    int n, total; /* hosts, and the sum of their slots */
+    char name[LT_MAX_HOSTS][256];
+    int slots[LT_MAX_HOSTS];
+} lt_hosts_t;
+
+/* "N/HOST,..." (":" is this machine; N defaults to 1). 0, or -1 for a malformed list. */
+int lt_hosts_parse(const char *spec, lt_hosts_t *h);
+/* The host of child `index` (0-based): round-robin, weighted by the slots. */
+const char *lt_hosts_for_child(const lt_hosts_t *h, int index);
+/* argv = the words of `cmd` (split on blanks, kept in buf) + host + NULL; -1 if too long. */
+int lt_hosts_launcher(const char *cmd, const char *host, char *buf, size_t size, const char **argv,
+                      int max);
+
 #endif
