@@ -2,19 +2,22 @@
  * test/remote/engines.sh: this program re-runs itself under it when UVPROC_SSH_CONFIG is not
  * set). Two tables, each interleaved (bench.h):
  *
- * 1. Tiny worker jobs through warm workers: {"id","method":"inc","params":[k]} answered with
- *    {"id","result":k+1}, the workerpool wire protocol, `--window` jobs in flight per worker,
- *    `--workers` workers per host: all local (fd 3 socketpair, the bound), on 1 ssh host, on 2
- *    ssh hosts (the channel over ssh's stdio). Workers start and warm up (200 jobs) outside the
- *    timed part; and one job at a time through one ssh worker (the per-job round trip).
- *    Target: >= 10k jobs/s per remote host, <= 1 ms per job once warm.
+ * 1. Tiny worker jobs through warm workers: uvproc_pool_call("inc", [k]) answered with k+1
+ *    (the workerpool protocol), `--window` jobs in flight per worker (the pool's pipeline),
+ *    `--workers` workers per host: a pool on this host ("2/:", the channel on socketpairs),
+ *    on 1 ssh host ("2/127.0.0.2") and on 2 ssh hosts; the same exchange without the pool
+ *    (uvproc_fork + the channel over ssh: the transport's bound); and one job at a time through
+ *    one ssh worker (the per-job round trip). Workers start and warm up (200 jobs) outside the
+ *    timed part. Targets: >= 10k jobs/s per remote host, <= 1 ms per job once warm.
  * 2. Command jobs (`true`, `--cmd-n` of them, 8 at a time) on 127.0.0.2: GNU parallel
- *    --sshlogin (one ssh session per job; the baseline), uvproc exec through the ssh launcher
- *    (one ssh session per job too), uvproc through one warm remote worker that runs each
- *    command there (method "exec": no ssh per job), and local uvproc exec (the bound: no ssh).
- *    Both ssh variants share one ControlMaster connection. Target: >= 5x GNU parallel.
+ *    --sshlogin 8/127.0.0.2 (one ssh session per job; the baseline), a uvproc command pool on
+ *    "8/127.0.0.2" (one ssh session per job too), a uvproc worker pool on "1/127.0.0.2" whose
+ *    warm worker runs each command on its host (method "exec": no ssh per job), and a command
+ *    pool here ("8/:", the bound without ssh). Every ssh shares one ControlMaster connection
+ *    per host. Target: >= 5x GNU parallel.
  *
- * The workers are this program again: --worker (adopts the channel, from fd 3 or from stdio).
+ * The workers are this program again: --worker (uvproc_worker_run: it adopts the channel from
+ * fd 3 locally, from stdio behind ssh).
  *
  *   bench/remote [-n 10000] [--cmd-n 200] [--workers 2] [--window 64] [-r 3] [--only ...]
  */
@@ -35,249 +38,229 @@
 static char self[4096];
 static const char *ssh_cfg;
 static char control_opt[512];
+static const char *hosts[] = {"127.0.0.2", "127.0.0.3"};
 
 /* --- the worker (the far side) -------------------------------------------------------- */
 
-typedef struct {
-    uvproc_channel_t *ch;
-    json_t *id;
-} exec_job_t;
-
-static void worker_exec_done(const uvproc_exec_result_t *r, void *data)
+static void m_inc(uvproc_worker_call_t *c, json_t *params, void *data)
 {
-    exec_job_t *j = data;
-    uvproc_channel_send_new(
-        j->ch, json_pack("{s:o,s:{s:I}}", "id", j->id, "result", "code", (json_int_t)r->exit_code),
-        NULL, NULL);
-    free(j);
+    (void)data;
+    uvproc_worker_resolve_new(c, json_integer(json_integer_value(json_array_get(params, 0)) + 1));
 }
 
-static void worker_message(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *h)
+static void exec_done(const uvproc_exec_result_t *r, void *data)
 {
-    const char *method = json_string_value(json_object_get(msg, "method"));
-    json_t *params = json_object_get(msg, "params");
-    (void)h;
-    if (method != NULL && strcmp(method, "exec") == 0) {
-        /* params: [file, args...]: run it here, on the worker's host. */
-        const char *args[16] = {0};
-        exec_job_t *j = malloc(sizeof *j);
-        size_t n = json_array_size(params);
-        for (size_t i = 1; i < n && i < 15; i++)
-            args[i - 1] = json_string_value(json_array_get(params, i));
-        j->ch = ch;
-        j->id = json_incref(json_object_get(msg, "id"));
-        if (uvproc_exec_file(uvproc_channel_loop(ch), json_string_value(json_array_get(params, 0)),
-                             args, NULL, worker_exec_done, j, NULL) != 0) {
-            json_decref(j->id);
-            free(j);
-        }
-        return;
-    }
-    uvproc_channel_send_new(ch,
-                            json_pack("{s:O,s:I}", "id", json_object_get(msg, "id"), "result",
-                                      json_integer_value(json_array_get(params, 0)) + 1),
-                            NULL, NULL);
+    uvproc_worker_resolve_new(data, json_integer(r->exit_code));
+}
+
+/* params: [file, args...]: runs it here, on the worker's host; the result is its exit code. */
+static void m_exec(uvproc_worker_call_t *c, json_t *params, void *data)
+{
+    const char *args[16] = {0};
+    size_t n = json_array_size(params);
+    (void)data;
+    for (size_t i = 1; i < n && i < 15; i++)
+        args[i - 1] = json_string_value(json_array_get(params, i));
+    if (uvproc_exec_file(data != NULL ? data : uv_default_loop(),
+                         json_string_value(json_array_get(params, 0)), args, NULL, exec_done, c,
+                         NULL) != 0)
+        uvproc_worker_reject(c, NULL, "cannot exec");
 }
 
 static int worker_main(void)
 {
-    uvproc_channel_options_t o = {.on_message = worker_message};
-    uvproc_channel_t *ch;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    if (uvproc_channel_from_parent(&loop, &ch, &o) != 0)
-        return 2;
-    uv_run(&loop, UV_RUN_DEFAULT);
-    return uv_loop_close(&loop) == 0 ? 0 : 3;
+    uv_loop_t *loop = uv_default_loop();
+    const uvproc_worker_method_t methods[] = {{"inc", m_inc, NULL}, {"exec", m_exec, loop}};
+    int r = uvproc_worker_run(loop, methods, 2);
+    uv_loop_close(loop);
+    return r;
 }
 
-/* --- the parent: workers --------------------------------------------------------------- */
+/* --- ssh ---------------------------------------------------------------------------------- */
 
-#define MAX_WORKERS 64
+/* ssh -F CONFIG -o ControlPath=... -o ControlMaster=auto -o ControlPersist=30: one shared
+ * connection per host; the host name is appended by the pool (or by ssh_argv). */
+static const char *ssh_launcher[] = {
+    "ssh", "-F", NULL, "-o", control_opt, "-o", "ControlMaster=auto", "-o", "ControlPersist=30",
+    NULL,  NULL};
 
-typedef struct {
-    int hosts; /* 0: local */
-    int per_host, window;
-    long n;
-    const char *method; /* "inc" or "exec" */
-} wcfg_t;
-
-typedef struct {
-    uv_loop_t loop;
-    const wcfg_t *cfg;
-    uvproc_process_t *p[MAX_WORKERS];
-    int count, closed;
-    long sent, done, target;
-} wrun_t;
-
-static const char *hosts[] = {"127.0.0.2", "127.0.0.3"};
-
-/* ssh to host 0 or 1 through one shared ControlMaster connection per host. */
 static const char *const *ssh_argv(int host)
 {
     static const char *v[2][11];
-    const char *a[11] = {"ssh",
-                         "-F",
-                         ssh_cfg,
-                         "-o",
-                         control_opt,
-                         "-o",
-                         "ControlMaster=auto",
-                         "-o",
-                         "ControlPersist=30",
-                         hosts[host],
-                         NULL};
-    memcpy(v[host], a, sizeof a);
+    memcpy(v[host], ssh_launcher, sizeof ssh_launcher);
+    v[host][9] = hosts[host];
     return v[host];
 }
 
-static void send_job(wrun_t *w, uvproc_channel_t *ch)
+/* --- pools ------------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *spec; /* hosts, parallel-style */
+    uvproc_pool_kind_t kind;
+    unsigned window;    /* worker pools: jobs in flight per worker */
+    const char *method; /* worker pools: "inc" or "exec" */
+    long n;
+} pcfg_t;
+
+typedef struct {
+    uv_loop_t loop;
+    long done, failed, target;
+} prun_t;
+
+static void p_done(uvproc_pool_t *pool, const uvproc_pool_result_t *r)
 {
-    json_t *m;
+    prun_t *p = uvproc_pool_data(pool);
+    p->done++;
+    p->failed += r->error != 0;
+    if (p->done == p->target)
+        uv_stop(&p->loop);
+}
+
+static void p_submit(uvproc_pool_t *pool, const pcfg_t *cfg, long k)
+{
+    static const char *const no_args[] = {NULL};
+    json_t *params;
+    if (cfg->kind == UVPROC_POOL_COMMANDS) {
+        uvproc_pool_submit(pool, "true", no_args, NULL, NULL);
+        return;
+    }
+    params = strcmp(cfg->method, "exec") == 0 ? json_pack("[s]", "true") : json_pack("[I]", k);
+    uvproc_pool_call(pool, cfg->method, params, NULL, NULL);
+    json_decref(params);
+}
+
+/* Submits n jobs and runs until they are done; returns seconds. */
+static double p_batch(uvproc_pool_t *pool, prun_t *p, const pcfg_t *cfg, long n)
+{
+    double t0 = bench_now();
+    p->done = 0;
+    p->target = n;
+    for (long k = 0; k < n; k++)
+        p_submit(pool, cfg, k);
+    uv_run(&p->loop, UV_RUN_DEFAULT);
+    return bench_now() - t0;
+}
+
+static int run_pool(void *arg, double *m)
+{
+    const pcfg_t *cfg = arg;
+    static const char *const worker_args[] = {"--worker", NULL};
+    uvproc_pool_hosts_t h = {.spec = cfg->spec, .launcher = ssh_launcher};
+    uvproc_pool_options_t o = {.kind = cfg->kind,
+                               .worker_file = self,
+                               .worker_args = worker_args,
+                               .pipeline = cfg->window,
+                               .max_queue = 0,
+                               .on_done = p_done,
+                               .hosts = &h};
+    prun_t p = {0};
+    uvproc_pool_t *pool;
+    double secs;
+
+    uv_loop_init(&p.loop);
+    o.data = &p;
+    o.min_workers = 64; /* every slot's worker, started now (clamped to the slots) */
+    if (uvproc_pool_new(&p.loop, &pool, &o) != 0)
+        return 1;
+    if (cfg->kind == UVPROC_POOL_WORKERS)
+        p_batch(pool, &p, cfg, 200); /* warm: every worker up and answering */
+    secs = p_batch(pool, &p, cfg, cfg->n);
+    uvproc_pool_drain(pool);
+    uv_run(&p.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&p.loop);
+    m[0] = cfg->n / secs;
+    /* us per job for tiny jobs, ms for commands (the other table's unit) */
+    m[1] = secs *
+           (cfg->kind == UVPROC_POOL_COMMANDS || strcmp(cfg->method, "exec") == 0 ? 1e3 : 1e6) /
+           cfg->n;
+    return p.failed == 0 && p.done == cfg->n ? 0 : 1;
+}
+
+/* --- no pool: the channel over ssh alone (the transport's bound) ------------------------ */
+
+typedef struct {
+    uv_loop_t loop;
+    uvproc_process_t *p[8];
+    int count;
+    long sent, done, target, window;
+} raw_t;
+
+static void raw_send(raw_t *w, uvproc_channel_t *ch)
+{
     if (w->sent >= w->target)
         return;
-    if (strcmp(w->cfg->method, "exec") == 0)
-        m = json_pack("{s:I,s:s,s:[s]}", "id", (json_int_t)w->sent, "method", "exec", "params",
-                      "true");
-    else
-        m = json_pack("{s:I,s:s,s:[I]}", "id", (json_int_t)w->sent, "method", "inc", "params",
-                      (json_int_t)w->sent);
+    uvproc_channel_send_new(ch,
+                            json_pack("{s:I,s:s,s:[I]}", "id", (json_int_t)w->sent + 1, "method",
+                                      "inc", "params", (json_int_t)w->sent),
+                            NULL, NULL);
     w->sent++;
-    uvproc_channel_send_new(ch, m, NULL, NULL);
 }
 
-static void w_message(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *h)
+static void raw_message(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *h)
 {
-    wrun_t *w = uvproc_channel_data(ch);
+    raw_t *w = uvproc_channel_data(ch);
     (void)h;
     if (json_object_get(msg, "result") == NULL)
-        return;
-    w->done++;
-    send_job(w, ch);
-    if (w->done == w->target)
+        return; /* "ready" */
+    if (++w->done == w->target)
         uv_stop(&w->loop);
+    raw_send(w, ch);
 }
 
-static void w_close(uvproc_process_t *p, int64_t code, int sig)
-{
-    wrun_t *w = uvproc_process_data(p);
-    (void)code;
-    (void)sig;
-    w->closed++;
-}
-
-/* Runs `n` jobs over the workers, `window` in flight on each; returns seconds. */
-static double w_batch(wrun_t *w, long n)
+static double raw_batch(raw_t *w, long n)
 {
     double t0 = bench_now();
     w->sent = w->done = 0;
     w->target = n;
     for (int i = 0; i < w->count; i++)
-        for (int k = 0; k < w->cfg->window; k++)
-            send_job(w, uvproc_process_channel(w->p[i]));
+        for (long k = 0; k < w->window; k++)
+            raw_send(w, uvproc_process_channel(w->p[i]));
     uv_run(&w->loop, UV_RUN_DEFAULT);
     return bench_now() - t0;
 }
 
-static int run_workers(void *arg, double *m)
+static int run_raw(void *arg, double *m)
 {
-    const wcfg_t *cfg = arg;
+    const pcfg_t *cfg = arg;
     static const char *const worker_args[] = {"--worker", NULL};
-    wrun_t w = {.cfg = cfg};
-    uvproc_remote_t r[2];
+    uvproc_remote_t r = {.launcher = ssh_argv(0)};
+    raw_t w = {.window = cfg->window};
     double secs;
     int ok;
 
     uv_loop_init(&w.loop);
-    for (int h = 0; h < (cfg->hosts > 0 ? cfg->hosts : 1); h++) {
-        r[h] = (uvproc_remote_t){.launcher = ssh_argv(h)};
-        for (int k = 0; k < cfg->per_host && w.count < MAX_WORKERS; k++) {
-            uvproc_fork_options_t o = {0};
-            o.spawn.remote = cfg->hosts > 0 ? &r[h] : NULL;
-            o.spawn.data = &w;
-            o.spawn.on_close = w_close;
-            o.channel.data = &w;
-            o.channel.on_message = w_message;
-            if (uvproc_fork(&w.loop, &w.p[w.count], self, worker_args, &o) == 0)
-                w.count++;
-        }
+    for (int k = 0; k < 2; k++) {
+        uvproc_fork_options_t o = {.spawn.remote = &r};
+        o.channel.data = &w;
+        o.channel.on_message = raw_message;
+        if (uvproc_fork(&w.loop, &w.p[w.count], self, worker_args, &o) == 0)
+            w.count++;
     }
-    w_batch(&w, 200); /* warm: every worker connected and answering */
-    secs = w_batch(&w, cfg->n);
+    raw_batch(&w, 200);
+    secs = raw_batch(&w, cfg->n);
     ok = w.done == cfg->n;
     for (int i = 0; i < w.count; i++)
-        uvproc_channel_disconnect(uvproc_process_channel(w.p[i]));
+        uvproc_channel_send_new(uvproc_process_channel(w.p[i]),
+                                json_string("__workerpool-terminate__"), NULL, NULL);
     uv_run(&w.loop, UV_RUN_DEFAULT);
     uv_loop_close(&w.loop);
     m[0] = cfg->n / secs;
-    /* us per job for tiny jobs, ms for commands (the other table's unit) */
-    m[1] = secs * (strcmp(cfg->method, "exec") == 0 ? 1e3 : 1e6) / cfg->n;
+    m[1] = secs * 1e6 / cfg->n;
     return ok ? 0 : 1;
 }
 
-/* --- the parent: command jobs ---------------------------------------------------------- */
-
-typedef struct {
-    long n;
-    int concurrency;
-    int remote;
-} ccfg_t;
-
-typedef struct {
-    uv_loop_t loop;
-    const ccfg_t *cfg;
-    uvproc_remote_t r;
-    long started, done, failed;
-} crun_t;
-
-static void c_start(crun_t *c);
-
-static void c_done(const uvproc_exec_result_t *res, void *data)
-{
-    crun_t *c = data;
-    c->done++;
-    c->failed += res->error != 0;
-    c_start(c);
-}
-
-static void c_start(crun_t *c)
-{
-    uvproc_exec_options_t o = {.spawn.remote = c->cfg->remote ? &c->r : NULL};
-    if (c->started >= c->cfg->n)
-        return;
-    c->started++;
-    if (uvproc_exec_file(&c->loop, "true", NULL, &o, c_done, c, NULL) != 0) {
-        c->done++;
-        c->failed++;
-    }
-}
-
-static int run_commands(void *arg, double *m)
-{
-    const ccfg_t *cfg = arg;
-    crun_t c = {.cfg = cfg, .r = {.launcher = ssh_argv(0)}};
-    double t0;
-    uv_loop_init(&c.loop);
-    t0 = bench_now();
-    for (int i = 0; i < cfg->concurrency; i++)
-        c_start(&c);
-    uv_run(&c.loop, UV_RUN_DEFAULT);
-    m[0] = cfg->n / (bench_now() - t0);
-    m[1] = (bench_now() - t0) * 1e3 / cfg->n;
-    uv_loop_close(&c.loop);
-    return c.failed == 0 && c.done == cfg->n ? 0 : 1;
-}
+/* --- GNU parallel --------------------------------------------------------------------- */
 
 static int run_parallel(void *arg, double *m)
 {
-    const ccfg_t *cfg = arg;
+    const pcfg_t *cfg = arg;
     char cmd[2048];
     double t0;
     int rc;
     snprintf(cmd, sizeof cmd,
-             "seq %ld | parallel --will-cite -j%d -S %s --ssh 'ssh -F %s -o %s "
+             "seq %ld | parallel --will-cite -S 8/%s --ssh 'ssh -F %s -o %s "
              "-o ControlMaster=auto -o ControlPersist=30' true",
-             cfg->n, cfg->concurrency, hosts[0], ssh_cfg, control_opt);
+             cfg->n, hosts[0], ssh_cfg, control_opt);
     t0 = bench_now();
     rc = system(cmd);
     m[0] = cfg->n / (bench_now() - t0);
@@ -297,12 +280,11 @@ static int run(int argc, char **argv, int argc0, char **argv0)
 {
     bench_args_t a = {.n = 10000, .rounds = 3};
     long cmd_n = 200;
-    int per_host = 2, window = 64;
+    unsigned per_host = 2, window = 64;
+    char spec_local[32], spec_1[64], spec_2[96], stop[1024];
     bench_t wb, cb;
-    wcfg_t local, ssh1, ssh2, rtt, runner;
-    ccfg_t par, sshx, localx;
+    pcfg_t local, ssh1, ssh2, raw, rtt, par, cmd_ssh, cmd_worker, cmd_local;
     double m[4];
-    char stop[1024];
 
     if (bench_parse_args(&argc, argv, &a, usage) != 0)
         return 2;
@@ -310,50 +292,56 @@ static int run(int argc, char **argv, int argc0, char **argv0)
         if (strcmp(argv[i], "--cmd-n") == 0 && i + 1 < argc)
             cmd_n = atol(argv[++i]);
         else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc)
-            per_host = atoi(argv[++i]);
+            per_host = (unsigned)atoi(argv[++i]);
         else if (strcmp(argv[i], "--window") == 0 && i + 1 < argc)
-            window = atoi(argv[++i]);
+            window = (unsigned)atoi(argv[++i]);
         else {
             usage(stderr);
             return 2;
         }
     }
-    local = (wcfg_t){0, per_host, window, a.n, "inc"};
-    ssh1 = (wcfg_t){1, per_host, window, a.n, "inc"};
-    ssh2 = (wcfg_t){2, per_host, window, a.n, "inc"};
-    rtt = (wcfg_t){1, 1, 1, a.n / 5, "inc"};
-    runner = (wcfg_t){1, 1, 8, cmd_n, "exec"};
-    par = (ccfg_t){cmd_n, 8, 1};
-    sshx = (ccfg_t){cmd_n, 8, 1};
-    localx = (ccfg_t){cmd_n, 8, 0};
+    snprintf(spec_local, sizeof spec_local, "%u/:", per_host);
+    snprintf(spec_1, sizeof spec_1, "%u/%s", per_host, hosts[0]);
+    snprintf(spec_2, sizeof spec_2, "%u/%s,%u/%s", per_host, hosts[0], per_host, hosts[1]);
+    local = (pcfg_t){spec_local, UVPROC_POOL_WORKERS, window, "inc", a.n};
+    ssh1 = (pcfg_t){spec_1, UVPROC_POOL_WORKERS, window, "inc", a.n};
+    ssh2 = (pcfg_t){spec_2, UVPROC_POOL_WORKERS, window, "inc", a.n};
+    raw = (pcfg_t){spec_1, UVPROC_POOL_WORKERS, window, "inc", a.n};
+    rtt = (pcfg_t){"1/127.0.0.2", UVPROC_POOL_WORKERS, 1, "inc", a.n / 5};
+    par = (pcfg_t){NULL, UVPROC_POOL_COMMANDS, 0, NULL, cmd_n};
+    cmd_ssh = (pcfg_t){"8/127.0.0.2", UVPROC_POOL_COMMANDS, 0, NULL, cmd_n};
+    cmd_worker = (pcfg_t){"1/127.0.0.2", UVPROC_POOL_WORKERS, 8, "exec", cmd_n};
+    cmd_local = (pcfg_t){"8/:", UVPROC_POOL_COMMANDS, 0, NULL, cmd_n};
 
-    bench_init(&wb, "Tiny worker jobs through warm workers: local vs ssh hosts", &a);
+    bench_init(&wb, "Tiny worker jobs through warm workers: this host vs ssh hosts", &a);
     bench_metric(&wb, "jobs/s", BENCH_HIGHER);
     bench_metric(&wb, "us/job", BENCH_LOWER);
-    bench_variant(&wb, "local", "workers forked here, channel on a socketpair", run_workers,
+    bench_variant(&wb, "pool_local", "uvproc pool, workers here (socketpair channel)", run_pool,
                   &local);
-    bench_variant(&wb, "ssh_1host", "workers on 127.0.0.2, channel over ssh stdio", run_workers,
-                  &ssh1);
-    bench_variant(&wb, "ssh_2hosts", "workers on 127.0.0.2 and .3, channel over ssh stdio",
-                  run_workers, &ssh2);
-    bench_variant(&wb, "ssh_1by1", "1 worker on 127.0.0.2, one job at a time (round trip)",
-                  run_workers, &rtt);
-    bench_baseline(&wb, "local");
+    bench_variant(&wb, "pool_ssh_1host", "uvproc pool, workers on 127.0.0.2 (channel over ssh)",
+                  run_pool, &ssh1);
+    bench_variant(&wb, "pool_ssh_2hosts", "uvproc pool, workers on 127.0.0.2 and .3", run_pool,
+                  &ssh2);
+    bench_variant(&wb, "channel_ssh_1host", "no pool: uvproc_fork over ssh, same exchange", run_raw,
+                  &raw);
+    bench_variant(&wb, "pool_ssh_1by1", "uvproc pool, 1 worker on 127.0.0.2, 1 job at a time",
+                  run_pool, &rtt);
+    bench_baseline(&wb, "pool_local");
 
     bench_init(&cb, "Command jobs (`true`, 8 at a time) on 127.0.0.2", &a);
     bench_metric(&cb, "jobs/s", BENCH_HIGHER);
     bench_metric(&cb, "ms/job", BENCH_LOWER);
-    bench_variant(&cb, "parallel", "GNU parallel -S (ssh per job, ControlMaster)", run_parallel,
-                  &par);
-    bench_variant(&cb, "uvproc_ssh", "uvproc exec, ssh launcher (ssh per job, ControlMaster)",
-                  run_commands, &sshx);
-    bench_variant(&cb, "uvproc_worker", "uvproc, one warm remote worker runs each command",
-                  run_workers, &runner);
-    bench_variant(&cb, "local_exec", "uvproc exec here, no ssh (the bound)", run_commands, &localx);
+    bench_variant(&cb, "parallel", "GNU parallel -S 8/127.0.0.2 (ssh per job)", run_parallel, &par);
+    bench_variant(&cb, "pool_ssh", "uvproc command pool on 8/127.0.0.2 (ssh per job)", run_pool,
+                  &cmd_ssh);
+    bench_variant(&cb, "pool_worker", "uvproc pool: 1 warm worker on 127.0.0.2 runs each one",
+                  run_pool, &cmd_worker);
+    bench_variant(&cb, "pool_local", "uvproc command pool here, 8/: (the bound, no ssh)", run_pool,
+                  &cmd_local);
     bench_baseline(&cb, "parallel");
 
-    /* The ControlMaster both ssh variants share is set up before timing. */
-    run_commands(&(ccfg_t){1, 1, 1}, m);
+    /* The ControlMaster connections every ssh variant shares are made before timing. */
+    run_pool(&(pcfg_t){spec_2, UVPROC_POOL_WORKERS, 1, "inc", 1}, m);
     bench_print_header(stdout, argc0, argv0);
     bench_run(&wb);
     bench_print(&wb, stdout);
@@ -392,6 +380,7 @@ int main(int argc, char **argv)
         perror("bench/remote: bash " ENGINES_SH);
         return 1;
     }
+    ssh_launcher[2] = ssh_cfg;
     snprintf(control_opt, sizeof control_opt, "ControlPath=%s/cm/%%C",
              getenv("UVPROC_ENGINES_DIR") != NULL ? getenv("UVPROC_ENGINES_DIR") : "/tmp");
     return bench_main(argc, argv, run);
