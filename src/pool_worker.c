@@ -285,10 +285,11 @@ static void on_disconnect_cb(uvproc_channel_t *ch)
     uvproc__slot_t *s = uvproc_channel_data(ch);
     s->ch = NULL;
     if (s->state == UVPROC__SLOT_READY && uvproc__hosts_is_remote(s->host) && !s->killed) {
-        /* scale-out: a launcher whose connection dropped exits on its own at once, and its
-         * code (ssh: 255) is what says the host is lost; a kill now would hide it. */
+        /* scale-out: a launcher whose connection dropped exits on its own, and its code
+         * (ssh: 255) is what says the host is lost; a kill now would hide it. A second is
+         * plenty for ssh, even on a loaded machine. */
         slot_set_state(s, UVPROC__SLOT_RETIRING);
-        uv_timer_start(&s->timer, slot_timer_cb, 100, 0);
+        uv_timer_start(&s->timer, slot_timer_cb, 1000, 0);
         return;
     }
     if (s->state != UVPROC__SLOT_GONE && s->proc != NULL && !s->killed) {
