@@ -2,12 +2,8 @@
  * by test/remote/engines.sh --slurm (SLURM_CONF tells srun where it is). srun runs its
  * arguments as they are (no shell quoting), carries stdin to task 0 and stdout back, and
  * returns the task's exit code. */
-#include <poll.h>
-#include <signal.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include "check.h"
+#include "remote/fork_fx.h"
 #include "uvproc.h"
 
 static const char *const srun[] = {"srun", "-N1", "-n1", "--quiet", "-u", NULL};
@@ -45,82 +41,6 @@ TEST(srun_spawn_arguments_and_exit_code)
     uvproc_exec_result_free(&res);
 }
 
-typedef struct {
-    uv_loop_t loop;
-    uvproc_process_t *p;
-    json_t *last;
-    int64_t counted;
-    int closed, disconnected, signal;
-    int64_t code;
-} fx_t;
-
-static fx_t fx;
-
-static void on_message(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *h)
-{
-    (void)ch;
-    (void)h;
-    if (json_is_integer(json_object_get(msg, "i"))) {
-        fx.counted++;
-        return;
-    }
-    json_decref(fx.last);
-    fx.last = json_incref(msg);
-}
-
-static void on_disconnect(uvproc_channel_t *ch)
-{
-    (void)ch;
-    fx.disconnected = 1;
-}
-
-static void on_exit_(uvproc_process_t *p, int64_t code, int sig)
-{
-    (void)p;
-    fx.code = code;
-    fx.signal = sig;
-}
-
-static void on_close(uvproc_process_t *p, int64_t code, int sig)
-{
-    (void)p;
-    (void)code;
-    (void)sig;
-    fx.closed = 1;
-}
-
-static void fx_fork(const uvproc_remote_t *r)
-{
-    uvproc_fork_options_t o = {.spawn.remote = r};
-    memset(&fx, 0, sizeof fx);
-    CHECK_OK(uv_loop_init(&fx.loop));
-    o.spawn.on_exit = on_exit_;
-    o.spawn.on_close = on_close;
-    o.channel.on_message = on_message;
-    o.channel.on_disconnect = on_disconnect;
-    CHECK_OK(uvproc_fork(&fx.loop, &fx.p, IPC_CHILD, NULL, &o));
-}
-
-static json_t *fx_ask(json_t *m, const char *op)
-{
-    json_decref(fx.last);
-    fx.last = NULL;
-    CHECK(uvproc_channel_send_new(uvproc_process_channel(fx.p), m, NULL, NULL) >= 0);
-    while (fx.last == NULL || strcmp(json_string_value(json_object_get(fx.last, "op")), op) != 0) {
-        CHECK(!fx.disconnected);
-        uv_run(&fx.loop, UV_RUN_ONCE);
-    }
-    return fx.last;
-}
-
-static void fx_finish(void)
-{
-    uv_run(&fx.loop, UV_RUN_DEFAULT);
-    CHECK(fx.closed && fx.disconnected);
-    json_decref(fx.last);
-    CHECK_LOOP_CLOSE(&fx.loop);
-}
-
 /* The channel over srun's stdio, adopted by the C child inside the Slurm task. */
 TEST(srun_fork_channel)
 {
@@ -129,13 +49,16 @@ TEST(srun_fork_channel)
 
     need_slurm();
     fx_fork(&r);
-    m = fx_ask(json_pack("{s:s,s:i}", "op", "burst", "n", 5000), "burst_done");
+    fx_send(json_pack("{s:s,s:i}", "op", "burst", "n", 5000));
+    fx_wait("burst_done");
     CHECK_EQ(fx.counted, 5000);
-    m = fx_ask(json_pack("{s:s,s:s}", "op", "echo", "x", "through srun"), "echo");
+    CHECK(fx.in_order);
+    fx_send(json_pack("{s:s,s:s}", "op", "echo", "x", "through srun"));
+    m = fx_wait("echo");
     CHECK_STR(json_string_value(json_object_get(m, "x")), "through srun");
     CHECK_OK(uvproc_channel_disconnect(uvproc_process_channel(fx.p)));
     fx_finish();
-    CHECK_EQ(fx.code, 0);
+    CHECK_EQ(fx.exit_code, 0);
 }
 
 /* kill -9 of srun (only its pid, as child.kill() does): srun's own helper cancels the step,
@@ -143,23 +66,11 @@ TEST(srun_fork_channel)
 TEST(srun_killed_leaves_no_task)
 {
     uvproc_remote_t r = {.launcher = srun};
-    struct pollfd pfd;
-    uint64_t t0;
-    json_t *m;
 
     need_slurm();
     fx_fork(&r);
-    m = fx_ask(json_pack("{s:s}", "op", "pid"), "pid");
-    pfd.fd = (int)syscall(SYS_pidfd_open, (pid_t)json_integer_value(json_object_get(m, "pid")), 0);
-    CHECK(pfd.fd >= 0);
-    pfd.events = POLLIN;
-    t0 = uv_hrtime();
-    CHECK_OK(uvproc_kill(fx.p, SIGKILL));
-    fx_finish();
-    CHECK_EQ(poll(&pfd, 1, 10000), 1);
     fprintf(stderr, "Slurm task gone %.1f ms after the kill of srun\n",
-            (double)(uv_hrtime() - t0) / 1e6);
-    close(pfd.fd);
+            kill_launcher_and_watch_remote(10000));
 }
 
 static int pool_done, pool_failed, pool_closed;
