@@ -63,7 +63,7 @@ static void queue_unlink(uvproc_pool_t *pool, uvproc__job_t *j)
     pool->c.queued--;
 }
 
-static void queue_push(uvproc_pool_t *pool, uvproc__job_t *j, int front)
+void uvproc__job_queue_push(uvproc_pool_t *pool, uvproc__job_t *j, int front)
 {
     j->state = UVPROC__JOB_QUEUED;
     if (front) {
@@ -86,11 +86,6 @@ static void queue_push(uvproc_pool_t *pool, uvproc__job_t *j, int front)
     pool->c.queued++;
 }
 
-uvproc__job_t *uvproc__pool_first_queued(uvproc_pool_t *pool)
-{
-    return pool->qhead;
-}
-
 /* ---- job memory ---- */
 
 static void job_clear_result(uvproc__job_t *j)
@@ -110,7 +105,7 @@ static void job_clear_result(uvproc__job_t *j)
     j->res.has_rusage = 0;
 }
 
-static void job_free_now(uvproc__job_t *j)
+void uvproc__job_free_now(uvproc__job_t *j)
 {
     job_clear_result(j);
     free(j->file);
@@ -125,7 +120,7 @@ static void job_timer_closed(uv_handle_t *h)
 {
     uvproc__job_t *j = h->data;
     free(h);
-    job_free_now(j);
+    uvproc__job_free_now(j);
 }
 
 static void job_free(uvproc__job_t *j)
@@ -133,7 +128,7 @@ static void job_free(uvproc__job_t *j)
     if (j->timer != NULL)
         uv_close((uv_handle_t *)j->timer, job_timer_closed);
     else
-        job_free_now(j);
+        uvproc__job_free_now(j);
 }
 
 /* ---- delivery (on_done), in completion or submission order ---- */
@@ -157,24 +152,26 @@ static void deliver_one(uvproc_pool_t *pool, uvproc__job_t *j)
     job_free(j);
 }
 
-/* Delivers finished jobs: keep_order waits for the oldest; otherwise the first finished one
- * is found within the oldest few (running jobs are older than queued ones), so the walk stays
- * as short as the concurrency. */
+/* Delivers finished jobs: keep_order waits for the oldest of the submission list; otherwise
+ * they leave in completion order from the done list (linked through qnext: a finished job is
+ * in no run queue). */
 static void pool_deliver(uvproc_pool_t *pool)
 {
     if (pool->in_callback) /* an on_done that caused this: the outer loop picks it up */
         return;
     pool->in_callback = 1;
     for (;;) {
-        uvproc__job_t *j = pool->shead;
+        uvproc__job_t *j;
         if (pool->o.keep_order) {
+            j = pool->shead;
             if (j == NULL || j->state != UVPROC__JOB_DONE)
                 break;
         } else {
-            for (; j != NULL && j->state != UVPROC__JOB_DONE; j = j->snext)
-                ;
+            j = pool->dhead;
             if (j == NULL)
                 break;
+            pool->dhead = j->qnext;
+            j->qnext = NULL;
         }
         deliver_one(pool, j);
     }
@@ -182,8 +179,6 @@ static void pool_deliver(uvproc_pool_t *pool)
 }
 
 /* ---- the state table's actions ---- */
-
-static void job_finish(uvproc__job_t *j, int err);
 
 static void job_arm_timer(uvproc__job_t *j);
 
@@ -211,19 +206,15 @@ static void act_start(uvproc__job_t *j, int reason)
     j->res.attempts++;
     pool->c.running++;
     j->start_ns = uvproc__now_ns();
-    j->res.start_time = (double)time(NULL);
-    {
-        struct timespec ts;
-        if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
-            j->res.start_time = (double)ts.tv_sec + ts.tv_nsec / 1e9;
-    }
-    err = pool->o.kind == UVPROC_POOL_COMMANDS ? uvproc__command_start(j)
-                                               : uvproc__worker_send(j);
+    err = pool->o.kind == UVPROC_POOL_COMMANDS ? uvproc__command_start(j) : uvproc__worker_send(j);
     if (err != 0) {
-        job_finish(j, err);
+        uvproc__job_finish(j, err);
         return;
     }
-    job_arm_timer(j);
+    /* A worker serves its jobs in order: one sent ahead (pipeline) starts when the one before
+     * it is answered, and its clock starts then (uvproc__worker_job_left). */
+    if (pool->o.kind == UVPROC_POOL_COMMANDS || j->slot->jobs == j)
+        uvproc__job_begin(j);
 }
 
 static int may_retry(uvproc__job_t *j, int crash)
@@ -251,7 +242,7 @@ static void job_back_to_queue(uvproc__job_t *j)
     if (pool->o.kind == UVPROC_POOL_WORKERS)
         uvproc__worker_job_left(j);
     pool->c.running--;
-    queue_push(pool, j, 1);
+    uvproc__job_queue_push(pool, j, 1);
     uvproc__pool_kick(pool);
 }
 
@@ -262,13 +253,13 @@ static void act_fail_or_retry(uvproc__job_t *j, int reason, int crash)
         job_back_to_queue(j);
         return;
     }
-    job_finish(j, reason);
+    uvproc__job_finish(j, reason);
 }
 
 static void act_succeed(uvproc__job_t *j, int reason)
 {
     (void)reason;
-    job_finish(j, 0);
+    uvproc__job_finish(j, 0);
 }
 
 static void act_fail(uvproc__job_t *j, int reason)
@@ -297,7 +288,7 @@ static void act_stop(uvproc__job_t *j, int reason)
 static void act_stopped(uvproc__job_t *j, int reason)
 {
     (void)reason;
-    job_finish(j, j->stop_reason);
+    uvproc__job_finish(j, j->stop_reason);
 }
 
 /* Not counted as an attempt: nothing went wrong with this job. */
@@ -316,7 +307,7 @@ static void act_host_lost(uvproc__job_t *j, int reason)
     uvproc_pool_t *pool = j->pool;
     if (pool->terminating || pool->halted ||
         j->res.attempts > pool->o.retries + uvproc__hosts_count(pool)) {
-        job_finish(j, reason);
+        uvproc__job_finish(j, reason);
         return;
     }
     pool->c.retried++;
@@ -327,7 +318,7 @@ static void act_unqueue(uvproc__job_t *j, int reason)
 {
     queue_unlink(j->pool, j);
     j->state = UVPROC__JOB_DONE; /* never ran: job_finish must not count it as running */
-    job_finish(j, reason);
+    uvproc__job_finish(j, reason);
 }
 
 typedef void (*uvproc__job_action_t)(uvproc__job_t *j, int reason);
@@ -398,6 +389,17 @@ static void job_timer_cb(uv_timer_t *t)
     uvproc__job_event(t->data, UVPROC__EV_TIMEOUT, UV_ETIMEDOUT);
 }
 
+/* The job's clock starts: run time, start time, its timeout. */
+void uvproc__job_begin(uvproc__job_t *j)
+{
+    struct timespec ts;
+    j->start_ns = uvproc__now_ns();
+    j->res.start_time = (double)time(NULL);
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+        j->res.start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    job_arm_timer(j);
+}
+
 static void job_arm_timer(uvproc__job_t *j)
 {
     uint64_t ms = j->timeout_ms != 0 ? j->timeout_ms : j->pool->o.timeout_ms;
@@ -428,7 +430,7 @@ static void pool_halt(uvproc_pool_t *pool)
         }
 }
 
-static void job_finish(uvproc__job_t *j, int err)
+void uvproc__job_finish(uvproc__job_t *j, int err)
 {
     uvproc_pool_t *pool = j->pool;
     int was_running = j->state == UVPROC__JOB_RUNNING || j->state == UVPROC__JOB_STOPPING;
@@ -441,6 +443,14 @@ static void job_finish(uvproc__job_t *j, int err)
     }
     j->state = UVPROC__JOB_DONE;
     j->res.error = err;
+    if (!pool->o.keep_order) {
+        j->qnext = NULL;
+        if (pool->dhead != NULL)
+            pool->dtail->qnext = j;
+        else
+            pool->dhead = j;
+        pool->dtail = j;
+    }
     if (err == 0)
         pool->c.done++;
     else
@@ -484,7 +494,7 @@ void uvproc__pool_dispatch(uvproc_pool_t *pool)
     pool->dispatching = 0;
 }
 
-static void pool_release(uvproc_pool_t *pool)
+void uvproc__pool_release(uvproc_pool_t *pool)
 {
     uvproc__hosts_close(pool);
     uvproc__joblog_close(pool);
@@ -501,7 +511,7 @@ static void pool_free(uv_handle_t *h)
     uvproc_pool_t *pool = h->data;
     if (pool->o.on_close != NULL)
         pool->o.on_close(pool);
-    pool_release(pool);
+    uvproc__pool_release(pool);
 }
 
 static void pool_maybe_close(uvproc_pool_t *pool)
@@ -529,266 +539,4 @@ void uvproc__pool_kick(uvproc_pool_t *pool)
 {
     if (!pool->closed && !uv_is_active((uv_handle_t *)&pool->kick))
         uv_timer_start(&pool->kick, kick_cb, 0, 0);
-}
-
-/* ---- public calls ---- */
-
-static int pool_copy_options(uvproc_pool_t *pool, const uvproc_pool_options_t *o)
-{
-    pool->o = *o;
-    if (pool->o.max_workers == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        pool->o.max_workers = n > 0 ? (unsigned)n : 1;
-    }
-    if (pool->o.min_workers > pool->o.max_workers)
-        pool->o.min_workers = pool->o.max_workers;
-    if (pool->o.idle_timeout_ms == 0)
-        pool->o.idle_timeout_ms = 1000;
-    if (pool->o.pipeline == 0)
-        pool->o.pipeline = 1;
-    if (o->joblog != NULL && (pool->joblog_path = strdup(o->joblog)) == NULL)
-        return UV_ENOMEM;
-    pool->o.joblog = pool->joblog_path;
-    if (o->kind == UVPROC_POOL_WORKERS) {
-        const char *ep = o->worker_fork.exec_path;
-        pool->worker_file = strdup(o->worker_file);
-        pool->worker_args = uvproc__strv_dup(NULL, o->worker_args);
-        pool->worker_exec_path = ep != NULL ? strdup(ep) : NULL;
-        pool->worker_exec_args = uvproc__strv_dup(NULL, o->worker_fork.exec_args);
-        if (pool->worker_file == NULL || pool->worker_args == NULL ||
-            pool->worker_exec_args == NULL || (ep != NULL && pool->worker_exec_path == NULL))
-            return UV_ENOMEM;
-    }
-    return 0;
-}
-
-int uvproc_pool_new(uv_loop_t *loop, uvproc_pool_t **out, const uvproc_pool_options_t *options)
-{
-    uvproc_pool_t *pool;
-    int err;
-    if (out != NULL)
-        *out = NULL;
-    if (loop == NULL || out == NULL || options == NULL)
-        return UV_EINVAL;
-    if (options->kind != UVPROC_POOL_COMMANDS && options->kind != UVPROC_POOL_WORKERS)
-        return UV_EINVAL;
-    if (options->kind == UVPROC_POOL_WORKERS &&
-        (options->worker_file == NULL || options->worker_file[0] == '\0'))
-        return UV_EINVAL;
-    if (options->resume && options->joblog == NULL)
-        return UV_EINVAL;
-    pool = calloc(1, sizeof *pool);
-    if (pool == NULL)
-        return UV_ENOMEM;
-    pool->loop = loop;
-    err = pool_copy_options(pool, options);
-    if (err == 0)
-        err = uvproc__hosts_init(pool, options);
-    if (err == 0)
-        err = uvproc__joblog_open(pool);
-    if (err != 0) {
-        pool_release(pool);
-        return err;
-    }
-    uv_timer_init(loop, &pool->kick);
-    pool->kick.data = pool;
-    *out = pool;
-    if (pool->o.kind == UVPROC_POOL_WORKERS)
-        uvproc__worker_grow(pool);
-    return 0;
-}
-
-static uvproc__job_t *job_new(uvproc_pool_t *pool, const uvproc_pool_job_options_t *jo)
-{
-    uvproc__job_t *j = calloc(1, sizeof *j);
-    if (j == NULL)
-        return NULL;
-    j->pool = pool;
-    j->res.exit_code = -1;
-    if (jo != NULL) {
-        j->data = jo->data;
-        j->timeout_ms = jo->timeout_ms;
-        if (jo->input != NULL && jo->input_len > 0) {
-            j->input = malloc(jo->input_len);
-            if (j->input == NULL) {
-                free(j);
-                return NULL;
-            }
-            memcpy(j->input, jo->input, jo->input_len);
-            j->input_len = jo->input_len;
-        }
-    }
-    return j;
-}
-
-static int submit_check(uvproc_pool_t *pool, uvproc_pool_kind_t kind)
-{
-    if (pool == NULL)
-        return UV_EINVAL;
-    if (pool->draining || pool->terminating || pool->closed)
-        return UVPROC_EPOOLCLOSED;
-    if (pool->o.kind != kind)
-        return UV_EINVAL;
-    if (pool->o.max_queue != 0 && pool->c.queued >= pool->o.max_queue)
-        return UVPROC_EQUEUEFULL;
-    return 0;
-}
-
-/* Links a new job in and runs it if a slot is free. */
-static int submit_job(uvproc_pool_t *pool, uvproc__job_t *j, uint64_t *id)
-{
-    j->id = ++pool->next_id;
-    j->sprev = pool->stail;
-    if (pool->stail != NULL)
-        pool->stail->snext = j;
-    else
-        pool->shead = j;
-    pool->stail = j;
-    pool->c.submitted++;
-    if (id != NULL)
-        *id = j->id;
-    if (pool->resume_count > 0 && uvproc__joblog_done_before(pool, j->id)) {
-        j->res.skipped = 1;
-        j->res.exit_code = 0;
-        pool->in_api++;
-        job_finish(j, 0);
-        pool->in_api--;
-        return 0;
-    }
-    queue_push(pool, j, 0);
-    if (pool->halted) { /* halt policy: nothing new starts */
-        pool->in_api++;
-        uvproc__job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
-        pool->in_api--;
-        return 0;
-    }
-    pool->in_api++;
-    uvproc__pool_dispatch(pool);
-    pool->in_api--;
-    return 0;
-}
-
-int uvproc_pool_submit(uvproc_pool_t *pool, const char *file, const char *const *args,
-                       const uvproc_pool_job_options_t *options, uint64_t *id)
-{
-    int err = submit_check(pool, UVPROC_POOL_COMMANDS);
-    uvproc__job_t *j;
-    if (err != 0)
-        return err;
-    if (file == NULL || file[0] == '\0')
-        return UV_EINVAL;
-    j = job_new(pool, options);
-    if (j == NULL)
-        return UV_ENOMEM;
-    j->file = strdup(file);
-    j->argv = uvproc__strv_dup(NULL, args);
-    if (j->file == NULL || j->argv == NULL) {
-        job_free_now(j);
-        return UV_ENOMEM;
-    }
-    return submit_job(pool, j, id);
-}
-
-int uvproc_pool_submit_shell(uvproc_pool_t *pool, const char *command,
-                             const uvproc_pool_job_options_t *options, uint64_t *id)
-{
-    int err = submit_check(pool, UVPROC_POOL_COMMANDS);
-    uvproc__job_t *j;
-    if (err != 0)
-        return err;
-    if (command == NULL)
-        return UV_EINVAL;
-    j = job_new(pool, options);
-    if (j == NULL)
-        return UV_ENOMEM;
-    j->argv = uvproc__strv_dup(command, NULL);
-    if (j->argv == NULL) {
-        job_free_now(j);
-        return UV_ENOMEM;
-    }
-    return submit_job(pool, j, id);
-}
-
-int uvproc_pool_call(uvproc_pool_t *pool, const char *method, const json_t *params,
-                     const uvproc_pool_job_options_t *options, uint64_t *id)
-{
-    int err = submit_check(pool, UVPROC_POOL_WORKERS);
-    uvproc__job_t *j;
-    if (err != 0)
-        return err;
-    if (method == NULL || (params != NULL && !json_is_array(params)))
-        return UV_EINVAL;
-    j = job_new(pool, options);
-    if (j == NULL)
-        return UV_ENOMEM;
-    j->method = strdup(method);
-    /* Deep copy: the caller may change its value after the call returns. */
-    j->params = params != NULL ? json_deep_copy(params) : json_array();
-    if (j->method == NULL || j->params == NULL) {
-        job_free_now(j);
-        return UV_ENOMEM;
-    }
-    return submit_job(pool, j, id);
-}
-
-int uvproc_pool_cancel(uvproc_pool_t *pool, uint64_t id)
-{
-    uvproc__job_t *j;
-    if (pool == NULL)
-        return UV_EINVAL;
-    for (j = pool->shead; j != NULL && j->id != id; j = j->snext)
-        ;
-    if (j == NULL)
-        return id != 0 && id <= pool->next_id ? UV_EALREADY : UV_ENOENT;
-    if (j->state == UVPROC__JOB_DONE || j->state == UVPROC__JOB_STOPPING)
-        return UV_EALREADY;
-    pool->in_api++;
-    uvproc__job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
-    pool->in_api--;
-    uvproc__pool_kick(pool);
-    return 0;
-}
-
-int uvproc_pool_drain(uvproc_pool_t *pool)
-{
-    if (pool == NULL)
-        return UV_EINVAL;
-    if (pool->draining || pool->terminating)
-        return UV_EALREADY;
-    pool->draining = 1;
-    uvproc__pool_kick(pool);
-    return 0;
-}
-
-int uvproc_pool_terminate(uvproc_pool_t *pool)
-{
-    if (pool == NULL)
-        return UV_EINVAL;
-    if (pool->terminating)
-        return UV_EALREADY;
-    pool->terminating = 1;
-    pool->in_api++;
-    while (pool->qhead != NULL)
-        uvproc__job_event(pool->qhead, UVPROC__EV_CANCEL, UV_ECANCELED);
-    for (uvproc__job_t *j = pool->shead, *next; j != NULL; j = next) {
-        next = j->snext;
-        if (j->state == UVPROC__JOB_RUNNING)
-            uvproc__job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
-    }
-    if (pool->o.kind == UVPROC_POOL_WORKERS)
-        uvproc__worker_retire_all(pool, 1);
-    pool->in_api--;
-    uvproc__pool_kick(pool);
-    return 0;
-}
-
-void uvproc_pool_counters(const uvproc_pool_t *pool, uvproc_pool_counters_t *out)
-{
-    if (pool != NULL && out != NULL)
-        *out = pool->c;
-}
-
-void *uvproc_pool_data(const uvproc_pool_t *pool)
-{
-    return pool != NULL ? pool->o.data : NULL;
 }

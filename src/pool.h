@@ -1,4 +1,5 @@
-/* The pool's internals, shared by pool.c (queue, jobs' state table, lifecycle), pool_command.c
+/* The pool's internals, shared by pool.c (queue, jobs' state table, lifecycle), pool_submit.c
+ * (the public calls), pool_command.c
  * (command jobs), pool_worker.c (worker slots, workerpool protocol, parent side),
  * pool_joblog.c (job log and resume) and pool_launch.c (how a child is started). */
 #ifndef UVPROC_POOL_H
@@ -16,13 +17,13 @@ typedef enum {
 } uvproc__job_state_t;
 
 typedef enum {
-    UVPROC__EV_START,   /* a slot is free: run it */
-    UVPROC__EV_SUCCESS, /* exit 0 / a result */
-    UVPROC__EV_FAIL,    /* it ran and failed: non-zero exit, method error, spawn error, ... */
-    UVPROC__EV_CRASH,   /* killed by a signal / its worker died */
-    UVPROC__EV_TIMEOUT, /* its own timer (started when it started) */
-    UVPROC__EV_CANCEL,  /* user cancel, halt or terminate (the reason travels with it) */
-    UVPROC__EV_REQUEUE, /* its worker was replaced for another job's sake: run it again */
+    UVPROC__EV_START,    /* a slot is free: run it */
+    UVPROC__EV_SUCCESS,  /* exit 0 / a result */
+    UVPROC__EV_FAIL,     /* it ran and failed: non-zero exit, method error, spawn error, ... */
+    UVPROC__EV_CRASH,    /* killed by a signal / its worker died */
+    UVPROC__EV_TIMEOUT,  /* its own timer (started when it started) */
+    UVPROC__EV_CANCEL,   /* user cancel, halt or terminate (the reason travels with it) */
+    UVPROC__EV_REQUEUE,  /* its worker was replaced for another job's sake: run it again */
     UVPROC__EV_NOWORKER, /* queued, and no worker could be started for it */
     UVPROC__EV_HOSTLOST, /* scale-out: its host's launcher failed; run it elsewhere (a retry) */
     UVPROC__EV_NEVENTS
@@ -77,11 +78,11 @@ struct uvproc__slot_s {
     uvproc__slot_state_t state;
     uvproc_process_t *proc;
     uvproc_channel_t *ch;
-    uv_timer_t timer; /* idle shrink, then the grace before SIGKILL when retiring */
+    uv_timer_t timer;                /* idle shrink, then the grace before SIGKILL when retiring */
     uvproc__job_t *jobs, *jobs_tail; /* in flight, oldest first */
     unsigned njobs;
     unsigned served;
-    int pending; /* handles/process not yet closed */
+    int pending;           /* handles/process not yet closed */
     unsigned char killed;  /* we sent SIGKILL: its jobs are being stopped or requeued */
     unsigned char recycle; /* takes no more jobs; retires once its last one is done */
     int start_error;       /* the spawn error, if it never started */
@@ -97,30 +98,35 @@ struct uvproc_pool_s {
     char **worker_args;
     char *worker_exec_path;
     char **worker_exec_args;
-    void *joblog;           /* FILE *, opened append */
-    uint64_t *resume_ok;    /* sorted Seqs the resumed log shows done */
+    void *joblog;        /* FILE *, opened append */
+    uint64_t *resume_ok; /* sorted Seqs the resumed log shows done */
     size_t resume_count;
     uv_timer_t kick; /* deferred work: dispatch and close, never from inside a user's call */
     uvproc__job_t *qhead, *qtail;
     uvproc__job_t *shead, *stail;
+    uvproc__job_t *dhead, *dtail; /* finished, not yet delivered (completion order) */
     uvproc__slot_t *slots;
     uvproc_pool_counters_t c;
     uint64_t next_id;
     unsigned live_slots; /* slots not GONE */
     unsigned ready_slots;
     unsigned start_failures; /* workers that died before "ready", in a row */
-    int in_api;      /* inside a user's call: deliver on the next turn */
-    int in_callback; /* delivering: on_done may submit, cancel, ... */
+    int in_api;              /* inside a user's call: deliver on the next turn */
+    int in_callback;         /* delivering: on_done may submit, cancel, ... */
     int dispatching, redispatch;
     int draining, terminating, halted, closed;
     struct uvproc__hosts_s *hosts; /* scale-out (pool_hosts.c), or NULL */
 };
 
 /* pool.c */
+void uvproc__job_queue_push(uvproc_pool_t *pool, uvproc__job_t *j, int front);
+void uvproc__job_finish(uvproc__job_t *j, int err);
+void uvproc__job_free_now(uvproc__job_t *j);
+void uvproc__pool_release(uvproc_pool_t *pool); /* frees what uvproc_pool_new allocated */
+void uvproc__job_begin(uvproc__job_t *j); /* it really starts: its clock and timeout */
 void uvproc__job_event(uvproc__job_t *j, uvproc__job_event_t ev, int reason);
 void uvproc__pool_dispatch(uvproc_pool_t *pool);
 void uvproc__pool_kick(uvproc_pool_t *pool);
-uvproc__job_t *uvproc__pool_first_queued(uvproc_pool_t *pool);
 uint64_t uvproc__now_ns(void);
 char **uvproc__strv_dup(const char *first, const char *const *rest);
 void uvproc__strv_free(char **v);
@@ -130,7 +136,7 @@ int uvproc__command_start(uvproc__job_t *j);
 void uvproc__command_stop(uvproc__job_t *j);
 
 /* pool_worker.c */
-int uvproc__worker_send(uvproc__job_t *j); /* START of a worker job: send the request */
+int uvproc__worker_send(uvproc__job_t *j);      /* START of a worker job: send the request */
 int uvproc__worker_assign(uvproc_pool_t *pool); /* hand queued jobs to ready workers */
 void uvproc__worker_grow(uvproc_pool_t *pool);  /* start workers the queue needs */
 void uvproc__worker_stop_job(uvproc__job_t *j); /* kill the job's worker for its sake */

@@ -73,8 +73,8 @@ int uvproc__joblog_open(uvproc_pool_t *pool)
 
 int uvproc__joblog_done_before(const uvproc_pool_t *pool, uint64_t id)
 {
-    return pool->resume_count > 0 && bsearch(&id, pool->resume_ok, pool->resume_count,
-                                             sizeof id, cmp_u64) != NULL;
+    return pool->resume_count > 0 &&
+           bsearch(&id, pool->resume_ok, pool->resume_count, sizeof id, cmp_u64) != NULL;
 }
 
 /* The Command column: the command line, or method + params for worker jobs; tabs and

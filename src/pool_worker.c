@@ -138,8 +138,7 @@ static void slot_gone(uvproc_process_t *p)
             pool->o.on_worker_error(pool, err, uvproc_pid(p));
         /* Nobody can serve the queue: its first job gets the error rather than a pool that
          * restarts a broken worker forever. The next job gets its own try. */
-        if (pool->ready_slots == 0 && slots_serving(pool, &starting) == 0 &&
-            pool->qhead != NULL) {
+        if (pool->ready_slots == 0 && slots_serving(pool, &starting) == 0 && pool->qhead != NULL) {
             pool->in_api++;
             uvproc__job_event(pool->qhead, UVPROC__EV_NOWORKER, err);
             pool->in_api--;
@@ -207,7 +206,8 @@ static void job_error_reply(uvproc__job_t *j, json_t *error)
         /* A Node Error's own properties are message and stack; its name leads the stack. */
         const char *stack = json_string_value(json_object_get(error, "stack"));
         const char *colon = stack != NULL ? strchr(stack, ':') : NULL;
-        if (colon != NULL && colon > stack && colon - stack < 64 && !memchr(stack, ' ', colon - stack))
+        if (colon != NULL && colon > stack && colon - stack < 64 &&
+            !memchr(stack, ' ', colon - stack))
             j->res_error_name = strndup(stack, (size_t)(colon - stack));
     }
     j->res.error_message = j->res_error_message;
@@ -388,14 +388,15 @@ void uvproc__worker_grow(uvproc_pool_t *pool)
     if (pool->terminating || pool->halted || pool->closed)
         return;
     while (serving < uvproc__hosts_capacity(pool)) {
-        int want_min = !pool->draining && pool->start_failures == 0 &&
-                       serving < pool->o.min_workers;
+        int want_min =
+            !pool->draining && pool->start_failures == 0 && serving < pool->o.min_workers;
         /* Work nobody can take now: more queued jobs than starting workers will take. */
         unsigned free_ready = 0;
         for (const uvproc__slot_t *s = pool->slots; s != NULL; s = s->next)
             if (s->state == UVPROC__SLOT_READY && !s->recycle)
                 free_ready += pool->o.pipeline - s->njobs;
-        int want_work = pool->c.queued > (uint64_t)free_ready + (uint64_t)starting * pool->o.pipeline;
+        int want_work =
+            pool->c.queued > (uint64_t)free_ready + (uint64_t)starting * pool->o.pipeline;
         if (!want_min && !want_work)
             break;
         slot_start(pool);
@@ -481,6 +482,8 @@ void uvproc__worker_job_left(uvproc__job_t *j)
         if (s->jobs_tail == j)
             s->jobs_tail = prev;
         s->njobs--;
+        if (prev == NULL && s->jobs != NULL && s->jobs->state == UVPROC__JOB_RUNNING)
+            uvproc__job_begin(s->jobs); /* the worker moves on to the next one sent ahead */
     }
     j->slot = NULL;
     j->wnext = NULL;
@@ -489,7 +492,8 @@ void uvproc__worker_job_left(uvproc__job_t *j)
     s->served++;
     if (pool->o.max_jobs_per_worker != 0 && s->served >= pool->o.max_jobs_per_worker)
         s->recycle = 1;
-    if (pool->o.max_rss_kb != 0 && !s->recycle && peak_rss_kb(uvproc_pid(s->proc)) > pool->o.max_rss_kb)
+    if (pool->o.max_rss_kb != 0 && !s->recycle &&
+        peak_rss_kb(uvproc_pid(s->proc)) > pool->o.max_rss_kb)
         s->recycle = 1;
     if (s->recycle) {
         if (s->njobs == 0)

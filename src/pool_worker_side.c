@@ -128,8 +128,8 @@ static void on_message(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *handl
     if (strcmp(method, CLEANUP_METHOD) == 0) {
         /* No abort listeners here: answer as workerpool's worker does without any, and the
          * parent terminates us. */
-        reply_new(call, json_pack("{s:O,s:s,s:o*}", "id", id, "method", CLEANUP_METHOD,
-                                  "error", error_object("Error", "Worker terminating")));
+        reply_new(call, json_pack("{s:O,s:s,s:o*}", "id", id, "method", CLEANUP_METHOD, "error",
+                                  error_object("Error", "Worker terminating")));
         return;
     }
     for (size_t i = 0; i < w->n; i++)

@@ -169,6 +169,41 @@ def test_isprime_server():
     check(srv.returncode == 0, f"server exit {srv.returncode}: {err}")
 
 
+
+# pool demos (issue 10)
+def test_pool_run():
+    r = run([demo("pool-run"), "--help"])
+    check(r.returncode == 0 and "usage" in r.stdout, f"pool-run --help: {r}")
+    # The first input takes longest: --keep-order still prints in input order.
+    r = run([demo("pool-run"), "-j", "3", "--keep-order", "sh", "-c",
+             "sleep 0.$((3 - $1)); echo job $1", "_", ":::", "1", "2", "3"])
+    check(r.returncode == 0 and r.stdout == "job 1\njob 2\njob 3\n", f"keep-order: {r}")
+    check("3 jobs: 3 ok, 0 failed" in r.stderr, f"summary: {r.stderr}")
+    # Inputs from stdin, {} replaced; the exit status counts the failed jobs.
+    r = run([demo("pool-run"), "-j2", "--json", "sh", "-c", "exit $(({} % 2))"],
+            input="1\n2\n3\n4\n")
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    check(r.returncode == 2 and lines[-1]["summary"]["failed"] == 2, f"json: {r}")
+    check(sorted(x["seq"] for x in lines[:-1]) == [1, 2, 3, 4], f"json jobs: {r.stdout}")
+
+
+def test_isprime_pool():
+    r = run([demo("isprime-pool"), "--help"])
+    check(r.returncode == 0 and "usage" in r.stdout, f"isprime-pool --help: {r}")
+    nums = ["2", "7", "97", "100", "1000000007", "1000000008"]
+    r = run([demo("isprime-pool"), "-j", "2", "--json"] + nums)
+    got = [json.loads(x) for x in r.stdout.splitlines()]
+    check(r.returncode == 0 and [g["number"] for g in got] == [int(n) for n in nums], f"{r}")
+    check([g["isPrime"] for g in got] == [True, True, True, False, True, False], f"{got}")
+    if NODE is None:
+        print("skip isprime-pool --node-worker: node not found")
+        return
+    env = dict(os.environ, NODE_PATH=os.path.join(SOURCE, "..", "test", "node", "node_modules"))
+    r = run([demo("isprime-pool"), "--node-worker", os.path.join(SOURCE, "isprime_worker.js"),
+             "--json"] + nums, env=env)
+    got2 = [json.loads(x) for x in r.stdout.splitlines()]
+    check(r.returncode == 0 and got2 == got, f"node worker: {r}")
+
 tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
 for name, fn in tests:
     if ONLY and name[5:] not in ONLY:

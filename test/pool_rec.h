@@ -43,7 +43,7 @@ static rec_t *rec_of(uvproc_pool_t *pool)
     return uvproc_pool_data(pool);
 }
 
-static void rec_done(uvproc_pool_t *pool, const uvproc_pool_result_t *r)
+static inline void rec_done(uvproc_pool_t *pool, const uvproc_pool_result_t *r)
 {
     rec_t *rec = rec_of(pool);
     CHECK(rec->n < REC_MAX);
@@ -69,7 +69,7 @@ static void rec_done(uvproc_pool_t *pool, const uvproc_pool_result_t *r)
         rec->after_done(pool, r);
 }
 
-static void rec_event(uvproc_pool_t *pool, uint64_t id, void *data, json_t *payload)
+static inline void rec_event(uvproc_pool_t *pool, uint64_t id, void *data, json_t *payload)
 {
     (void)id;
     (void)data;
@@ -77,14 +77,14 @@ static void rec_event(uvproc_pool_t *pool, uint64_t id, void *data, json_t *payl
     rec_of(pool)->events++;
 }
 
-static void rec_worker_error(uvproc_pool_t *pool, int err, uv_pid_t pid)
+static inline void rec_worker_error(uvproc_pool_t *pool, int err, uv_pid_t pid)
 {
     (void)pid;
     rec_of(pool)->worker_errors++;
     rec_of(pool)->last_worker_error = err;
 }
 
-static void rec_close(uvproc_pool_t *pool)
+static inline void rec_close(uvproc_pool_t *pool)
 {
     rec_t *rec = rec_of(pool);
     uvproc_pool_counters(pool, &rec->final);
@@ -92,7 +92,8 @@ static void rec_close(uvproc_pool_t *pool)
 }
 
 /* Options wired to the recorder. */
-static uvproc_pool_options_t rec_options(rec_t *rec, uvproc_pool_kind_t kind, unsigned workers)
+static inline uvproc_pool_options_t rec_options(rec_t *rec, uvproc_pool_kind_t kind,
+                                                unsigned workers)
 {
     return (uvproc_pool_options_t){
         .kind = kind,
@@ -109,7 +110,7 @@ static uvproc_pool_options_t rec_options(rec_t *rec, uvproc_pool_kind_t kind, un
  * previous test kept is released here, and by rec_release at exit. */
 static rec_t rec_the_;
 
-static void rec_release(void)
+static inline void rec_release(void)
 {
     for (int i = 0; i < rec_the_.n; i++)
         json_decref(rec_the_.jobs[i].result);
@@ -138,8 +139,38 @@ static rec_job_t *rec_find(rec_t *rec, uint64_t id)
     exit(1);
 }
 
+/* Creates the recorder's pool. */
+static inline void rec_pool(rec_t *rec, uvproc_pool_options_t *o)
+{
+    CHECK_OK(uvproc_pool_new(&rec->loop, &rec->pool, o));
+}
+
+/* Queues a worker job; steals `params`. */
+static inline uint64_t rec_call(rec_t *rec, const char *method, json_t *params, uint64_t timeout_ms)
+{
+    uint64_t id = 0;
+    uvproc_pool_job_options_t jo = {.timeout_ms = timeout_ms};
+    CHECK_OK(uvproc_pool_call(rec->pool, method, params, &jo, &id));
+    json_decref(params);
+    return id;
+}
+
+/* A fresh directory under /tmp for a test's files (dir: at least 32 bytes), and its removal. */
+static inline void rec_tmpdir(char *dir)
+{
+    strcpy(dir, "/tmp/uvproc-pool-XXXXXX");
+    CHECK(mkdtemp(dir) != NULL);
+}
+
+static inline void rec_rmtree(const char *dir)
+{
+    char line[300];
+    snprintf(line, sizeof line, "rm -r '%s'", dir);
+    CHECK_EQ(system(line), 0);
+}
+
 /* Drains the pool, runs the loop to its end, checks on_close came and the loop closes. */
-static void rec_finish(rec_t *rec)
+static inline void rec_finish(rec_t *rec)
 {
     int r = uvproc_pool_drain(rec->pool);
     CHECK(r == 0 || r == UV_EALREADY);

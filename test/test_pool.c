@@ -1,6 +1,17 @@
 /* The pool with command jobs (one process per job): ordering, retries, halt, job log and
  * resume, timeout counted from the start, cancel, a program that cannot start, the bounded
- * queue, terminate, the output modes. Every job is a real process (/bin/sh). */
+ * queue, terminate, the output modes. Every job is a real process (/bin/sh).
+ *
+ * The job table's reachable cells (src/pool.c) and where they are tested:
+ *   QUEUED   x START     every test              x CANCEL   cancel_queued_and_running, halt_*
+ *   QUEUED   x NOWORKER  test_pool_worker.c misbehaving_workers
+ *   RUNNING  x SUCCESS   every test              x FAIL     retries_*, program_that_cannot_start
+ *   RUNNING  x CRASH     retries_* (signal), test_pool_worker.c crash_*
+ *   RUNNING  x TIMEOUT   timeout_counts_from_start (both files)
+ *   RUNNING  x CANCEL    cancel_queued_and_running, halt_now_*, terminate_* (both files)
+ *   RUNNING  x REQUEUE   test_pool_worker.c cancel_with_jobs_sent_ahead
+ *   STOPPING x SUCCESS / FAIL   stopped_job_keeps_its_stop_reason
+ *   STOPPING x CRASH     every cancel and timeout of a job that dies of the signal */
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -22,16 +33,11 @@ static uint64_t sh_timeout(rec_t *rec, const char *line, uint64_t ms)
     return id;
 }
 
-static void new_pool(rec_t *rec, uvproc_pool_options_t *o)
-{
-    CHECK_OK(uvproc_pool_new(&rec->loop, &rec->pool, o));
-}
-
 TEST(captures_output_and_counts)
 {
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 2);
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     const char *const a1[] = {"hello", NULL};
     uint64_t id1, id2;
     CHECK_OK(uvproc_pool_submit(rec->pool, "echo", a1, NULL, &id1));
@@ -60,7 +66,7 @@ TEST(keep_order_and_completion_order)
         rec_t *rec = rec_new();
         uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 3);
         o.keep_order = keep;
-        new_pool(rec, &o);
+        rec_pool(rec, &o);
         /* The first job takes longest: completion order is 3 2 1, submission order 1 2 3. */
         sh(rec, "sleep 0.4; echo 1");
         sh(rec, "sleep 0.2; echo 2");
@@ -78,12 +84,12 @@ TEST(keep_order_and_completion_order)
 
 TEST(retries_until_success_and_gives_up)
 {
-    char dir[] = "/tmp/uvproc-pool-XXXXXX", line[512];
-    CHECK(mkdtemp(dir) != NULL);
+    char dir[32], line[512];
+    rec_tmpdir(dir);
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 2);
     o.retries = 2;
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     /* Fails twice (the counter file says how many runs), succeeds on the third run. */
     snprintf(line, sizeof line,
              "n=$(cat %s/n 2>/dev/null || echo 0); echo $((n+1)) > %s/n; [ $n -ge 2 ]", dir, dir);
@@ -102,26 +108,24 @@ TEST(retries_until_success_and_gives_up)
     CHECK_EQ(rec->final.retried, 4);
     CHECK_EQ(rec->final.done, 1);
     CHECK_EQ(rec->final.failed, 2);
-    snprintf(line, sizeof line, "rm -r %s", dir);
-    CHECK_EQ(system(line), 0);
+    rec_rmtree(dir);
 }
 
 TEST(retry_on_signal)
 {
-    char dir[] = "/tmp/uvproc-pool-XXXXXX", line[512];
-    CHECK(mkdtemp(dir) != NULL);
+    char dir[32], line[512];
+    rec_tmpdir(dir);
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 1);
     o.retries = 1;
     o.retry_on_signal = 1;
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     snprintf(line, sizeof line, "[ -e %s/ran ] && exit 0; touch %s/ran; kill -9 $$", dir, dir);
     uint64_t id = sh(rec, line);
     rec_finish(rec);
     CHECK_EQ(rec_find(rec, id)->error, 0);
     CHECK_EQ(rec_find(rec, id)->attempts, 2);
-    snprintf(line, sizeof line, "rm -r %s", dir);
-    CHECK_EQ(system(line), 0);
+    rec_rmtree(dir);
 }
 
 TEST(halt_soon_starts_nothing_new)
@@ -129,7 +133,7 @@ TEST(halt_soon_starts_nothing_new)
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 1);
     o.halt = UVPROC_HALT_SOON;
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     uint64_t bad = sh(rec, "exit 1");
     uint64_t q1 = sh(rec, "echo never");
     uint64_t q2 = sh(rec, "echo never");
@@ -146,7 +150,7 @@ TEST(halt_now_stops_running_jobs)
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 2);
     o.halt = UVPROC_HALT_NOW;
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     uint64_t slow = sh(rec, "exec sleep 10");
     uint64_t bad = sh(rec, "sleep 0.1; exit 1");
     rec_finish(rec);
@@ -168,13 +172,13 @@ static int count_lines(const char *path)
 
 TEST(joblog_and_resume)
 {
-    char dir[] = "/tmp/uvproc-pool-XXXXXX", log[300], line[400];
-    CHECK(mkdtemp(dir) != NULL);
+    char dir[32], log[300], line[400];
+    rec_tmpdir(dir);
     snprintf(log, sizeof log, "%s/joblog", dir);
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 2);
     o.joblog = log;
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     sh(rec, "true");
     sh(rec, "exit 3");
     sh(rec, "true");
@@ -192,7 +196,7 @@ TEST(joblog_and_resume)
     o = rec_options(rec, UVPROC_POOL_COMMANDS, 2);
     o.joblog = log;
     o.resume = 1;
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     sh(rec, "true");
     sh(rec, "exit 3");
     sh(rec, "true");
@@ -205,8 +209,7 @@ TEST(joblog_and_resume)
     CHECK_EQ(rec_find(rec, 4)->error, 0);
     CHECK_EQ(rec->final.skipped, 2);
     CHECK_EQ(count_lines(log), 7);
-    snprintf(line, sizeof line, "rm -r %s", dir);
-    CHECK_EQ(system(line), 0);
+    rec_rmtree(dir);
 
     /* resume without a log is refused */
     uvproc_pool_t *p;
@@ -223,7 +226,7 @@ TEST(timeout_counts_from_start)
 {
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 1);
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     /* One slot: the second job waits 0.5 s in the queue, longer than its 300 ms timeout,
      * and must still succeed; the third runs past its own. */
     uint64_t slow = sh_timeout(rec, "sleep 0.5", 3000);
@@ -240,7 +243,7 @@ TEST(cancel_queued_and_running)
 {
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 2);
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     uint64_t running = sh(rec, "exec sleep 10");
     uint64_t bystander = sh(rec, "sleep 0.3; echo fine");
     uint64_t queued = sh(rec, "echo never");
@@ -263,7 +266,7 @@ TEST(program_that_cannot_start)
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 1);
     o.retries = 3;
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     uint64_t missing, after;
     CHECK_OK(uvproc_pool_submit(rec->pool, "/nonexistent/program", NULL, NULL, &missing));
     after = sh(rec, "echo after");
@@ -278,7 +281,7 @@ TEST(bounded_queue_and_closed_pool)
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 1);
     o.max_queue = 2;
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     sh(rec, "true"); /* runs at once */
     sh(rec, "true");
     sh(rec, "true");
@@ -298,7 +301,7 @@ TEST(terminate_leaves_no_child)
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 2);
     o.stop.first.signal = SIGKILL;
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     for (int i = 0; i < 5; i++)
         sh(rec, "exec sleep 10");
     CHECK_OK(uvproc_pool_terminate(rec->pool));
@@ -315,7 +318,7 @@ TEST(discard_mode_gives_rusage)
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 2);
     o.output = UVPROC_POOL_DISCARD;
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     uint64_t ok, bad, sig, slow;
     CHECK_OK(uvproc_pool_submit(rec->pool, "/bin/true", NULL, NULL, &ok));
     bad = sh(rec, "echo discarded; exit 2");
@@ -332,11 +335,28 @@ TEST(discard_mode_gives_rusage)
     CHECK_EQ(rec_find(rec, slow)->error, UV_ETIMEDOUT);
 }
 
+/* Table cells STOPPING x SUCCESS and STOPPING x FAIL: a job that handles the stop signal and
+ * exits 0 (or 5) still ends with its stop reason, never as a success. */
+TEST(stopped_job_keeps_its_stop_reason)
+{
+    rec_t *rec = rec_new();
+    uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 2);
+    o.output = UVPROC_POOL_DISCARD;
+    rec_pool(rec, &o);
+    uint64_t clean = sh_timeout(rec, "sleep 10 & p=$!; trap 'kill $p; exit 0' TERM; wait", 200);
+    uint64_t dirty = sh_timeout(rec, "sleep 10 & p=$!; trap 'kill $p; exit 5' TERM; wait", 200);
+    rec_finish(rec);
+    CHECK_EQ(rec_find(rec, clean)->error, UV_ETIMEDOUT);
+    CHECK_EQ(rec_find(rec, clean)->exit_code, 0);
+    CHECK_EQ(rec_find(rec, dirty)->error, UV_ETIMEDOUT);
+    CHECK_EQ(rec_find(rec, dirty)->exit_code, 5);
+}
+
 TEST(input_bytes)
 {
     rec_t *rec = rec_new();
     uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 2);
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     uvproc_pool_job_options_t jo = {.input = "fed via stdin", .input_len = 13};
     uint64_t id;
     CHECK_OK(uvproc_pool_submit(rec->pool, "cat", NULL, &jo, &id));
@@ -361,7 +381,7 @@ TEST(submit_from_on_done)
     uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 2);
     o.output = UVPROC_POOL_DISCARD;
     rec->after_done = submit_more;
-    new_pool(rec, &o);
+    rec_pool(rec, &o);
     CHECK_OK(uvproc_pool_submit(rec->pool, "/bin/true", NULL, NULL, NULL));
     uv_run(&rec->loop, UV_RUN_DEFAULT);
     rec_finish(rec);
@@ -395,6 +415,7 @@ int main(int argc, char **argv)
     RUN(bounded_queue_and_closed_pool);
     RUN(terminate_leaves_no_child);
     RUN(discard_mode_gives_rusage);
+    RUN(stopped_job_keeps_its_stop_reason);
     RUN(input_bytes);
     RUN(submit_from_on_done);
     RUN(bad_arguments);

@@ -68,8 +68,7 @@ static void m_sleep(uvproc_worker_call_t *c, json_t *params, void *data)
     s->call = c;
     s->value = json_incref(json_array_get(params, 1));
     uv_timer_init(loop, &s->t);
-    uv_timer_start(&s->t, sleeper_fire, (uint64_t)json_integer_value(json_array_get(params, 0)),
-                   0);
+    uv_timer_start(&s->t, sleeper_fire, (uint64_t)json_integer_value(json_array_get(params, 0)), 0);
 }
 
 static void m_fail(uvproc_worker_call_t *c, json_t *params, void *data)
@@ -111,10 +110,12 @@ static void m_grow(uvproc_worker_call_t *c, json_t *params, void *data)
 {
     json_int_t mb = json_integer_value(json_array_get(params, 0));
     size_t n = (size_t)mb << 20;
-    char *p = malloc(n);
+    /* volatile: a compiler may drop a malloc + memset + free it can see through */
+    char *volatile p = malloc(n);
     (void)data;
     if (p != NULL) {
-        memset(p, 1, n);
+        for (size_t i = 0; i < n; i += 4096)
+            p[i] = 1;
         free(p);
     }
     uvproc_worker_resolve_new(c, json_integer(mb));
@@ -174,11 +175,11 @@ int main(int argc, char **argv)
         return raw_worker(argv[1]);
     uv_loop_init(&loop);
     const uvproc_worker_method_t methods[] = {
-        {"echo", m_echo, NULL},       {"add", m_add, NULL},
-        {"pid", m_pid, NULL},         {"sleep", m_sleep, &loop},
-        {"fail", m_fail, NULL},       {"emit", m_emit, NULL},
-        {"crash", m_crash, NULL},     {"crash_once", m_crash_once, NULL},
-        {"grow", m_grow, NULL},       {"isPrime", m_is_prime, NULL},
+        {"echo", m_echo, NULL},   {"add", m_add, NULL},
+        {"pid", m_pid, NULL},     {"sleep", m_sleep, &loop},
+        {"fail", m_fail, NULL},   {"emit", m_emit, NULL},
+        {"crash", m_crash, NULL}, {"crash_once", m_crash_once, NULL},
+        {"grow", m_grow, NULL},   {"isPrime", m_is_prime, NULL},
     };
     int r = uvproc_worker_run(&loop, methods, sizeof methods / sizeof methods[0]);
     uv_run(&loop, UV_RUN_DEFAULT);
