@@ -373,22 +373,24 @@ TEST(ssh_command_jobs_tagged_by_host)
     fx_finish();
 }
 
-/* An unmodified Node process.send worker speaking workerpool's protocol, behind the relay on
- * two ssh hosts. */
-TEST(ssh_pool_of_node_workers_through_relay)
+/* An unmodified npm workerpool worker script (test/node/pool_worker.js: workerpool.worker),
+ * behind uvproc-relay on two ssh hosts, serving the C pool. */
+TEST(ssh_pool_of_node_workerpool_workers_through_relay)
 {
     const char *launcher[4] = {"ssh", "-F", remote_ssh_config(), NULL};
     uvproc_pool_hosts_t h = {
         .spec = "1/127.0.0.2,1/127.0.0.3", .launcher = launcher, .remote = {.relay = RELAY}};
     uvproc_pool_options_t o = fx_options(UVPROC_POOL_WORKERS, &h);
     const char *node = getenv("UVPROC_TEST_NODE");
+    struct stat st;
 
-    if (node == NULL || node[0] == '\0') {
-        fprintf(stderr, "no node: skipped\n");
+    if (node == NULL || node[0] == '\0' ||
+        stat(NODE_SCRIPTS "/node_modules/workerpool", &st) != 0) {
+        fprintf(stderr, "no node or no workerpool (npm ci in test/node): skipped\n");
         return;
     }
     fx_init();
-    o.worker_file = NODE_SCRIPTS "/remote_pool_worker.js";
+    o.worker_file = NODE_SCRIPTS "/pool_worker.js";
     o.worker_fork.exec_path = "node";
     o.min_workers = 2;
     CHECK_OK(uvproc_pool_new(&fx.loop, &fx.pool, &o));
@@ -396,6 +398,8 @@ TEST(ssh_pool_of_node_workers_through_relay)
         fx_call("add", json_pack("[i,i]", k, 1));
     fx_run_until(300);
     CHECK_EQ(fx.failed, 0);
+    for (int id = 1; id <= 300; id++)
+        CHECK(strcmp(fx.where[id], "127.0.0.2") == 0 || strcmp(fx.where[id], "127.0.0.3") == 0);
     fx_finish();
 }
 
@@ -410,7 +414,7 @@ int main(int argc, char **argv)
     RUN(command_jobs_move_off_a_down_host);
     if (getenv("UVPROC_SSH_CONFIG") != NULL) {
         RUN(ssh_command_jobs_tagged_by_host);
-        RUN(ssh_pool_of_node_workers_through_relay);
+        RUN(ssh_pool_of_node_workerpool_workers_through_relay);
         RUN(ssh_pool_survives_a_host_dying); /* last: host 3 stays dead */
     }
     rmdir(fake_dir);
