@@ -700,6 +700,10 @@ typedef struct uvproc_pool_hosts_s {
     int failure_exit_code;   /* 0: 255 */
     uint64_t backoff_ms;     /* 0: 1000 */
     uint64_t backoff_max_ms; /* 0: 30000 */
+    /* Command pools in UVPROC_POOL_INHERIT mode: every line a job writes to stdout or stderr
+     * goes to the pool's own fd 1 or 2 with "HOST\t" in front (GNU parallel's --tag); lines
+     * of different jobs never interleave (a line longer than 64 KiB is cut there). */
+    int tag_output;
     /* Optional: a host went down (up = 0; exit_code: its launcher's) or came back (up = 1). */
     void (*on_host)(uvproc_pool_t *pool, const char *host, int up, int64_t exit_code);
 } uvproc_pool_hosts_t;

@@ -56,6 +56,7 @@ struct uvproc__job_s {
     json_t *params;
     uvproc__slot_t *slot; /* the worker running it */
     struct uvproc__host_s *host; /* scale-out: the host a command job runs on, or NULL */
+    struct uvproc__tag_s *tag;   /* scale-out: its output's partial lines (tag_output) */
 
     int stop_reason; /* why we stopped it: UV_ETIMEDOUT, UV_ECANCELED */
     uvproc_pool_result_t res;
@@ -169,6 +170,9 @@ int uvproc__hosts_worker_closed(uvproc__slot_t *s, int64_t code, int signal);
 /* A command job's process ended (or never started: started = 0): frees its host slot;
  * returns 1 when its launcher failed (the job must move: UVPROC__EV_HOSTLOST). */
 int uvproc__hosts_command_ended(uvproc__job_t *j, int started, int64_t code, int signal);
+/* INHERIT-mode command jobs of a pool whose hosts ask for tag_output: turns stdout and stderr
+ * into pipes whose lines go to the pool's own fds 1 and 2 with "HOST\t" in front. */
+void uvproc__hosts_tag_output(uvproc__job_t *j, uvproc_spawn_options_t *so);
 /* The host is reached through a launcher (NULL and ":" are not). */
 int uvproc__hosts_is_remote(const struct uvproc__host_s *h);
 /* The host's name for results, or NULL. */

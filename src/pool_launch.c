@@ -4,8 +4,8 @@
  * how the child came to be. */
 #include "pool.h"
 
-static int launch_command(uvproc__job_t *j, uvproc_exec_cb cb,
-                          const uvproc_spawn_options_t *events, const uvproc_remote_t *remote)
+static int launch_command(uvproc__job_t *j, uvproc_exec_cb cb, const uvproc_spawn_options_t *events,
+                          const uvproc_remote_t *remote)
 {
     uvproc_pool_t *pool = j->pool;
     const char *const *args = (const char *const *)j->argv;
@@ -39,6 +39,7 @@ static int launch_command(uvproc__job_t *j, uvproc_exec_cb cb,
     so.on_end = NULL;
     so.on_drain = NULL;
     so.remote = remote;
+    uvproc__hosts_tag_output(j, &so); /* scale-out: "HOST\t" before each line, on request */
     if (j->file != NULL) {
         so.shell = NULL;
         return uvproc_spawn(pool->loop, &j->proc, j->file, args, &so);

@@ -4,6 +4,7 @@
  * demand, fast), then through real sshd on 127.0.0.1-3 (test/remote/engines.sh): a worker
  * pool across three hosts with one sshd killed mid-run, command jobs, a Node worker behind
  * uvproc-relay. */
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -298,6 +299,62 @@ TEST(command_jobs_move_off_a_down_host)
     fake_flag("a", "down", 0);
 }
 
+/* tag_output: each line of a command job's stdout and stderr comes out with "HOST\t" in
+ * front, a line without a final newline too. The pool's fds 1 and 2 are files here. */
+static int count_tagged(const char *path, const char *text, int *bad)
+{
+    char line[256];
+    int n = 0;
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    while (fgets(line, sizeof line, f) != NULL) {
+        int ok = (strncmp(line, "a\t", 2) == 0 || strncmp(line, "b\t", 2) == 0) &&
+                 strcmp(line + 2, text) == 0;
+        n += ok;
+        *bad += !ok;
+    }
+    fclose(f);
+    return n;
+}
+
+TEST(command_output_tagged_by_host)
+{
+    static const char *const args[] = {"-c", "echo one; echo two >&2; printf three", NULL};
+    uvproc_pool_hosts_t h = {.spec = "1/a,1/b", .launcher = fake_launcher(), .tag_output = 1};
+    uvproc_pool_options_t o = fx_options(UVPROC_POOL_COMMANDS, &h);
+    char out_path[96], err_path[96];
+    int saved1 = dup(1), saved2 = dup(2), fd1, fd2, bad = 0;
+
+    snprintf(out_path, sizeof out_path, "%s/out", fake_dir);
+    snprintf(err_path, sizeof err_path, "%s/err", fake_dir);
+    fd1 = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    fd2 = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd1 >= 0 && fd2 >= 0 && saved1 >= 0 && saved2 >= 0);
+    fflush(stdout);
+    dup2(fd1, 1);
+    dup2(fd2, 2);
+    fx_init();
+    o.output = UVPROC_POOL_INHERIT;
+    CHECK_OK(uvproc_pool_new(&fx.loop, &fx.pool, &o));
+    for (int k = 0; k < 6; k++)
+        CHECK_OK(uvproc_pool_submit(fx.pool, "sh", args, NULL, NULL));
+    fx_run_until(6);
+    fx_finish();
+    dup2(saved1, 1);
+    dup2(saved2, 2);
+    close(saved1);
+    close(saved2);
+    close(fd1);
+    close(fd2);
+    CHECK_EQ(fx.failed, 0);
+    CHECK_EQ(count_tagged(out_path, "one\n", &bad), 6);
+    CHECK_EQ(count_tagged(out_path, "three\n", &bad), 6);
+    CHECK_EQ(count_tagged(err_path, "two\n", &bad), 6);
+    CHECK_EQ(bad, 12); /* stdout read twice: each time the 6 lines of the other text */
+    unlink(out_path);
+    unlink(err_path);
+}
+
 /* ---- through real sshd ---- */
 
 static uint64_t killed_at;
@@ -412,6 +469,7 @@ int main(int argc, char **argv)
     RUN(host_back_by_a_slot_started_before);
     RUN(job_that_kills_every_host_fails_in_the_end);
     RUN(command_jobs_move_off_a_down_host);
+    RUN(command_output_tagged_by_host);
     if (getenv("UVPROC_SSH_CONFIG") != NULL) {
         RUN(ssh_command_jobs_tagged_by_host);
         RUN(ssh_pool_of_node_workerpool_workers_through_relay);
