@@ -12,8 +12,8 @@
 #   UVPROC_SSH_HOSTS   "127.0.0.1 127.0.0.2 127.0.0.3"
 #   UVPROC_SSHD_PIDS   the listener pid of each host, in the same order
 #   SLURM_CONF         (with --slurm) the cluster's slurm.conf, for srun/sinfo/scancel
-# A command that cannot find an engine (not installed, cannot start) exits 77 (skip) only when
-# UVPROC_ENGINES_SKIP_OK=1; otherwise a missing engine is a failure with the log printed.
+# An engine that is not installed or cannot start is a failure with its log printed, or a skip
+# (exit 77) when UVPROC_ENGINES_SKIP_OK=1 or when not running as root.
 # Recipe and measurements: research/remote-engines.md.
 set -uo pipefail
 
@@ -238,7 +238,9 @@ shift
 T=$(mktemp -d /tmp/uvr.XXXXXX)
 trap stop_all EXIT
 trap 'exit 130' INT TERM
-skip() { [ "${UVPROC_ENGINES_SKIP_OK:-0}" = 1 ] && exit 77; exit 1; }
+# Without root, sshd only logs in the user running it, and not at all if its account is locked
+# (UsePAM no): an engine that cannot start is then a skip, not a failure.
+skip() { [ "${UVPROC_ENGINES_SKIP_OK:-0}" = 1 ] || [ "$(id -u)" -ne 0 ] && exit 77; exit 1; }
 start_ssh || skip
 if [ "$slurm" -eq 1 ]; then
     if [ "$(id -u)" -ne 0 ]; then
