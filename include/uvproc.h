@@ -680,9 +680,11 @@ UVPROC_EXTERN int uvproc_channel_open_stdio(uv_loop_t *loop, uvproc_channel_t **
  * A remote slot is started through `launcher` + the host name, with the channel over stdio.
  * A host whose launcher exits with `failure_exit_code` (ssh's 255: connection refused or lost,
  * login failed) is marked down at once: its in-flight jobs go back to the front of the queue
- * (counted as retries in counters.retried and in the job's attempts, whatever `retries` says;
- * a job that lost its host more often than retries + number of hosts fails with
- * UVPROC_EWORKERDIED or UVPROC_EEXITCODE), it gets no work for `backoff_ms`, then one probe
+ * (the one each worker was running counts as a retry, in counters.retried and in its
+ * attempts, whatever `retries` says; those sent ahead behind it do not; a job that lost its
+ * host more often than retries + number of hosts fails with UVPROC_EWORKERDIED or
+ * UVPROC_EEXITCODE); on_done still comes once per job. The host gets no work for
+ * `backoff_ms`, then one probe
  * slot: a worker that says "ready" (or a command that exits with another code) brings it
  * back, another failure doubles the backoff (up to backoff_max_ms). While every host is down
  * queued jobs wait. The pool's max_workers is replaced by the sum of the slots.
