@@ -132,9 +132,8 @@ static void p_done(uvproc_pool_t *pool, const uvproc_pool_result_t *r)
         uv_stop(&p->loop);
 }
 
-/* Runs n jobs, at most QUEUED_MAX submitted and not yet done (as a producer that honours a
- * bounded queue would: the pool's delivery is not built for 10k jobs queued at once); returns
- * seconds. */
+/* Runs n jobs, at most QUEUED_MAX submitted and not yet done, as a producer that honours a
+ * bounded queue would; returns seconds. */
 #define QUEUED_MAX 1024
 static double p_batch(uvproc_pool_t *pool, prun_t *p, const pcfg_t *cfg, long n)
 {
