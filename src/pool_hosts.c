@@ -100,6 +100,8 @@ static void act_probe(uvproc__host_t *h, int64_t code)
 
 typedef void (*host_action_t)(uvproc__host_t *h, int64_t code);
 
+/* Every cell. The timer only expires DOWN hosts, so EXPIRED never reaches UP or PROBING
+ * (act_none there); test_remote_pool.c reaches every other cell. */
 static const host_action_t host_table[HOST_NSTATES][HOST_NEVENTS] = {
     [HOST_UP] = {[HOST_FAILED] = act_down, [HOST_OK] = act_none, [HOST_EXPIRED] = act_none},
     [HOST_DOWN] = {[HOST_FAILED] = act_none, [HOST_OK] = act_up, [HOST_EXPIRED] = act_probe},
