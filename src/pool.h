@@ -172,7 +172,9 @@ int uvproc__hosts_worker_closed(uvproc__slot_t *s, int64_t code, int signal);
 int uvproc__hosts_command_ended(uvproc__job_t *j, int started, int64_t code, int signal);
 /* INHERIT-mode command jobs of a pool whose hosts ask for tag_output: turns stdout and stderr
  * into pipes whose lines go to the pool's own fds 1 and 2 with "HOST\t" in front. */
-void uvproc__hosts_tag_output(uvproc__job_t *j, uvproc_spawn_options_t *so);
+void uvproc__hosts_tag_output(uvproc__job_t *j, uvproc_spawn_options_t *so); /* pool_tag.c */
+void uvproc__hosts_tag_free(uvproc__job_t *j); /* its buffers, once the job's process is gone */
+int uvproc__hosts_tagging(const uvproc_pool_t *pool); /* the pool's hosts ask for tag_output */
 /* The host is reached through a launcher (NULL and ":" are not). */
 int uvproc__hosts_is_remote(const struct uvproc__host_s *h);
 /* The host's name for results, or NULL. */
