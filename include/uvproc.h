@@ -688,9 +688,9 @@ UVPROC_EXTERN int uvproc_channel_open_stdio(uv_loop_t *loop, uvproc_channel_t **
  * slot: a worker that says "ready" (or a command that exits with another code) brings it
  * back, another failure doubles the backoff (up to backoff_max_ms). While every host is down
  * queued jobs wait. The pool's max_workers is replaced by the sum of the slots.
- * ssh also exits 255 when the remote command is killed by a signal: run C workers behind
- * `remote.relay` too (the relay exits 128+N instead) so that a crashing job is not taken for a
- * lost host. */
+ * ssh also exits 255 when the remote command is killed by a signal (or exits 255 itself):
+ * run C workers behind `remote.relay` too (the relay exits 128+N instead) so that a crashing
+ * job is not taken for a lost host; a remote command job that exits 255 is taken for one. */
 typedef struct uvproc_pool_hosts_s {
     /* GNU parallel's --sshlogin list: comma-separated [N/]HOST, N slots on HOST (default 1),
      * ":" for this machine. "4/127.0.0.2,4/127.0.0.3,2/:". At most 1024 hosts. */
