@@ -52,7 +52,9 @@ static void on_done(uvproc_pool_t *pool, const uvproc_pool_result_t *r)
     if (r->attempts > fx.max_attempts)
         fx.max_attempts = r->attempts;
     fx.done++;
-    fx.failed += r->error != 0;
+    if (r->error != 0 && fx.failed++ < 3)
+        fprintf(stderr, "job %llu on %s: %s (attempts %u)\n", (unsigned long long)r->id,
+                r->host != NULL ? r->host : "-", uvproc_err_name(r->error), r->attempts);
     if (fx.on_done_hook != NULL)
         fx.on_done_hook(fx.done, fx.where[r->id]);
 }
