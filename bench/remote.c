@@ -12,7 +12,7 @@
  * 2. Command jobs (`true`, `--cmd-n` of them, 8 at a time) on 127.0.0.2: GNU parallel
  *    --sshlogin 8/127.0.0.2 (one ssh session per job; the baseline), a uvproc command pool on
  *    "8/127.0.0.2" (one ssh session per job too), a uvproc worker pool on "1/127.0.0.2" whose
- *    warm worker runs each command on its host (method "exec": no ssh per job), and a command
+ *    warm uvproc-runner (tools/runner.c) runs each command on its host (no ssh per job), and a
  *    pool here ("8/:", the bound without ssh). Every ssh shares one ControlMaster connection
  *    per host. Target: >= 5x GNU parallel.
  *
@@ -31,6 +31,9 @@
 
 #include "bench.h"
 
+#ifndef RUNNER
+#define RUNNER "uvproc-runner"
+#endif
 #ifndef ENGINES_SH
 #define ENGINES_SH "test/remote/engines.sh"
 #endif
@@ -48,30 +51,11 @@ static void m_inc(uvproc_worker_call_t *c, json_t *params, void *data)
     uvproc_worker_resolve_new(c, json_integer(json_integer_value(json_array_get(params, 0)) + 1));
 }
 
-static void exec_done(const uvproc_exec_result_t *r, void *data)
-{
-    uvproc_worker_resolve_new(data, json_integer(r->exit_code));
-}
-
-/* params: [file, args...]: runs it here, on the worker's host; the result is its exit code. */
-static void m_exec(uvproc_worker_call_t *c, json_t *params, void *data)
-{
-    const char *args[16] = {0};
-    size_t n = json_array_size(params);
-    (void)data;
-    for (size_t i = 1; i < n && i < 15; i++)
-        args[i - 1] = json_string_value(json_array_get(params, i));
-    if (uvproc_exec_file(data != NULL ? data : uv_default_loop(),
-                         json_string_value(json_array_get(params, 0)), args, NULL, exec_done, c,
-                         NULL) != 0)
-        uvproc_worker_reject(c, NULL, "cannot exec");
-}
-
 static int worker_main(void)
 {
     uv_loop_t *loop = uv_default_loop();
-    const uvproc_worker_method_t methods[] = {{"inc", m_inc, NULL}, {"exec", m_exec, loop}};
-    int r = uvproc_worker_run(loop, methods, 2);
+    const uvproc_worker_method_t methods[] = {{"inc", m_inc, NULL}};
+    int r = uvproc_worker_run(loop, methods, 1);
     uv_loop_close(loop);
     return r;
 }
@@ -98,7 +82,7 @@ typedef struct pcfg_s {
     const char *spec; /* hosts, parallel-style */
     uvproc_pool_kind_t kind;
     unsigned window;    /* worker pools: jobs in flight per worker */
-    const char *method; /* worker pools: "inc" or "exec" */
+    const char *method; /* worker pools: "inc" (this program's worker) or "exec" (RUNNER) */
     long n;
 } pcfg_t;
 
@@ -153,9 +137,10 @@ static int run_pool(void *arg, double *m)
     const pcfg_t *cfg = arg;
     static const char *const worker_args[] = {"--worker", NULL};
     uvproc_pool_hosts_t h = {.spec = cfg->spec, .launcher = ssh_launcher};
+    int runner = cfg->method != NULL && strcmp(cfg->method, "exec") == 0;
     uvproc_pool_options_t o = {.kind = cfg->kind,
-                               .worker_file = self,
-                               .worker_args = worker_args,
+                               .worker_file = runner ? RUNNER : self,
+                               .worker_args = runner ? NULL : worker_args,
                                .pipeline = cfg->window,
                                .max_queue = 0,
                                .on_done = p_done,
@@ -341,7 +326,7 @@ static int run(int argc, char **argv, int argc0, char **argv0)
     bench_variant(&cb, "parallel", "GNU parallel -S 8/127.0.0.2 (ssh per job)", run_parallel, &par);
     bench_variant(&cb, "pool_ssh", "uvproc command pool on 8/127.0.0.2 (ssh per job)", run_pool,
                   &cmd_ssh);
-    bench_variant(&cb, "pool_worker", "uvproc pool: 1 warm worker on 127.0.0.2 runs each one",
+    bench_variant(&cb, "pool_worker", "uvproc pool: 1 warm uvproc-runner on 127.0.0.2 runs each",
                   run_pool, &cmd_worker);
     bench_variant(&cb, "pool_local", "uvproc command pool here, 8/: (the bound, no ssh)", run_pool,
                   &cmd_local);

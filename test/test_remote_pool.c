@@ -30,6 +30,8 @@ typedef struct {
     unsigned char seen[MAX_DONE + 1]; /* on_done per id: exactly once */
     int errors[MAX_DONE + 1];
     char where[MAX_DONE + 1][16];
+    json_t *result[MAX_DONE + 1]; /* owned; released by fx_finish */
+    char error_name[MAX_DONE + 1][16];
     unsigned max_attempts;
     host_ev_t ev[64];
     int nev;
@@ -49,6 +51,9 @@ static void on_done(uvproc_pool_t *pool, const uvproc_pool_result_t *r)
     fx.seen[r->id] = 1;
     fx.errors[r->id] = r->error;
     snprintf(fx.where[r->id], sizeof fx.where[r->id], "%s", r->host != NULL ? r->host : "");
+    fx.result[r->id] = json_incref(r->result);
+    snprintf(fx.error_name[r->id], sizeof fx.error_name[r->id], "%s",
+             r->error_name != NULL ? r->error_name : "");
     if (r->attempts > fx.max_attempts)
         fx.max_attempts = r->attempts;
     fx.done++;
@@ -124,6 +129,8 @@ static void fx_finish(void)
     uv_run(&fx.loop, UV_RUN_DEFAULT);
     CHECK(fx.closed);
     CHECK_LOOP_CLOSE(&fx.loop);
+    for (int id = 0; id <= MAX_DONE; id++)
+        json_decref(fx.result[id]);
 }
 
 static int count_events(const char *host, int up)
@@ -359,6 +366,42 @@ TEST(command_output_tagged_by_host)
 
 /* ---- through real sshd ---- */
 
+/* uvproc-runner on an ssh host: commands run there, one ssh session for all of them; exit
+ * codes, stdout and stderr come back as results (bytes that are not UTF-8 as U+FFFD); a
+ * program that cannot start is the job's error, named. */
+TEST(ssh_runner_runs_commands_on_its_host)
+{
+    const char *launcher[4] = {"ssh", "-F", remote_ssh_config(), NULL};
+    uvproc_pool_hosts_t h = {
+        .spec = "1/127.0.0.2", .launcher = launcher, .remote = {.relay = RELAY}};
+    uvproc_pool_options_t o = fx_options(UVPROC_POOL_WORKERS, &h);
+    json_t *r;
+
+    fx_init();
+    o.worker_file = RUNNER;
+    o.pipeline = 4;
+    CHECK_OK(uvproc_pool_new(&fx.loop, &fx.pool, &o));
+    for (int k = 0; k < 20; k++)
+        fx_call("shell", json_pack("[s]", "echo $SSH_CONNECTION; echo err >&2; exit 3"));
+    /* printf turns the octal escapes into the bytes: UTF-8 "é", then a lone 0xff. */
+    fx_call("exec", json_pack("[s,s]", "printf", "caf\\303\\251 \\377!"));
+    fx_call("exec", json_pack("[s]", "uvproc-no-such-program"));
+    fx_run_until(22);
+    for (int id = 1; id <= 20; id++) {
+        r = fx.result[id];
+        CHECK_EQ(fx.errors[id], 0);
+        CHECK_EQ(json_integer_value(json_object_get(r, "code")), 3);
+        CHECK(strstr(json_string_value(json_object_get(r, "out")), " 127.0.0.2 ") != NULL);
+        CHECK_STR(json_string_value(json_object_get(r, "err")), "err\n");
+    }
+    CHECK_STR(json_string_value(json_object_get(fx.result[21], "out")),
+              "caf\xc3\xa9 \xef\xbf\xbd!");
+    CHECK_EQ(fx.errors[22], UVPROC_EJOBERROR);
+    CHECK_STR(fx.error_name[22], "ENOENT");
+    fx.failed = 0;
+    fx_finish();
+}
+
 static uint64_t killed_at;
 
 /* After 300 jobs, at the next answer from 127.0.0.3: its worker then still has the jobs sent
@@ -491,6 +534,7 @@ int main(int argc, char **argv)
     RUN(command_output_tagged_by_host);
     if (getenv("UVPROC_SSH_CONFIG") != NULL) {
         RUN(ssh_command_jobs_tagged_by_host);
+        RUN(ssh_runner_runs_commands_on_its_host);
         RUN(ssh_pool_of_node_workerpool_workers_through_relay);
         RUN(ssh_pool_survives_a_host_dying); /* last: host 3 stays dead */
     }
