@@ -33,6 +33,13 @@
 
 static char self_path[4096];
 
+/* The two metrics of both tables: per second, and microseconds each. */
+static void fill_rate(double *m, long n, double secs)
+{
+    m[0] = (double)n / secs;
+    m[1] = secs * 1e6 / (double)n;
+}
+
 /* --- the C worker: inc([x]) = x + 1 ------------------------------------------------------- */
 
 static void inc(uvproc_worker_call_t *call, json_t *params, void *data)
@@ -123,8 +130,7 @@ static int run_uvproc_workers(void *arg, double *m)
         fprintf(stderr, "uvproc workers: %ld bad results (%s)\n", t.bad, uvproc_strerror(err));
         return -1;
     }
-    m[0] = (double)a->n / secs;
-    m[1] = secs * 1e6 / (double)a->n;
+    fill_rate(m, a->n, secs);
     return 0;
 }
 
@@ -190,8 +196,7 @@ static int run_uvproc_commands(void *arg, double *m)
     /* tally_done checks worker results; for commands only the error counts */
     if (t.done != a->n)
         return -1;
-    m[0] = (double)a->n / secs;
-    m[1] = secs * 1e6 / (double)a->n;
+    fill_rate(m, a->n, secs);
     return 0;
 }
 
@@ -238,8 +243,7 @@ static int run_raw_uv(void *arg, double *m)
     double secs = bench_now() - t0;
     if (r.failed != 0 || r.finished != a->n)
         return -1;
-    m[0] = (double)a->n / secs;
-    m[1] = secs * 1e6 / (double)a->n;
+    fill_rate(m, a->n, secs);
     return 0;
 }
 
@@ -267,8 +271,7 @@ static int run_raw_posix_spawn(void *arg, double *m)
     double secs = bench_now() - t0;
     if (failed != 0)
         return -1;
-    m[0] = (double)a->n / secs;
-    m[1] = secs * 1e6 / (double)a->n;
+    fill_rate(m, a->n, secs);
     return 0;
 }
 
@@ -288,8 +291,7 @@ static int run_shell_line(void *arg, double *m)
     double secs = bench_now() - t0;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return -1;
-    m[0] = (double)a->n / secs;
-    m[1] = secs * 1e6 / (double)a->n;
+    fill_rate(m, a->n, secs);
     return 0;
 }
 

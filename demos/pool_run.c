@@ -26,7 +26,8 @@ typedef struct {
 static void usage(FILE *f, const char *argv0)
 {
     fprintf(f,
-            "usage: %s [-j N] [--keep-order] [--joblog FILE [--resume]] [--retries K]\n"
+            "usage: %s [-j N] [--keep-order] [--joblog FILE [--resume]] [--retries K "
+            "[--retry-delay MS]]\n"
             "          [--timeout MS] [--halt soon|now] [--json] CMD [ARG...] [::: INPUT...]\n"
             "Runs CMD once per INPUT (or per line of stdin when there is no :::), N at a time\n"
             "(default: the number of CPUs). \"{}\" in CMD's arguments is replaced by the input,\n"
@@ -35,6 +36,7 @@ static void usage(FILE *f, const char *argv0)
             "  --joblog FILE     one line per job, GNU parallel's format; --resume skips the\n"
             "                    jobs FILE shows succeeded\n"
             "  --retries K       run a failing job up to K more times\n"
+            "  --retry-delay MS  wait MS before the first retry, doubling for each next one\n"
             "  --timeout MS      stop a job that runs longer (counted from its start)\n"
             "  --halt soon|now   after the first failure: start nothing new / also stop jobs\n"
             "  --json            one JSON object per job and a summary on stdout\n",
@@ -195,6 +197,8 @@ int main(int argc, char **argv)
             o.resume = 1;
         } else if (strcmp(a, "--retries") == 0 && v != NULL) {
             o.retries = (unsigned)atoi(v), i++;
+        } else if (strcmp(a, "--retry-delay") == 0 && v != NULL) {
+            o.retry_delay_ms = strtoull(v, NULL, 10), i++;
         } else if (strcmp(a, "--timeout") == 0 && v != NULL) {
             o.timeout_ms = strtoull(v, NULL, 10), i++;
         } else if (strcmp(a, "--halt") == 0 && v != NULL) {

@@ -457,69 +457,71 @@ typedef enum {
     UVPROC_POOL_CAPTURE = 0, /* exec's: stdout/stderr captured (max_buffer), in the result */
     UVPROC_POOL_INHERIT,     /* the job writes to the pool's own stdout/stderr */
     UVPROC_POOL_DISCARD,     /* /dev/null */
+    UVPROC_POOL_STREAM,      /* each chunk to on_output as it arrives; nothing kept */
 } uvproc_pool_output_t;
 
 /* What the first job that fails for good (retries spent) does to the rest (parallel --halt). */
 typedef enum {
     UVPROC_HALT_NEVER = 0, /* go on */
-    UVPROC_HALT_SOON,      /* start no new job (queued ones end UV_ECANCELED); running ones finish */
-    UVPROC_HALT_NOW,       /* also stop running jobs (UV_ECANCELED) */
+    UVPROC_HALT_SOON, /* start no new job (queued ones end UV_ECANCELED); running ones finish */
+    UVPROC_HALT_NOW,  /* also stop running jobs (UV_ECANCELED) */
 } uvproc_halt_t;
 
 typedef struct {
-    uint64_t submitted; /* accepted by submit */
-    uint64_t queued;    /* waiting now */
-    uint64_t running;   /* started, not finished */
-    uint64_t done;      /* finished with error 0 */
-    uint64_t failed;    /* finished with an error (cancelled ones included) */
-    uint64_t retried;   /* restarts after a failure */
-    uint64_t cancelled; /* finished with UV_ECANCELED */
-    uint64_t skipped;   /* finished without running: the resumed job log shows them done */
-    uint64_t workers;   /* worker processes alive now (worker pools) */
+    uint64_t submitted;       /* accepted by submit */
+    uint64_t queued;          /* waiting now */
+    uint64_t running;         /* started, not finished */
+    uint64_t done;            /* finished with error 0 */
+    uint64_t failed;          /* finished with an error (cancelled ones included) */
+    uint64_t retried;         /* restarts after a failure */
+    uint64_t cancelled;       /* finished with UV_ECANCELED */
+    uint64_t skipped;         /* finished without running: the resumed job log shows them done */
+    uint64_t workers;         /* worker processes alive now (worker pools) */
     uint64_t workers_started; /* over the pool's life, replacements and recycling included */
 } uvproc_pool_counters_t;
 
 /* The outcome of one job, given to on_done. Pointers are borrowed for the callback. */
 typedef struct {
-    uint64_t id;         /* submission number, from 1 (the job log's Seq) */
-    void *data;          /* the job's user pointer */
-    int error;           /* 0, or: UVPROC_EEXITCODE, UVPROC_ESIGNALED, UV_ETIMEDOUT,
-                            UV_ECANCELED, UVPROC_EMAXBUFFER, a spawn error (UV_ENOENT, ...),
-                            UVPROC_EWORKERDIED, UVPROC_EJOBERROR, UVPROC_EPROTOCOL */
-    unsigned attempts;   /* runs, retries included (0: never started) */
-    int skipped;         /* resume: not run, the job log says it succeeded before */
-    uv_pid_t pid;        /* the (last) process that ran it */
-    int64_t exit_code;   /* command jobs: -1 unless it exited */
-    int term_signal;     /* command jobs */
-    const char *out;     /* command jobs in CAPTURE mode (NUL-terminated, may hold NULs) */
+    uint64_t id;       /* submission number, from 1 (the job log's Seq) */
+    void *data;        /* the job's user pointer */
+    int error;         /* 0, or: UVPROC_EEXITCODE, UVPROC_ESIGNALED, UV_ETIMEDOUT,
+                          UV_ECANCELED, UVPROC_EMAXBUFFER, a spawn error (UV_ENOENT, ...),
+                          UVPROC_EWORKERDIED, UVPROC_EJOBERROR, UVPROC_EPROTOCOL */
+    unsigned attempts; /* runs, retries included (0: never started) */
+    int skipped;       /* resume: not run, the job log says it succeeded before */
+    uv_pid_t pid;      /* the (last) process that ran it */
+    int64_t exit_code; /* command jobs: -1 unless it exited */
+    int term_signal;   /* command jobs */
+    const char *out;   /* command jobs in CAPTURE mode (NUL-terminated, may hold NULs) */
     size_t out_len;
     const char *err;
     size_t err_len;
-    int has_rusage;      /* command jobs not in CAPTURE mode, posix launcher */
+    int has_rusage; /* command jobs not in CAPTURE mode, posix launcher */
     struct rusage rusage;
-    json_t *result;      /* worker jobs: the reply's result (borrowed; incref to keep) */
-    json_t *error_value; /* worker jobs with UVPROC_EJOBERROR: the serialized error object */
+    json_t *result;            /* worker jobs: the reply's result (borrowed; incref to keep) */
+    json_t *error_value;       /* worker jobs with UVPROC_EJOBERROR: the serialized error object */
     const char *error_name;    /* "Error", "TypeError", ... or NULL */
     const char *error_message; /* the worker's message, or NULL */
-    double start_time;   /* seconds since the epoch when the (last) attempt started */
-    double run_ms;       /* wall time of the last attempt */
-    const char *host;    /* pools with hosts: where the last attempt ran (":" is this host) */
+    double start_time;         /* seconds since the epoch when the (last) attempt started */
+    double run_ms;             /* wall time of the last attempt */
+    const char *host;          /* pools with hosts: where the last attempt ran (":" is this host) */
 } uvproc_pool_result_t;
 
 typedef struct uvproc_pool_options_s {
     uvproc_pool_kind_t kind;
-    unsigned max_workers;      /* concurrency (command jobs) / worker processes; 0: CPU count */
-    unsigned min_workers;      /* worker pools: started at once, never shrunk below */
-    uint64_t idle_timeout_ms;  /* worker pools: stop a worker above min idle this long; 0: 1000 */
-    size_t max_queue;          /* queued (not running) jobs; 0: unbounded */
-    uint64_t timeout_ms;       /* per job, from its start; 0: none (a job may override) */
-    unsigned retries;          /* re-runs after a failure (non-zero exit, method error) */
-    int retry_on_signal;       /* also retry jobs killed by a signal / whose worker crashed */
+    unsigned max_workers;     /* concurrency (command jobs) / worker processes; 0: CPU count */
+    unsigned min_workers;     /* worker pools: started at once, never shrunk below */
+    uint64_t idle_timeout_ms; /* worker pools: stop a worker above min idle this long; 0: 1000 */
+    size_t max_queue;         /* queued (not running) jobs; 0: unbounded */
+    uint64_t timeout_ms;      /* per job, from its start; 0: none (a job may override) */
+    unsigned retries;         /* re-runs after a failure (non-zero exit, method error) */
+    int retry_on_signal;      /* also retry jobs killed by a signal / whose worker crashed */
+    uint64_t retry_delay_ms;  /* wait before a retry, doubling per retry (x64 at most); 0: none */
     uvproc_halt_t halt;
-    int keep_order;            /* on_done in submission order (parallel --keep-order) */
-    const char *joblog;        /* append one line per finished job (parallel's format) */
-    int resume;                /* with joblog: skip jobs whose Seq the log shows exited 0 */
-    uvproc_stop_t stop;        /* how a timeout / cancel / terminate stops a command job */
+    int keep_order;     /* on_done in submission order (parallel --keep-order) */
+    const char *joblog; /* append one line per finished job (parallel's format) */
+    int resume;         /* with joblog: skip jobs whose Seq the log shows exited 0 */
+    uvproc_stop_t stop; /* how a timeout / cancel / terminate stops a command job */
 
     /* Command jobs: the exec options every job gets (timeout_ms in it is ignored: use the
      * pool's), and what their output does. */
@@ -539,9 +541,14 @@ typedef struct uvproc_pool_options_s {
     void *data; /* uvproc_pool_data() */
     /* Every job once, when it finishes (in submission order with keep_order). */
     void (*on_done)(uvproc_pool_t *pool, const uvproc_pool_result_t *result);
+    /* STREAM mode: `len` bytes job `id` wrote on `fd` (1 or 2), borrowed, in order, all
+     * before its on_done. */
+    void (*on_output)(uvproc_pool_t *pool, uint64_t id, void *job_data, int fd, const char *buf,
+                      size_t len);
     /* A worker's workerEmit(payload) while running job `id` (payload borrowed). */
     void (*on_event)(uvproc_pool_t *pool, uint64_t id, void *job_data, json_t *payload);
-    /* After every change of the counters that finishes a job. */
+    /* After each job finishes, counters rising. It may run inside a call you made (cancel,
+     * terminate, submit): read the counters there, call nothing. */
     void (*on_progress)(uvproc_pool_t *pool, const uvproc_pool_counters_t *counters);
     /* A worker that misbehaved, or could not start (err, its pid or 0); the pool goes on. */
     void (*on_worker_error)(uvproc_pool_t *pool, int err, uv_pid_t pid);
@@ -571,13 +578,11 @@ UVPROC_EXTERN int uvproc_pool_new(uv_loop_t *loop, uvproc_pool_t **out,
 /* Queues a command job (`file` + `args`, as uvproc_exec_file; copied). Returns 0 and sets *id
  * (may be NULL); UVPROC_EQUEUEFULL, UVPROC_EPOOLCLOSED, UV_EINVAL (wrong kind of pool). A job
  * that cannot start (missing program) is reported through on_done, never here. */
-UVPROC_EXTERN int uvproc_pool_submit(uvproc_pool_t *pool, const char *file,
-                                     const char *const *args,
+UVPROC_EXTERN int uvproc_pool_submit(uvproc_pool_t *pool, const char *file, const char *const *args,
                                      const uvproc_pool_job_options_t *options, uint64_t *id);
 /* The same for a shell line (as uvproc_exec). */
 UVPROC_EXTERN int uvproc_pool_submit_shell(uvproc_pool_t *pool, const char *command,
-                                           const uvproc_pool_job_options_t *options,
-                                           uint64_t *id);
+                                           const uvproc_pool_job_options_t *options, uint64_t *id);
 /* Queues a worker job: `method` with `params` (a JSON array, borrowed; NULL: []). */
 UVPROC_EXTERN int uvproc_pool_call(uvproc_pool_t *pool, const char *method, const json_t *params,
                                    const uvproc_pool_job_options_t *options, uint64_t *id);

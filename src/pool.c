@@ -246,13 +246,62 @@ static void job_back_to_queue(uvproc__job_t *j)
     uvproc__pool_kick(pool);
 }
 
+static void job_timer_cb(uv_timer_t *t);
+
+/* Backoff: the first retry waits retry_delay_ms, each next one twice as long as the one
+ * before (capped at 64x). The job waits in WAITING, counted as queued, its timer armed. */
+static void job_wait_to_retry(uvproc__job_t *j)
+{
+    uvproc_pool_t *pool = j->pool;
+    unsigned shift = j->res.attempts - 1 < 6 ? j->res.attempts - 1 : 6;
+    job_stop_timer(j);
+    if (pool->o.kind == UVPROC_POOL_WORKERS)
+        uvproc__worker_job_left(j);
+    pool->c.running--;
+    pool->c.queued++;
+    j->state = UVPROC__JOB_WAITING;
+    if (j->timer == NULL) {
+        j->timer = malloc(sizeof *j->timer);
+        if (j->timer == NULL) { /* no delay rather than no retry */
+            pool->c.queued--;
+            uvproc__job_queue_push(pool, j, 1);
+            uvproc__pool_kick(pool);
+            return;
+        }
+        uv_timer_init(pool->loop, j->timer);
+        j->timer->data = j;
+    }
+    uv_timer_start(j->timer, job_timer_cb, pool->o.retry_delay_ms << shift, 0);
+}
+
 static void act_fail_or_retry(uvproc__job_t *j, int reason, int crash)
 {
     if (may_retry(j, crash)) {
         j->pool->c.retried++;
-        job_back_to_queue(j);
+        if (j->pool->o.retry_delay_ms != 0)
+            job_wait_to_retry(j);
+        else
+            job_back_to_queue(j);
         return;
     }
+    uvproc__job_finish(j, reason);
+}
+
+/* WAITING x TIMEOUT: its backoff is over. */
+static void act_retry_now(uvproc__job_t *j, int reason)
+{
+    (void)reason;
+    j->pool->c.queued--;
+    uvproc__job_queue_push(j->pool, j, 1);
+    uvproc__pool_kick(j->pool);
+}
+
+/* WAITING x CANCEL: it never runs again. */
+static void act_unwait(uvproc__job_t *j, int reason)
+{
+    job_stop_timer(j);
+    j->pool->c.queued--;
+    j->state = UVPROC__JOB_DONE; /* not running: job_finish must not count it as running */
     uvproc__job_finish(j, reason);
 }
 
@@ -363,6 +412,17 @@ static const uvproc__job_action_t job_table[UVPROC__JOB_NSTATES][UVPROC__EV_NEVE
             [UVPROC__EV_NOWORKER] = act_impossible,
             [UVPROC__EV_HOSTLOST] = act_stopped, /* the stop wins, as for a crash */
         },
+    [UVPROC__JOB_WAITING] =
+        {
+            [UVPROC__EV_START] = act_impossible, /* not in the run queue */
+            [UVPROC__EV_SUCCESS] = act_impossible,
+            [UVPROC__EV_FAIL] = act_impossible,
+            [UVPROC__EV_CRASH] = act_impossible,
+            [UVPROC__EV_TIMEOUT] = act_retry_now, /* the backoff timer */
+            [UVPROC__EV_CANCEL] = act_unwait,
+            [UVPROC__EV_REQUEUE] = act_impossible,
+            [UVPROC__EV_NOWORKER] = act_impossible,
+        },
     [UVPROC__JOB_DONE] =
         {
             [UVPROC__EV_START] = act_impossible,
@@ -425,7 +485,13 @@ static void pool_halt(uvproc_pool_t *pool)
     if (pool->o.halt == UVPROC_HALT_NOW)
         for (uvproc__job_t *j = pool->shead, *next; j != NULL; j = next) {
             next = j->snext;
-            if (j->state == UVPROC__JOB_RUNNING)
+            if (j->state == UVPROC__JOB_RUNNING || j->state == UVPROC__JOB_WAITING)
+                uvproc__job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
+        }
+    else /* a retry waiting for its backoff would start something new */
+        for (uvproc__job_t *j = pool->shead, *next; j != NULL; j = next) {
+            next = j->snext;
+            if (j->state == UVPROC__JOB_WAITING)
                 uvproc__job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
         }
 }
@@ -461,10 +527,10 @@ void uvproc__job_finish(uvproc__job_t *j, int err)
         pool->c.skipped++;
     else if (j->res.attempts > 0)
         uvproc__joblog_write(pool, j);
-    if (err != 0 && err != UV_ECANCELED && pool->o.halt != UVPROC_HALT_NEVER && !pool->halted)
-        pool_halt(pool);
     if (pool->o.on_progress != NULL)
         pool->o.on_progress(pool, &pool->c);
+    if (err != 0 && err != UV_ECANCELED && pool->o.halt != UVPROC_HALT_NEVER && !pool->halted)
+        pool_halt(pool); /* after this job's progress: the counters only ever rise */
     uvproc__pool_kick(pool);
     if (!pool->in_api)
         pool_deliver(pool);

@@ -1,7 +1,7 @@
 /* The pool's internals, shared by pool.c (queue, jobs' state table, lifecycle), pool_submit.c
- * (the public calls), pool_command.c
- * (command jobs), pool_worker.c (worker slots, workerpool protocol, parent side),
- * pool_joblog.c (job log and resume) and pool_launch.c (how a child is started). */
+ * (the public calls), pool_command.c (command jobs), pool_slot.c (worker processes, their
+ * state table), pool_worker.c (workerpool's protocol, parent side), pool_joblog.c (job log
+ * and resume) and pool_launch.c (how a child is started). */
 #ifndef UVPROC_POOL_H
 #define UVPROC_POOL_H
 
@@ -12,6 +12,7 @@ typedef enum {
     UVPROC__JOB_QUEUED,
     UVPROC__JOB_RUNNING,
     UVPROC__JOB_STOPPING, /* we asked its process to stop (timeout, cancel, halt, terminate) */
+    UVPROC__JOB_WAITING,  /* failed, waiting retry_delay_ms (backoff) before it runs again */
     UVPROC__JOB_DONE,     /* finished; with keep_order it may wait here for earlier jobs */
     UVPROC__JOB_NSTATES
 } uvproc__job_state_t;
@@ -71,7 +72,19 @@ typedef enum {
     UVPROC__SLOT_READY,    /* takes jobs (idle when jobs == 0) */
     UVPROC__SLOT_RETIRING, /* told to terminate (recycle, shrink, drain), or killed */
     UVPROC__SLOT_GONE,     /* exited; freed once its handles closed */
+    UVPROC__SLOT_NSTATES
 } uvproc__slot_state_t;
+
+typedef enum {
+    UVPROC__SLOT_EV_READY,  /* it said "ready" */
+    UVPROC__SLOT_EV_IDLE,   /* idle for idle_timeout_ms */
+    UVPROC__SLOT_EV_RETIRE, /* recycle, shrink, drain: ask it to exit */
+    UVPROC__SLOT_EV_KILL,   /* a job's cancel or timeout, a protocol error, terminate */
+    UVPROC__SLOT_EV_LOST,   /* it hung up its channel */
+    UVPROC__SLOT_EV_GRACE,  /* asked to exit, it did not within the grace period */
+    UVPROC__SLOT_EV_CLOSED, /* its process closed */
+    UVPROC__SLOT_EV_NEVENTS
+} uvproc__slot_event_t;
 
 struct uvproc__slot_s {
     uvproc_pool_t *pool;
@@ -124,7 +137,7 @@ void uvproc__job_queue_push(uvproc_pool_t *pool, uvproc__job_t *j, int front);
 void uvproc__job_finish(uvproc__job_t *j, int err);
 void uvproc__job_free_now(uvproc__job_t *j);
 void uvproc__pool_release(uvproc_pool_t *pool); /* frees what uvproc_pool_new allocated */
-void uvproc__job_begin(uvproc__job_t *j); /* it really starts: its clock and timeout */
+void uvproc__job_begin(uvproc__job_t *j);       /* it really starts: its clock and timeout */
 void uvproc__job_event(uvproc__job_t *j, uvproc__job_event_t ev, int reason);
 void uvproc__pool_dispatch(uvproc_pool_t *pool);
 void uvproc__pool_kick(uvproc_pool_t *pool);
@@ -136,7 +149,12 @@ void uvproc__strv_free(char **v);
 int uvproc__command_start(uvproc__job_t *j);
 void uvproc__command_stop(uvproc__job_t *j);
 
+/* pool_slot.c: worker processes, their state table */
+void uvproc__slot_event(uvproc__slot_t *s, uvproc__slot_event_t ev);
+void uvproc__slot_arm_idle(uvproc__slot_t *s);
+
 /* pool_worker.c */
+void uvproc__worker_channel_events(uvproc_channel_options_t *o, uvproc__slot_t *s);
 int uvproc__worker_send(uvproc__job_t *j);      /* START of a worker job: send the request */
 int uvproc__worker_assign(uvproc_pool_t *pool); /* hand queued jobs to ready workers */
 void uvproc__worker_grow(uvproc_pool_t *pool);  /* start workers the queue needs */

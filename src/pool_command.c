@@ -63,6 +63,14 @@ static void exited(uvproc_process_t *p, int64_t code, int signal)
     j->res.has_rusage = uvproc_rusage(p, &j->res.rusage) == 0;
 }
 
+static void streamed(uvproc_process_t *p, int fd, const char *buf, size_t len)
+{
+    uvproc__job_t *j = uvproc_process_data(p);
+    uvproc_pool_t *pool = j->pool;
+    if (pool->o.on_output != NULL)
+        pool->o.on_output(pool, j->id, j->data, fd, buf, len);
+}
+
 static void closed(uvproc_process_t *p, int64_t code, int signal)
 {
     uvproc__job_t *j = uvproc_process_data(p);
@@ -88,6 +96,7 @@ int uvproc__command_start(uvproc__job_t *j)
         .on_error = spawn_error,
         .on_exit = exited,
         .on_close = closed,
+        .on_data = streamed,
     };
     return uvproc__launch_command(j, exec_done, &events);
 }

@@ -23,8 +23,9 @@ static int launch_command(uvproc__job_t *j, uvproc_exec_cb cb, const uvproc_spaw
     }
 
     uvproc_spawn_options_t so = pool->o.exec.spawn;
-    uvproc_stdio_type_t t =
-        pool->o.output == UVPROC_POOL_INHERIT ? UVPROC_STDIO_INHERIT : UVPROC_STDIO_IGNORE;
+    uvproc_stdio_type_t t = pool->o.output == UVPROC_POOL_INHERIT  ? UVPROC_STDIO_INHERIT
+                            : pool->o.output == UVPROC_POOL_STREAM ? UVPROC_STDIO_PIPE
+                                                                   : UVPROC_STDIO_IGNORE;
     so.stdio[0].type = UVPROC_STDIO_IGNORE;
     so.stdio[1].type = t;
     so.stdio[2].type = t;
@@ -35,7 +36,7 @@ static int launch_command(uvproc__job_t *j, uvproc_exec_cb cb, const uvproc_spaw
     so.on_error = events->on_error;
     so.on_exit = events->on_exit;
     so.on_close = events->on_close;
-    so.on_data = NULL;
+    so.on_data = events->on_data;
     so.on_end = NULL;
     so.on_drain = NULL;
     so.remote = remote;

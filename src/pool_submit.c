@@ -245,7 +245,7 @@ int uvproc_pool_terminate(uvproc_pool_t *pool)
         uvproc__job_event(pool->qhead, UVPROC__EV_CANCEL, UV_ECANCELED);
     for (uvproc__job_t *j = pool->shead, *next; j != NULL; j = next) {
         next = j->snext;
-        if (j->state == UVPROC__JOB_RUNNING)
+        if (j->state == UVPROC__JOB_RUNNING || j->state == UVPROC__JOB_WAITING)
             uvproc__job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
     }
     if (pool->o.kind == UVPROC_POOL_WORKERS)

@@ -33,7 +33,8 @@ typedef struct {
     uvproc_pool_t *pool;
     rec_job_t jobs[REC_MAX];
     int n;
-    int events, closed, worker_errors, last_worker_error;
+    int events, closed, worker_errors, last_worker_error, progress_calls;
+    uint64_t last_progress_finished; /* done + failed at the last on_progress */
     uvproc_pool_counters_t final;
     void (*after_done)(uvproc_pool_t *pool, const uvproc_pool_result_t *r);
 } rec_t;
@@ -77,6 +78,14 @@ static inline void rec_event(uvproc_pool_t *pool, uint64_t id, void *data, json_
     rec_of(pool)->events++;
 }
 
+static inline void rec_progress(uvproc_pool_t *pool, const uvproc_pool_counters_t *c)
+{
+    rec_t *rec = rec_of(pool);
+    CHECK(c->done + c->failed > rec->last_progress_finished || rec->progress_calls == 0);
+    rec->progress_calls++;
+    rec->last_progress_finished = c->done + c->failed;
+}
+
 static inline void rec_worker_error(uvproc_pool_t *pool, int err, uv_pid_t pid)
 {
     (void)pid;
@@ -101,6 +110,7 @@ static inline uvproc_pool_options_t rec_options(rec_t *rec, uvproc_pool_kind_t k
         .data = rec,
         .on_done = rec_done,
         .on_event = rec_event,
+        .on_progress = rec_progress,
         .on_worker_error = rec_worker_error,
         .on_close = rec_close,
     };

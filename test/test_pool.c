@@ -11,7 +11,8 @@
  *   RUNNING  x CANCEL    cancel_queued_and_running, halt_now_*, terminate_* (both files)
  *   RUNNING  x REQUEUE   test_pool_worker.c cancel_with_jobs_sent_ahead
  *   STOPPING x SUCCESS / FAIL   stopped_job_keeps_its_stop_reason
- *   STOPPING x CRASH     every cancel and timeout of a job that dies of the signal */
+ *   STOPPING x CRASH     every cancel and timeout of a job that dies of the signal
+ *   WAITING  x TIMEOUT / CANCEL  retry_backoff_and_cancel_while_waiting */
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -58,6 +59,8 @@ TEST(captures_output_and_counts)
     CHECK_EQ(rec->final.failed, 1);
     CHECK_EQ(rec->final.running, 0);
     CHECK_EQ(rec->final.queued, 0);
+    CHECK_EQ(rec->progress_calls, 2); /* once per finished job, counters rising */
+    CHECK_EQ(rec->last_progress_finished, 2);
 }
 
 TEST(keep_order_and_completion_order)
@@ -68,8 +71,8 @@ TEST(keep_order_and_completion_order)
         o.keep_order = keep;
         rec_pool(rec, &o);
         /* The first job takes longest: completion order is 3 2 1, submission order 1 2 3. */
-        sh(rec, "sleep 0.4; echo 1");
-        sh(rec, "sleep 0.2; echo 2");
+        sh(rec, "sleep 0.6; echo 1");
+        sh(rec, "sleep 0.3; echo 2");
         sh(rec, "echo 3");
         rec_finish(rec);
         CHECK_EQ(rec->n, 3);
@@ -108,6 +111,36 @@ TEST(retries_until_success_and_gives_up)
     CHECK_EQ(rec->final.retried, 4);
     CHECK_EQ(rec->final.done, 1);
     CHECK_EQ(rec->final.failed, 2);
+    rec_rmtree(dir);
+}
+
+/* Backoff: 100 ms before the first retry, 200 before the second (WAITING x TIMEOUT); a job
+ * cancelled while it waits (WAITING x CANCEL) never runs again. */
+TEST(retry_backoff_and_cancel_while_waiting)
+{
+    char dir[32], line[512];
+    rec_tmpdir(dir);
+    rec_t *rec = rec_new();
+    uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 2);
+    o.retries = 5;
+    o.retry_delay_ms = 100;
+    rec_pool(rec, &o);
+    snprintf(line, sizeof line,
+             "n=$(cat %s/n 2>/dev/null || echo 0); echo $((n+1)) > %s/n; [ $n -ge 2 ]", dir, dir);
+    uint64_t t0 = uv_hrtime();
+    uint64_t flaky = sh(rec, line);
+    uint64_t hopeless = sh(rec, "exit 1");
+    uvproc_pool_counters_t c;
+    for (uvproc_pool_counters(rec->pool, &c); c.retried < 2; uvproc_pool_counters(rec->pool, &c))
+        uv_run(&rec->loop, UV_RUN_ONCE);
+    CHECK_OK(uvproc_pool_cancel(rec->pool, hopeless)); /* it waits for its first retry */
+    rec_finish(rec);
+    CHECK_EQ(rec_find(rec, flaky)->error, 0);
+    CHECK_EQ(rec_find(rec, flaky)->attempts, 3);
+    CHECK((uv_hrtime() - t0) / 1000000 >= 300); /* 100 + 200 ms of backoff */
+    CHECK_EQ(rec_find(rec, hopeless)->error, UV_ECANCELED);
+    CHECK_EQ(rec_find(rec, hopeless)->attempts, 1);
+    CHECK_EQ(rec->final.queued, 0);
     rec_rmtree(dir);
 }
 
@@ -352,6 +385,41 @@ TEST(stopped_job_keeps_its_stop_reason)
     CHECK_EQ(rec_find(rec, dirty)->exit_code, 5);
 }
 
+static char streamed_[256];
+static int streamed_chunks_, streamed_before_done_;
+static void on_output(uvproc_pool_t *pool, uint64_t id, void *data, int fd, const char *buf,
+                      size_t len)
+{
+    (void)pool;
+    (void)id;
+    (void)data;
+    snprintf(streamed_ + strlen(streamed_), sizeof streamed_ - strlen(streamed_), "%d:%.*s", fd,
+             (int)len, buf);
+    streamed_chunks_++;
+}
+static void count_streamed(uvproc_pool_t *pool, const uvproc_pool_result_t *r)
+{
+    (void)pool;
+    (void)r;
+    streamed_before_done_ = streamed_chunks_;
+}
+
+TEST(stream_mode)
+{
+    rec_t *rec = rec_new();
+    uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 1);
+    o.output = UVPROC_POOL_STREAM;
+    o.on_output = on_output;
+    rec->after_done = count_streamed;
+    rec_pool(rec, &o);
+    uint64_t id = sh(rec, "echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three; exit 3");
+    rec_finish(rec);
+    CHECK_STR(streamed_, "1:one\n2:two\n1:three\n");
+    CHECK_EQ(streamed_before_done_, 3);
+    CHECK_EQ(rec_find(rec, id)->error, UVPROC_EEXITCODE);
+    CHECK_EQ(rec_find(rec, id)->exit_code, 3);
+}
+
 TEST(input_bytes)
 {
     rec_t *rec = rec_new();
@@ -405,6 +473,7 @@ int main(int argc, char **argv)
     RUN(captures_output_and_counts);
     RUN(keep_order_and_completion_order);
     RUN(retries_until_success_and_gives_up);
+    RUN(retry_backoff_and_cancel_while_waiting);
     RUN(retry_on_signal);
     RUN(halt_soon_starts_nothing_new);
     RUN(halt_now_stops_running_jobs);
@@ -416,6 +485,7 @@ int main(int argc, char **argv)
     RUN(terminate_leaves_no_child);
     RUN(discard_mode_gives_rusage);
     RUN(stopped_job_keeps_its_stop_reason);
+    RUN(stream_mode);
     RUN(input_bytes);
     RUN(submit_from_on_done);
     RUN(bad_arguments);

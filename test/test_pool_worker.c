@@ -289,6 +289,39 @@ TEST(misbehaving_workers)
     CHECK_EQ(rec->last_worker_error, UV_ENOENT);
 }
 
+/* A worker that hangs up its channel but lives on is killed; its job fails, the pool goes on. */
+TEST(worker_that_hangs_up)
+{
+    rec_t *rec = rec_new();
+    uvproc_pool_options_t o = wopts(rec, 1);
+    const char *const args[] = {"hangup", NULL};
+    o.worker_args = args;
+    rec_pool(rec, &o);
+    uint64_t a = rec_call(rec, "echo", json_pack("[i]", 1), 0);
+    rec_finish(rec);
+    CHECK_EQ(rec_find(rec, a)->error, UVPROC_EWORKERDIED);
+}
+
+/* Drained before its workers said "ready": they are told to terminate at once; one that
+ * ignores it is killed after the grace period. */
+TEST(drain_before_ready_and_terminate_ignored)
+{
+    for (int silent = 0; silent <= 1; silent++) {
+        rec_t *rec = rec_new();
+        uvproc_pool_options_t o = wopts(rec, 2);
+        const char *const args[] = {"silent", NULL};
+        o.min_workers = 2;
+        o.stop.first.grace_ms = 100;
+        if (silent)
+            o.worker_args = args;
+        rec_pool(rec, &o);
+        uint64_t t0 = uv_hrtime();
+        rec_finish(rec);
+        CHECK_EQ(rec->final.workers_started, 2);
+        CHECK((uv_hrtime() - t0) / 1000000 < 1500); /* the grace, not the default 2 s */
+    }
+}
+
 TEST(terminate_with_running_jobs)
 {
     rec_t *rec = rec_new();
@@ -306,6 +339,45 @@ TEST(terminate_with_running_jobs)
     for (int i = 0; i < 5; i++)
         CHECK_EQ(rec->jobs[i].error, UV_ECANCELED);
     CHECK_EQ(rec->final.workers, 0);
+}
+
+/* Many jobs sent ahead, cancels landing on queued, sent-ahead and running jobs from on_done:
+ * every job is delivered exactly once, right or cancelled, nothing else. */
+static void cancel_some(uvproc_pool_t *pool, const uvproc_pool_result_t *r)
+{
+    if (r->id % 97 == 0)
+        uvproc_pool_cancel(pool, r->id + 3); /* may be queued, in flight or done already */
+}
+
+TEST(many_jobs_with_cancels)
+{
+    rec_t *rec = rec_new();
+    uvproc_pool_options_t o = wopts(rec, 2);
+    o.pipeline = 4;
+    rec->after_done = cancel_some;
+    rec_pool(rec, &o);
+    enum { N = 1500 };
+    for (int i = 0; i < N; i++)
+        rec_call(rec, "add", json_pack("[i,i]", i, 1), 0);
+    for (uint64_t id = 50; id <= N; id += 200)
+        CHECK_OK(uvproc_pool_cancel(rec->pool, id));
+    rec_finish(rec);
+    CHECK_EQ(rec->n, N);
+    int cancelled = 0;
+    for (int i = 0; i < N; i++) {
+        rec_job_t *j = &rec->jobs[i];
+        for (int k = 0; k < i; k++)
+            CHECK(rec->jobs[k].id != j->id);
+        if (j->error == UV_ECANCELED)
+            cancelled++;
+        else {
+            CHECK_EQ(j->error, 0);
+            CHECK_EQ(json_integer_value(j->result), (long long)j->id); /* (id - 1) + 1 */
+        }
+    }
+    CHECK(cancelled >= 8);
+    CHECK_EQ(rec->final.cancelled, cancelled);
+    CHECK_EQ(rec->final.done + rec->final.failed, N);
 }
 
 TEST(bounded_queue)
@@ -369,7 +441,10 @@ int main(int argc, char **argv)
     RUN(recycle_by_peak_rss);
     RUN(min_max_and_idle_shrink);
     RUN(misbehaving_workers);
+    RUN(worker_that_hangs_up);
+    RUN(drain_before_ready_and_terminate_ignored);
     RUN(terminate_with_running_jobs);
+    RUN(many_jobs_with_cancels);
     RUN(bounded_queue);
     RUN(keep_order_and_joblog);
     return check_done();

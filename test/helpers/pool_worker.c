@@ -15,7 +15,8 @@
  *   garbage    says ready, answers every request with a line that is not JSON
  *   badid      says ready, answers every request with id + 1000000
  *   silent     says ready, never answers
- *   noready    exits 3 without saying ready */
+ *   noready    exits 3 without saying ready
+ *   hangup     says ready, closes its channel, and waits to be killed */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,11 @@ static int raw_worker(const char *mode)
         return 3;
     if (write(fd, "\"ready\"\n", 8) != 8)
         return 1;
+    if (strcmp(mode, "hangup") == 0) {
+        close(fd);
+        for (;;)
+            pause();
+    }
     for (;;) {
         ssize_t n = read(fd, buf + len, sizeof buf - len - 1);
         if (n <= 0)

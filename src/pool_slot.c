@@ -1,0 +1,348 @@
+/* Worker slots: one worker process each, its life written as a state x event table (as the
+ * jobs' in pool.c). A slot is STARTING (forked, waiting for "ready"), READY (takes jobs),
+ * RETIRING (told to terminate, or killed) or GONE (closed; freed once its timer closed too).
+ *
+ * Slots start on demand up to max_workers, are kept down to min_workers, retire when idle for
+ * idle_timeout_ms above min_workers, when recycled (pool_worker.c), on drain; they are killed
+ * for a job's cancel or timeout, for a protocol error, on terminate. */
+#include <signal.h>
+#include <stdlib.h>
+
+#include "pool.h"
+
+#define TERMINATE_MESSAGE "__workerpool-terminate__"
+
+static unsigned slots_serving(const uvproc_pool_t *pool, unsigned *starting)
+{
+    unsigned n = 0;
+    *starting = 0;
+    for (const uvproc__slot_t *s = pool->slots; s != NULL; s = s->next) {
+        if (s->state == UVPROC__SLOT_READY && !s->recycle)
+            n++;
+        else if (s->state == UVPROC__SLOT_STARTING) {
+            n++;
+            (*starting)++;
+        }
+    }
+    return n;
+}
+
+static void slot_set_state(uvproc__slot_t *s, uvproc__slot_state_t st)
+{
+    uvproc_pool_t *pool = s->pool;
+    if (s->state == UVPROC__SLOT_READY)
+        pool->ready_slots--;
+    if (st == UVPROC__SLOT_READY)
+        pool->ready_slots++;
+    if (st == UVPROC__SLOT_GONE && s->state != UVPROC__SLOT_GONE) {
+        pool->live_slots--;
+        pool->c.workers--;
+    }
+    s->state = st;
+}
+
+static void slot_maybe_free(uvproc__slot_t *s)
+{
+    uvproc_pool_t *pool = s->pool;
+    if (--s->pending > 0)
+        return;
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        pool->slots = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    free(s);
+    uvproc__pool_kick(pool);
+}
+
+static void slot_timer_closed(uv_handle_t *h)
+{
+    slot_maybe_free(h->data);
+}
+
+static void slot_timer_cb(uv_timer_t *t)
+{
+    uvproc__slot_t *s = t->data;
+    uvproc__slot_event(s, s->state == UVPROC__SLOT_RETIRING ? UVPROC__SLOT_EV_GRACE
+                                                            : UVPROC__SLOT_EV_IDLE);
+}
+
+void uvproc__slot_arm_idle(uvproc__slot_t *s)
+{
+    if (s->state == UVPROC__SLOT_READY && s->njobs == 0 && !s->pool->draining)
+        uv_timer_start(&s->timer, slot_timer_cb, s->pool->o.idle_timeout_ms, 0);
+}
+
+/* Every job still in flight on a worker that is gone. If we killed it, the jobs we were
+ * stopping finish with their stop reason and the others go back to the queue; if it died on
+ * its own, the oldest (the one it was running: workers serve in order) fails, the rest go
+ * back. */
+static void slot_fail_jobs(uvproc__slot_t *s)
+{
+    int blamed = s->killed;
+    while (s->jobs != NULL) {
+        uvproc__job_t *j = s->jobs;
+        if (j->state == UVPROC__JOB_STOPPING)
+            uvproc__job_event(j, UVPROC__EV_CRASH, UVPROC_EWORKERDIED);
+        else if (s->host_lost && !blamed) {
+            /* scale-out: the host (or ssh's 255 for a crash) took it: a retry elsewhere */
+            blamed = 1;
+            uvproc__job_event(j, UVPROC__EV_HOSTLOST, UVPROC_EWORKERDIED);
+        } else if (!blamed) {
+            blamed = 1;
+            uvproc__job_event(j, UVPROC__EV_CRASH, UVPROC_EWORKERDIED);
+        } else
+            uvproc__job_event(j, UVPROC__EV_REQUEUE, 0);
+        if (s->jobs == j) /* an action that left it linked: never loop forever */
+            uvproc__worker_job_left(j);
+    }
+}
+
+/* ---- the table's actions ---- */
+
+static void slot_impossible(uvproc__slot_t *s)
+{
+    (void)s;
+}
+
+static void slot_ignore(uvproc__slot_t *s)
+{
+    (void)s;
+}
+
+static void slot_ready(uvproc__slot_t *s)
+{
+    slot_set_state(s, UVPROC__SLOT_READY);
+    s->pool->start_failures = 0;
+    uvproc__hosts_worker_ready(s);
+    uvproc__pool_dispatch(s->pool);
+    uvproc__slot_arm_idle(s);
+}
+
+static void slot_kill(uvproc__slot_t *s)
+{
+    if (s->killed || s->proc == NULL)
+        return;
+    s->killed = 1;
+    slot_set_state(s, UVPROC__SLOT_RETIRING);
+    uvproc_kill(s->proc, SIGKILL);
+}
+
+/* Asks it to exit ("__workerpool-terminate__"); SIGKILL after the grace period. */
+static void slot_retire(uvproc__slot_t *s)
+{
+    const uvproc_pool_t *pool = s->pool;
+    slot_set_state(s, UVPROC__SLOT_RETIRING);
+    if (s->ch == NULL ||
+        uvproc_channel_send_new(s->ch, json_string(TERMINATE_MESSAGE), NULL, NULL) < 0) {
+        slot_kill(s);
+        return;
+    }
+    uint64_t grace = pool->o.stop.first.grace_ms != 0 ? pool->o.stop.first.grace_ms : 2000;
+    uv_timer_start(&s->timer, slot_timer_cb, grace, 0);
+}
+
+static void slot_idle(uvproc__slot_t *s)
+{
+    unsigned starting;
+    if (s->njobs == 0 && slots_serving(s->pool, &starting) > s->pool->o.min_workers)
+        slot_retire(s);
+}
+
+/* It hung up its channel, so it can never answer: SIGKILL (it is usually exiting anyway),
+ * and its jobs are judged as after a crash (not `killed`: the oldest is to blame). Before
+ * "ready" it stays STARTING, so that its end counts as a failed start. */
+static void slot_lost(uvproc__slot_t *s)
+{
+    if (s->state == UVPROC__SLOT_READY && uvproc__hosts_is_remote(s->host) && !s->killed) {
+        /* scale-out: a launcher whose connection dropped exits on its own, and its code
+         * (ssh: 255) is what says the host is lost; a kill now would hide it. A second is
+         * plenty for ssh, even on a loaded machine. */
+        slot_set_state(s, UVPROC__SLOT_RETIRING);
+        uv_timer_start(&s->timer, slot_timer_cb, 1000, 0);
+        return;
+    }
+    if (s->state == UVPROC__SLOT_READY)
+        slot_set_state(s, UVPROC__SLOT_RETIRING);
+    if (s->proc != NULL)
+        uvproc_kill(s->proc, SIGKILL);
+}
+
+/* The process closed (exit + channel closed). Taken at close, not exit: a reply it wrote just
+ * before exiting is read (and its job completed) before the jobs still in flight are
+ * judged. */
+static void slot_closed(uvproc__slot_t *s)
+{
+    uvproc_pool_t *pool = s->pool;
+    int was_starting = s->state == UVPROC__SLOT_STARTING;
+    slot_set_state(s, UVPROC__SLOT_GONE);
+    uv_timer_stop(&s->timer);
+    uv_close((uv_handle_t *)&s->timer, slot_timer_closed);
+    pool->in_api++; /* deliver from the next turn: the slot is half torn down */
+    slot_fail_jobs(s);
+    pool->in_api--;
+    if (was_starting && !s->host_lost) { /* a lost host is pool_hosts.c's to retry */
+        int err = s->start_error != 0 ? s->start_error : UVPROC_EWORKERDIED;
+        unsigned starting;
+        pool->start_failures++;
+        if (pool->o.on_worker_error != NULL)
+            pool->o.on_worker_error(pool, err, s->proc != NULL ? uvproc_pid(s->proc) : 0);
+        /* Nobody can serve the queue: its first job gets the error rather than a pool that
+         * restarts a broken worker forever. The next job gets its own try. */
+        if (pool->ready_slots == 0 && slots_serving(pool, &starting) == 0 && pool->qhead != NULL) {
+            pool->in_api++;
+            uvproc__job_event(pool->qhead, UVPROC__EV_NOWORKER, err);
+            pool->in_api--;
+        }
+    }
+    uvproc__pool_kick(pool);
+}
+
+typedef void (*uvproc__slot_action_t)(uvproc__slot_t *s);
+
+/* Rows are states, columns events; slot_impossible marks cells no path produces. Tests
+ * (test_pool_worker.c): READY every test; IDLE min_max_and_idle_shrink; RETIRE recycle_*,
+ * every drain, STARTING x RETIRE drain_before_ready_and_terminate_ignored; KILL cancel_*,
+ * timeout_*, misbehaving_workers, terminate_*; LOST worker_that_hangs_up; GRACE
+ * drain_before_ready_and_terminate_ignored; CLOSED every test, STARTING x CLOSED
+ * misbehaving_workers ("noready", a missing program). */
+static const uvproc__slot_action_t slot_table[UVPROC__SLOT_NSTATES][UVPROC__SLOT_EV_NEVENTS] = {
+    [UVPROC__SLOT_STARTING] =
+        {
+            [UVPROC__SLOT_EV_READY] = slot_ready,
+            [UVPROC__SLOT_EV_IDLE] = slot_impossible, /* the idle timer starts when ready */
+            [UVPROC__SLOT_EV_RETIRE] = slot_retire,   /* drained before it was ready */
+            [UVPROC__SLOT_EV_KILL] = slot_kill,
+            [UVPROC__SLOT_EV_LOST] = slot_lost,
+            [UVPROC__SLOT_EV_GRACE] = slot_impossible,
+            [UVPROC__SLOT_EV_CLOSED] = slot_closed, /* it died (or never ran) before "ready" */
+        },
+    [UVPROC__SLOT_READY] =
+        {
+            [UVPROC__SLOT_EV_READY] = slot_ignore, /* a second "ready" changes nothing */
+            [UVPROC__SLOT_EV_IDLE] = slot_idle,
+            [UVPROC__SLOT_EV_RETIRE] = slot_retire,
+            [UVPROC__SLOT_EV_KILL] = slot_kill,
+            [UVPROC__SLOT_EV_LOST] = slot_lost,
+            [UVPROC__SLOT_EV_GRACE] = slot_impossible,
+            [UVPROC__SLOT_EV_CLOSED] = slot_closed, /* crashed */
+        },
+    [UVPROC__SLOT_RETIRING] =
+        {
+            [UVPROC__SLOT_EV_READY] = slot_ignore, /* told to terminate before it was ready */
+            [UVPROC__SLOT_EV_IDLE] = slot_ignore,
+            [UVPROC__SLOT_EV_RETIRE] = slot_ignore,
+            [UVPROC__SLOT_EV_KILL] = slot_kill,   /* terminate while it winds down */
+            [UVPROC__SLOT_EV_LOST] = slot_ignore, /* exiting as asked */
+            [UVPROC__SLOT_EV_GRACE] = slot_kill,  /* it did not exit when asked */
+            [UVPROC__SLOT_EV_CLOSED] = slot_closed,
+        },
+    [UVPROC__SLOT_GONE] =
+        {
+            [UVPROC__SLOT_EV_READY] = slot_ignore,
+            [UVPROC__SLOT_EV_IDLE] = slot_impossible, /* its timer is closed */
+            [UVPROC__SLOT_EV_RETIRE] = slot_ignore,
+            [UVPROC__SLOT_EV_KILL] = slot_ignore,
+            [UVPROC__SLOT_EV_LOST] = slot_ignore,
+            [UVPROC__SLOT_EV_GRACE] = slot_impossible,
+            [UVPROC__SLOT_EV_CLOSED] = slot_impossible, /* closes once */
+        },
+};
+
+void uvproc__slot_event(uvproc__slot_t *s, uvproc__slot_event_t ev)
+{
+    slot_table[s->state][ev](s);
+}
+
+/* ---- starting ---- */
+
+static void on_error_cb(uvproc_process_t *p, const uvproc_error_t *e)
+{
+    uvproc__slot_t *s = uvproc_process_data(p);
+    s->start_error = e->code;
+}
+
+static void on_close_cb(uvproc_process_t *p, int64_t code, int signal)
+{
+    uvproc__slot_t *s = uvproc_process_data(p);
+    uvproc__hosts_worker_closed(s, code, signal);
+    uvproc__slot_event(s, UVPROC__SLOT_EV_CLOSED);
+    s->proc = NULL;
+    s->ch = NULL;
+    slot_maybe_free(s);
+}
+
+static void slot_start(uvproc_pool_t *pool)
+{
+    uvproc__slot_t *s = calloc(1, sizeof *s);
+    uvproc_fork_options_t events = {
+        .spawn = {.on_error = on_error_cb, .on_close = on_close_cb},
+    };
+    int err;
+    if (s == NULL)
+        return;
+    s->pool = pool;
+    s->state = UVPROC__SLOT_STARTING;
+    uv_timer_init(pool->loop, &s->timer);
+    s->timer.data = s;
+    s->pending = 2; /* the process and the timer */
+    s->next = pool->slots;
+    if (pool->slots != NULL)
+        pool->slots->prev = s;
+    pool->slots = s;
+    pool->live_slots++;
+    pool->c.workers++;
+    pool->c.workers_started++;
+    uvproc__worker_channel_events(&events.channel, s);
+    err = uvproc__launch_worker(pool, s, &events);
+    if (err != 0) { /* nothing was created: no callback will come */
+        s->start_error = err;
+        s->pending = 1;
+        slot_set_state(s, UVPROC__SLOT_GONE);
+        uv_close((uv_handle_t *)&s->timer, slot_timer_closed);
+        pool->start_failures++;
+        if (pool->o.on_worker_error != NULL)
+            pool->o.on_worker_error(pool, err, 0);
+        if (pool->qhead != NULL)
+            uvproc__job_event(pool->qhead, UVPROC__EV_NOWORKER, err);
+        return;
+    }
+    s->ch = uvproc_process_channel(s->proc);
+}
+
+void uvproc__worker_grow(uvproc_pool_t *pool)
+{
+    unsigned starting;
+    unsigned serving = slots_serving(pool, &starting);
+    if (pool->terminating || pool->halted || pool->closed)
+        return;
+    while (serving < uvproc__hosts_capacity(pool)) {
+        int want_min =
+            !pool->draining && pool->start_failures == 0 && serving < pool->o.min_workers;
+        /* Work nobody can take now: more queued jobs than starting workers will take. */
+        unsigned free_ready = 0;
+        for (const uvproc__slot_t *s = pool->slots; s != NULL; s = s->next)
+            if (s->state == UVPROC__SLOT_READY && !s->recycle)
+                free_ready += pool->o.pipeline - s->njobs;
+        int want_work =
+            pool->c.queued > (uint64_t)free_ready + (uint64_t)starting * pool->o.pipeline;
+        if (!want_min && !want_work)
+            break;
+        slot_start(pool);
+        serving = slots_serving(pool, &starting);
+        if (pool->closed || pool->halted)
+            break;
+        if (pool->start_failures > 0 && starting == 0)
+            break; /* it failed at once: the queue's head got the error; one try per call */
+    }
+}
+
+void uvproc__worker_retire_all(uvproc_pool_t *pool, int kill)
+{
+    for (uvproc__slot_t *s = pool->slots; s != NULL; s = s->next)
+        if (kill)
+            uvproc__slot_event(s, UVPROC__SLOT_EV_KILL);
+        else if (s->njobs == 0)
+            uvproc__slot_event(s, UVPROC__SLOT_EV_RETIRE);
+}
