@@ -145,6 +145,10 @@ typedef struct uvproc_spawn_options_s {
     void (*on_exit)(uvproc_process_t *p, int64_t code, int signal);
     /* Last event. A failed spawn closes with code = the (negative) error and signal 0. */
     void (*on_close)(uvproc_process_t *p, int64_t code, int signal);
+
+    /* Scale-out: non-NULL runs the child on another host through a launcher (ssh, srun, ...);
+     * see "Remote children" at the end of this header. Borrowed for the call. */
+    const struct uvproc_remote_s *remote;
 } uvproc_spawn_options_t;
 
 /* Starts `file` with `args` (NULL-terminated, NOT including argv[0]; NULL means none).
@@ -505,6 +509,7 @@ typedef struct {
     const char *error_message; /* the worker's message, or NULL */
     double start_time;         /* seconds since the epoch when the (last) attempt started */
     double run_ms;             /* wall time of the last attempt */
+    const char *host;          /* pools with hosts: where the last attempt ran (":" is this host) */
 } uvproc_pool_result_t;
 
 typedef struct uvproc_pool_options_s {
@@ -554,6 +559,10 @@ typedef struct uvproc_pool_options_s {
     void (*on_worker_error)(uvproc_pool_t *pool, int err, uv_pid_t pid);
     /* Last: every job delivered, every child reaped. The pool is freed when it returns. */
     void (*on_close)(uvproc_pool_t *pool);
+
+    /* Scale-out: slots on several hosts, local and remote (see "Pool across hosts" at the end
+     * of this header). NULL: every slot is local. Copied by uvproc_pool_new. */
+    const struct uvproc_pool_hosts_s *hosts;
 } uvproc_pool_options_t;
 
 /* Per job; NULL means the pool's defaults. */
@@ -1055,6 +1064,281 @@ UVPROC_EXTERN int uvproc_broadcast_close(uvproc_broadcast_t *bc);
 UVPROC_EXTERN void uvproc_broadcast_ref(uvproc_broadcast_t *bc);
 UVPROC_EXTERN void uvproc_broadcast_unref(uvproc_broadcast_t *bc);
 UVPROC_EXTERN void *uvproc_broadcast_data(const uvproc_broadcast_t *bc);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Remote children (scale-out): a launcher prefix, and the IPC channel over stdio            */
+
+/* How the remote command reaches the launcher. */
+typedef enum {
+    UVPROC_REMOTE_QUOTE_AUTO = 0, /* SHELL when launcher[0] is named "ssh", else NONE */
+    UVPROC_REMOTE_QUOTE_SHELL,    /* one argument: every word quoted for a POSIX shell, as ssh
+                                     needs (it joins its arguments with spaces and gives the
+                                     string to the remote login shell) */
+    UVPROC_REMOTE_QUOTE_NONE,     /* the words as separate arguments (srun, kubectl exec, env) */
+} uvproc_remote_quote_t;
+
+/* Set as uvproc_spawn_options_t.remote. The child is started as
+ *   launcher... [env [-C cwd] KEY=VALUE...] [relay] file args...
+ * so `launcher` is any program that runs its arguments and carries stdin/stdout/stderr:
+ * {"ssh", "-p", "2222", "host", NULL}, {"srun", "-N1", "-n1", "--quiet", NULL},
+ * {"kubectl", "exec", "-i", "pod", "--", NULL}. The spawn options' cwd, env, uid/gid and
+ * detached apply to the local launcher process; `cwd` and `env` here to the remote command.
+ * argv0 and extra stdio slots (fds > 2) do not cross: UV_EINVAL for extra slots.
+ * Every string is used before the call returns. The launcher's exit code is the child's
+ * (ssh: 255 when the connection or the login failed; srun: 128+N for a signal). */
+typedef struct uvproc_remote_s {
+    const char *const *launcher; /* NULL-terminated, non-empty; launcher[0] looked up in PATH */
+    uvproc_remote_quote_t quote;
+    const char *cwd;         /* remote working directory (env -C); NULL: the launcher's choice */
+    const char *const *env;  /* NULL-terminated "KEY=VALUE" set on the remote side (env(1)) */
+    /* uvproc_fork only: runs `relay exec_path exec_args... file args...` on the remote side.
+     * "uvproc-relay" (installed with the library) gives a Node child (or any child that
+     * expects NODE_CHANNEL_FD) a socketpair there and bridges it to stdin/stdout. NULL: the
+     * child itself speaks the channel on stdin/stdout (uvproc_channel_from_parent does). */
+    const char *relay;
+} uvproc_remote_t;
+
+/* uvproc_fork with options->spawn.remote set runs the channel over the child's stdin/stdout
+ * (fd 3 does not cross ssh): the child's stdin and stdout belong to the channel (stderr stays
+ * as configured), and the remote command gets UVPROC_CHANNEL=stdio and
+ * NODE_CHANNEL_SERIALIZATION_MODE=json, which uvproc_channel_from_parent adopts (it then moves
+ * the channel off fds 0 and 1, points fd 1 at stderr so a stray printf cannot corrupt a frame,
+ * and gives fd 0 /dev/null). When stdin reaches EOF (the parent, or its ssh, died) the channel
+ * disconnects: a remote child must then end, as uvproc-relay ends its own child.
+ * Handles cannot cross hosts: uvproc_channel_send_handle on such a channel is UV_ENOTSUP. */
+
+/* The value of UVPROC_CHANNEL that selects the channel over stdio. */
+#define UVPROC_CHANNEL_STDIO "stdio"
+
+/* Opens a channel that reads `in_fd` and writes `out_fd` (pipes, sockets, a tty: any stream
+ * fd; they may be the same socket), with no handle passing: what a relay or a program behind
+ * a launcher uses. The channel works on close-on-exec copies of both fds and closes the
+ * originals once it is up; on error they stay the caller's. UV_EBADF for a closed fd. */
+UVPROC_EXTERN int uvproc_channel_open_stdio(uv_loop_t *loop, uvproc_channel_t **out, int in_fd,
+                                            int out_fd, const uvproc_channel_options_t *options);
+
+/* Pool across hosts: uvproc_pool_options_t.hosts. Each host has slots (worker processes, or
+ * command jobs at once); jobs go to free slots across all hosts, the least loaded host first.
+ * A remote slot is started through `launcher` + the host name, with the channel over stdio.
+ * A host whose launcher exits with `failure_exit_code` (ssh's 255: connection refused or lost,
+ * login failed) is marked down at once: its in-flight jobs go back to the front of the queue
+ * (the one each worker was running counts as a retry, in counters.retried and in its
+ * attempts, whatever `retries` says; those sent ahead behind it do not; a job that lost its
+ * host more often than retries + number of hosts fails with UVPROC_EWORKERDIED or
+ * UVPROC_EEXITCODE); on_done still comes once per job. The host gets no work for
+ * `backoff_ms`, then one probe
+ * slot: a worker that says "ready" (or a command that exits with another code) brings it
+ * back, another failure doubles the backoff (up to backoff_max_ms). While every host is down
+ * queued jobs wait. The pool's max_workers is replaced by the sum of the slots.
+ * ssh also exits 255 when the remote command is killed by a signal (or exits 255 itself):
+ * run C workers behind `remote.relay` too (the relay exits 128+N instead) so that a crashing
+ * job is not taken for a lost host; a remote command job that exits 255 is taken for one. */
+typedef struct uvproc_pool_hosts_s {
+    /* GNU parallel's --sshlogin list: comma-separated [N/]HOST, N slots on HOST (default 1),
+     * ":" for this machine. "4/127.0.0.2,4/127.0.0.3,2/:". At most 1024 hosts. */
+    const char *spec;
+    /* The argv each remote host's name is appended to; NULL: {"ssh", NULL}. */
+    const char *const *launcher;
+    /* quote, cwd, env and relay (worker pools) for every remote host; its launcher is unused. */
+    uvproc_remote_t remote;
+    int failure_exit_code;   /* 0: 255 */
+    uint64_t backoff_ms;     /* 0: 1000 */
+    uint64_t backoff_max_ms; /* 0: 30000 */
+    /* Command pools in UVPROC_POOL_INHERIT mode: every line a job writes to stdout or stderr
+     * goes to the pool's own fd 1 or 2 with "HOST\t" in front (GNU parallel's --tag); lines
+     * of different jobs never interleave (a line longer than 64 KiB is cut there). */
+    int tag_output;
+    /* Optional: a host went down (up = 0; exit_code: its launcher's) or came back (up = 1). */
+    void (*on_host)(uvproc_pool_t *pool, const char *host, int up, int64_t exit_code);
+} uvproc_pool_hosts_t;
+/* cluster: a primary supervising N workers on a shared port (Node's NODE_CLUSTER protocol)  */
+
+/* The primary starts N workers of any program (C workers linking uvproc, or unmodified Node
+ * `cluster` workers run with `node`), answers their listen requests on one shared socket,
+ * restarts a worker that dies with exponential backoff, stops gracefully and reloads with no
+ * failed request. Docs: docs/cluster.md. */
+typedef struct uvproc_cluster_s uvproc_cluster_t;
+typedef struct uvproc_cluster_worker_s uvproc_cluster_worker_t;
+
+/* A reload's replacement worker crash-looped (uvproc_strerror knows it). */
+#define UVPROC_ECRASHLOOP (-30100)
+
+typedef enum {
+    /* Node's SCHED_RR (its default on Unix): the primary listens, accepts, and passes each
+     * connection to one worker over the channel, one in flight per worker. Even balance. */
+    UVPROC_CLUSTER_RR = 0,
+    /* Node's SCHED_NONE: the primary binds and hands the socket to every worker, which
+     * listens and accepts itself; the kernel balances. Fastest. */
+    UVPROC_CLUSTER_SHARED,
+} uvproc_cluster_policy_t;
+
+/* A worker slot's state. A slot lives across restarts (its process and id change). */
+typedef enum {
+    UVPROC_WORKER_STARTING = 0, /* forked, not yet online */
+    UVPROC_WORKER_ONLINE,       /* said online, not yet listening */
+    UVPROC_WORKER_LISTENING,    /* a server listens: the worker is ready */
+    UVPROC_WORKER_STOPPING,     /* told to disconnect; SIGKILL when the grace period ends */
+    UVPROC_WORKER_BACKOFF,      /* died; its replacement starts when the delay ends */
+    UVPROC_WORKER_DEAD,         /* gone for good (stopped, left on its own, or a crash loop) */
+} uvproc_cluster_worker_state_t;
+
+/* Restart policy, as data. Zero fields mean the defaults in brackets (PM2's, for the delay).
+ * The first restart after a stable period is immediate; the n-th (n >= 2) waits
+ * delay_ms * factor^(n-2), at most max_delay_ms. A worker that stays up reset_after_ms
+ * starts the sequence over. More than crash_loop_restarts restarts within crash_loop_window_ms
+ * is a crash loop: the slot stops restarting (DEAD) and on_crash_loop reports it. */
+typedef struct {
+    uint64_t delay_ms;              /* [100] */
+    double factor;                  /* [1.5] */
+    uint64_t max_delay_ms;          /* [15000] */
+    uint64_t reset_after_ms;        /* [30000] */
+    unsigned crash_loop_restarts;   /* [10]; UINT32_MAX: never give up */
+    uint64_t crash_loop_window_ms;  /* [60000] */
+    int disabled;                   /* non-zero: never restart */
+} uvproc_cluster_restart_t;
+
+/* Where a worker's server listens, as its `listening` message says. Strings borrowed. */
+typedef struct {
+    const char *address; /* IP address, Unix socket path, or NULL (all interfaces) */
+    int port;            /* -1 for a Unix socket */
+    int address_type;    /* 4, 6, or -1 (Unix socket): Node's addressType */
+} uvproc_cluster_address_t;
+
+typedef struct uvproc_cluster_options_s {
+    /* How each worker is started (uvproc_fork's options: exec_path "node" runs a Node
+     * script). The library adds NODE_UNIQUE_ID=<worker id> to the environment and sets
+     * kill_on_parent_death, so that workers die with the primary. The channel callbacks and
+     * spawn event callbacks are the cluster's: those fields are ignored. */
+    uvproc_fork_options_t fork;
+    unsigned workers; /* 0: uv_available_parallelism() */
+    uvproc_cluster_policy_t policy;
+    uvproc_cluster_restart_t restart;
+    uint64_t grace_ms; /* stop: SIGKILL a worker this long after asking it to leave [5000] */
+    /* A worker that asks to listen on no particular address (Node's listen(port)) gets this
+     * one; NULL: all interfaces ("::", else "0.0.0.0"), as Node does. */
+    const char *host;
+    void *data; /* uvproc_cluster_data() */
+
+    /* Events; any may be NULL. A worker pointer stays valid until the event that says it is
+     * DEAD (on_exit, then on_crash_loop if that is why) has returned. */
+    void (*on_fork)(uvproc_cluster_t *c, uvproc_cluster_worker_t *w);
+    void (*on_online)(uvproc_cluster_t *c, uvproc_cluster_worker_t *w);
+    void (*on_listening)(uvproc_cluster_t *c, uvproc_cluster_worker_t *w,
+                         const uvproc_cluster_address_t *address);
+    /* A user message from the worker (borrowed). */
+    void (*on_message)(uvproc_cluster_t *c, uvproc_cluster_worker_t *w, json_t *msg);
+    void (*on_disconnect)(uvproc_cluster_t *c, uvproc_cluster_worker_t *w);
+    /* The worker's process is gone (code -1 and `signal` set when killed; code < -1 is the
+     * spawn error when it never started). The state tells what follows: BACKOFF (a restart
+     * comes after on_restart), DEAD (none). rusage and uptime are those of this process. */
+    void (*on_exit)(uvproc_cluster_t *c, uvproc_cluster_worker_t *w, int64_t code, int signal);
+    /* A restart is scheduled `delay_ms` from now. */
+    void (*on_restart)(uvproc_cluster_t *c, uvproc_cluster_worker_t *w, uint64_t delay_ms);
+    /* Too many restarts within the window: this slot stops restarting. */
+    void (*on_crash_loop)(uvproc_cluster_t *c, uvproc_cluster_worker_t *w);
+    /* Bad input from a worker (UVPROC_EBADMSG garbage line, UV_EMSGSIZE, UV_EPROTO: a
+     * NODE_CLUSTER message with an unknown act or missing fields; `msg` is it, may be NULL)
+     * or a failure on its behalf (the spawn error, UV_EADDRINUSE answered to a listen). The
+     * primary and the other workers go on. */
+    void (*on_error)(uvproc_cluster_t *c, uvproc_cluster_worker_t *w, int err, json_t *msg);
+} uvproc_cluster_options_t;
+
+/* Starts the workers. `file` and `args` as uvproc_fork's (copied). Returns 0, or UV_EINVAL /
+ * UV_ENOMEM with nothing started. The cluster runs until uvproc_cluster_stop(). */
+UVPROC_EXTERN int uvproc_cluster_start(uv_loop_t *loop, uvproc_cluster_t **out, const char *file,
+                                       const char *const *args,
+                                       const uvproc_cluster_options_t *options);
+/* Graceful stop: listening sockets close, every worker is asked to disconnect (it closes its
+ * servers and finishes in-flight requests), SIGKILL after grace_ms, no restarts. `cb` runs once
+ * every worker has exited; the cluster is freed when it returns. UV_EALREADY if stopping. */
+UVPROC_EXTERN int uvproc_cluster_stop(uvproc_cluster_t *c,
+                                      void (*cb)(uvproc_cluster_t *c, void *data), void *data);
+/* Zero-downtime rolling reload: for each current worker in turn, start a new one, wait for
+ * its `listening`, then stop the old one gracefully. `cb` (may be NULL) gets 0 when every
+ * worker was replaced, UV_ECANCELED if the cluster was stopped first, UVPROC_ECRASHLOOP if
+ * a replacement crash-looped. UV_EBUSY while a reload runs, UV_EALREADY while stopping. */
+UVPROC_EXTERN int uvproc_cluster_reload(uvproc_cluster_t *c,
+                                        void (*cb)(uvproc_cluster_t *c, int status, void *data),
+                                        void *data);
+/* Grows (new workers start now) or shrinks (the newest workers stop gracefully) to n. */
+UVPROC_EXTERN int uvproc_cluster_resize(uvproc_cluster_t *c, unsigned n);
+/* Sends a user message (borrowed) to one worker / to every connected worker. UV_EPIPE when
+ * the worker has no channel now; broadcast returns how many workers it was sent to. */
+UVPROC_EXTERN int uvproc_cluster_send(uvproc_cluster_worker_t *w, const json_t *msg);
+UVPROC_EXTERN int uvproc_cluster_broadcast(uvproc_cluster_t *c, const json_t *msg);
+/* Node's worker.disconnect(): stops this worker gracefully, without a restart. */
+UVPROC_EXTERN int uvproc_cluster_worker_stop(uvproc_cluster_worker_t *w);
+/* Live (not DEAD) worker slots, up to max; returns how many there are. */
+UVPROC_EXTERN size_t uvproc_cluster_workers(const uvproc_cluster_t *c,
+                                            uvproc_cluster_worker_t **out, size_t max);
+UVPROC_EXTERN void *uvproc_cluster_data(const uvproc_cluster_t *c);
+
+UVPROC_EXTERN unsigned uvproc_cluster_worker_id(const uvproc_cluster_worker_t *w); /* current */
+UVPROC_EXTERN uv_pid_t uvproc_cluster_worker_pid(const uvproc_cluster_worker_t *w); /* 0: none */
+UVPROC_EXTERN uvproc_cluster_worker_state_t
+uvproc_cluster_worker_state(const uvproc_cluster_worker_t *w);
+UVPROC_EXTERN const char *uvproc_cluster_state_name(uvproc_cluster_worker_state_t state);
+UVPROC_EXTERN unsigned uvproc_cluster_worker_restarts(const uvproc_cluster_worker_t *w);
+/* Milliseconds since the current (or, in on_exit, the last) process started. */
+UVPROC_EXTERN uint64_t uvproc_cluster_worker_uptime(const uvproc_cluster_worker_t *w);
+/* The last exited process's rusage (uvproc_rusage's errors; UV_EAGAIN before any exit). */
+UVPROC_EXTERN int uvproc_cluster_worker_rusage(const uvproc_cluster_worker_t *w,
+                                               struct rusage *usage);
+UVPROC_EXTERN uvproc_cluster_t *uvproc_cluster_worker_cluster(const uvproc_cluster_worker_t *w);
+
+/* Worker side, for C workers: join the primary (uvproc's or Node's) and listen through it. */
+typedef struct uvproc_cluster_child_s uvproc_cluster_child_t;
+typedef struct uvproc_cluster_server_s uvproc_cluster_server_t;
+
+/* Non-zero when this process was started as a cluster worker (NODE_UNIQUE_ID is set). */
+UVPROC_EXTERN int uvproc_cluster_is_worker(void);
+
+typedef struct uvproc_cluster_child_options_s {
+    void *data;
+    void (*on_message)(uvproc_cluster_child_t *w, json_t *msg); /* borrowed */
+    /* The channel is gone. `asked` non-zero: the primary asked this worker to leave (its
+     * servers are already closed: finish in-flight work and let the loop end) or the worker
+     * called uvproc_cluster_child_disconnect(); zero: the primary died (Node's worker exits
+     * then). The child object is freed when this returns. */
+    void (*on_disconnect)(uvproc_cluster_child_t *w, int asked);
+    void (*on_error)(uvproc_cluster_child_t *w, int err);
+} uvproc_cluster_child_options_t;
+
+/* Adopts the channel (uvproc_channel_from_parent's errors; UVPROC_ENOCHANNEL also when
+ * NODE_UNIQUE_ID is unset), unsets NODE_UNIQUE_ID and tells the primary it is online. */
+UVPROC_EXTERN int uvproc_cluster_child_start(uv_loop_t *loop, uvproc_cluster_child_t **out,
+                                             const uvproc_cluster_child_options_t *options);
+UVPROC_EXTERN unsigned uvproc_cluster_child_id(const uvproc_cluster_child_t *w);
+UVPROC_EXTERN void *uvproc_cluster_child_data(const uvproc_cluster_child_t *w);
+UVPROC_EXTERN int uvproc_cluster_child_send(uvproc_cluster_child_t *w, const json_t *msg);
+/* Node's worker.disconnect(): closes every server, tells the primary this exit is wanted
+ * (no restart), then closes the channel; on_disconnect(w, 1) follows. */
+UVPROC_EXTERN int uvproc_cluster_child_disconnect(uvproc_cluster_child_t *w);
+
+typedef struct uvproc_cluster_listen_options_s {
+    const char *host; /* NULL: the primary's choice (all interfaces unless it says otherwise) */
+    int port;         /* 0: a free port (shared by every worker asking for 0) */
+    const char *path; /* non-NULL: a Unix socket at this path instead of host/port */
+    int backlog;      /* 0: 511 */
+    void *data;
+    /* Once: status 0 when the server listens, else why not (UV_EADDRINUSE, ...); after a
+     * failure the server is freed when this returns. */
+    void (*on_listening)(uvproc_cluster_server_t *s, int status);
+    /* A connection, in either policy: `client` (a uv_tcp_t, or a uv_pipe_t for a Unix
+     * socket) is connected, initialised on the loop and the user's: uv_close() it, then
+     * free() it (it was malloc()ed). */
+    void (*on_connection)(uvproc_cluster_server_t *s, uv_stream_t *client);
+} uvproc_cluster_listen_options_t;
+
+/* Asks the primary for a server (Node's queryServer): on_listening tells the outcome. */
+UVPROC_EXTERN int uvproc_cluster_listen(uvproc_cluster_child_t *w,
+                                        const uvproc_cluster_listen_options_t *options,
+                                        uvproc_cluster_server_t **out);
+/* The port the server listens on (0 before on_listening(0), -1 for a Unix socket). */
+UVPROC_EXTERN int uvproc_cluster_server_port(const uvproc_cluster_server_t *s);
+UVPROC_EXTERN void *uvproc_cluster_server_data(const uvproc_cluster_server_t *s);
+/* Stops accepting and tells the primary; the server is freed later. */
+UVPROC_EXTERN int uvproc_cluster_server_close(uvproc_cluster_server_t *s);
 
 #ifdef __cplusplus
 }

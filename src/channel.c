@@ -79,6 +79,8 @@ void uvproc__channel_close(uvproc_channel_t *ch)
     ch->closing = 1;
     ch->connected = 0;
     uv_close((uv_handle_t *)&ch->pipe, uvproc__pipe_closed);
+    if (ch->over_stdio)
+        uv_close((uv_handle_t *)&ch->stdio_out, uvproc__aux_closed);
     uv_close((uv_handle_t *)&ch->flusher, uvproc__aux_closed);
     uv_close((uv_handle_t *)&ch->ack_timer, uvproc__aux_closed);
     uv_close((uv_handle_t *)&ch->deliverer, uvproc__aux_closed);
@@ -124,6 +126,12 @@ static void uvproc__apply_ref(uvproc_channel_t *ch)
 int uvproc__channel_new(uv_loop_t *loop, uvproc_channel_t **out,
                         const uvproc_channel_options_t *options)
 {
+    return uvproc__channel_create(loop, out, options, 0);
+}
+
+int uvproc__channel_create(uv_loop_t *loop, uvproc_channel_t **out,
+                           const uvproc_channel_options_t *options, int over_stdio)
+{
     uvproc_channel_t *ch;
 
     *out = NULL;
@@ -140,12 +148,20 @@ int uvproc__channel_new(uv_loop_t *loop, uvproc_channel_t **out,
         ch->o.handle_ack_timeout_ms != 0 ? ch->o.handle_ack_timeout_ms : UVPROC__ACK_TIMEOUT_MS;
     uvproc__jsonl_init(&ch->framer, ch->o.max_message_size);
     /* None of these can fail on Unix for an initialised loop. */
-    uv_pipe_init(loop, &ch->pipe, 1);
+    uv_pipe_init(loop, &ch->pipe, !over_stdio);
     uv_prepare_init(loop, &ch->flusher);
     uv_timer_init(loop, &ch->ack_timer);
     uv_idle_init(loop, &ch->deliverer);
     ch->pipe.data = ch->flusher.data = ch->ack_timer.data = ch->deliverer.data = ch;
     ch->open_handles = 4;
+    ch->out = &ch->pipe;
+    if (over_stdio) {
+        uv_pipe_init(loop, &ch->stdio_out, 0);
+        ch->stdio_out.data = ch;
+        ch->out = &ch->stdio_out;
+        ch->over_stdio = 1;
+        ch->open_handles++;
+    }
     ch->connected = 1;
     ch->ref = 1;
     *out = ch;

@@ -32,4 +32,15 @@ void uvproc__channel_adopted(uvproc_channel_t *ch);
 void uvproc__channel_set_hooks(uvproc_channel_t *ch, uvproc__channel_hook_t gone,
                                uvproc__channel_hook_t released, void *arg);
 
+/* Over stdio (channel_stdio.c), for children behind a launcher: the channel reads the child's
+ * stdout and writes its stdin, two plain pipes (initialised, unopened) that spawn connects as
+ * the child's fds 0 and 1; then uvproc__channel_start or uvproc__channel_abort as above. */
+int uvproc__channel_new_stdio(uv_loop_t *loop, uvproc_channel_t **out,
+                              const uvproc_channel_options_t *options);
+void uvproc__channel_stdio_pipes(uvproc_channel_t *ch, uv_pipe_t **child_stdin,
+                                 uv_pipe_t **child_stdout);
+/* Child side, when UVPROC_CHANNEL is set: adopts fds 0 and 1 (see uvproc_channel_from_parent). */
+int uvproc__channel_from_parent_stdio(uv_loop_t *loop, uvproc_channel_t **out,
+                                      const uvproc_channel_options_t *options);
+
 #endif

@@ -222,6 +222,8 @@ int uvproc_channel_send_handle(uvproc_channel_t *ch, const json_t *msg, uv_strea
         return UV_EINVAL;
     if (!ch->connected || ch->write_failed)
         return UV_EPIPE;
+    if (ch->over_stdio) /* an fd cannot cross ssh or srun */
+        return UV_ENOTSUP;
     if (uv_fileno((uv_handle_t *)handle, &fd) != 0)
         return UV_EBADF;
     jtype = json_string(type != NULL ? type : uvproc__default_type(handle));

@@ -60,7 +60,9 @@ typedef struct uvproc__held_s {
 } uvproc__held_t;
 
 struct uvproc_channel_s {
-    uv_pipe_t pipe;
+    uv_pipe_t pipe;       /* read, and written too unless the channel runs over stdio */
+    uv_pipe_t *out;       /* where frames are written: &pipe, or &stdio_out */
+    uv_pipe_t stdio_out;  /* over stdio (channel_stdio.c): the write side, a second pipe */
     uv_prepare_t flusher; /* writes what was queued this turn, right before poll */
     uv_timer_t ack_timer; /* handle_ack_timeout_ms for the unacknowledged handle */
     uv_idle_t deliverer;  /* hands held messages over after set_on_message */
@@ -92,6 +94,7 @@ struct uvproc_channel_s {
     unsigned char write_failed;  /* read what is readable, then close */
     unsigned char ref;
     unsigned char auto_ref; /* adopted from the parent: ref follows the callbacks */
+    unsigned char over_stdio; /* two plain pipes (channel_stdio.c): no handles can pass */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -110,6 +113,11 @@ ssize_t uvproc__channel_peek(uvproc_channel_t *ch);
  * queued frames are cancelled at the close) but what the peer sent before it went away is
  * still read and delivered; the channel closes once nothing more is readable. */
 void uvproc__channel_write_failed(uvproc_channel_t *ch);
+
+/* uvproc__channel_new with a choice of transport: over_stdio makes `pipe` a plain (ipc=0)
+ * pipe for reading and adds `stdio_out` (ipc=0) for writing. */
+int uvproc__channel_create(uv_loop_t *loop, uvproc_channel_t **out,
+                           const uvproc_channel_options_t *options, int over_stdio);
 
 /* A channel adopted from the parent follows Node's rule: ref'd while on_message or
  * on_disconnect is set. Called when either changes. */

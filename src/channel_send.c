@@ -179,7 +179,7 @@ static int uvproc__submit(uvproc_channel_t *ch, uvproc__batch_t *b)
          * even when it completes at once: POLLOUT armed and disarmed (an epoll_ctl), and a
          * deferred callback that makes the next poll a non-blocking one (an extra
          * epoll_wait). In ping-pong that is 2 of 5 system calls per message. */
-        int n = uv_try_write((uv_stream_t *)&ch->pipe, &buf, 1);
+        int n = uv_try_write((uv_stream_t *)ch->out, &buf, 1);
         if (n == (int)buf.len) {
             uvproc__channel_complete(ch, b, 0);
             return !ch->closing;
@@ -194,16 +194,16 @@ static int uvproc__submit(uvproc_channel_t *ch, uvproc__batch_t *b)
     ch->inflight = b;
     b->req.data = b;
     if (b->handle != NULL)
-        err = uv_write2(&b->req, (uv_stream_t *)&ch->pipe, &buf, 1, b->handle, uvproc__write_done);
+        err = uv_write2(&b->req, (uv_stream_t *)ch->out, &buf, 1, b->handle, uvproc__write_done);
     else
-        err = uv_write(&b->req, (uv_stream_t *)&ch->pipe, &buf, 1, uvproc__write_done);
+        err = uv_write(&b->req, (uv_stream_t *)ch->out, &buf, 1, uvproc__write_done);
     if (err == 0)
         return 0;
     ch->inflight = NULL;
     /* A handle the user closed too early fails its own frame only (EBADF with a healthy
      * pipe); anything else means the socket itself is unusable. */
     own_fault =
-        b->handle != NULL && err == UV_EBADF && uv_fileno((uv_handle_t *)&ch->pipe, &fd) == 0;
+        b->handle != NULL && err == UV_EBADF && uv_fileno((uv_handle_t *)ch->out, &fd) == 0;
     uvproc__channel_complete(ch, b, err);
     if (own_fault)
         return !ch->closing;
@@ -355,5 +355,5 @@ size_t uvproc_channel_queue_size(const uvproc_channel_t *ch)
 {
     if (ch == NULL)
         return 0;
-    return ch->queued + (ch->closing ? 0 : ch->pipe.write_queue_size);
+    return ch->queued + (ch->closing ? 0 : ch->out->write_queue_size);
 }

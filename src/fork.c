@@ -15,6 +15,14 @@ static const char *const uvproc__fork_env[] = {
     NULL,
 };
 
+/* The remote command's environment when the channel runs over stdio (fd 3 does not cross a
+ * launcher): what uvproc_channel_from_parent and uvproc-relay look for. */
+static const char *const uvproc__fork_stdio_env[] = {
+    "UVPROC_CHANNEL=" UVPROC_CHANNEL_STDIO,
+    "NODE_CHANNEL_SERIALIZATION_MODE=json",
+    NULL,
+};
+
 static void uvproc__channel_gone(void *arg)
 {
     uvproc_process_t *p = arg;
@@ -49,15 +57,20 @@ int uvproc_fork(uv_loop_t *loop, uvproc_process_t **out, const char *file, const
         if (spawn.stdio[i].type == UVPROC_STDIO_DEFAULT)
             spawn.stdio[i].type = UVPROC_STDIO_INHERIT;
 
-    err = uvproc__channel_new(loop, &ch, &o->channel);
-    if (err != 0)
-        return err;
-    extra = (uvproc__spawn_extra_t){
-        .ipc_pipe = uvproc__channel_pipe(ch),
-        .env_override = uvproc__fork_env,
-        .exec_path = o->exec_path,
-        .exec_args = o->exec_args,
-    };
+    extra = (uvproc__spawn_extra_t){.exec_path = o->exec_path, .exec_args = o->exec_args};
+    if (spawn.remote != NULL) {
+        err = uvproc__channel_new_stdio(loop, &ch, &o->channel);
+        if (err != 0)
+            return err;
+        uvproc__channel_stdio_pipes(ch, &extra.channel_stdio[0], &extra.channel_stdio[1]);
+        extra.remote_env = uvproc__fork_stdio_env;
+    } else {
+        err = uvproc__channel_new(loop, &ch, &o->channel);
+        if (err != 0)
+            return err;
+        extra.ipc_pipe = uvproc__channel_pipe(ch);
+        extra.env_override = uvproc__fork_env;
+    }
     err = uvproc__spawn(loop, &p, file, args, &spawn, &extra);
     if (err != 0) {
         /* Nothing was created: no process holds the channel. */
@@ -115,6 +128,8 @@ int uvproc_channel_from_parent(uv_loop_t *loop, uvproc_channel_t **out,
         *out = NULL;
     if (loop == NULL || out == NULL)
         return UV_EINVAL;
+    if (getenv("UVPROC_CHANNEL") != NULL) /* a remote parent: the channel is on stdio */
+        return uvproc__channel_from_parent_stdio(loop, out, options);
     /* Node ignores an empty value the same way. */
     if (fd_env == NULL || fd_env[0] == '\0')
         return UVPROC_ENOCHANNEL;

@@ -348,6 +348,21 @@ static void act_requeue(uvproc__job_t *j, int reason)
     job_back_to_queue(j);
 }
 
+/* Scale-out: its host's launcher failed (the job itself may be fine): run it elsewhere,
+ * counted as a retry whatever `retries` says, unless it lost a host more often than retries
+ * + hosts (then it is what kills them). */
+static void act_host_lost(uvproc__job_t *j, int reason)
+{
+    uvproc_pool_t *pool = j->pool;
+    if (pool->terminating || pool->halted ||
+        j->res.attempts > pool->o.retries + uvproc__hosts_count(pool)) {
+        uvproc__job_finish(j, reason);
+        return;
+    }
+    pool->c.retried++;
+    job_back_to_queue(j);
+}
+
 static void act_unqueue(uvproc__job_t *j, int reason)
 {
     queue_unlink(j->pool, j);
@@ -371,6 +386,7 @@ static const uvproc__job_action_t job_table[UVPROC__JOB_NSTATES][UVPROC__EV_NEVE
             [UVPROC__EV_CANCEL] = act_unqueue,
             [UVPROC__EV_REQUEUE] = act_impossible,
             [UVPROC__EV_NOWORKER] = act_unqueue, /* with the worker's start error */
+            [UVPROC__EV_HOSTLOST] = act_impossible,
         },
     [UVPROC__JOB_RUNNING] =
         {
@@ -382,6 +398,7 @@ static const uvproc__job_action_t job_table[UVPROC__JOB_NSTATES][UVPROC__EV_NEVE
             [UVPROC__EV_CANCEL] = act_stop,
             [UVPROC__EV_REQUEUE] = act_requeue,
             [UVPROC__EV_NOWORKER] = act_impossible,
+            [UVPROC__EV_HOSTLOST] = act_host_lost,
         },
     [UVPROC__JOB_STOPPING] =
         {
@@ -393,6 +410,7 @@ static const uvproc__job_action_t job_table[UVPROC__JOB_NSTATES][UVPROC__EV_NEVE
             [UVPROC__EV_CANCEL] = act_ignore,
             [UVPROC__EV_REQUEUE] = act_stopped, /* its worker went for another job's sake */
             [UVPROC__EV_NOWORKER] = act_impossible,
+            [UVPROC__EV_HOSTLOST] = act_stopped, /* the stop wins, as for a crash */
         },
     [UVPROC__JOB_WAITING] =
         {
@@ -415,6 +433,7 @@ static const uvproc__job_action_t job_table[UVPROC__JOB_NSTATES][UVPROC__EV_NEVE
             [UVPROC__EV_CANCEL] = act_ignore, /* cancel after the end: UV_EALREADY */
             [UVPROC__EV_REQUEUE] = act_impossible,
             [UVPROC__EV_NOWORKER] = act_impossible,
+            [UVPROC__EV_HOSTLOST] = act_impossible,
         },
 };
 
@@ -531,7 +550,7 @@ void uvproc__pool_dispatch(uvproc_pool_t *pool)
         if (pool->halted || pool->terminating)
             break;
         if (pool->o.kind == UVPROC_POOL_COMMANDS) {
-            while (pool->qhead != NULL && pool->c.running < pool->o.max_workers)
+            while (pool->qhead != NULL && pool->c.running < uvproc__hosts_capacity(pool))
                 uvproc__job_event(pool->qhead, UVPROC__EV_START, 0);
         } else {
             uvproc__worker_assign(pool);
@@ -543,6 +562,7 @@ void uvproc__pool_dispatch(uvproc_pool_t *pool)
 
 void uvproc__pool_release(uvproc_pool_t *pool)
 {
+    uvproc__hosts_close(pool);
     uvproc__joblog_close(pool);
     free(pool->joblog_path);
     free(pool->worker_file);

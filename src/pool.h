@@ -26,6 +26,7 @@ typedef enum {
     UVPROC__EV_CANCEL,   /* user cancel, halt or terminate (the reason travels with it) */
     UVPROC__EV_REQUEUE,  /* its worker was replaced for another job's sake: run it again */
     UVPROC__EV_NOWORKER, /* queued, and no worker could be started for it */
+    UVPROC__EV_HOSTLOST, /* scale-out: its host's launcher failed; run it elsewhere (a retry) */
     UVPROC__EV_NEVENTS
 } uvproc__job_event_t;
 
@@ -55,6 +56,8 @@ struct uvproc__job_s {
     char *method;
     json_t *params;
     uvproc__slot_t *slot; /* the worker running it */
+    struct uvproc__host_s *host; /* scale-out: the host a command job runs on, or NULL */
+    struct uvproc__tag_s *tag;   /* scale-out: its output's partial lines (tag_output) */
 
     int stop_reason; /* why we stopped it: UV_ETIMEDOUT, UV_ECANCELED */
     uvproc_pool_result_t res;
@@ -97,6 +100,8 @@ struct uvproc__slot_s {
     unsigned char killed;  /* we sent SIGKILL: its jobs are being stopped or requeued */
     unsigned char recycle; /* takes no more jobs; retires once its last one is done */
     int start_error;       /* the spawn error, if it never started */
+    struct uvproc__host_s *host; /* scale-out: the host it runs on, or NULL (no hosts) */
+    unsigned char host_lost;     /* its launcher failed: its jobs move to other hosts */
 };
 
 struct uvproc_pool_s {
@@ -124,6 +129,7 @@ struct uvproc_pool_s {
     int in_callback;         /* delivering: on_done may submit, cancel, ... */
     int dispatching, redispatch;
     int draining, terminating, halted, closed;
+    struct uvproc__hosts_s *hosts; /* scale-out (pool_hosts.c), or NULL */
 };
 
 /* pool.c */
@@ -162,6 +168,37 @@ int uvproc__launch_worker(uvproc_pool_t *pool, uvproc__slot_t *s,
                           const uvproc_fork_options_t *events);
 int uvproc__launch_command(uvproc__job_t *j, uvproc_exec_cb cb,
                            const uvproc_spawn_options_t *events);
+
+/* pool_hosts.c: scale-out. Hosts with slots, each UP, DOWN (backoff) or PROBING, as a
+ * state x event table; the launcher each slot or command job gets. All are no-ops (NULL
+ * host, the pool's max_workers) for a pool without hosts. */
+int uvproc__hosts_init(uvproc_pool_t *pool, const uvproc_pool_options_t *options);
+void uvproc__hosts_close(uvproc_pool_t *pool); /* at the pool's close: timer, memory */
+/* How many slots (workers serving, or commands running) the pool may have now. */
+unsigned uvproc__hosts_capacity(uvproc_pool_t *pool);
+/* Picks the host for a new worker or command job: *remote is the launcher to use (NULL:
+ * local); the choice is recorded in s->host / j->host. UV_EAGAIN: no host has room. */
+int uvproc__hosts_pick_worker(uvproc__slot_t *s, const uvproc_remote_t **remote);
+int uvproc__hosts_pick_command(uvproc__job_t *j, const uvproc_remote_t **remote);
+/* A worker said "ready": its host works. */
+void uvproc__hosts_worker_ready(uvproc__slot_t *s);
+/* A worker's process closed with this exit: returns 1 (and sets s->host_lost) when its
+ * launcher failed, which marks the host down. */
+int uvproc__hosts_worker_closed(uvproc__slot_t *s, int64_t code, int signal);
+/* A command job's process ended (or never started: started = 0): frees its host slot;
+ * returns 1 when its launcher failed (the job must move: UVPROC__EV_HOSTLOST). */
+int uvproc__hosts_command_ended(uvproc__job_t *j, int started, int64_t code, int signal);
+/* INHERIT-mode command jobs of a pool whose hosts ask for tag_output: turns stdout and stderr
+ * into pipes whose lines go to the pool's own fds 1 and 2 with "HOST\t" in front. */
+void uvproc__hosts_tag_output(uvproc__job_t *j, uvproc_spawn_options_t *so); /* pool_tag.c */
+void uvproc__hosts_tag_free(uvproc__job_t *j); /* its buffers, once the job's process is gone */
+int uvproc__hosts_tagging(const uvproc_pool_t *pool); /* the pool's hosts ask for tag_output */
+/* The host is reached through a launcher (NULL and ":" are not). */
+int uvproc__hosts_is_remote(const struct uvproc__host_s *h);
+/* The host's name for results, or NULL. */
+const char *uvproc__hosts_name(const struct uvproc__host_s *h);
+/* How many hosts the pool has (0 without hosts). */
+unsigned uvproc__hosts_count(const uvproc_pool_t *pool);
 
 /* pool_joblog.c */
 int uvproc__joblog_open(uvproc_pool_t *pool);

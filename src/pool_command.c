@@ -21,6 +21,7 @@ static char *copy_bytes(const char *b, size_t n)
 static void exec_done(const uvproc_exec_result_t *r, void *data)
 {
     uvproc__job_t *j = data;
+    int host_lost = uvproc__hosts_command_ended(j, r->pid != 0, r->exit_code, r->term_signal);
     j->exec = NULL;
     j->res.pid = r->pid;
     j->res.exit_code = r->exit_code;
@@ -31,7 +32,9 @@ static void exec_done(const uvproc_exec_result_t *r, void *data)
     j->res.out_len = j->res_out != NULL ? r->out_len : 0;
     j->res.err = j->res_err != NULL ? j->res_err : "";
     j->res.err_len = j->res_err != NULL ? r->err_len : 0;
-    if (r->error == 0)
+    if (host_lost)
+        uvproc__job_event(j, UVPROC__EV_HOSTLOST, r->error);
+    else if (r->error == 0)
         uvproc__job_event(j, UVPROC__EV_SUCCESS, 0);
     else if (r->error == UVPROC_ESIGNALED || r->error == UV_ECANCELED)
         uvproc__job_event(j, UVPROC__EV_CRASH, UVPROC_ESIGNALED);
@@ -72,7 +75,9 @@ static void closed(uvproc_process_t *p, int64_t code, int signal)
 {
     uvproc__job_t *j = uvproc_process_data(p);
     j->proc = NULL;
-    if (j->res.pid == 0) { /* never started: code is the spawn error */
+    if (uvproc__hosts_command_ended(j, j->res.pid != 0, code, signal))
+        uvproc__job_event(j, UVPROC__EV_HOSTLOST, UVPROC_EEXITCODE);
+    else if (j->res.pid == 0) { /* never started: code is the spawn error */
         j->res.exit_code = -1;
         uvproc__job_event(j, UVPROC__EV_FAIL, (int)code);
     } else if (signal != 0) {

@@ -4,8 +4,8 @@
  * how the child came to be. */
 #include "pool.h"
 
-int uvproc__launch_command(uvproc__job_t *j, uvproc_exec_cb cb,
-                           const uvproc_spawn_options_t *events)
+static int launch_command(uvproc__job_t *j, uvproc_exec_cb cb, const uvproc_spawn_options_t *events,
+                          const uvproc_remote_t *remote)
 {
     uvproc_pool_t *pool = j->pool;
     const char *const *args = (const char *const *)j->argv;
@@ -16,6 +16,7 @@ int uvproc__launch_command(uvproc__job_t *j, uvproc_exec_cb cb,
         eo.stop = pool->o.stop;
         eo.input = j->input;
         eo.input_len = j->input_len;
+        eo.spawn.remote = remote;
         if (j->file != NULL)
             return uvproc_exec_file(pool->loop, j->file, args, &eo, cb, j, &j->exec);
         return uvproc_exec(pool->loop, args[0], &eo, cb, j, &j->exec);
@@ -38,6 +39,8 @@ int uvproc__launch_command(uvproc__job_t *j, uvproc_exec_cb cb,
     so.on_data = events->on_data;
     so.on_end = NULL;
     so.on_drain = NULL;
+    so.remote = remote;
+    uvproc__hosts_tag_output(j, &so); /* scale-out: "HOST\t" before each line, on request */
     if (j->file != NULL) {
         so.shell = NULL;
         return uvproc_spawn(pool->loop, &j->proc, j->file, args, &so);
@@ -47,10 +50,29 @@ int uvproc__launch_command(uvproc__job_t *j, uvproc_exec_cb cb,
     return uvproc_spawn(pool->loop, &j->proc, args[0], NULL, &so);
 }
 
+/* Scale-out: the job's host (pool_hosts.c) decides the launcher; a start that fails at once
+ * gives its host slot back. */
+int uvproc__launch_command(uvproc__job_t *j, uvproc_exec_cb cb,
+                           const uvproc_spawn_options_t *events)
+{
+    const uvproc_remote_t *remote;
+    int err = uvproc__hosts_pick_command(j, &remote);
+    if (err == 0)
+        err = launch_command(j, cb, events, remote);
+    if (err != 0)
+        uvproc__hosts_command_ended(j, 0, 0, 0);
+    return err;
+}
+
 int uvproc__launch_worker(uvproc_pool_t *pool, uvproc__slot_t *s,
                           const uvproc_fork_options_t *events)
 {
     uvproc_fork_options_t fo = pool->o.worker_fork;
+    const uvproc_remote_t *remote;
+    int err = uvproc__hosts_pick_worker(s, &remote);
+    if (err != 0)
+        return err;
+    fo.spawn.remote = remote;
     fo.exec_path = pool->worker_exec_path;
     fo.exec_args = (const char *const *)pool->worker_exec_args;
     fo.spawn.data = s;

@@ -85,7 +85,11 @@ static void slot_fail_jobs(uvproc__slot_t *s)
         uvproc__job_t *j = s->jobs;
         if (j->state == UVPROC__JOB_STOPPING)
             uvproc__job_event(j, UVPROC__EV_CRASH, UVPROC_EWORKERDIED);
-        else if (!blamed) {
+        else if (s->host_lost && !blamed) {
+            /* scale-out: the host (or ssh's 255 for a crash) took it: a retry elsewhere */
+            blamed = 1;
+            uvproc__job_event(j, UVPROC__EV_HOSTLOST, UVPROC_EWORKERDIED);
+        } else if (!blamed) {
             blamed = 1;
             uvproc__job_event(j, UVPROC__EV_CRASH, UVPROC_EWORKERDIED);
         } else
@@ -111,6 +115,7 @@ static void slot_ready(uvproc__slot_t *s)
 {
     slot_set_state(s, UVPROC__SLOT_READY);
     s->pool->start_failures = 0;
+    uvproc__hosts_worker_ready(s);
     uvproc__pool_dispatch(s->pool);
     uvproc__slot_arm_idle(s);
 }
@@ -150,6 +155,14 @@ static void slot_idle(uvproc__slot_t *s)
  * "ready" it stays STARTING, so that its end counts as a failed start. */
 static void slot_lost(uvproc__slot_t *s)
 {
+    if (s->state == UVPROC__SLOT_READY && uvproc__hosts_is_remote(s->host) && !s->killed) {
+        /* scale-out: a launcher whose connection dropped exits on its own, and its code
+         * (ssh: 255) is what says the host is lost; a kill now would hide it. A second is
+         * plenty for ssh, even on a loaded machine. */
+        slot_set_state(s, UVPROC__SLOT_RETIRING);
+        uv_timer_start(&s->timer, slot_timer_cb, 1000, 0);
+        return;
+    }
     if (s->state == UVPROC__SLOT_READY)
         slot_set_state(s, UVPROC__SLOT_RETIRING);
     if (s->proc != NULL)
@@ -169,7 +182,7 @@ static void slot_closed(uvproc__slot_t *s)
     pool->in_api++; /* deliver from the next turn: the slot is half torn down */
     slot_fail_jobs(s);
     pool->in_api--;
-    if (was_starting) {
+    if (was_starting && !s->host_lost) { /* a lost host is pool_hosts.c's to retry */
         int err = s->start_error != 0 ? s->start_error : UVPROC_EWORKERDIED;
         unsigned starting;
         pool->start_failures++;
@@ -253,8 +266,7 @@ static void on_error_cb(uvproc_process_t *p, const uvproc_error_t *e)
 static void on_close_cb(uvproc_process_t *p, int64_t code, int signal)
 {
     uvproc__slot_t *s = uvproc_process_data(p);
-    (void)code;
-    (void)signal;
+    uvproc__hosts_worker_closed(s, code, signal);
     uvproc__slot_event(s, UVPROC__SLOT_EV_CLOSED);
     s->proc = NULL;
     s->ch = NULL;
@@ -305,7 +317,7 @@ void uvproc__worker_grow(uvproc_pool_t *pool)
     unsigned serving = slots_serving(pool, &starting);
     if (pool->terminating || pool->halted || pool->closed)
         return;
-    while (serving < pool->o.max_workers) {
+    while (serving < uvproc__hosts_capacity(pool)) {
         int want_min =
             !pool->draining && pool->start_failures == 0 && serving < pool->o.min_workers;
         /* Work nobody can take now: more queued jobs than starting workers will take. */

@@ -56,6 +56,8 @@ int uvproc_pool_new(uv_loop_t *loop, uvproc_pool_t **out, const uvproc_pool_opti
     pool->loop = loop;
     err = pool_copy_options(pool, options);
     if (err == 0)
+        err = uvproc__hosts_init(pool, options); /* scale-out: slots on hosts */
+    if (err == 0)
         err = uvproc__joblog_open(pool);
     if (err != 0) {
         uvproc__pool_release(pool);

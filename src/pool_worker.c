@@ -168,8 +168,10 @@ int uvproc__worker_assign(uvproc_pool_t *pool)
     while (pool->qhead != NULL) {
         uvproc__slot_t *best = NULL;
         for (uvproc__slot_t *s = pool->slots; s != NULL; s = s->next)
+            /* A channel that has just closed (its on_disconnect still to come, as when a
+             * host dies) takes no job: every one sent would fail with EPIPE at once. */
             if (s->state == UVPROC__SLOT_READY && !s->recycle && s->njobs < pool->o.pipeline &&
-                (best == NULL || s->njobs < best->njobs))
+                uvproc_channel_connected(s->ch) && (best == NULL || s->njobs < best->njobs))
                 best = s;
         if (best == NULL)
             break;
@@ -196,6 +198,7 @@ int uvproc__worker_send(uvproc__job_t *j)
     if (s == NULL || s->ch == NULL)
         return UVPROC_EWORKERDIED;
     j->res.pid = uvproc_pid(s->proc);
+    j->res.host = uvproc__hosts_name(s->host);
     req = json_pack("{s:I,s:s,s:O}", "id", (json_int_t)j->id, "method", j->method, "params",
                     j->params);
     if (req == NULL)

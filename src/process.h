@@ -72,6 +72,10 @@ typedef struct {
     const char *const *env_override;
     const char *exec_path; /* prepend `exec_path exec_args...` to the command */
     const char *const *exec_args;
+    const char *const *remote_env; /* remote children: "K=V" put on the remote command line */
+    /* The channel over stdio: pipes (initialised, unopened) for the child's fds 0 and 1,
+     * counted as one hold like ipc_pipe; the user's stdio[0] and stdio[1] are then ignored. */
+    uv_pipe_t *channel_stdio[2];
 } uvproc__spawn_extra_t;
 
 int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "launcher_prefix.h"
 #include "process.h"
 #include "sigpipe.h"
 
@@ -131,6 +132,7 @@ typedef struct {
     const char *file;
     char **argv;
     char *command; /* shell mode's joined command line */
+    char **prefixed; /* remote: the launcher's argv with the command after it (one block) */
 } uvproc__argv_t;
 
 static int uvproc__build_argv(const char *file, const char *const *args,
@@ -171,6 +173,20 @@ static int uvproc__build_argv(const char *file, const char *const *args,
         a->argv[n++] = (char *)args[i];
     a->argv[n] = NULL;
     return 0;
+}
+
+/* Remote children: the command built above runs behind the launcher prefix. */
+static int uvproc__apply_remote(const uvproc_spawn_options_t *o, const uvproc__spawn_extra_t *x,
+                                uvproc__argv_t *a)
+{
+    int err;
+    if (o->remote == NULL)
+        return 0;
+    err = uvproc__prefix_argv(o->remote, x != NULL ? x->remote_env : NULL, a->file, a->argv,
+                              &a->prefixed);
+    if (err == 0)
+        a->file = a->prefixed[0];
+    return err;
 }
 
 static int uvproc__check_stdio(const uvproc_stdio_t *s)
@@ -246,6 +262,7 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
     static const uvproc_spawn_options_t defaults;
     const uvproc_spawn_options_t *o = options != NULL ? options : &defaults;
     int ipc = extra != NULL && extra->ipc_pipe != NULL;
+    int chan_stdio = extra != NULL && extra->channel_stdio[0] != NULL;
     int first_extra = 3 + ipc;
     int slot_count = first_extra + (int)o->extra_stdio_count;
     uvproc__launch_slot_t stack_slots[8];
@@ -263,6 +280,8 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
         return UV_EINVAL;
     if (o->extra_stdio_count > 1024 || (o->extra_stdio_count > 0 && o->extra_stdio == NULL))
         return UV_EINVAL;
+    if (o->remote != NULL && o->extra_stdio_count > 0) /* only fds 0-2 cross a launcher */
+        return UV_EINVAL;
     for (int i = 0; i < 3; i++)
         if (uvproc__check_stdio(&o->stdio[i]) != 0)
             return UV_EINVAL;
@@ -272,6 +291,8 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
 
     uvproc__ignore_sigpipe_once();
     err = uvproc__build_argv(file, args, o, extra, &argv);
+    if (err == 0)
+        err = uvproc__apply_remote(o, extra, &argv);
     if (err == 0)
         err = uvproc__build_env(o, extra != NULL ? extra->env_override : NULL, &env);
     if (err == 0 && slot_count > (int)(sizeof stack_slots / sizeof stack_slots[0])) {
@@ -289,11 +310,18 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
      * loop's first stream, and the launcher makes the pipes): one with none skips its three
      * fcntl calls. */
     held[0] = held[1] = held[2] = -1;
-    if (ipc || uvproc__wants_pipe(o))
+    if (ipc || chan_stdio || uvproc__wants_pipe(o))
         uvproc__hold_std_fds(held);
-    if (ipc)
+    if (ipc || chan_stdio)
         uvproc__process_hold(p); /* released by the channel once its pipe is closed */
     for (int fd = 0; fd < slot_count && err == 0; fd++) {
+        if (fd < 2 && chan_stdio) {
+            slots[fd].kind = UVPROC__SLOT_PIPE;
+            slots[fd].pipe = extra->channel_stdio[fd];
+            slots[fd].child_reads = fd == 0;
+            slots[fd].child_writes = fd == 1;
+            continue;
+        }
         if (fd == 3 && ipc) {
             slots[fd].kind = UVPROC__SLOT_PIPE;
             slots[fd].pipe = extra->ipc_pipe;
@@ -306,7 +334,7 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
 
     req = (uvproc__launch_t){
         .file = argv.file,
-        .argv = argv.argv,
+        .argv = argv.prefixed != NULL ? argv.prefixed : argv.argv,
         .env = env,
         .cwd = o->cwd,
         .detached = o->detached,
@@ -336,6 +364,7 @@ done:
     free(env);
     free(argv.argv);
     free(argv.command);
+    free(argv.prefixed);
     return err;
 }
 

@@ -39,6 +39,19 @@ def test_help():
         check(r.returncode == 0 and "usage" in r.stdout.lower(), f"{name} --help: {r}")
 
 
+def test_loadtest():
+    """The README's main demo: with no URL it starts its own server, loads it and stops it."""
+    r = run([demo("loadtest"), "--help"])
+    check(r.returncode == 0 and "usage" in r.stdout, r)
+    r = run([demo("loadtest"), "-d", "1", "--json"])
+    check(r.returncode == 0, r)
+    j = json.loads(r.stdout)
+    check(j["requests"] > 0 and sum(j["errors"].values()) == 0, j)
+    check(all(c["outcome"] == "done" for c in j["per_child"]), j)
+    r = run([demo("loadtest"), "-d", "1"])
+    check(r.returncode == 0 and "req/s" in r.stdout and "p99" in r.stdout, r)
+
+
 def test_ls():
     r = run([demo("ls")])
     check(r.returncode == 0, r)
@@ -313,6 +326,8 @@ for name, fn in tests:
         print(f"skip {name}: built without http_parser")
         continue
     if name == "test_isprime_server" and not os.path.exists(demo("isprime-server")):
+    needs = {"test_isprime_server": "isprime-server", "test_loadtest": "loadtest"}.get(name)
+    if needs is not None and not os.path.exists(demo(needs)):
         print(f"skip {name}: built without http_parser")
         continue
     try:

@@ -11,6 +11,6 @@ blocks = re.findall(r"```c\n(.*?)```", readme, re.S)
 if hello not in blocks:
     sys.exit("README.md's C example differs from demos/hello.c")
 commands = [l for l in readme.splitlines() if l.startswith(".ci/install-deps ")]
-if len(commands) != 2 or "build/demos/ls" not in commands[0] or "meson test" not in commands[1]:
-    sys.exit("README.md must show exactly two set-up commands: the ls demo, then the tests")
+if len(commands) != 2 or "build/demos/loadtest" not in commands[0] or "meson test" not in commands[1]:
+    sys.exit("README.md must show exactly two set-up commands: the loadtest demo, then the tests")
 print("ok")

@@ -12,6 +12,9 @@
  *   {"op":"raw","text":T}   uvproc_channel_send_raw(T); on refusal {"op":"raw_error","err":e}
  *   {"op":"send_server"}    listens on 127.0.0.1:0 and passes that server to the parent with
  *                           {"op":"server","port":P}; closes its copy once the send completed
+ *   {"op":"pid"}            replies {"op":"pid","pid":P} (remote tests watch the process)
+ *   {"op":"stdout","text":T}  writes T to fd 1 with write(2), then replies {"op":"printed"}
+ *                           (over a stdio channel fd 1 is no longer the channel)
  *   anything else           echoed back unchanged
  * A message that comes with a TCP socket gets "hello from C\n" written to it, then the socket
  * is closed and {"op":"greeted","type":T} is sent.
@@ -28,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "uvproc.h"
 
@@ -200,6 +204,13 @@ static void on_message(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *h)
             send_obj(json_pack("{s:s,s:i}", "op", "raw_error", "err", r));
     } else if (strcmp(op, "send_server") == 0) {
         send_server();
+    } else if (strcmp(op, "pid") == 0) {
+        send_obj(json_pack("{s:s,s:I}", "op", "pid", "pid", (json_int_t)getpid()));
+    } else if (strcmp(op, "stdout") == 0) {
+        const char *text = json_string_value(json_object_get(msg, "text"));
+        if (text != NULL && write(1, text, strlen(text)) < 0)
+            fprintf(stderr, "ipc_child: write to fd 1 failed\n");
+        send_obj(json_pack("{s:s}", "op", "printed"));
     } else {
         uvproc_channel_send(ch, msg, NULL, NULL);
     }

@@ -1,0 +1,694 @@
+/* loadtest: an HTTP load tester made of processes. The parent forks N load children (this
+ * same program with --child, each on its own libuv loop, see loadtest_child.c), sends each its
+ * share of the work over the IPC channel, merges the counts and latency histograms they report
+ * every 250 ms, shows a live line on a terminal and prints a summary (or JSON) at the end.
+ * With no URL it starts the cluster-server demo on a free port and loads that.
+ *
+ * This file: the command line, the children's lifecycle, the run's clock (duration, ramp
+ * steps, Ctrl-C). Output is loadtest_report.c, the embedded server loadtest_target.c. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <http_parser.h>
+
+#include "loadtest.h"
+
+#define WINDOWS 4 /* the live line covers the last 4 reports: one second */
+
+typedef struct {
+    /* options */
+    int children, connections;
+    double seconds;
+    int seconds_given;
+    uint64_t requests;
+    double rate;
+    int ramp;
+    double ramp_step_s, ramp_errors_pct, ramp_p99_ms;
+    uint64_t timeout_ms;
+    int json, live;
+    const char *url;
+    const char *hosts_spec, *launcher; /* --hosts, --launcher (scale-out) */
+    lt_hosts_t hosts;
+    int children_given;
+
+    /* the run */
+    uv_loop_t *loop;
+    char exe[4096];
+    lt_child_config_t base; /* what every child gets, but its share */
+    lt_slot_t slot[LT_MAX_CHILDREN];
+    int started, alive;
+    lt_stats_t total;
+    lt_stats_t window[WINDOWS]; /* counts of the last report periods, for the live line */
+    int window_i;
+    uint64_t window_t[WINDOWS];
+    lt_stats_t recent; /* scratch: the windows merged */
+    lt_stats_t step;   /* --ramp: counts of the current step */
+    lt_stats_t one;    /* scratch: one report, added to every tally it belongs to */
+    uint64_t step_t0;
+    lt_ramp_step_t steps[LT_MAX_CHILDREN];
+    int step_count, sustained;
+    uint64_t t0, t_end;
+    uv_timer_t tick, deadline, kill_timer;
+    uv_signal_t sigint, sigterm;
+    int handles_open;
+    lt_target_t *target;
+    int stopping, interrupted, finished, live_shown, exit_code;
+    char url_buf[1024];
+} run_t;
+
+static run_t run;
+
+static double now_s(void)
+{
+    return (double)(uv_hrtime() - run.t0) / 1e9;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: loadtest [-c CHILDREN] [-k CONNECTIONS] [-d SECONDS | -n REQUESTS] [--rate R]\n"
+            "                [--ramp] [--timeout MS] [--json] [--live|--no-live]\n"
+            "                [--hosts N/HOST,... [--launcher CMD]] [URL]\n"
+            "\n"
+            "Forks CHILDREN load processes, each keeping CONNECTIONS keep-alive HTTP/1.1\n"
+            "connections to URL busy, merges their counts and latency histograms (reported over\n"
+            "the IPC channel every 250 ms) and prints a summary. With no URL it starts the\n"
+            "cluster-server demo on a free port of 127.0.0.1, loads it for 3 s and stops it.\n"
+            "\n"
+            "  -c N           load children (default 2, at most %d)\n"
+            "  -k N           connections per child (default 25, at most %d)\n"
+            "  -d SECONDS     duration (default 5, 3 for the embedded server; at most %.0f)\n"
+            "  -n REQUESTS    send exactly this many requests, then stop\n"
+            "  --rate R       R requests/s in all (open model): each latency counts from the\n"
+            "                 request's intended send time, as wrk2, so stalls are not hidden\n"
+            "  --ramp         add one child per step until the error rate or p99 crosses its\n"
+            "                 threshold, a child dies, or -c children run; report the largest\n"
+            "                 sustained step\n"
+            "  --ramp-step S  seconds per step (default 2)\n"
+            "  --ramp-errors PCT  error rate that ends the ramp (default 1)\n"
+            "  --ramp-p99 MS  p99 latency that ends the ramp (default 1000)\n"
+            "  --timeout MS   a request without a whole response by then fails (default 2000)\n"
+            "  --json         print the result as JSON on stdout (no table)\n"
+            "  --live         the live line on stderr even when it is not a terminal;\n"
+            "  --no-live      never (default: only on a terminal)\n"
+            "  --hosts LIST   run the children on these hosts: N/HOST,... (parallel's\n"
+            "                 --sshlogin; \":\" is this machine), dealt out by their N; -c\n"
+            "                 defaults to the sum of the N. Each remote child is this program\n"
+            "                 at the same path, started as LAUNCHER HOST, its IPC channel over\n"
+            "                 the launcher's stdio (docs/scale-out.md)\n"
+            "  --launcher CMD what reaches a host (default \"ssh\"; e.g. \"ssh -F cfg\",\n"
+            "                 \"srun -N1 -n1 --quiet -u -w\")\n"
+            "\n"
+            "Ctrl-C stops the children and still prints the summary (exit code 130).\n"
+            "Exit codes: 0 done, 1 the target or the children could not be set up, 2 usage.\n",
+            LT_MAX_CHILDREN, LT_MAX_CONNECTIONS, LT_MAX_SECONDS);
+}
+
+/* --- children ------------------------------------------------------------------------- */
+
+static void maybe_finish(void);
+static void run_stop(const char *why);
+static void ramp_check(const char *forced);
+
+/* A report the slot accepted: into the totals, the live line's window, the ramp step. */
+static void add_report(lt_slot_t *s, const lt_stats_t *report)
+{
+    (void)s;
+    lt_stats_merge(&run.total, report);
+    lt_stats_merge(&run.window[run.window_i], report);
+    if (run.ramp)
+        lt_stats_merge(&run.step, report);
+}
+
+static void on_child_message(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *handle)
+{
+    lt_slot_t *s = uvproc_channel_data(ch);
+    const char *t = json_string_value(json_object_get(msg, "t"));
+    (void)handle;
+    if (t == NULL || strcmp(t, "stats") != 0)
+        return;
+    lt_stats_reset(&run.one);
+    if (lt_stats_decode_add(&run.one, msg) != 0) {
+        fprintf(stderr, "loadtest: child %d sent a bad report; ignored\n", s->view.index);
+        return;
+    }
+    s->view.open_conns = (int)json_integer_value(json_object_get(msg, "open"));
+    lt_slot_event(s, json_is_true(json_object_get(msg, "final")) ? LT_EV_FINAL : LT_EV_REPORT,
+                  &run.one);
+}
+
+static const char *signame(int sig)
+{
+    static char buf[16];
+    switch (sig) {
+    case SIGKILL:
+        return "SIGKILL";
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGSEGV:
+        return "SIGSEGV";
+    case SIGABRT:
+        return "SIGABRT";
+    default:
+        snprintf(buf, sizeof buf, "signal %d", sig);
+        return buf;
+    }
+}
+
+/* Kept visible: said now on stderr, and in the summary with the counts it had reported. */
+static void tell_crash(lt_slot_t *s)
+{
+    const lt_child_view_t *v = &s->view;
+    if (run.live_shown)
+        fprintf(stderr, "\n");
+    if (v->term_signal != 0)
+        fprintf(stderr,
+                "loadtest: child %d (pid %d) killed by %s after %.1f s; its counts so far are "
+                "kept\n",
+                v->index, v->pid, signame(v->term_signal), v->ended_s - v->started_s);
+    else
+        fprintf(stderr,
+                "loadtest: child %d (pid %d) exited with code %lld after %.1f s, before "
+                "its last report; its counts so far are kept\n",
+                v->index, v->pid, (long long)v->exit_code, v->ended_s - v->started_s);
+    if (run.ramp && !run.stopping) {
+        static char why[64];
+        snprintf(why, sizeof why, "child %d died", v->index);
+        ramp_check(why);
+    }
+}
+
+static void on_child_close(uvproc_process_t *p, int64_t code, int signal)
+{
+    lt_slot_t *s = uvproc_process_data(p);
+    run.alive--;
+    s->view.ended_s = now_s();
+    s->view.exit_code = code;
+    s->view.term_signal = signal;
+    s->view.open_conns = 0;
+    s->chan = NULL;
+    s->proc = NULL;
+    lt_slot_event(s, code == 0 && signal == 0 ? LT_EV_EXIT_CLEAN : LT_EV_EXIT_BAD, NULL);
+    maybe_finish();
+}
+
+static void on_child_disconnect(uvproc_channel_t *ch)
+{
+    ((lt_slot_t *)uvproc_channel_data(ch))->chan = NULL;
+}
+
+static int start_child(void)
+{
+    int i = run.started;
+    lt_slot_t *s = &run.slot[i];
+    lt_child_config_t cfg = run.base;
+    const char *args[] = {"--child", NULL};
+    uvproc_fork_options_t o = {
+        .spawn = {.data = s,
+                  .on_close = on_child_close,
+                  .kill_on_parent_death = 1, /* no child outlives the parent, even SIGKILLed */
+                  .stdio = {{.type = UVPROC_STDIO_IGNORE},
+                            {.type = UVPROC_STDIO_IGNORE}, /* stdout stays ours (--json) */
+                            {.type = UVPROC_STDIO_INHERIT}}},
+        .channel = {.data = s,
+                    .on_message = on_child_message,
+                    .on_disconnect = on_child_disconnect},
+    };
+    int err;
+    memset(s, 0, sizeof *s);
+    lt_stats_init(&s->view.stats);
+    s->state = LT_SLOT_RUNNING;
+    s->on_report = add_report;
+    s->on_crash = tell_crash;
+    s->view.index = i + 1;
+    s->view.started_s = now_s();
+    cfg.index = i + 1;
+    if (run.requests != 0) /* children share the request count exactly */
+        cfg.budget = run.requests / (uint64_t)run.children +
+                     ((uint64_t)i < run.requests % (uint64_t)run.children ? 1 : 0);
+    if (run.rate > 0)
+        cfg.rate = run.rate / run.children;
+    /* scale-out: a child whose host is not this one starts through the launcher, its
+     * channel over the launcher's stdio. */
+    const char *host = run.hosts_spec != NULL ? lt_hosts_for_child(&run.hosts, i) : ":";
+    const char *launcher[64];
+    char words[1024];
+    uvproc_remote_t remote = {.launcher = launcher};
+    if (strcmp(host, ":") != 0) {
+        if (lt_hosts_launcher(run.launcher, host, words, sizeof words, launcher, 64) != 0) {
+            fprintf(stderr, "loadtest: --launcher is too long\n");
+            return UV_EINVAL;
+        }
+        o.spawn.remote = &remote;
+    }
+    err = uvproc_fork(run.loop, &s->proc, run.exe, args, &o);
+    if (err != 0) {
+        fprintf(stderr, "loadtest: cannot fork a load child: %s\n", uvproc_strerror(err));
+        return err;
+    }
+    run.started++;
+    run.alive++;
+    s->view.pid = (int)uvproc_pid(s->proc);
+    s->chan = uvproc_process_channel(s->proc);
+    if (s->chan != NULL)
+        uvproc_channel_send_new(s->chan, lt_child_config_encode(&cfg), NULL, NULL);
+    return 0;
+}
+
+/* --- the run's clock ------------------------------------------------------------------ */
+
+static void kill_stragglers(uv_timer_t *t)
+{
+    (void)t;
+    for (int i = 0; i < run.started; i++)
+        lt_slot_event(&run.slot[i], LT_EV_GRACE_OVER, NULL);
+}
+
+static void run_stop(const char *why)
+{
+    (void)why;
+    if (run.stopping)
+        return;
+    run.stopping = 1;
+    run.t_end = uv_hrtime();
+    uv_timer_stop(&run.deadline);
+    for (int i = 0; i < run.started; i++)
+        lt_slot_event(&run.slot[i], LT_EV_STOP, NULL);
+    /* A child that does not come back with its last report within 3 s is killed. */
+    uv_timer_start(&run.kill_timer, kill_stragglers, 3000, 0);
+    maybe_finish();
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    (void)t;
+    run_stop("duration");
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    (void)sig;
+    if (run.stopping) {
+        kill_stragglers(NULL); /* a second Ctrl-C: do not wait */
+        return;
+    }
+    run.interrupted = signum == SIGINT || signum == SIGTERM;
+    run_stop("interrupted");
+}
+
+static void live_line(void)
+{
+    char line[256];
+    int oldest = (run.window_i + 1) % WINDOWS;
+    uint64_t now = uv_hrtime(), t_old = run.window_t[oldest];
+    lt_stats_reset(&run.recent);
+    for (int i = 0; i < WINDOWS; i++)
+        lt_stats_merge(&run.recent, &run.window[i]);
+    double span = (double)(now - (t_old != 0 ? t_old : run.t0)) / 1e9;
+    lt_report_live(line, sizeof line, now_s(), span > 0 ? (double)run.recent.requests / span : 0,
+                   &run.recent, lt_stats_errors(&run.total), run.alive, run.started);
+    fprintf(stderr, "\r%s\033[K", line);
+    fflush(stderr);
+    run.live_shown = 1;
+}
+
+/* Ends the ramp's current step once it has lasted --ramp-step, or now when `forced` says why
+ * (a child died): records it, then stops or adds a child. */
+static void ramp_check(const char *forced)
+{
+    double len = (double)(uv_hrtime() - run.step_t0) / 1e9;
+    if ((len < run.ramp_step_s && forced == NULL) || run.stopping)
+        return;
+    lt_ramp_step_t *st = &run.steps[run.step_count++];
+    uint64_t errors = lt_stats_errors(&run.step);
+    st->children = run.started;
+    st->seconds = now_s();
+    st->requests = run.step.requests;
+    st->errors = errors;
+    st->rps = len > 0 ? (double)run.step.requests / len : 0;
+    st->p99_ms = (double)hdr_value_at_percentile(&run.step.latency, 99.0) / 1000.0;
+    st->error_rate = run.step.requests + errors == 0
+                         ? 1.0
+                         : (double)errors / (double)(run.step.requests + errors);
+    if (forced != NULL)
+        st->stop_reason = forced;
+    else if (st->error_rate * 100.0 >= run.ramp_errors_pct)
+        st->stop_reason = "error rate";
+    else if (st->p99_ms >= run.ramp_p99_ms)
+        st->stop_reason = "p99";
+    else if (run.started >= run.children)
+        st->stop_reason = "all children running (-c)";
+    if (st->stop_reason == NULL || strcmp(st->stop_reason, "all children running (-c)") == 0)
+        run.sustained = run.step_count - 1;
+    if (st->stop_reason != NULL) {
+        run_stop(st->stop_reason);
+        return;
+    }
+    lt_stats_reset(&run.step);
+    run.step_t0 = uv_hrtime();
+    if (start_child() != 0)
+        run_stop("fork failed");
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    (void)t;
+    if (run.live && !run.stopping)
+        live_line();
+    /* The window that now becomes current starts empty. */
+    run.window_i = (run.window_i + 1) % WINDOWS;
+    lt_stats_reset(&run.window[run.window_i]);
+    run.window_t[run.window_i] = uv_hrtime();
+    if (run.ramp)
+        ramp_check(NULL);
+}
+
+/* --- start and end -------------------------------------------------------------------- */
+
+static void handle_closed(uv_handle_t *h)
+{
+    (void)h;
+    run.handles_open--;
+}
+
+static void print_summary(void)
+{
+    lt_summary_t s = {
+        .url = run.url,
+        .target_note = run.target != NULL ? lt_target_name(run.target) : NULL,
+        .children = run.started,
+        .connections = run.connections,
+        .rate = run.rate,
+        .seconds = (double)((run.t_end ? run.t_end : uv_hrtime()) - run.t0) / 1e9,
+        .interrupted = run.interrupted,
+        .total = &run.total,
+        .steps = run.steps,
+        .step_count = run.step_count,
+        .sustained_step = run.sustained,
+    };
+    lt_child_view_t *views = calloc((size_t)run.started + 1, sizeof *views);
+    for (int i = 0; views != NULL && i < run.started; i++)
+        views[i] = run.slot[i].view;
+    s.child = views;
+    s.child_count = views != NULL ? run.started : 0;
+    if (run.live_shown)
+        fprintf(stderr, "\r\033[K");
+    if (run.json) {
+        json_t *j = lt_report_json(&s);
+        if (run.hosts_spec != NULL) { /* scale-out: where the children ran */
+            json_t *where = json_array();
+            for (int i = 0; i < run.started; i++)
+                json_array_append_new(where, json_string(lt_hosts_for_child(&run.hosts, i)));
+            json_object_set_new(j, "hosts", where);
+        }
+        json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+        fputc('\n', stdout);
+        json_decref(j);
+    } else {
+        lt_report_table(stdout, &s);
+    }
+    fflush(stdout);
+    free(views);
+}
+
+static void close_all(void)
+{
+    uv_handle_t *hs[] = {(uv_handle_t *)&run.tick, (uv_handle_t *)&run.deadline,
+                         (uv_handle_t *)&run.kill_timer, (uv_handle_t *)&run.sigint,
+                         (uv_handle_t *)&run.sigterm};
+    for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) {
+        if (!uv_is_closing(hs[i])) {
+            run.handles_open++;
+            uv_close(hs[i], handle_closed);
+        }
+    }
+}
+
+static void target_stopped(void *data)
+{
+    (void)data;
+    run.target = NULL;
+    close_all();
+}
+
+static void maybe_finish(void)
+{
+    if (run.finished || run.alive > 0)
+        return;
+    if (!run.stopping) {
+        run.stopping = 1; /* every child ended by itself (-n) or died */
+        run.t_end = uv_hrtime();
+    }
+    run.finished = 1;
+    if (run.url == NULL) { /* stopped before the embedded server was up: nothing to report */
+        run.exit_code = run.interrupted ? 130 : 1;
+        if (run.target != NULL)
+            lt_target_stop(run.target, target_stopped, NULL);
+        else
+            close_all();
+        return;
+    }
+    print_summary();
+    if (run.started == 0 || lt_stats_errors(&run.total) + run.total.requests == 0)
+        run.exit_code = run.interrupted ? 130 : 1;
+    else
+        run.exit_code = run.interrupted ? 130 : 0;
+    if (run.target != NULL)
+        lt_target_stop(run.target, target_stopped, NULL);
+    else
+        close_all();
+}
+
+/* Splits URL into what the children need: a numeric address, and the request bytes. */
+static int prepare_target(const char *url)
+{
+    struct http_parser_url u;
+    char host[256], path[2048];
+    int port = 80;
+    http_parser_url_init(&u);
+    if (http_parser_parse_url(url, strlen(url), 0, &u) != 0 || !(u.field_set & (1 << UF_HOST)) ||
+        !(u.field_set & (1 << UF_SCHEMA)) || u.field_data[UF_SCHEMA].len != 4 ||
+        strncmp(url + u.field_data[UF_SCHEMA].off, "http", 4) != 0 ||
+        u.field_data[UF_HOST].len >= sizeof host) {
+        fprintf(stderr, "loadtest: not an http:// URL: %s\n", url);
+        return -1;
+    }
+    memcpy(host, url + u.field_data[UF_HOST].off, u.field_data[UF_HOST].len);
+    host[u.field_data[UF_HOST].len] = '\0';
+    if (u.field_set & (1 << UF_PORT))
+        port = u.port;
+    size_t path_off = u.field_set & (1 << UF_PATH) ? u.field_data[UF_PATH].off : strlen(url);
+    snprintf(path, sizeof path, "%s", path_off < strlen(url) ? url + path_off : "/");
+    if (strchr(path, '#') != NULL)
+        *strchr(path, '#') = '\0';
+
+    /* Resolved once here, so children connect without a lookup each. */
+    uv_getaddrinfo_t req;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    int err = uv_getaddrinfo(run.loop, &req, NULL, host, NULL, &hints);
+    if (err != 0) {
+        fprintf(stderr, "loadtest: cannot resolve %s: %s\n", host, uvproc_strerror(err));
+        return -1;
+    }
+    err = uv_ip_name(req.addrinfo->ai_addr, run.base.ip, sizeof run.base.ip);
+    uv_freeaddrinfo(req.addrinfo);
+    if (err != 0)
+        return -1;
+    run.base.port = port;
+    int n = snprintf(run.base.request, sizeof run.base.request,
+                     "GET %s HTTP/1.1\r\nHost: %s%s%.*s\r\nUser-Agent: uvproc-loadtest\r\n\r\n",
+                     path, host, u.field_set & (1 << UF_PORT) ? ":" : "",
+                     u.field_set & (1 << UF_PORT) ? (int)u.field_data[UF_PORT].len : 0,
+                     u.field_set & (1 << UF_PORT) ? url + u.field_data[UF_PORT].off : "");
+    if (n < 0 || (size_t)n >= sizeof run.base.request) {
+        fprintf(stderr, "loadtest: URL too long\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void start_load(const char *url)
+{
+    run.url = url;
+    if (prepare_target(url) != 0) {
+        run.exit_code = 1;
+        run.finished = 1;
+        if (run.target != NULL)
+            lt_target_stop(run.target, target_stopped, NULL);
+        else
+            close_all();
+        return;
+    }
+    run.base.connections = run.connections;
+    run.base.timeout_ms = run.timeout_ms;
+    run.t0 = run.step_t0 = uv_hrtime();
+    int first = run.ramp ? 1 : run.children;
+    for (int i = 0; i < first; i++) {
+        if (start_child() != 0)
+            break;
+    }
+    if (run.started == 0) {
+        maybe_finish();
+        return;
+    }
+    uv_timer_start(&run.tick, on_tick, LT_REPORT_MS, LT_REPORT_MS);
+    if (!run.ramp)
+        uv_timer_start(&run.deadline, on_deadline, (uint64_t)(run.seconds * 1000), 0);
+    else /* the ramp's own hard cap: every step once */
+        uv_timer_start(&run.deadline, on_deadline,
+                       (uint64_t)(run.ramp_step_s * 1000 * (run.children + 1)), 0);
+}
+
+static void target_ready(lt_target_t *t, const char *url, const char *error, void *data)
+{
+    (void)data;
+    (void)t;
+    if (run.stopping || run.finished)
+        return; /* Ctrl-C while it was starting: maybe_finish is stopping it */
+    if (url == NULL) {
+        fprintf(stderr, "loadtest: cannot start the embedded server: %s\n", error);
+        run.exit_code = 1;
+        run.finished = 1;
+        run.target = NULL; /* it frees itself once its process has closed */
+        close_all();
+        return;
+    }
+    snprintf(run.url_buf, sizeof run.url_buf, "%s", url);
+    start_load(run.url_buf);
+}
+
+/* --- command line --------------------------------------------------------------------- */
+
+/* Numeric options, with their hard caps. */
+typedef struct {
+    const char *name;
+    double min, max, value;
+} num_opt_t;
+
+enum { OPT_C, OPT_K, OPT_D, OPT_N, OPT_RATE, OPT_STEP, OPT_ERRS, OPT_P99, OPT_TIMEOUT, OPT_COUNT };
+
+static int parse_args(int argc, char **argv)
+{
+    num_opt_t num[OPT_COUNT] = {
+        [OPT_C] = {"-c", 1, LT_MAX_CHILDREN, 2},       [OPT_K] = {"-k", 1, LT_MAX_CONNECTIONS, 25},
+        [OPT_D] = {"-d", 0.1, LT_MAX_SECONDS, 0},      [OPT_N] = {"-n", 1, 1e12, 0},
+        [OPT_RATE] = {"--rate", 0.1, 1e8, 0},          [OPT_STEP] = {"--ramp-step", 0.25, 600, 2},
+        [OPT_ERRS] = {"--ramp-errors", 0, 100, 1},     [OPT_P99] = {"--ramp-p99", 0.001, 1e7, 1000},
+        [OPT_TIMEOUT] = {"--timeout", 1, 3.6e6, 2000},
+    };
+    run.live = isatty(STDERR_FILENO);
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        int k = 0;
+        while (k < OPT_COUNT && strcmp(o, num[k].name) != 0)
+            k++;
+        if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
+            usage(stdout);
+            return 1;
+        } else if (strcmp(o, "--json") == 0) {
+            run.json = 1;
+        } else if (strcmp(o, "--ramp") == 0) {
+            run.ramp = 1;
+        } else if (strcmp(o, "--live") == 0) {
+            run.live = 1;
+        } else if (strcmp(o, "--no-live") == 0) {
+            run.live = 0;
+        } else if ((strcmp(o, "--hosts") == 0 || strcmp(o, "--launcher") == 0) && i + 1 < argc) {
+            *(o[2] == 'h' ? &run.hosts_spec : &run.launcher) = argv[++i];
+        } else if (k < OPT_COUNT) {
+            const char *v = i + 1 < argc ? argv[++i] : NULL;
+            char *end = NULL;
+            double x = v != NULL ? strtod(v, &end) : 0;
+            if (v == NULL || end == v || *end != '\0' || !(x >= num[k].min && x <= num[k].max)) {
+                fprintf(stderr, "loadtest: %s needs a number from %g to %g%s%s\n", o, num[k].min,
+                        num[k].max, v != NULL ? ", not " : "", v != NULL ? v : "");
+                return -1;
+            }
+            num[k].value = x;
+            if (k == OPT_D)
+                run.seconds_given = 1;
+            if (k == OPT_C)
+                run.children_given = 1;
+        } else if (o[0] == '-' && o[1] != '\0') {
+            fprintf(stderr, "loadtest: unknown option %s (try --help)\n", o);
+            return -1;
+        } else if (run.url == NULL) {
+            run.url = o;
+        } else {
+            fprintf(stderr, "loadtest: one URL only (try --help)\n");
+            return -1;
+        }
+    }
+    run.children = (int)num[OPT_C].value;
+    if (run.hosts_spec != NULL) {
+        if (lt_hosts_parse(run.hosts_spec, &run.hosts) != 0) {
+            fprintf(stderr, "loadtest: --hosts wants N/HOST,... (try --help)\n");
+            return -1;
+        }
+        if (!run.children_given) /* one child per slot, as parallel runs N jobs per host */
+            run.children = run.hosts.total < LT_MAX_CHILDREN ? run.hosts.total : LT_MAX_CHILDREN;
+    }
+    if (run.launcher == NULL)
+        run.launcher = "ssh";
+    run.connections = (int)num[OPT_K].value;
+    run.requests = (uint64_t)num[OPT_N].value;
+    run.rate = num[OPT_RATE].value;
+    run.ramp_step_s = num[OPT_STEP].value;
+    run.ramp_errors_pct = num[OPT_ERRS].value;
+    run.ramp_p99_ms = num[OPT_P99].value;
+    run.timeout_ms = (uint64_t)num[OPT_TIMEOUT].value;
+    if (run.rate > 0 && run.ramp) {
+        fprintf(stderr, "loadtest: --rate and --ramp do not combine (try --help)\n");
+        return -1;
+    }
+    /* Without -d: 5 s, 3 s for the embedded server, the hard cap when -n counts requests. */
+    run.seconds = run.seconds_given   ? num[OPT_D].value
+                  : run.requests != 0 ? LT_MAX_SECONDS
+                  : run.url == NULL   ? 3
+                                      : 5;
+    if (run.requests != 0 && run.requests < (uint64_t)run.children)
+        run.children = (int)run.requests;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    size_t size = sizeof run.exe;
+    int r;
+    if (argc == 2 && strcmp(argv[1], "--child") == 0)
+        return lt_child_main();
+    r = parse_args(argc, argv);
+    if (r != 0)
+        return r > 0 ? 0 : 2;
+    if (uv_exepath(run.exe, &size) != 0) {
+        fprintf(stderr, "loadtest: cannot find my own executable\n");
+        return 1;
+    }
+    run.loop = uv_default_loop();
+    run.sustained = -1;
+    lt_stats_init(&run.total);
+    lt_stats_init(&run.recent);
+    lt_stats_init(&run.step);
+    lt_stats_init(&run.one);
+    for (int i = 0; i < WINDOWS; i++)
+        lt_stats_init(&run.window[i]);
+    uv_timer_init(run.loop, &run.tick);
+    uv_timer_init(run.loop, &run.deadline);
+    uv_timer_init(run.loop, &run.kill_timer);
+    uv_signal_init(run.loop, &run.sigint);
+    uv_signal_init(run.loop, &run.sigterm);
+    uv_signal_start(&run.sigint, on_signal, SIGINT);
+    uv_signal_start(&run.sigterm, on_signal, SIGTERM);
+    if (run.url != NULL) {
+        start_load(run.url);
+    } else if (lt_target_start(run.loop, &run.target, target_ready, NULL) != 0) {
+        run.exit_code = 1;
+        close_all();
+    }
+    uv_run(run.loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(run.loop) != 0 && run.exit_code == 0)
+        run.exit_code = 1;
+    return run.exit_code;
+}

@@ -1,0 +1,392 @@
+#!/usr/bin/env python3
+"""loadtest (demos/loadtest.c) against real servers on 127.0.0.1 that this test starts and
+that count what they see: a Node `http` server (test/node/loadtest_server.js: plain, chaotic,
+or refusing connections past K) and uvproc's own cluster-server.
+
+usage: test_loadtest.py BUILD_DEMOS_DIR NODE_SCRIPTS_DIR [NAME...]
+Every case is bounded (a few seconds); node cases are skipped when node is missing."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+BUILD, NODE_DIR = sys.argv[1], sys.argv[2]
+ONLY = sys.argv[3:]
+NODE = shutil.which("node")
+LOADTEST = os.path.join(BUILD, "loadtest")
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+class NodeServer:
+    """The counting Node server, on a free port."""
+
+    def __init__(self, *mode):
+        self.p = subprocess.Popen([NODE, os.path.join(NODE_DIR, "loadtest_server.js"), *mode],
+                                  stdout=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline()
+        check(line.startswith("listening "), f"server said {line!r}")
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}/"
+
+    def stop(self):
+        """Stops it and returns its counts."""
+        self.p.send_signal(signal.SIGTERM)
+        out = self.p.stdout.read()
+        self.p.wait(timeout=10)
+        return json.loads(out)
+
+
+def loadtest(*args, timeout=30):
+    r = subprocess.run([LOADTEST, *args], capture_output=True, text=True, timeout=timeout)
+    return r
+
+
+def loadtest_json(*args, **kw):
+    r = loadtest("--json", *args, **kw)
+    check(r.returncode == 0, f"loadtest exit {r.returncode}: {r.stderr}")
+    return json.loads(r.stdout)
+
+
+def check_percentiles(j):
+    lat = j["latency_ms"]
+    order = [lat["min"], lat["p50"], lat["p90"], lat["p99"], lat["p99.9"], lat["max"]]
+    check(order == sorted(order), f"percentiles out of order: {lat}")
+    check(lat["min"] > 0 and lat["max"] < 10000, lat)
+
+
+def children_of(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for_live_line(p, children):
+    """Reads the live line (stderr, forced with --live) until every child runs and requests
+    have been answered: progress seen, not time slept."""
+    buf = b""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        chunk = os.read(p.stderr.fileno(), 4096)
+        check(chunk, f"loadtest ended early: {buf!r}")
+        buf += chunk
+        for line in buf.replace(b"\r", b"\n").split(b"\n"):
+            if f"children {children}/{children}".encode() in line and b" req/s" in line:
+                rps = float(line.split(b"req/s")[0].split()[-1])
+                if rps > 0:
+                    return buf
+    raise AssertionError(f"no live line with progress: {buf!r}")
+
+
+def test_counts_match_node_server():
+    """-n N: exactly N requests go out, all are answered, and the server saw exactly N."""
+    s = NodeServer("hello")
+    try:
+        j = loadtest_json("-c", "2", "-k", "4", "-n", "3000", s.url)
+    finally:
+        seen = s.stop()
+    check(j["requests"] == 3000 and j["status"] == {"200": 3000}, j)
+    check(sum(j["errors"].values()) == 0 and j["unfinished"] == 0, j)
+    check(seen["requests"] == 3000, seen)
+    check(seen["connections"] == 8, f"keep-alive: 8 connections expected, server saw {seen}")
+    check(sum(c["requests"] for c in j["per_child"]) == 3000, j["per_child"])
+    check([c["requests"] for c in j["per_child"]] == [1500, 1500], j["per_child"])
+    check(all(c["outcome"] == "done" for c in j["per_child"]), j["per_child"])
+    check_percentiles(j)
+
+
+def test_duration_counts_and_table():
+    """-d: what loadtest counted plus what was still in flight brackets what the server saw;
+    without --json the summary is a table."""
+    s = NodeServer("hello")
+    try:
+        r = loadtest("-c", "2", "-k", "3", "-d", "1", s.url)
+    finally:
+        seen = s.stop()
+    check(r.returncode == 0, r)
+    out = r.stdout
+    check("requests" in out and "p99" in out and "200:" in out and "done" in out, out)
+    req = int(out.split("requests")[1].split()[0])
+    unfinished = int(out.split("unfinished at stop: ")[1].split(")")[0])
+    check(req > 0 and req <= seen["requests"] <= req + unfinished,
+          f"loadtest {req} (+{unfinished} unfinished), server {seen}")
+    check("\r" not in r.stderr, "a live line without a terminal")
+
+
+def test_errors_classified():
+    """A server that resets, stalls, closes and fails some requests: each failure is counted
+    under its own name, and every request the server saw is accounted for exactly once."""
+    s = NodeServer("chaos")
+    try:
+        j = loadtest_json("-c", "2", "-k", "5", "-n", "400", "--timeout", "300", s.url)
+    finally:
+        seen = s.stop()
+    e = j["errors"]
+    check(e["reset"] > 0 and e["timeout"] > 0 and e["closed"] > 0, e)
+    check(e["refused"] == 0 and e["parse"] == 0, e)
+    check(j["status"].get("500", 0) > 0 and j["status"]["200"] > 0 and j["non2xx"] > 0, j)
+    accounted = j["requests"] + e["reset"] + e["timeout"] + e["closed"] + e["other"]
+    check(accounted == 400 == seen["requests"], f"{accounted} accounted, server {seen}, {j}")
+    # By the server's own rule: 40 of each failure kind in 400 requests.
+    check(e["reset"] + e["other"] == 40 and e["timeout"] == 40 and e["closed"] == 40, e)
+    check(j["status"]["500"] == 40 and j["status"]["200"] == 240, j["status"])
+    check_percentiles(j)
+
+
+def test_refused():
+    """Nothing listening: connections are refused, counted as such, and the run still ends."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    r = loadtest("--json", "-c", "1", "-k", "2", "-d", "0.5", f"http://127.0.0.1:{port}/")
+    j = json.loads(r.stdout)
+    check(j["requests"] == 0 and j["errors"]["refused"] > 0, j)
+
+
+def test_killed_child_reported():
+    """A load child SIGKILLed mid-run: the run goes on with the others and finishes, and the
+    crash is in the summary (with the counts it had reported) and said on stderr."""
+    s = NodeServer("hello")
+    try:
+        p = subprocess.Popen([LOADTEST, "--json", "--live", "-c", "3", "-k", "2", "-d", "2",
+                              s.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_for_live_line(p, 3)
+        kids = children_of(p.pid)
+        check(len(kids) == 3, kids)
+        os.kill(kids[1], signal.SIGKILL)
+        out, err = p.communicate(timeout=20)
+    finally:
+        s.stop()
+    check(p.returncode == 0, (p.returncode, err))
+    j = json.loads(out)
+    crashed = [c for c in j["per_child"] if c["outcome"] == "crashed"]
+    check(len(crashed) == 1 and crashed[0]["pid"] == kids[1] and crashed[0]["signal"] == 9, j)
+    check(crashed[0]["requests"] > 0, "the crashed child's reported counts were dropped")
+    check([c["outcome"] for c in j["per_child"]].count("done") == 2, j["per_child"])
+    check(j["seconds"] >= 1.9, "the run stopped with the crash")
+    check(b"killed by SIGKILL" in err, err)
+    check(not any(alive(k) for k in kids), "a child is left")
+
+
+def test_stuck_child_killed_after_grace():
+    """A child that does not answer the stop (SIGSTOPped) is killed 3 s after the run's end and
+    reported; the others' results stand."""
+    s = NodeServer("hello")
+    try:
+        p = subprocess.Popen([LOADTEST, "--json", "--live", "-c", "2", "-k", "2", "-d", "1",
+                              s.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_for_live_line(p, 2)
+        kids = children_of(p.pid)
+        os.kill(kids[0], signal.SIGSTOP)
+        out, err = p.communicate(timeout=20)
+    finally:
+        s.stop()
+    check(p.returncode == 0, (p.returncode, err))
+    j = json.loads(out)
+    stuck = [c for c in j["per_child"] if c["pid"] == kids[0]][0]
+    check(stuck["outcome"] == "crashed" and stuck["signal"] == 9, stuck)
+    check(stuck["ended_s"] >= 3.5, f"killed before the grace period: {stuck}")
+    check([c["outcome"] for c in j["per_child"]].count("done") == 1, j["per_child"])
+    check(not any(alive(k) for k in kids), "a child is left")
+
+
+def test_second_sigint_kills_at_once():
+    """Ctrl-C, a child does not stop (SIGSTOPped), Ctrl-C again: it is killed at once, not 3 s
+    later, and the summary is printed."""
+    s = NodeServer("hello")
+    try:
+        p = subprocess.Popen([LOADTEST, "--json", "--live", "-c", "2", "-k", "2", "-d", "60",
+                              s.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_for_live_line(p, 2)
+        kids = children_of(p.pid)
+        os.kill(kids[1], signal.SIGSTOP)
+        p.send_signal(signal.SIGINT)
+        # The first Ctrl-C has been handled once the running child has stopped and gone.
+        deadline = time.monotonic() + 10
+        while kids[0] in children_of(p.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=20)
+    finally:
+        s.stop()
+    check(p.returncode == 130, (p.returncode, err))
+    j = json.loads(out)
+    stuck = [c for c in j["per_child"] if c["pid"] == kids[1]][0]
+    check(j["interrupted"] and stuck["outcome"] == "crashed" and stuck["signal"] == 9, j)
+    check(stuck["ended_s"] - j["seconds"] < 2.5, f"the second Ctrl-C did not kill at once: {j}")
+    check(not any(alive(k) for k in kids), "a child is left")
+
+
+def test_ramp_ends_when_a_child_dies():
+    s = NodeServer("hello")
+    try:
+        p = subprocess.Popen([LOADTEST, "--json", "--live", "--ramp", "-c", "4", "-k", "2",
+                              "--ramp-step", "30", s.url], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        wait_for_live_line(p, 1)
+        os.kill(children_of(p.pid)[0], signal.SIGKILL)
+        out, err = p.communicate(timeout=20)
+    finally:
+        s.stop()
+    j = json.loads(out)
+    check(p.returncode == 0, (p.returncode, err))
+    check(len(j["ramp"]) == 1 and j["ramp"][0]["stop"] == "child 1 died", j["ramp"])
+    check(j["sustained_children"] == 0, j)
+
+
+def test_sigint_prints_summary_and_leaves_no_child():
+    s = NodeServer("hello")
+    try:
+        p = subprocess.Popen([LOADTEST, "--live", "-c", "2", "-k", "2", "-d", "60", s.url],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_for_live_line(p, 2)
+        kids = children_of(p.pid)
+        check(len(kids) == 2, kids)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+    finally:
+        s.stop()
+    check(p.returncode == 130, (p.returncode, err))
+    out = out.decode()
+    check("INTERRUPTED" in out and "requests" in out, out)
+    check(int(out.split("requests")[1].split()[0]) > 0, out)
+    check(out.count("done") == 2, f"children did not hand in their last counts: {out}")
+    check(not any(alive(k) for k in kids), "a child outlived loadtest")
+
+
+def test_ramp_stops_at_refusing_server():
+    """A server that takes at most 5 connections: 2 connections per child, one child added per
+    step; the third child (6 connections) is refused, so the largest sustained step is 2."""
+    s = NodeServer("maxconn", "5")
+    try:
+        j = loadtest_json("--ramp", "-c", "8", "-k", "2", "--ramp-step", "0.5", s.url)
+    finally:
+        s.stop()
+    steps = j["ramp"]
+    check(j["sustained_children"] == 2, steps)
+    check([st["children"] for st in steps] == [1, 2, 3], steps)
+    check(steps[-1]["stop"] == "error rate" and steps[-1]["error_rate"] > 0.01, steps)
+    check(all(st["stop"] is None for st in steps[:-1]), steps)
+
+
+def test_rate():
+    """--rate: the requests go out at that rate, not as fast as the server answers."""
+    s = NodeServer("hello")
+    try:
+        j = loadtest_json("--rate", "400", "-c", "2", "-k", "4", "-d", "1.5", s.url)
+    finally:
+        s.stop()
+    check(abs(j["rps"] - 400) < 60, f"rate 400 asked, {j['rps']} measured")
+    check_percentiles(j)
+
+
+def test_live_line_on_a_terminal():
+    """On a terminal (a pty here) the live line is redrawn at least twice a second, without
+    --live; the summary still goes to stdout."""
+    import pty
+    s = NodeServer("hello")
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([LOADTEST, "-c", "2", "-k", "2", "-d", "1.6", s.url],
+                             stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        buf = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: every writer of the pty is gone
+                break
+            if not chunk:
+                break
+            buf += chunk
+        out, _ = p.communicate(timeout=10)
+    finally:
+        os.close(master)
+        s.stop()
+    check(p.returncode == 0, p.returncode)
+    lines = [l for l in buf.split(b"\r") if b"req/s" in l]
+    # 1.6 s at 4 Hz is 6 redraws; at least 2 Hz means at least 3.
+    check(len(lines) >= 3, f"{len(lines)} live lines: {buf!r}")
+    check(b"children 2/2" in lines[-1] and b"p99" in lines[-1], lines[-1])
+    check(b"requests" in out and b"req/s" in out, out)
+
+
+def test_rate_counts_latency_from_intended_send_time():
+    """A server that freezes for 600 ms once. Closed loop, only the few requests in flight then
+    see it (p90 stays low: coordinated omission hides the freeze). With --rate, every request
+    that should have gone out during the freeze carries its wait, as wrk2 counts it: about a
+    quarter of the run's requests, so p90 is hundreds of ms."""
+    runs = {}
+    for name, extra in (("closed", []), ("rate", ["--rate", "500"])):
+        s = NodeServer("freeze", "600")
+        try:
+            runs[name] = loadtest_json("-c", "1", "-k", "4", "-d", "2", *extra, s.url)
+        finally:
+            s.stop()
+    closed, rate = runs["closed"]["latency_ms"], runs["rate"]["latency_ms"]
+    check(closed["max"] >= 500 and rate["max"] >= 500, (closed, rate))
+    check(closed["p90"] < 100, f"closed loop p90 {closed['p90']} ms")
+    print(f"  closed p90 {closed['p90']} ms, --rate p90 {rate['p90']} ms")
+    check(rate["p90"] >= 200, f"--rate p90 {rate['p90']} ms: the freeze was omitted")
+
+
+def test_bad_arguments():
+    for args in (["-c", "0"], ["-c", "1000"], ["-d", "99999"], ["-k", "x"], ["--nope"],
+                 ["--rate", "5", "--ramp"], ["a", "b"]):
+        r = loadtest(*args)
+        check(r.returncode == 2 and "loadtest:" in r.stderr, (args, r))
+    r = loadtest("ftp://127.0.0.1/")
+    check(r.returncode == 1 and "not an http:// URL" in r.stderr, r)
+    r = loadtest("--help")
+    check(r.returncode == 0 and "usage" in r.stdout, r)
+
+
+def test_embedded_cluster_server():
+    """No URL: loadtest starts cluster-server itself, loads it and stops it."""
+    if not os.path.exists(os.path.join(BUILD, "cluster-server")):
+        print("skip: cluster-server is not built")
+        return
+    j = loadtest_json("-n", "2000", "-c", "2", "-k", "4")
+    check("cluster-server" in j["target"], j)
+    check(j["requests"] == 2000 and j["status"] == {"200": 2000}, j)
+    check(sum(j["errors"].values()) == 0, j)
+    check_percentiles(j)
+
+
+NEEDS_NODE = {"test_counts_match_node_server", "test_duration_counts_and_table",
+              "test_errors_classified", "test_killed_child_reported",
+              "test_sigint_prints_summary_and_leaves_no_child", "test_ramp_stops_at_refusing_server",
+              "test_rate"}
+tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
+for name, fn in tests:
+    if ONLY and name[5:] not in ONLY and name not in ONLY:
+        continue
+    if name in NEEDS_NODE and not NODE:
+        print(f"skip - {name}: node is not installed")
+        continue
+    t0 = time.monotonic()
+    try:
+        fn()
+        print(f"ok - {name} ({time.monotonic() - t0:.1f} s)")
+    except Exception as e:  # noqa: BLE001 - report every case
+        print(f"FAIL - {name}: {e}")
+        failures.append(name)
+sys.exit(1 if failures else 0)
