@@ -325,7 +325,6 @@ for name, fn in tests:
     if name.startswith("test_cluster_server") and not os.path.exists(demo("cluster-server")):
         print(f"skip {name}: built without http_parser")
         continue
-    if name == "test_isprime_server" and not os.path.exists(demo("isprime-server")):
     needs = {"test_isprime_server": "isprime-server", "test_loadtest": "loadtest"}.get(name)
     if needs is not None and not os.path.exists(demo(needs)):
         print(f"skip {name}: built without http_parser")
