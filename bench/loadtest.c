@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -104,6 +105,12 @@ static int expand(const char *tmpl, char *out, size_t size)
     return 0;
 }
 
+static double cpu_seconds(const struct rusage *r)
+{
+    return (double)(r->ru_utime.tv_sec + r->ru_stime.tv_sec) +
+           (double)(r->ru_utime.tv_usec + r->ru_stime.tv_usec) / 1e6;
+}
+
 static int run_gen(void *arg, double *m)
 {
     const gen_t *g = arg;
@@ -111,12 +118,20 @@ static int run_gen(void *arg, double *m)
     char *argv[] = {"sh", "-c", cmd, NULL};
     const char *keys[] = {"rps", "p99", "non2xx"};
     double v[3] = {NAN, NAN, NAN};
-    if (expand(g->cmd, cmd, sizeof cmd) != 0 || bench_subprocess(argv, keys, v, g->keys) != 0)
+    struct rusage before, after;
+    if (expand(g->cmd, cmd, sizeof cmd) != 0)
         return -1;
+    getrusage(RUSAGE_CHILDREN, &before);
+    if (bench_subprocess(argv, keys, v, g->keys) != 0)
+        return -1;
+    getrusage(RUSAGE_CHILDREN, &after);
     if (!(v[0] > 0) || (g->keys == 3 && v[2] != 0)) /* loadtest's answers must all be 2xx */
         return -1;
     m[0] = v[0];
     m[1] = v[1];
+    /* Requests per CPU second of the generator (all its processes, the shell and the filter
+     * included): what it costs, whatever else the machine is doing. */
+    m[2] = v[0] * atof(secs) / (cpu_seconds(&after) - cpu_seconds(&before));
     return 0;
 }
 
@@ -201,6 +216,7 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
     bench_init(&b, title, &a);
     bench_metric(&b, "req/s", BENCH_HIGHER);
     bench_metric(&b, "p99 ms", BENCH_LOWER);
+    bench_metric(&b, "req/CPU-s", BENCH_HIGHER);
     for (size_t i = 0; i < GEN_COUNT; i++)
         bench_variant(&b, gens[i].name, gens[i].desc, run_gen, (void *)&gens[i]);
     bench_baseline(&b, "wrk");

@@ -75,6 +75,25 @@ int lt_child_config_decode(lt_child_config_t *c, const json_t *msg);
  * budget is spent, reports every LT_REPORT_MS. Returns the process exit code. */
 int lt_child_main(void);
 
+/* --- command line (loadtest_args.c) --------------------------------------------------- */
+
+typedef struct {
+    int children, connections;
+    double seconds; /* -d, or its default */
+    int seconds_given;
+    uint64_t requests; /* -n; 0: by time */
+    double rate;       /* --rate; 0: closed loop */
+    int ramp;
+    double ramp_step_s, ramp_errors_pct, ramp_p99_ms;
+    uint64_t timeout_ms;
+    int json, live;
+    const char *url; /* NULL: the embedded server */
+} lt_options_t;
+
+/* Fills *o from argv. Returns 0, 1 after --help (printed), -1 after a usage error (said on
+ * stderr). */
+int lt_parse_args(int argc, char **argv, lt_options_t *o);
+
 /* --- output (loadtest_report.c) ------------------------------------------------------- */
 
 typedef enum { LT_CHILD_RUNNING, LT_CHILD_DONE, LT_CHILD_CRASHED } lt_child_outcome_t;
