@@ -34,6 +34,7 @@ typedef struct {
     child_t *child;
     conn_state_t state;
     int counted_open;    /* counted in child->open */
+    int writing;         /* write_req is in use (the request did not fit the socket at once) */
     int complete;        /* the parser finished a response in this read */
     uint64_t start_ns;   /* latency origin: the send time, or the intended one (rate) */
     uint64_t sent_ns;    /* when the request (or the connect) started, for timeouts */
@@ -171,8 +172,9 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         if (c->complete) {
             uint64_t now = uv_hrtime();
             on_response(c, now);
-            /* One request at a time: anything after the response is a protocol error. */
-            if (n != (size_t)nread || HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
+            /* One request at a time: anything after the response is a protocol error, and so
+             * is an answer before the whole request was written (write_req is still busy). */
+            if (n != (size_t)nread || HTTP_PARSER_ERRNO(&c->parser) != HPE_OK || c->writing) {
                 conn_fail(c, LT_ERR_PARSE);
             } else if (!http_should_keep_alive(&c->parser)) {
                 conn_close(c); /* the server asked to close: not an error, reconnect */
@@ -214,6 +216,7 @@ static int on_message_complete(http_parser *p)
 static void write_cb(uv_write_t *req, int status)
 {
     conn_t *c = req->data;
+    c->writing = 0;
     if (status == 0 || status == UV_ECANCELED)
         return;
     conn_fail(c, status == UV_EPIPE || status == UV_ECONNRESET ? LT_ERR_RESET : LT_ERR_OTHER);
@@ -243,6 +246,8 @@ static void conn_send(conn_t *c, uint64_t start_ns, uint64_t now)
     r = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &rest, 1, write_cb);
     if (r != 0)
         conn_fail(c, LT_ERR_OTHER);
+    else
+        c->writing = 1;
 }
 
 static void timer_send(uv_timer_t *t)
@@ -290,6 +295,7 @@ static void conn_connect(conn_t *c)
     c->tcp.data = c;
     ch->tcp_open++;
     c->state = CONN_CONNECTING;
+    c->writing = 0;
     c->sent_ns = uv_hrtime();
     c->connect_req.data = c;
     uv_tcp_nodelay(&c->tcp, 1);
