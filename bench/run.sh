@@ -38,6 +38,7 @@ if [ ${#names[@]} -eq 0 ]; then
     for f in "$build"/bench/*; do
         n=$(basename "$f")
         [ -f "$f" ] && [ -x "$f" ] || continue
+        [ "$n" = raw_http_server ] && continue # a server bench/cluster starts (issue 8)
         [[ " ${names[*]} " == *" $n "* ]] || names+=("$n")
     done
 fi

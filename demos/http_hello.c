@@ -172,8 +172,6 @@ static void hh_write_done(uv_write_t *req, int status)
     free(w);
     if (status != 0)
         hh_close(c);
-    else if (hh_draining && !c->ending && c->pending_writes == 0)
-        hh_end(c);
 }
 
 static void hh_flush(hh_conn_t *c)
@@ -294,10 +292,33 @@ void http_hello_reply(void *conn)
     hh_flush(c);
 }
 
-void http_hello_drain(void)
+/* Idle connections get this long to send one more request (answered with "Connection:
+ * close") before they are closed: closing an idle keep-alive connection at once races with a
+ * request the client is sending right then, which it would see fail. */
+#define HH_DRAIN_IDLE_MS 1000
+
+static uv_timer_t hh_drain_timer;
+
+static void hh_drain_timer_closed(uv_handle_t *h)
 {
-    hh_draining = 1;
+    (void)h;
+}
+
+static void hh_drain_idle(uv_timer_t *t)
+{
     for (hh_conn_t *c = hh_conns; c != NULL; c = c->next)
         if (!c->closing && !c->ending && !c->held && c->pending_writes == 0)
             hh_end(c);
+    uv_close((uv_handle_t *)t, hh_drain_timer_closed);
+}
+
+void http_hello_drain(void)
+{
+    if (hh_draining)
+        return;
+    hh_draining = 1;
+    if (hh_conns == NULL)
+        return;
+    uv_timer_init(hh_conns->stream->loop, &hh_drain_timer);
+    uv_timer_start(&hh_drain_timer, hh_drain_idle, HH_DRAIN_IDLE_MS, 0);
 }

@@ -26,8 +26,9 @@ void http_hello_serve(uv_stream_t *client);
 /* A uv_connection_cb for a server whose connections the module accepts itself. */
 void http_hello_on_connection(uv_stream_t *server, int status);
 
-/* Stops keep-alive: idle connections close now, busy ones after their current response
- * (which says "Connection: close"), as a graceful worker must so that its loop can end. */
+/* Stops keep-alive, as a graceful worker must so that its loop can end: the next response on
+ * each connection says "Connection: close" and the connection closes after it; connections
+ * that stay idle for a second are closed then. */
 void http_hello_drain(void);
 
 /* Open connections. */

@@ -458,13 +458,13 @@ typedef enum {
  * starts the sequence over. More than crash_loop_restarts restarts within crash_loop_window_ms
  * is a crash loop: the slot stops restarting (DEAD) and on_crash_loop reports it. */
 typedef struct {
-    uint64_t delay_ms;              /* [100] */
-    double factor;                  /* [1.5] */
-    uint64_t max_delay_ms;          /* [15000] */
-    uint64_t reset_after_ms;        /* [30000] */
-    unsigned crash_loop_restarts;   /* [10]; UINT32_MAX: never give up */
-    uint64_t crash_loop_window_ms;  /* [60000] */
-    int disabled;                   /* non-zero: never restart */
+    uint64_t delay_ms;             /* [100] */
+    double factor;                 /* [1.5] */
+    uint64_t max_delay_ms;         /* [15000] */
+    uint64_t reset_after_ms;       /* [30000] */
+    unsigned crash_loop_restarts;  /* [10]; UINT32_MAX: never give up */
+    uint64_t crash_loop_window_ms; /* [60000] */
+    int disabled;                  /* non-zero: never restart */
 } uvproc_cluster_restart_t;
 
 /* Where a worker's server listens, as its `listening` message says. Strings borrowed. */
@@ -543,7 +543,7 @@ UVPROC_EXTERN size_t uvproc_cluster_workers(const uvproc_cluster_t *c,
                                             uvproc_cluster_worker_t **out, size_t max);
 UVPROC_EXTERN void *uvproc_cluster_data(const uvproc_cluster_t *c);
 
-UVPROC_EXTERN unsigned uvproc_cluster_worker_id(const uvproc_cluster_worker_t *w); /* current */
+UVPROC_EXTERN unsigned uvproc_cluster_worker_id(const uvproc_cluster_worker_t *w);  /* current */
 UVPROC_EXTERN uv_pid_t uvproc_cluster_worker_pid(const uvproc_cluster_worker_t *w); /* 0: none */
 UVPROC_EXTERN uvproc_cluster_worker_state_t
 uvproc_cluster_worker_state(const uvproc_cluster_worker_t *w);

@@ -111,14 +111,12 @@ static void a_online(uvproc_cluster_worker_t *w, json_t *msg)
     CL_EMIT(w->cluster, on_online, w);
 }
 
+/* msg was validated before the event was raised. */
 static void uvproc__cl_emit_listening(uvproc_cluster_worker_t *w, json_t *msg)
 {
     uvproc__cl_query_t q;
     uvproc_cluster_address_t a;
-    if (uvproc__cl_parse_query(msg, &q) != 0) {
-        uvproc__cl_report(w, UV_EPROTO, msg);
-        return;
-    }
+    uvproc__cl_parse_query(msg, &q);
     a = (uvproc_cluster_address_t){q.address, (int)q.port, q.address_type};
     CL_EMIT(w->cluster, on_listening, w, &a);
 }
@@ -264,6 +262,11 @@ static const uvproc__cl_action_t uvproc__cl_table[UVPROC_WORKER_DEAD + 1][EV_COU
                             a_impossible},
 };
 
+/* How often each cell ran, process-wide: the tests read it to show that every cell that can
+ * happen has been exercised (test/test_cluster.c prints the table). Loop threads of
+ * different clusters may race on it; it is a statistic, never read by the library. */
+unsigned long uvproc__cl_cells[UVPROC_WORKER_DEAD + 1][EV_COUNT];
+
 /* ---------------------------------------------------------------------------------------- */
 /* slots                                                                                    */
 
@@ -299,10 +302,12 @@ static void uvproc__cl_event(uvproc_cluster_worker_t *w, uvproc__cl_event_t ev, 
         return;
     }
     w->dispatching = 1;
+    uvproc__cl_cells[w->state][ev]++;
     uvproc__cl_table[w->state][ev](w, msg);
     while (w->events != 0) {
         int next = __builtin_ctz(w->events);
         w->events &= ~(1u << next);
+        uvproc__cl_cells[w->state][next]++;
         uvproc__cl_table[w->state][next](w, NULL);
     }
     w->dispatching = 0;
@@ -348,9 +353,13 @@ static void uvproc__cl_on_internal(uvproc_channel_t *ch, json_t *msg, uvproc_han
         uvproc__cl_report(w, UV_EPROTO, msg); /* no act, and no request of ours to answer */
     else if (strcmp(act, "online") == 0)
         uvproc__cl_event(w, EV_ONLINE, msg);
-    else if (strcmp(act, "listening") == 0)
-        uvproc__cl_event(w, EV_LISTENING, msg);
-    else if (strcmp(act, "queryServer") == 0)
+    else if (strcmp(act, "listening") == 0) {
+        uvproc__cl_query_t q;
+        if (uvproc__cl_parse_query(msg, &q) != 0)
+            uvproc__cl_report(w, UV_EPROTO, msg); /* not an event: the state stays */
+        else
+            uvproc__cl_event(w, EV_LISTENING, msg);
+    } else if (strcmp(act, "queryServer") == 0)
         uvproc__cl_query_server(w, msg);
     else if (strcmp(act, "close") == 0)
         uvproc__cl_close_server(w, msg);
@@ -739,12 +748,7 @@ int uvproc_cluster_worker_stop(uvproc_cluster_worker_t *w)
 
 int uvproc_cluster_send(uvproc_cluster_worker_t *w, const json_t *msg)
 {
-    if (w == NULL || msg == NULL)
-        return UV_EINVAL;
-    if (w->peer.ch == NULL)
-        return UV_EPIPE;
-    int err = uvproc_channel_send(w->peer.ch, msg, NULL, NULL);
-    return err < 0 ? err : 0;
+    return w != NULL ? uvproc__cl_send_user(&w->peer, msg) : UV_EINVAL;
 }
 
 int uvproc_cluster_broadcast(uvproc_cluster_t *c, const json_t *msg)

@@ -74,6 +74,9 @@ void uvproc__cl_close_handles(uvproc_cluster_t *c);
 void uvproc__cl_free_handles(uvproc_cluster_t *c);
 
 /* cluster.c */
+/* Runs per cell of the state x event table ([state][event], events in the table's column
+ * order: online, listening, disconnect, exit, stop, timer), for the tests. */
+extern unsigned long uvproc__cl_cells[6][6];
 void uvproc__cl_handles_closed(uvproc_cluster_t *c);
 void uvproc__cl_report(uvproc_cluster_worker_t *w, int err, json_t *msg);
 

@@ -398,7 +398,10 @@ void uvproc__cl_query_server(uvproc_cluster_worker_t *w, json_t *msg)
     int err = uvproc__cl_parse_query(msg, &q);
 
     if (err != 0) {
+        /* Answered too, when it can be: a worker waiting for its reply would wait forever. */
         uvproc__cl_report(w, err, msg);
+        if (json_object_get(msg, "seq") != NULL)
+            uvproc__cl_answer(w, msg, "", err, NULL);
         return;
     }
     /* Node: a worker already told to leave gets no new server. */

@@ -55,6 +55,17 @@ int uvproc__cl_send(uvproc__cl_peer_t *peer, json_t *msg, uv_stream_t *handle,
     return 0;
 }
 
+int uvproc__cl_send_user(uvproc__cl_peer_t *peer, const json_t *msg)
+{
+    int err;
+    if (msg == NULL)
+        return UV_EINVAL;
+    if (peer->ch == NULL)
+        return UV_EPIPE;
+    err = uvproc_channel_send(peer->ch, msg, NULL, NULL);
+    return err < 0 ? err : 0; /* 0 or 1 (backpressure) is a success here */
+}
+
 int uvproc__cl_route_reply(uvproc__cl_peer_t *peer, json_t *msg, uvproc_handle_t *handle)
 {
     json_t *ack = json_object_get(msg, "ack");

@@ -31,6 +31,10 @@ int uvproc__cl_send(uvproc__cl_peer_t *peer, json_t *msg, uv_stream_t *handle,
                     uvproc__cl_reply_cb reply_cb, void *reply_arg, uvproc_send_cb sent_cb,
                     void *sent_arg);
 
+/* A user message (not NODE_CLUSTER) to the peer: 0, UV_EPIPE without a channel, or the
+ * channel's error. */
+int uvproc__cl_send_user(uvproc__cl_peer_t *peer, const json_t *msg);
+
 /* If `msg` carries an "ack" matching a request, calls its reply callback and returns 1. */
 int uvproc__cl_route_reply(uvproc__cl_peer_t *peer, json_t *msg, uvproc_handle_t *handle);
 

@@ -419,12 +419,7 @@ void *uvproc_cluster_child_data(const uvproc_cluster_child_t *w)
 
 int uvproc_cluster_child_send(uvproc_cluster_child_t *w, const json_t *msg)
 {
-    if (w == NULL || msg == NULL)
-        return UV_EINVAL;
-    if (w->peer.ch == NULL)
-        return UV_EPIPE;
-    int err = uvproc_channel_send(w->peer.ch, msg, NULL, NULL);
-    return err < 0 ? err : 0;
+    return w != NULL ? uvproc__cl_send_user(&w->peer, msg) : UV_EINVAL;
 }
 
 static void uvproc__cw_goodbye_acked(void *arg, json_t *reply, uvproc_handle_t *handle)

@@ -34,7 +34,7 @@ def check(cond, what):
 
 def test_help():
     for name in ["ls", "exitcode", "find", "exec", "isprime", "isprime_child", "pingpong",
-                 "isprime-server"]:
+                 "isprime-server", "cluster-server"]:
         r = run([demo(name), "--help"])
         check(r.returncode == 0 and "usage" in r.stdout.lower(), f"{name} --help: {r}")
 
@@ -169,9 +169,117 @@ def test_isprime_server():
     check(srv.returncode == 0, f"server exit {srv.returncode}: {err}")
 
 
+# cluster (issue 8): cluster-server with C workers, then with seed 004's Node program.
+def get_text(port, path):
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(f"http://127.0.0.1:{port}{path}", timeout=60) as resp:
+        return resp.status, resp.read().decode()
+
+
+def cluster_server_run(args, env=None):
+    srv = subprocess.Popen([demo("cluster-server")] + args, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = srv.stdout.readline()
+        check(line.startswith("cluster-server listening on http://127.0.0.1:"), line)
+        port = int(line.rsplit(":", 1)[1].strip("/\n"))
+        for _ in range(4):
+            status, body = get_text(port, "/")
+            check(status == 200 and body == "hello world\n", body)
+        if "--node-worker" not in args:
+            try:
+                get_text(port, "/crash")
+                check(False, "/crash answered")
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            status, body = get_text(port, "/")  # the other worker, or the replacement
+            check(status == 200, status)
+    finally:
+        srv.send_signal(signal.SIGTERM)
+        out, err = srv.communicate(timeout=30)
+    check(srv.returncode == 0, f"cluster-server exit {srv.returncode}: {err}")
+    check(out == "", f"more on stdout: {out!r}")
+    return err
+
+
+def test_cluster_server():
+    for policy in ["rr", "shared"]:
+        err = cluster_server_run(["-w", "2", "-p", "0", "--policy", policy])
+        check("killed by signal 9" in err, err)  # /crash
+
+
+def test_cluster_server_reload_keepalive():
+    """Two SIGHUP reloads while keep-alive clients hammer the port: no request fails."""
+    import http.client
+    srv = subprocess.Popen([demo("cluster-server"), "-w", "2", "-p", "0"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    done = threading.Semaphore(0)
+    stop = threading.Event()
+    counts = {"ok": 0, "failed": 0}
+
+    def read_stderr():
+        for line in srv.stderr:
+            if line.startswith("reload: done"):
+                done.release()
+
+    def client(port):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while not stop.is_set():
+            try:
+                conn.request("GET", "/")
+                r = conn.getresponse()
+                ok = r.status == 200 and r.read() == b"hello world\n"
+                counts["ok" if ok else "failed"] += 1
+            except (OSError, http.client.HTTPException):
+                counts["failed"] += 1
+                conn.close()
+
+    try:
+        line = srv.stdout.readline()
+        port = int(line.rsplit(":", 1)[1].strip("/\n"))
+        threading.Thread(target=read_stderr, daemon=True).start()
+        clients = [threading.Thread(target=client, args=(port,)) for _ in range(4)]
+        for t in clients:
+            t.start()
+        for _ in range(2):
+            start = counts["ok"]
+            while counts["ok"] < start + 200 and not counts["failed"]:
+                threading.Event().wait(0.01)  # traffic flowing before each reload
+            srv.send_signal(signal.SIGHUP)
+            check(done.acquire(timeout=30), "reload did not finish")
+        start = counts["ok"]
+        while counts["ok"] < start + 200 and not counts["failed"]:
+            threading.Event().wait(0.01)  # and after the last one
+        stop.set()
+        for t in clients:
+            t.join()
+    finally:
+        stop.set()
+        srv.send_signal(signal.SIGTERM)
+        srv.wait(timeout=30)
+    check(srv.returncode == 0, f"exit {srv.returncode}")
+    check(counts["ok"] > 0 and counts["failed"] == 0, counts)
+
+
+def test_cluster_server_node_worker():
+    if NODE is None:
+        print("skip cluster_server_node_worker: no node")
+        return
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, CLUSTER_TEST_PORT=str(port))
+    seed = os.path.join(SOURCE, "..", "test", "node", "cluster_seed.js")
+    cluster_server_run(["-w", "2", "--node-worker", seed], env=env)
+
+
 tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
 for name, fn in tests:
     if ONLY and name[5:] not in ONLY:
+        continue
+    if name.startswith("test_cluster_server") and not os.path.exists(demo("cluster-server")):
+        print(f"skip {name}: built without http_parser")
         continue
     needs = {"test_isprime_server": "isprime-server", "test_loadtest": "loadtest"}.get(name)
     if needs is not None and not os.path.exists(demo(needs)):
