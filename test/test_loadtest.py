@@ -252,6 +252,36 @@ def test_ramp_ends_when_a_child_dies():
     check(j["sustained_children"] == 0, j)
 
 
+def descendants(pid):
+    out = []
+    for kid in children_of(pid):
+        out += [kid] + descendants(kid)
+    return out
+
+
+def test_sigkilled_parent_leaves_no_child():
+    """loadtest SIGKILLed (no chance to clean up) with its embedded server under load: the
+    kernel takes its load children and the server down with it (kill_on_parent_death)."""
+    if not os.path.exists(os.path.join(BUILD, "cluster-server")):
+        print("skip: cluster-server is not built")
+        return
+    p = subprocess.Popen([LOADTEST, "--live", "-c", "2", "-k", "2", "-d", "60"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_live_line(p, 2)
+    family = descendants(p.pid)
+    # 2 load children, cluster-server and its 2 workers
+    check(len(family) == 5, f"children, server and workers expected: {family}")
+    p.kill()
+    p.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while any(alive(k) for k in family) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    left = [k for k in family if alive(k)]
+    for k in left:
+        os.kill(k, signal.SIGKILL)
+    check(not left, f"left behind: {left}")
+
+
 def test_sigint_prints_summary_and_leaves_no_child():
     s = NodeServer("hello")
     try:
