@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <http_parser.h>
@@ -47,6 +48,12 @@ typedef struct {
 } run_t;
 
 static run_t run;
+
+static double cpu_seconds(const struct rusage *ru)
+{
+    return (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) +
+           (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1e6;
+}
 
 static double now_s(void)
 {
@@ -137,6 +144,13 @@ static void on_child_close(uvproc_process_t *p, int64_t code, int signal)
     s->view.open_conns = 0;
     s->chan = NULL;
     s->proc = NULL;
+    struct rusage ru;
+    s->view.cpu_s = -1;
+    s->view.max_rss_kb = -1;
+    if (uvproc_rusage(p, &ru) == 0) {
+        s->view.cpu_s = cpu_seconds(&ru);
+        s->view.max_rss_kb = ru.ru_maxrss;
+    }
     lt_slot_event(s, code == 0 && signal == 0 ? LT_EV_EXIT_CLEAN : LT_EV_EXIT_BAD, NULL);
     maybe_finish();
 }
@@ -322,6 +336,9 @@ static void print_summary(void)
         .step_count = run.step_count,
         .sustained_step = run.sustained,
     };
+    struct rusage self;
+    if (getrusage(RUSAGE_SELF, &self) == 0)
+        s.parent_cpu_s = cpu_seconds(&self);
     lt_child_view_t *views = calloc((size_t)run.started + 1, sizeof *views);
     for (int i = 0; views != NULL && i < run.started; i++)
         views[i] = run.slot[i].view;

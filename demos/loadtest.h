@@ -106,6 +106,8 @@ typedef struct {
     int term_signal;
     double started_s, ended_s; /* since the run started */
     int open_conns;
+    double cpu_s;    /* user + system CPU time, from uvproc_rusage once it exited; -1: unknown */
+    long max_rss_kb; /* its peak resident memory; -1: unknown */
     lt_stats_t stats;
 } lt_child_view_t;
 
@@ -124,7 +126,8 @@ typedef struct {
     const char *target_note; /* "embedded cluster-server (2 workers)" or NULL */
     int children, connections;
     double rate;
-    double seconds; /* measured wall time of the load */
+    double seconds;      /* measured wall time of the load */
+    double parent_cpu_s; /* loadtest's own CPU time: merging, the live line, the output */
     int interrupted;
     const lt_stats_t *total;
     const lt_child_view_t *child;
