@@ -91,11 +91,11 @@ void lt_report_table(FILE *out, const lt_summary_t *s)
                 ? 100.0 * s->parent_cpu_s / (children_cpu + s->parent_cpu_s)
                 : 0.0);
 
-    fprintf(out, "\n  child     pid   requests    share      p99   errors  outcome\n");
+    fprintf(out, "\n  child     pid   requests    share       p99   errors  outcome\n");
     for (int i = 0; i < s->child_count; i++) {
         const lt_child_view_t *c = &s->child[i];
         char b[64];
-        fprintf(out, "  %5d %7d %10llu %7.1f%% %8s %8llu  %s\n", c->index, c->pid,
+        fprintf(out, "  %5d %7d %10llu %7.1f%% %9s %8llu  %s\n", c->index, c->pid,
                 (unsigned long long)c->stats.requests,
                 t->requests ? 100.0 * (double)c->stats.requests / (double)t->requests : 0.0,
                 fmt_latency(a, sizeof a, hdr_value_at_percentile(&c->stats.latency, 99)),
