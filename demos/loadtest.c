@@ -424,8 +424,13 @@ static int prepare_target(const char *url)
     host[u.field_data[UF_HOST].len] = '\0';
     if (u.field_set & (1 << UF_PORT))
         port = u.port;
-    size_t path_off = u.field_set & (1 << UF_PATH) ? u.field_data[UF_PATH].off : strlen(url);
-    snprintf(path, sizeof path, "%s", path_off < strlen(url) ? url + path_off : "/");
+    /* The request target: the path and query as written ("/" when there is no path). */
+    if (u.field_set & (1 << UF_PATH))
+        snprintf(path, sizeof path, "%s", url + u.field_data[UF_PATH].off);
+    else if (u.field_set & (1 << UF_QUERY))
+        snprintf(path, sizeof path, "/?%s", url + u.field_data[UF_QUERY].off);
+    else
+        snprintf(path, sizeof path, "/");
     if (strchr(path, '#') != NULL)
         *strchr(path, '#') = '\0';
 
@@ -442,11 +447,13 @@ static int prepare_target(const char *url)
     if (err != 0)
         return -1;
     run.base.port = port;
-    int n = snprintf(run.base.request, sizeof run.base.request,
-                     "GET %s HTTP/1.1\r\nHost: %s%s%.*s\r\nUser-Agent: uvproc-loadtest\r\n\r\n",
-                     path, host, u.field_set & (1 << UF_PORT) ? ":" : "",
-                     u.field_set & (1 << UF_PORT) ? (int)u.field_data[UF_PORT].len : 0,
-                     u.field_set & (1 << UF_PORT) ? url + u.field_data[UF_PORT].off : "");
+    int v6 = strchr(host, ':') != NULL; /* an IPv6 literal goes back in its brackets */
+    int n =
+        snprintf(run.base.request, sizeof run.base.request,
+                 "GET %s HTTP/1.1\r\nHost: %s%s%s%s%.*s\r\nUser-Agent: uvproc-loadtest\r\n\r\n",
+                 path, v6 ? "[" : "", host, v6 ? "]" : "", u.field_set & (1 << UF_PORT) ? ":" : "",
+                 u.field_set & (1 << UF_PORT) ? (int)u.field_data[UF_PORT].len : 0,
+                 u.field_set & (1 << UF_PORT) ? url + u.field_data[UF_PORT].off : "");
     if (n < 0 || (size_t)n >= sizeof run.base.request) {
         fprintf(stderr, "loadtest: URL too long\n");
         return -1;

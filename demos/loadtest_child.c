@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <http_parser.h>
 
@@ -390,6 +391,18 @@ static void child_maybe_finish(child_t *ch)
     }
 }
 
+/* Every connection is an fd: raise the soft limit towards the hard one if the default (often
+ * 1024) is too small. Past the hard limit connects fail with EMFILE, counted as "connect". */
+static void raise_fd_limit(int connections)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)connections + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 static int configure(child_t *ch, const json_t *msg)
 {
     struct sockaddr_in *a4 = (struct sockaddr_in *)&ch->addr;
@@ -400,6 +413,7 @@ static int configure(child_t *ch, const json_t *msg)
         uv_ip6_addr(ch->cfg.ip, ch->cfg.port, a6) != 0)
         return -1;
     ch->request = uv_buf_init(ch->cfg.request, (unsigned)strlen(ch->cfg.request));
+    raise_fd_limit(ch->cfg.connections);
     ch->conns = calloc((size_t)ch->cfg.connections, sizeof *ch->conns);
     return ch->conns == NULL ? -1 : 0;
 }
