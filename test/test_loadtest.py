@@ -376,6 +376,26 @@ def test_embedded_cluster_server():
     check_percentiles(j)
 
 
+def test_embedded_fallback_without_cluster_server():
+    """Where cluster-server was not built, loadtest says so and loads isprime-server's
+    /testrequest instead. Run from a copy of the build's demos directory without it (hard
+    links; the library found through the same relative run path)."""
+    import tempfile
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(BUILD))) as tmp:
+        os.symlink(os.path.join(os.path.abspath(BUILD), "..", "src"), os.path.join(tmp, "src"))
+        demos = os.path.join(tmp, "demos")
+        os.mkdir(demos)
+        for name in ("loadtest", "isprime-server", "isprime_child"):
+            os.link(os.path.join(BUILD, name), os.path.join(demos, name))
+        r = subprocess.run([os.path.join(demos, "loadtest"), "--json", "-n", "500"],
+                           capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0, r)
+    j = json.loads(r.stdout)
+    check(j["url"].endswith("/testrequest") and "isprime-server" in j["target"], j)
+    check(j["requests"] == 500 and j["status"] == {"200": 500}, j)
+    check("no cluster-server next to me" in r.stderr, r.stderr)
+
+
 NEEDS_NODE = {"test_counts_match_node_server", "test_duration_counts_and_table",
               "test_errors_classified", "test_killed_child_reported",
               "test_sigint_prints_summary_and_leaves_no_child", "test_ramp_stops_at_refusing_server",
