@@ -175,7 +175,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             on_response(c, now);
             /* One request at a time: anything after the response is a protocol error, and so
              * is an answer before the whole request was written (write_req is still busy). */
-            if (n != (size_t)nread || HTTP_PARSER_ERRNO(&c->parser) != HPE_OK || c->writing) {
+            if (n != (size_t)nread || HTTP_PARSER_ERRNO(&c->parser) != HPE_PAUSED || c->writing) {
                 conn_fail(c, LT_ERR_PARSE);
             } else if (!http_should_keep_alive(&c->parser)) {
                 conn_close(c); /* the server asked to close: not an error, reconnect */
@@ -208,9 +208,12 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     conn_fail(c, nread == UV_ECONNRESET || nread == UV_EPIPE ? LT_ERR_RESET : LT_ERR_OTHER);
 }
 
+/* The parser stops right after the response (paused), so that bytes after it are seen as
+ * such rather than parsed as a second response nobody asked for. */
 static int on_message_complete(http_parser *p)
 {
     ((conn_t *)p->data)->complete = 1;
+    http_parser_pause(p, 1);
     return 0;
 }
 
