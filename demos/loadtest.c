@@ -486,11 +486,10 @@ static void start_load(const char *url)
         return;
     }
     uv_timer_start(&run.tick, on_tick, LT_REPORT_MS, LT_REPORT_MS);
-    if (!run.opt.ramp)
-        uv_timer_start(&run.deadline, on_deadline, (uint64_t)(run.opt.seconds * 1000), 0);
-    else /* the ramp's own hard cap: every step once */
-        uv_timer_start(&run.deadline, on_deadline,
-                       (uint64_t)(run.opt.ramp_step_s * 1000 * (run.opt.children + 1)), 0);
+    /* A ramp ends by itself, at the latest once -c children have had their step; the hard cap
+     * on run time stays. */
+    uv_timer_start(&run.deadline, on_deadline,
+                   (uint64_t)((run.opt.ramp ? LT_MAX_SECONDS : run.opt.seconds) * 1000), 0);
 }
 
 static void target_ready(lt_target_t *t, const char *url, const char *error, void *data)
