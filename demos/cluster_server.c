@@ -30,7 +30,8 @@ static void usage(FILE *f)
             "  cluster-server listening on http://HOST:PORT/\n"
             "Worker events (fork, online, listening, exit, restart) go to stderr.\n"
             "GET /crash kills the worker that serves it (watch it restart); SIGHUP reloads the\n"
-            "workers one at a time; SIGINT/SIGTERM stop gracefully (exit status 0).\n");
+            "workers one at a time; SIGINT/SIGTERM stop gracefully (exit status 0). If the\n"
+            "port cannot be had, or the workers crash-loop before serving, exit status 1.\n");
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -69,6 +70,12 @@ static void worker_disconnect(uvproc_cluster_child_t *w, int asked)
 
 static int worker_main(const char *host, int port)
 {
+    /* A terminal's Ctrl-C (or a SIGHUP) reaches the whole process group: the primary decides
+     * what workers do about it (a graceful stop, a reload), so they ignore them. Workers stay
+     * in the primary's session rather than `detached`: a session of their own would also be a
+     * scheduling group of their own (Linux autogroup), changing their CPU share. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
     uv_loop_t *loop = uv_default_loop();
     uvproc_cluster_child_t *w;
     uvproc_cluster_child_options_t co = {.on_disconnect = worker_disconnect};
@@ -96,7 +103,7 @@ static int worker_main(const char *host, int port)
 
 static struct {
     unsigned workers, ready, forks, restarts, exits, crash_loops;
-    int announced, port, json;
+    int announced, port, json, failed;
     const char *host;
     uv_signal_t sigint, sigterm, sighup;
 } S;
@@ -151,19 +158,32 @@ static void on_restart(uvproc_cluster_t *c, uvproc_cluster_worker_t *w, uint64_t
     fprintf(stderr, "restart: in %llu ms\n", (unsigned long long)delay);
 }
 
+static void stopped(uvproc_cluster_t *c, void *data);
+
+/* Before the server is up, a failure is the answer: say it and stop (exit status 1). */
+static void give_up(uvproc_cluster_t *c)
+{
+    if (S.announced || S.failed)
+        return;
+    S.failed = 1;
+    fprintf(stderr, "cluster-server: the workers cannot serve; stopping\n");
+    uvproc_cluster_stop(c, stopped, NULL);
+}
+
 static void on_crash_loop(uvproc_cluster_t *c, uvproc_cluster_worker_t *w)
 {
-    (void)c;
     (void)w;
     S.crash_loops++;
     fprintf(stderr, "crash loop: a worker keeps dying, its slot stops restarting\n");
+    give_up(c);
 }
 
 static void on_error(uvproc_cluster_t *c, uvproc_cluster_worker_t *w, int err, json_t *msg)
 {
-    (void)c;
     (void)msg;
     fprintf(stderr, "error: worker %u: %s\n", uvproc_cluster_worker_id(w), uvproc_strerror(err));
+    if (err == UV_EADDRINUSE || err == UV_EACCES || err == UV_EADDRNOTAVAIL)
+        give_up(c); /* the port cannot be had: restarting will not help */
 }
 
 static void stopped(uvproc_cluster_t *c, void *data)
@@ -247,10 +267,8 @@ int main(int argc, char **argv)
     if (node_worker != NULL)
         o.fork.exec_path = "node";
     /* The workers' own stdout (Node's console.log) goes to stderr: stdout carries only the
-     * listening line, which scripts wait for. Their own process group: a terminal's Ctrl-C
-     * reaches the primary alone, which then stops them gracefully. */
+     * listening line, which scripts wait for. */
     o.fork.spawn.stdio[1] = (uvproc_stdio_t){.type = UVPROC_STDIO_FD, .fd = 2};
-    o.fork.spawn.detached = 1;
     o.on_fork = on_fork;
     o.on_online = on_online;
     o.on_listening = on_listening;
@@ -279,5 +297,5 @@ int main(int argc, char **argv)
         printf("{\"port\":%d,\"forks\":%u,\"exits\":%u,\"restarts\":%u,\"crash_loops\":%u}\n",
                S.port, S.forks, S.exits, S.restarts, S.crash_loops);
     uv_loop_close(loop);
-    return 0;
+    return S.failed ? 1 : 0;
 }

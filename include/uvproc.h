@@ -477,8 +477,9 @@ typedef struct {
 typedef struct uvproc_cluster_options_s {
     /* How each worker is started (uvproc_fork's options: exec_path "node" runs a Node
      * script). The library adds NODE_UNIQUE_ID=<worker id> to the environment and sets
-     * kill_on_parent_death, so that workers die with the primary. The channel callbacks and
-     * spawn event callbacks are the cluster's: those fields are ignored. */
+     * kill_on_parent_death (where the kernel has pidfds), so that workers die with the
+     * primary. The channel callbacks and spawn event callbacks are the cluster's: those
+     * fields are ignored. */
     uvproc_fork_options_t fork;
     unsigned workers; /* 0: uv_available_parallelism() */
     uvproc_cluster_policy_t policy;

@@ -1,6 +1,7 @@
-/* The cluster primary: worker slots supervised as a state x event table (as s6-supervise),
- * Node's NODE_CLUSTER messages from workers, restart backoff, graceful stop, rolling reload.
- * The listening sockets are cluster_handle.c's; the message envelope is cluster_proto.c's.
+/* The cluster primary's worker slots, supervised as a state x event table (as s6-supervise):
+ * Node's NODE_CLUSTER messages from workers, restart backoff, the stop of one worker. The
+ * user's controls (start, stop, reload, resize) are cluster_control.c's, the listening
+ * sockets cluster_handle.c's, the message envelope cluster_proto.c's.
  *
  * A slot is one place in the cluster; its process changes on every restart (each process gets
  * a new NODE_UNIQUE_ID, as Node's cluster.fork() would). Everything that happens to a slot is
@@ -17,23 +18,12 @@
  * "-" cannot happen (no process, or no timer, in that state): `impossible` reports it. A DEAD
  * slot is freed at the end of the event that made it DEAD, so the DEAD row is only reached by
  * an event queued during that same event. */
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cluster.h"
-
-typedef enum {
-    EV_ONLINE,
-    EV_LISTENING,
-    EV_DISCONNECT,
-    EV_EXIT,
-    EV_STOP,
-    EV_TIMER,
-    EV_COUNT
-} uvproc__cl_event_t;
 
 typedef void (*uvproc__cl_action_t)(uvproc_cluster_worker_t *w, json_t *msg);
 
@@ -43,11 +33,7 @@ typedef void (*uvproc__cl_action_t)(uvproc_cluster_worker_t *w, json_t *msg);
             (c)->o.cb((c), __VA_ARGS__);                                                           \
     } while (0)
 
-static void uvproc__cl_event(uvproc_cluster_worker_t *w, uvproc__cl_event_t ev, json_t *msg);
 static int uvproc__cl_spawn(uvproc_cluster_worker_t *w);
-static void uvproc__cl_reload_ready(uvproc_cluster_t *c, uvproc_cluster_worker_t *w);
-static void uvproc__cl_reload_end(uvproc_cluster_t *c, int status);
-static void uvproc__cl_maybe_finish(uvproc_cluster_t *c);
 
 void uvproc__cl_report(uvproc_cluster_worker_t *w, int err, json_t *msg)
 {
@@ -91,7 +77,10 @@ static int64_t uvproc__cl_next_delay(uvproc_cluster_worker_t *w, uint64_t now)
     }
     if (r.crash_loop_restarts != UINT32_MAX && ++w->window_count > r.crash_loop_restarts)
         return -1;
-    delay = w->streak == 0 ? 0.0 : (double)r.delay_ms * pow(r.factor, (double)(w->streak - 1));
+    /* delay_ms * factor^(streak-1), capped; multiplied out so the cap stops it early. */
+    delay = w->streak == 0 ? 0.0 : (double)r.delay_ms;
+    for (unsigned i = 1; i < w->streak && delay < (double)r.max_delay_ms; i++)
+        delay *= r.factor;
     w->streak++;
     return delay > (double)r.max_delay_ms ? (int64_t)r.max_delay_ms : (int64_t)delay;
 }
@@ -101,7 +90,7 @@ static int64_t uvproc__cl_next_delay(uvproc_cluster_worker_t *w, uint64_t now)
 
 static void uvproc__cl_timer_cb(uv_timer_t *t)
 {
-    uvproc__cl_event(t->data, EV_TIMER, NULL);
+    uvproc__cl_event(t->data, UVPROC__EV_TIMER, NULL);
 }
 
 static void a_online(uvproc_cluster_worker_t *w, json_t *msg)
@@ -249,7 +238,7 @@ static void a_impossible(uvproc_cluster_worker_t *w, json_t *msg)
     uvproc__cl_report(w, UV_EINVAL, msg);
 }
 
-static const uvproc__cl_action_t uvproc__cl_table[UVPROC_WORKER_DEAD + 1][EV_COUNT] = {
+static const uvproc__cl_action_t uvproc__cl_table[UVPROC_WORKER_DEAD + 1][UVPROC__EV_COUNT] = {
     /*              ONLINE        LISTENING      DISCONNECT    EXIT            STOP      TIMER */
     [UVPROC_WORKER_STARTING] = {a_online, a_listening, a_disconnect, a_exit, a_stop, a_impossible},
     [UVPROC_WORKER_ONLINE] = {a_duplicate, a_listening, a_disconnect, a_exit, a_stop, a_impossible},
@@ -265,7 +254,7 @@ static const uvproc__cl_action_t uvproc__cl_table[UVPROC_WORKER_DEAD + 1][EV_COU
 /* How often each cell ran, process-wide: the tests read it to show that every cell that can
  * happen has been exercised (test/test_cluster.c prints the table). Loop threads of
  * different clusters may race on it; it is a statistic, never read by the library. */
-unsigned long uvproc__cl_cells[UVPROC_WORKER_DEAD + 1][EV_COUNT];
+unsigned long uvproc__cl_cells[UVPROC_WORKER_DEAD + 1][UVPROC__EV_COUNT];
 
 /* ---------------------------------------------------------------------------------------- */
 /* slots                                                                                    */
@@ -295,7 +284,7 @@ static void uvproc__cl_slot_free(uvproc_cluster_worker_t *w)
 
 /* Runs the cell for (state, ev). Events raised while a cell runs (a user callback calling
  * uvproc_cluster_stop, say) run after it, in order, so no cell ever sees a half-changed slot. */
-static void uvproc__cl_event(uvproc_cluster_worker_t *w, uvproc__cl_event_t ev, json_t *msg)
+void uvproc__cl_event(uvproc_cluster_worker_t *w, uvproc__cl_event_t ev, json_t *msg)
 {
     if (w->dispatching) {
         w->events |= 1u << ev;
@@ -352,13 +341,13 @@ static void uvproc__cl_on_internal(uvproc_channel_t *ch, json_t *msg, uvproc_han
     if (act == NULL)
         uvproc__cl_report(w, UV_EPROTO, msg); /* no act, and no request of ours to answer */
     else if (strcmp(act, "online") == 0)
-        uvproc__cl_event(w, EV_ONLINE, msg);
+        uvproc__cl_event(w, UVPROC__EV_ONLINE, msg);
     else if (strcmp(act, "listening") == 0) {
         uvproc__cl_query_t q;
         if (uvproc__cl_parse_query(msg, &q) != 0)
             uvproc__cl_report(w, UV_EPROTO, msg); /* not an event: the state stays */
         else
-            uvproc__cl_event(w, EV_LISTENING, msg);
+            uvproc__cl_event(w, UVPROC__EV_LISTENING, msg);
     } else if (strcmp(act, "queryServer") == 0)
         uvproc__cl_query_server(w, msg);
     else if (strcmp(act, "close") == 0)
@@ -390,7 +379,7 @@ static void uvproc__cl_on_channel_error(uvproc_channel_t *ch, int err, const cha
 
 static void uvproc__cl_on_channel_gone(uvproc_channel_t *ch)
 {
-    uvproc__cl_event(uvproc_channel_data(ch), EV_DISCONNECT, NULL);
+    uvproc__cl_event(uvproc_channel_data(ch), UVPROC__EV_DISCONNECT, NULL);
 }
 
 static void uvproc__cl_on_spawn_error(uvproc_process_t *p, const uvproc_error_t *err)
@@ -409,7 +398,7 @@ static void uvproc__cl_on_close(uvproc_process_t *p, int64_t code, int signal)
     w->proc = NULL; /* freed when this returns */
     w->peer.ch = NULL;
     uvproc__cl_cancel_all(&w->peer);
-    uvproc__cl_event(w, EV_EXIT, NULL);
+    uvproc__cl_event(w, UVPROC__EV_EXIT, NULL);
 }
 
 static int uvproc__cl_spawn(uvproc_cluster_worker_t *w)
@@ -424,7 +413,7 @@ static int uvproc__cl_spawn(uvproc_cluster_worker_t *w)
     c->env[c->env_len] = id_env;
     fo.spawn.env = (const char *const *)c->env;
     fo.spawn.env_mode = c->env_mode;
-    fo.spawn.kill_on_parent_death = 1;
+    fo.spawn.kill_on_parent_death = c->pdeath;
     fo.spawn.data = w;
     fo.spawn.on_spawn = NULL;
     fo.spawn.on_data = NULL;
@@ -453,7 +442,7 @@ static int uvproc__cl_spawn(uvproc_cluster_worker_t *w)
         w->exit_signal = 0;
         w->exited_ms = w->started_ms;
         w->has_usage = 0;
-        w->events |= 1u << EV_EXIT;
+        w->events |= 1u << UVPROC__EV_EXIT;
         return err;
     }
     w->peer.ch = uvproc_process_channel(w->proc);
@@ -462,7 +451,7 @@ static int uvproc__cl_spawn(uvproc_cluster_worker_t *w)
 }
 
 /* A new slot with a running worker (or one whose failure is already under way). */
-static uvproc_cluster_worker_t *uvproc__cl_add_worker(uvproc_cluster_t *c)
+uvproc_cluster_worker_t *uvproc__cl_add_worker(uvproc_cluster_t *c)
 {
     uvproc_cluster_worker_t *w = uvproc__cl_slot_new(c);
     if (w == NULL)
@@ -472,357 +461,8 @@ static uvproc_cluster_worker_t *uvproc__cl_add_worker(uvproc_cluster_t *c)
     w->dispatching = 0;
     if (w->events != 0) {
         w->events = 0;
-        uvproc__cl_event(w, EV_EXIT, NULL);
+        uvproc__cl_event(w, UVPROC__EV_EXIT, NULL);
         return NULL;
     }
     return w;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* the cluster                                                                              */
-
-static char *uvproc__cl_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    return d != NULL ? memcpy(d, s, n) : NULL;
-}
-
-/* A NULL-terminated copy of `v` with `extra` free slots before the NULL. */
-static char **uvproc__cl_strv(const char *const *v, size_t extra, size_t *len)
-{
-    size_t n = 0;
-    char **copy;
-    while (v != NULL && v[n] != NULL)
-        n++;
-    copy = calloc(n + extra + 1, sizeof *copy);
-    if (copy == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        if ((copy[i] = uvproc__cl_strdup(v[i])) == NULL) {
-            while (i > 0)
-                free(copy[--i]);
-            free(copy);
-            return NULL;
-        }
-    if (len != NULL)
-        *len = n;
-    return copy;
-}
-
-static void uvproc__cl_strv_free(char **v)
-{
-    for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-        free(v[i]);
-    free(v);
-}
-
-static void uvproc__cl_free(uvproc_cluster_t *c)
-{
-    uvproc__cl_free_handles(c);
-    free(c->file);
-    uvproc__cl_strv_free(c->args);
-    c->env[c->env_len] = NULL;
-    uvproc__cl_strv_free(c->env);
-    free(c->reload_old);
-    free((char *)c->o.host);
-    free(c->exec_path);
-    uvproc__cl_strv_free(c->exec_args);
-    free(c->cwd);
-    free(c);
-}
-
-int uvproc_cluster_start(uv_loop_t *loop, uvproc_cluster_t **out, const char *file,
-                         const char *const *args, const uvproc_cluster_options_t *options)
-{
-    static const uvproc_cluster_options_t defaults;
-    uvproc_cluster_t *c;
-    unsigned n;
-
-    if (out != NULL)
-        *out = NULL;
-    if (loop == NULL || file == NULL || file[0] == '\0')
-        return UV_EINVAL;
-    c = calloc(1, sizeof *c);
-    if (c == NULL)
-        return UV_ENOMEM;
-    c->loop = loop;
-    c->o = options != NULL ? *options : defaults;
-    c->file = uvproc__cl_strdup(file);
-    c->args = uvproc__cl_strv(args, 0, NULL);
-    c->env = uvproc__cl_strv(c->o.fork.spawn.env, 1, &c->env_len);
-    c->o.host = c->o.host != NULL ? uvproc__cl_strdup(c->o.host) : NULL;
-    if (c->file == NULL || c->args == NULL || c->env == NULL ||
-        (options != NULL && options->host != NULL && c->o.host == NULL)) {
-        uvproc__cl_free(c);
-        return UV_ENOMEM;
-    }
-    /* Every fork reads these again: keep copies, not the caller's pointers. A user env of
-     * NULL means the primary's, plus NODE_UNIQUE_ID. */
-    c->env_mode = c->o.fork.spawn.env != NULL ? c->o.fork.spawn.env_mode : UVPROC_ENV_EXTEND;
-    c->o.fork.spawn.env = NULL;
-    c->exec_path = c->o.fork.exec_path != NULL ? uvproc__cl_strdup(c->o.fork.exec_path) : NULL;
-    c->exec_args = uvproc__cl_strv(c->o.fork.exec_args, 0, NULL);
-    c->cwd = c->o.fork.spawn.cwd != NULL ? uvproc__cl_strdup(c->o.fork.spawn.cwd) : NULL;
-    if ((c->o.fork.exec_path != NULL && c->exec_path == NULL) || c->exec_args == NULL ||
-        (c->o.fork.spawn.cwd != NULL && c->cwd == NULL)) {
-        uvproc__cl_free(c);
-        return UV_ENOMEM;
-    }
-    c->o.fork.exec_path = c->exec_path;
-    c->o.fork.exec_args = c->o.fork.exec_args != NULL ? (const char *const *)c->exec_args : NULL;
-    c->o.fork.spawn.cwd = c->cwd;
-    uv_idle_init(loop, &c->finisher);
-    c->finisher.data = c;
-    n = c->o.workers != 0 ? c->o.workers : uv_available_parallelism();
-    c->target = n;
-    for (unsigned i = 0; i < n; i++)
-        uvproc__cl_add_worker(c);
-    if (out != NULL)
-        *out = c;
-    return 0;
-}
-
-static void uvproc__cl_finished(uv_handle_t *h)
-{
-    uvproc__cl_free(h->data);
-}
-
-static void uvproc__cl_finish_cb(uv_idle_t *idle)
-{
-    uvproc_cluster_t *c = idle->data;
-    uv_idle_stop(idle);
-    if (c->stop_cb != NULL)
-        c->stop_cb(c, c->stop_data);
-    uv_close((uv_handle_t *)idle, uvproc__cl_finished);
-}
-
-/* The stop is complete once every slot is freed and every listening socket closed; the user
- * hears it on a clean stack (an idle callback), not from inside some worker's event. */
-static void uvproc__cl_maybe_finish(uvproc_cluster_t *c)
-{
-    if (c->stopping == 1 && c->workers == NULL && c->pending_closes == 0 && c->nslots == 0) {
-        c->stopping = 2;
-        uv_idle_start(&c->finisher, uvproc__cl_finish_cb);
-    }
-}
-
-void uvproc__cl_handles_closed(uvproc_cluster_t *c)
-{
-    uvproc__cl_maybe_finish(c);
-}
-
-int uvproc_cluster_stop(uvproc_cluster_t *c, void (*cb)(uvproc_cluster_t *c, void *data),
-                        void *data)
-{
-    uvproc_cluster_worker_t *w, *next;
-    if (c == NULL)
-        return UV_EINVAL;
-    if (c->stopping)
-        return UV_EALREADY;
-    c->stopping = 1;
-    c->stop_cb = cb;
-    c->stop_data = data;
-    if (c->reloading)
-        uvproc__cl_reload_end(c, UV_ECANCELED);
-    uvproc__cl_close_handles(c);
-    for (w = c->workers; w != NULL; w = next) {
-        next = w->next;
-        uvproc__cl_event(w, EV_STOP, NULL);
-    }
-    uvproc__cl_maybe_finish(c);
-    return 0;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* rolling reload and resize                                                                */
-
-static int uvproc__cl_live(const uvproc_cluster_worker_t *w)
-{
-    return w->state != UVPROC_WORKER_STOPPING && w->state != UVPROC_WORKER_DEAD;
-}
-
-static void uvproc__cl_reload_end(uvproc_cluster_t *c, int status)
-{
-    void (*cb)(uvproc_cluster_t *, int, void *) = c->reload_cb;
-    c->reloading = 0;
-    c->reload_new = NULL;
-    c->reload_cb = NULL;
-    if (cb != NULL)
-        cb(c, status, c->reload_data);
-}
-
-/* Starts the replacement of the next old worker; the old one is stopped once the new one
- * listens (uvproc__cl_reload_ready), so the port never lacks a ready worker. */
-static void uvproc__cl_reload_step(uvproc_cluster_t *c)
-{
-    while (c->reloading && c->reload_next < c->reload_count) {
-        if (c->reload_old[c->reload_next] == NULL) {
-            c->reload_next++; /* it died for good meanwhile: nothing to replace */
-            continue;
-        }
-        c->reload_new = uvproc__cl_add_worker(c);
-        if (c->reload_new == NULL)
-            uvproc__cl_reload_end(c, UVPROC_ECRASHLOOP);
-        return;
-    }
-    if (c->reloading)
-        uvproc__cl_reload_end(c, 0);
-}
-
-static void uvproc__cl_reload_ready(uvproc_cluster_t *c, uvproc_cluster_worker_t *w)
-{
-    uvproc_cluster_worker_t *old;
-    if (!c->reloading || c->reload_new != w)
-        return;
-    old = c->reload_old[c->reload_next];
-    c->reload_old[c->reload_next++] = NULL;
-    c->reload_new = NULL;
-    if (old != NULL)
-        uvproc__cl_event(old, EV_STOP, NULL);
-    uvproc__cl_reload_step(c);
-}
-
-int uvproc_cluster_reload(uvproc_cluster_t *c,
-                          void (*cb)(uvproc_cluster_t *c, int status, void *data), void *data)
-{
-    size_t n = 0;
-    if (c == NULL)
-        return UV_EINVAL;
-    if (c->stopping)
-        return UV_EALREADY;
-    if (c->reloading)
-        return UV_EBUSY;
-    for (uvproc_cluster_worker_t *w = c->workers; w != NULL; w = w->next)
-        n += uvproc__cl_live(w);
-    free(c->reload_old);
-    c->reload_old = calloc(n + 1, sizeof *c->reload_old);
-    if (c->reload_old == NULL)
-        return UV_ENOMEM;
-    c->reload_count = 0;
-    /* Oldest first: the list holds the newest at its head. */
-    for (uvproc_cluster_worker_t *w = c->workers; w != NULL; w = w->next)
-        if (uvproc__cl_live(w))
-            c->reload_old[n - 1 - c->reload_count++] = w;
-    c->reload_next = 0;
-    c->reloading = 1;
-    c->reload_cb = cb;
-    c->reload_data = data;
-    uvproc__cl_reload_step(c);
-    return 0;
-}
-
-int uvproc_cluster_resize(uvproc_cluster_t *c, unsigned n)
-{
-    unsigned live = 0;
-    uvproc_cluster_worker_t *w, *next;
-    if (c == NULL)
-        return UV_EINVAL;
-    if (c->stopping)
-        return UV_EALREADY;
-    for (w = c->workers; w != NULL; w = w->next)
-        live += uvproc__cl_live(w);
-    c->target = n;
-    for (; live < n; live++)
-        uvproc__cl_add_worker(c);
-    for (w = c->workers; w != NULL && live > n; w = next) {
-        next = w->next;
-        if (uvproc__cl_live(w) && w != c->reload_new) {
-            live--;
-            uvproc__cl_event(w, EV_STOP, NULL);
-        }
-    }
-    return 0;
-}
-
-int uvproc_cluster_worker_stop(uvproc_cluster_worker_t *w)
-{
-    if (w == NULL)
-        return UV_EINVAL;
-    uvproc__cl_event(w, EV_STOP, NULL);
-    return 0;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* messages and accessors                                                                   */
-
-int uvproc_cluster_send(uvproc_cluster_worker_t *w, const json_t *msg)
-{
-    return w != NULL ? uvproc__cl_send_user(&w->peer, msg) : UV_EINVAL;
-}
-
-int uvproc_cluster_broadcast(uvproc_cluster_t *c, const json_t *msg)
-{
-    int sent = 0;
-    if (c == NULL || msg == NULL)
-        return UV_EINVAL;
-    for (uvproc_cluster_worker_t *w = c->workers; w != NULL; w = w->next)
-        sent += uvproc_cluster_send(w, msg) == 0;
-    return sent;
-}
-
-size_t uvproc_cluster_workers(const uvproc_cluster_t *c, uvproc_cluster_worker_t **out, size_t max)
-{
-    size_t n = 0;
-    for (uvproc_cluster_worker_t *w = c->workers; w != NULL; w = w->next) {
-        if (w->state == UVPROC_WORKER_DEAD)
-            continue;
-        if (out != NULL && n < max)
-            out[n] = w;
-        n++;
-    }
-    return n;
-}
-
-void *uvproc_cluster_data(const uvproc_cluster_t *c)
-{
-    return c->o.data;
-}
-
-unsigned uvproc_cluster_worker_id(const uvproc_cluster_worker_t *w)
-{
-    return w->id;
-}
-
-uv_pid_t uvproc_cluster_worker_pid(const uvproc_cluster_worker_t *w)
-{
-    return w->proc != NULL ? uvproc_pid(w->proc) : 0;
-}
-
-uvproc_cluster_worker_state_t uvproc_cluster_worker_state(const uvproc_cluster_worker_t *w)
-{
-    return w->state;
-}
-
-const char *uvproc_cluster_state_name(uvproc_cluster_worker_state_t state)
-{
-    static const char *const names[] = {"starting", "online",  "listening",
-                                        "stopping", "backoff", "dead"};
-    return (unsigned)state <= UVPROC_WORKER_DEAD ? names[state] : "unknown";
-}
-
-unsigned uvproc_cluster_worker_restarts(const uvproc_cluster_worker_t *w)
-{
-    return w->restarts;
-}
-
-uint64_t uvproc_cluster_worker_uptime(const uvproc_cluster_worker_t *w)
-{
-    uint64_t end = w->proc != NULL ? uv_now(w->cluster->loop) : w->exited_ms;
-    return end - w->started_ms;
-}
-
-int uvproc_cluster_worker_rusage(const uvproc_cluster_worker_t *w, struct rusage *usage)
-{
-    if (!w->has_usage)
-        return UV_EAGAIN;
-    if (w->usage_err != 0)
-        return w->usage_err;
-    *usage = w->usage;
-    return 0;
-}
-
-uvproc_cluster_t *uvproc_cluster_worker_cluster(const uvproc_cluster_worker_t *w)
-{
-    return w->cluster;
 }

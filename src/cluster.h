@@ -42,6 +42,7 @@ struct uvproc_cluster_s {
     uvproc_env_mode_t env_mode;
     char *exec_path, **exec_args, *cwd; /* copies of the fork options' strings */
     unsigned nslots;                    /* allocated slots, freed ones not yet counted down */
+    int pdeath; /* workers get kill_on_parent_death (where the kernel can) */
     unsigned next_id;
     unsigned target; /* workers wanted */
     uvproc_cluster_worker_t *workers;
@@ -73,11 +74,32 @@ void uvproc__cl_close_handles(uvproc_cluster_t *c);
 /* Frees them all, once closed (the cluster's end). */
 void uvproc__cl_free_handles(uvproc_cluster_t *c);
 
-/* cluster.c */
+/* cluster.c: the slot table. Everything that happens to a slot is one of these events. */
+typedef enum {
+    UVPROC__EV_ONLINE,
+    UVPROC__EV_LISTENING,
+    UVPROC__EV_DISCONNECT,
+    UVPROC__EV_EXIT,
+    UVPROC__EV_STOP,
+    UVPROC__EV_TIMER,
+    UVPROC__EV_COUNT
+} uvproc__cl_event_t;
+
+/* Runs the table's cell for (w's state, ev); may free w (when it ends DEAD). */
+void uvproc__cl_event(uvproc_cluster_worker_t *w, uvproc__cl_event_t ev, json_t *msg);
+/* A new slot with a worker starting; NULL if it failed at once (already reported). */
+uvproc_cluster_worker_t *uvproc__cl_add_worker(uvproc_cluster_t *c);
 /* Runs per cell of the state x event table ([state][event], events in the table's column
  * order: online, listening, disconnect, exit, stop, timer), for the tests. */
 extern unsigned long uvproc__cl_cells[6][6];
+
+/* cluster_control.c: what slots tell the cluster. */
 void uvproc__cl_handles_closed(uvproc_cluster_t *c);
+/* A slot reached LISTENING: if it is a reload's replacement, the reload moves on. */
+void uvproc__cl_reload_ready(uvproc_cluster_t *c, uvproc_cluster_worker_t *w);
+void uvproc__cl_reload_end(uvproc_cluster_t *c, int status);
+/* A slot was freed: a stop may be complete. */
+void uvproc__cl_maybe_finish(uvproc_cluster_t *c);
 void uvproc__cl_report(uvproc_cluster_worker_t *w, int err, json_t *msg);
 
 #endif

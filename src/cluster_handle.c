@@ -248,6 +248,13 @@ static int uvproc__cl_bind_shared(uvproc__cl_handle_t *h, const struct sockaddr_
     return err;
 }
 
+static int uvproc__cl_bind(uvproc__cl_handle_t *h, const struct sockaddr_storage *ss)
+{
+    if (h->rr)
+        return uv_tcp_bind(&h->u.tcp, (const struct sockaddr *)ss, 0);
+    return uvproc__cl_bind_shared(h, ss);
+}
+
 static int uvproc__cl_sockname(uvproc__cl_handle_t *h)
 {
     struct sockaddr_storage ss;
@@ -285,10 +292,13 @@ static int uvproc__cl_open(uvproc__cl_handle_t *h, const uvproc__cl_query_t *q)
         uv_tcp_init(c->loop, &h->u.tcp);
         h->initialised = 1;
         err = uvproc__cl_sockaddr(address, port, &ss);
-        if (err == 0 && h->rr)
-            err = uv_tcp_bind(&h->u.tcp, (const struct sockaddr *)&ss, 0);
-        else if (err == 0)
-            err = uvproc__cl_bind_shared(h, &ss);
+        if (err == 0)
+            err = uvproc__cl_bind(h, &ss);
+        if (address == NULL && (err == UV_EAFNOSUPPORT || err == UV_EADDRNOTAVAIL)) {
+            /* No IPv6 here: all interfaces are IPv4's, as Node falls back to 0.0.0.0. */
+            uvproc__cl_sockaddr("0.0.0.0", port, &ss);
+            err = uvproc__cl_bind(h, &ss);
+        }
     }
     h->u.tcp.data = h;
     if (err == 0 && h->rr)

@@ -91,11 +91,13 @@ static void http_get_connected_(uv_connect_t *c, int status)
     uv_read_start((uv_stream_t *)&g->tcp, http_get_alloc_, http_get_read_);
 }
 
-/* GET path from 127.0.0.1:port; cb gets the HTTP status (or a negative error) and the body. */
-static inline void http_get(uv_loop_t *loop, int port, const char *path, http_get_cb cb, void *data)
+/* GET path from host:port (an IPv4 or IPv6 address); cb gets the HTTP status (or a negative
+ * error) and the body. */
+static inline void http_get_at(uv_loop_t *loop, const char *host, int port, const char *path,
+                               http_get_cb cb, void *data)
 {
     http_get_t *g = calloc(1, sizeof *g);
-    struct sockaddr_in sa;
+    struct sockaddr_storage sa;
     CHECK(g != NULL);
     g->cb = cb;
     g->data = data;
@@ -104,8 +106,14 @@ static inline void http_get(uv_loop_t *loop, int port, const char *path, http_ge
     uv_tcp_init(loop, &g->tcp);
     g->tcp.data = g;
     g->connect.data = g;
-    uv_ip4_addr("127.0.0.1", port, &sa);
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0)
+        CHECK_OK(uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa));
     CHECK_OK(uv_tcp_connect(&g->connect, &g->tcp, (struct sockaddr *)&sa, http_get_connected_));
+}
+
+static inline void http_get(uv_loop_t *loop, int port, const char *path, http_get_cb cb, void *data)
+{
+    http_get_at(loop, "127.0.0.1", port, path, cb, data);
 }
 
 /* ---------------------------------------------------------------------------------------- */

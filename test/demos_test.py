@@ -261,6 +261,15 @@ def test_cluster_server_reload_keepalive():
     check(counts["ok"] > 0 and counts["failed"] == 0, counts)
 
 
+def test_cluster_server_port_in_use():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        r = run([demo("cluster-server"), "-w", "2", "-p", str(s.getsockname()[1])])
+    check(r.returncode == 1 and r.stdout == "" and "address already in use" in r.stderr, r)
+
+
 def test_cluster_server_node_worker():
     if NODE is None:
         print("skip cluster_server_node_worker: no node")

@@ -179,8 +179,10 @@ static void start(rec_t *r, const char *mode, int port, const uvproc_cluster_opt
     CHECK_OK(uvproc_cluster_start(&r->loop, &r->c, script, NULL, &o));
 }
 #define SERVE "cluster_worker.js"
+#define LEAVE "cluster_leave.js"
 #else
 #define SERVE "serve"
+#define LEAVE "leave"
 static void start(rec_t *r, const char *mode, int port, const uvproc_cluster_options_t *o)
 {
     char p[16];
@@ -241,16 +243,19 @@ static void serve_distinct(uvproc_cluster_policy_t pol)
     start(&r, SERVE, 0, &o);
     RUN_UNTIL(&r.loop, r.listenings == 2);
     CHECK(r.port > 0);
-    for (int round = 0; round < 20 && ps.distinct < 2; round++)
+    for (int round = 0; round < 100 && ps.distinct < 2; round++)
         get_many(&r, &ps, 8);
     CHECK_EQ(ps.failed, 0);
     CHECK_EQ(ps.distinct, 2);
     CHECK(ps.seen[0] == r.pids[0] || ps.seen[0] == r.pids[1]);
     CHECK(ps.seen[1] == r.pids[0] || ps.seen[1] == r.pids[1]);
-    /* Broadcast reaches both; the helper does not answer, but the send succeeds. */
+    /* Broadcast reaches both. */
     json_t *m = json_pack("{s:i}", "hello", 1);
     CHECK_EQ(uvproc_cluster_broadcast(r.c, m), 2);
     json_decref(m);
+#ifndef CLUSTER_NODE
+    RUN_UNTIL(&r.loop, r.messages == 2); /* the C workers echo it */
+#endif
     CHECK_EQ(uvproc_cluster_workers(r.c, NULL, 0), 2);
     stop_and_close(&r);
     CHECK_EQ(r.exits, 2);
@@ -283,7 +288,7 @@ static void kill_restart(uvproc_cluster_policy_t pol)
     CHECK_EQ(r.restart_delay[0], 0); /* the first restart of a window is immediate */
     CHECK_EQ(r.forks, 3);
     ps = (pidset_t){0};
-    for (int round = 0; round < 20 && ps.distinct < 2; round++)
+    for (int round = 0; round < 100 && ps.distinct < 2; round++)
         get_many(&r, &ps, 8);
     CHECK_EQ(ps.failed, 0);
     for (unsigned i = 0; i < ps.distinct; i++)
@@ -322,6 +327,58 @@ TEST(crash_loop_backoff)
     CHECK(r.fork_ms[2] - r.fork_ms[1] >= 20);
     CHECK(r.fork_ms[3] - r.fork_ms[2] >= 40);
     CHECK_EQ(r.onlines, 0);
+}
+
+/* The delay stops growing at max_delay_ms: 0, 5, 15, then 20 and 20 (delay 5, factor 3). */
+TEST(backoff_capped)
+{
+    rec_t r = {0};
+    uvproc_cluster_options_t o = opts(&r, 1, UVPROC_CLUSTER_RR);
+    o.restart.delay_ms = 5;
+    o.restart.factor = 3;
+    o.restart.max_delay_ms = 20;
+    o.restart.crash_loop_restarts = 5;
+    r.stop_in_crash_loop = 1;
+    CHECK_OK(uv_loop_init(&r.loop));
+    start(&r, "exit", 0, &o);
+    CHECK_LOOP_CLOSE(&r.loop);
+    CHECK_EQ(r.restarts, 5);
+    static const uint64_t want[] = {0, 5, 15, 20, 20};
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ(r.restart_delay[i], want[i]);
+}
+
+static void restart_then_stop(uvproc_cluster_t *c, uvproc_cluster_worker_t *w, uint64_t delay)
+{
+    r_restart(c, w, delay);
+    if (R(c)->restarts == 5)
+        CHECK_OK(uvproc_cluster_stop(c, r_stopped, R(c)));
+}
+
+static void listening_kill(uvproc_cluster_t *c, uvproc_cluster_worker_t *w,
+                           const uvproc_cluster_address_t *a)
+{
+    r_listening(c, w, a);
+    CHECK_OK(kill(uvproc_cluster_worker_pid(w), SIGKILL));
+}
+
+/* A worker that stayed up reset_after_ms (1 ms here: it is killed once it listens) starts the
+ * sequence over: every restart immediate, and no crash loop however many there are. */
+TEST(backoff_resets_after_stable_uptime)
+{
+    rec_t r = {0};
+    uvproc_cluster_options_t o = opts(&r, 1, UVPROC_CLUSTER_RR);
+    o.restart.reset_after_ms = 1;
+    o.restart.crash_loop_restarts = 2;
+    o.on_restart = restart_then_stop;
+    o.on_listening = listening_kill;
+    CHECK_OK(uv_loop_init(&r.loop));
+    start(&r, "serve", 0, &o);
+    CHECK_LOOP_CLOSE(&r.loop);
+    CHECK_EQ(r.restarts, 5);
+    CHECK_EQ(r.crash_loops, 0);
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ(r.restart_delay[i], 0);
 }
 
 /* A program that cannot start: the spawn error is reported, then it crash-loops too. */
@@ -504,7 +561,7 @@ static void run_to_exit(rec_t *r, const char *mode, int no_restart)
 TEST(worker_leaves_no_restart)
 {
     rec_t r = {0};
-    run_to_exit(&r, "leave", 0);
+    run_to_exit(&r, LEAVE, 0);
     CHECK_EQ(r.exits, 1);
     CHECK_EQ(r.last_code, 0);
     CHECK_EQ(r.last_state, UVPROC_WORKER_DEAD);
@@ -583,6 +640,44 @@ static void reload_under_load(uvproc_cluster_policy_t pol)
 
 BOTH_POLICIES(reload_under_load_no_failure, reload_under_load)
 
+/* A bad deploy: the replacement crash-loops, the reload reports it, the old worker serves on. */
+TEST(reload_with_crashing_replacement)
+{
+    rec_t r = {0};
+    pidset_t ps = {0};
+    uvproc_cluster_options_t o = opts(&r, 1, UVPROC_CLUSTER_RR);
+    o.restart.crash_loop_restarts = 2;
+    CHECK_OK(uv_loop_init(&r.loop));
+    start(&r, "first-only", 0, &o);
+    RUN_UNTIL(&r.loop, r.listenings == 1);
+    CHECK_OK(uvproc_cluster_reload(r.c, reload_done, &r));
+    RUN_UNTIL(&r.loop, r.reloads_done == 1);
+    CHECK_EQ(r.reload_status, UVPROC_ECRASHLOOP);
+    CHECK_EQ(r.crash_loops, 1);
+    CHECK_EQ(r.forks, 4); /* the old one, the replacement and its 2 restarts */
+    get_many(&r, &ps, 4);
+    CHECK_EQ(ps.failed, 0);
+    CHECK_EQ(ps.distinct, 1);
+    CHECK_EQ(ps.seen[0], r.pids[0]);
+    stop_and_close(&r);
+}
+
+TEST(stop_during_reload)
+{
+    rec_t r = {0};
+    uvproc_cluster_options_t o = opts(&r, 2, UVPROC_CLUSTER_SHARED);
+    CHECK_OK(uv_loop_init(&r.loop));
+    start(&r, SERVE, 0, &o);
+    RUN_UNTIL(&r.loop, r.listenings == 2);
+    CHECK_OK(uvproc_cluster_reload(r.c, reload_done, &r));
+    CHECK_OK(uvproc_cluster_stop(r.c, r_stopped, &r));
+    CHECK_EQ(r.reloads_done, 1);
+    CHECK_EQ(r.reload_status, UV_ECANCELED);
+    CHECK_LOOP_CLOSE(&r.loop);
+    CHECK(r.stopped);
+    CHECK_EQ(r.exits, 3);
+}
+
 TEST(resize_up_and_down)
 {
     rec_t r = {0};
@@ -630,6 +725,52 @@ TEST(eaddrinuse_reported_to_worker)
         CHECK_EQ(r.last_code, 7); /* the helper's exit code for a failed listen */
         uv_close((uv_handle_t *)&squat, NULL);
         CHECK_LOOP_CLOSE(&r.loop);
+    }
+}
+
+/* Worker 1 refuses every connection it is given (accepted:false): the primary gives each to
+ * worker 2, so every request is answered, all by worker 2. */
+TEST(rr_refused_connection_goes_to_another_worker)
+{
+    rec_t r = {0};
+    pidset_t ps = {0};
+    uvproc_cluster_options_t o = opts(&r, 2, UVPROC_CLUSTER_RR);
+    CHECK_OK(uv_loop_init(&r.loop));
+    start(&r, "refuse-first", 0, &o);
+    RUN_UNTIL(&r.loop, r.listenings == 2 && r.port > 0);
+    get_many(&r, &ps, 10);
+    CHECK_EQ(ps.failed, 0);
+    CHECK_EQ(ps.distinct, 1);
+    CHECK(ps.seen[0] != r.pids[0]); /* not the refuser, the first forked */
+    CHECK_EQ(r.errors, 0);
+    stop_and_close(&r);
+}
+
+TEST(ipv6_both_policies)
+{
+    struct sockaddr_in6 sa6;
+    int probe = socket(AF_INET6, SOCK_STREAM, 0);
+    uv_ip6_addr("::1", 0, &sa6);
+    if (probe < 0 || bind(probe, (struct sockaddr *)&sa6, sizeof sa6) != 0) {
+        fprintf(stderr, "# skip: no IPv6 loopback here\n");
+        if (probe >= 0)
+            close(probe);
+        return;
+    }
+    close(probe);
+    for (int pol = 0; pol < 2; pol++) {
+        rec_t r = {0};
+        pidset_t ps = {0};
+        uvproc_cluster_options_t o = opts(&r, 2, (uvproc_cluster_policy_t)pol);
+        CHECK_OK(uv_loop_init(&r.loop));
+        start(&r, "ipv6", 0, &o);
+        RUN_UNTIL(&r.loop, r.listenings == 2);
+        for (int i = 0; i < 4; i++)
+            http_get_at(&r.loop, "::1", r.port, "/", pid_answer, &ps);
+        RUN_UNTIL(&r.loop, ps.answered + ps.failed == 4);
+        CHECK_EQ(ps.answered, 4);
+        stop_and_close(&r);
+        CHECK_EQ(r.errors, 0);
     }
 }
 
@@ -836,7 +977,17 @@ TEST(primary_sigkill_leaves_no_worker)
     CHECK_EQ(sscanf(s.out, "%d %d", &pids[0], &pids[1]), 2);
     for (int i = 0; i < 2; i++) {
         fds[i] = (int)syscall(SYS_pidfd_open, pids[i], 0);
-        CHECK(fds[i] >= 0);
+        if (fds[i] < 0) {
+            /* No pidfds (valgrind, old kernels): no kill_on_parent_death either. */
+            fprintf(stderr, "# skip: no pidfd_open\n");
+            uvproc_kill(p, SIGKILL);
+            for (int j = 0; j < 2; j++)
+                kill(pids[j], SIGKILL);
+            if (i == 1)
+                close(fds[0]);
+            CHECK_LOOP_CLOSE(&loop);
+            return;
+        }
         uv_poll_init(&loop, &polls[i], fds[i]);
         polls[i].data = &gone;
         uv_poll_start(&polls[i], UV_READABLE, pidfd_gone);
@@ -884,12 +1035,69 @@ TEST(seed_program_serves)
     }
 }
 
+/* The seed's program byte for byte (Node's documentation example, port 8000), when 8000 is
+ * free here. */
+TEST(seed_program_verbatim_on_8000)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(8000)};
+    int probe = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(probe, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        fprintf(stderr, "# skip: port 8000 is taken here\n");
+        close(probe);
+        return;
+    }
+    close(probe);
+    rec_t r = {0};
+    seed_t s = {0};
+    uvproc_cluster_options_t o = opts(&r, 2, UVPROC_CLUSTER_RR);
+    char script[1024];
+    snprintf(script, sizeof script, "%s/cluster_seed_verbatim.js", NODE_SCRIPTS);
+    o.fork.exec_path = getenv("UVPROC_TEST_NODE");
+    o.restart.disabled = 1;
+    CHECK_OK(uv_loop_init(&r.loop));
+    CHECK_OK(uvproc_cluster_start(&r.loop, &r.c, script, NULL, &o));
+    RUN_UNTIL(&r.loop, r.listenings == 2 || r.exits > 0);
+    if (r.exits > 0 && r.err_inuse > 0) {
+        fprintf(stderr, "# skip: port 8000 was taken meanwhile\n");
+        stop_and_close(&r);
+        return;
+    }
+    CHECK_EQ(r.exits, 0);
+    CHECK_EQ(r.port, 8000);
+    for (int i = 0; i < 4; i++)
+        http_get(&r.loop, 8000, "/", seed_answer, &s);
+    RUN_UNTIL(&r.loop, s.ok + s.failed == 4);
+    CHECK_EQ(s.ok, 4);
+    stop_and_close(&r);
+    CHECK_EQ(r.errors, 0);
+}
+
+/* The other direction: Node's own cluster primary with uvproc C workers, both policies. */
+TEST(c_workers_under_node_primary)
+{
+    static const char *const policies[] = {"rr", "none"};
+    char script[1024];
+    snprintf(script, sizeof script, "%s/cluster_c_workers.js", NODE_SCRIPTS);
+    for (int i = 0; i < 2; i++) {
+        const char *args[] = {script, CLUSTER_WORKER, policies[i], NULL};
+        uvproc_exec_result_t res;
+        int err = uvproc_exec_file_sync(getenv("UVPROC_TEST_NODE"), args, NULL, &res);
+        if (err != 0)
+            fprintf(stderr, "%s\n%s\n", res.out, res.err);
+        CHECK_OK(err);
+        CHECK(strncmp(res.out, "ok ", 3) == 0);
+        uvproc_exec_result_free(&res);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *node = getenv("UVPROC_TEST_NODE");
     if (node == NULL || node[0] == '\0')
         return 77; /* skip: no node */
     RUN(seed_program_serves);
+    RUN(seed_program_verbatim_on_8000);
     RUN(rr_distinct_pids);
     RUN(shared_distinct_pids);
     RUN(rr_kill9_restarts);
@@ -898,9 +1106,11 @@ int main(int argc, char **argv)
     RUN(shared_graceful_stop_finishes_request);
     RUN(stop_while_starting);
     RUN(worker_stop_no_restart);
+    RUN(worker_leaves_no_restart);
     RUN(rr_reload_under_load_no_failure);
     RUN(shared_reload_under_load_no_failure);
     RUN(eaddrinuse_reported_to_worker);
+    RUN(c_workers_under_node_primary);
     return check_done();
 }
 #else
@@ -947,6 +1157,8 @@ int main(int argc, char **argv)
     RUN(rr_kill9_restarts);
     RUN(shared_kill9_restarts);
     RUN(crash_loop_backoff);
+    RUN(backoff_capped);
+    RUN(backoff_resets_after_stable_uptime);
     RUN(missing_program_crash_loops);
     RUN(stop_during_backoff);
     RUN(rr_graceful_stop_finishes_request);
@@ -960,8 +1172,12 @@ int main(int argc, char **argv)
     RUN(two_servers_two_listening);
     RUN(rr_reload_under_load_no_failure);
     RUN(shared_reload_under_load_no_failure);
+    RUN(reload_with_crashing_replacement);
+    RUN(stop_during_reload);
     RUN(resize_up_and_down);
     RUN(eaddrinuse_reported_to_worker);
+    RUN(rr_refused_connection_goes_to_another_worker);
+    RUN(ipv6_both_policies);
     RUN(unix_socket_both_policies);
     RUN(udp_refused);
     RUN(garbage_from_worker);

@@ -21,6 +21,18 @@ if (cluster.isPrimary && workers > 0) {
   cluster.on('listening', () => {
     if (++listening === workers) console.log(`listening on http://127.0.0.1:${port}/`);
   });
+  process.on('SIGTERM', () => process.exit(0)); // workers leave when the channel drops
+  // SIGHUP: the "correct" hand-written rolling reload of the baselines (cluster_reload.js):
+  // fork the new worker, wait for its 'listening', disconnect the old one, SIGKILL after 5 s.
+  process.on('SIGHUP', async () => {
+    for (const old of Object.values(cluster.workers)) {
+      const fresh = cluster.fork();
+      await new Promise((resolve) => fresh.once('listening', resolve));
+      old.disconnect();
+      const t = setTimeout(() => old.process.kill('SIGKILL'), 5000);
+      old.once('exit', () => clearTimeout(t));
+    }
+  });
   // Restart measurement (bench/cluster's restart table): KILLS=n kills a worker 50 ms after
   // it listens and times SIGKILL -> replacement listening, as a Node user's exit handler does.
   const kills = +(process.env.KILLS || 0);

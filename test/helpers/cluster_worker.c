@@ -6,6 +6,12 @@
  *                asks (closes its server and channel, lets the loop end)
  *   two          as serve, plus a second server on a free port (two `listening` events)
  *   unix         as serve, on the Unix socket path argv[2]
+ *   ipv6         as serve, on [::1]:PORT
+ *   first-only   the worker with NODE_UNIQUE_ID 1 serves, every later one exits 3 at once
+ *                (a bad deploy, for the reload tests)
+ * Every C mode echoes a user message from the primary back as {"echo": msg}.
+ *   refuse-first the worker with NODE_UNIQUE_ID 1 is raw: listens (round-robin) and answers
+ *                every connection it is given with accepted:false; the others serve
  *   udp          asks for a UDP server (raw queryServer), exits 6 when refused
  *   leave        as serve, then leaves on its own once listening (exitedAfterDisconnect)
  *   stubborn     raw: says online and listening (without a server), ignores SIGTERM and the
@@ -23,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <uvproc.h>
@@ -136,6 +143,13 @@ static void on_listening(uvproc_cluster_server_t *s, int status)
     (void)s;
 }
 
+static void on_message(uvproc_cluster_child_t *w, json_t *msg)
+{
+    json_t *m = json_pack("{s:O}", "echo", msg);
+    uvproc_cluster_child_send(w, m);
+    json_decref(m);
+}
+
 static void on_disconnect(uvproc_cluster_child_t *w, int asked)
 {
     (void)w;
@@ -143,9 +157,11 @@ static void on_disconnect(uvproc_cluster_child_t *w, int asked)
         exit(0);
 }
 
+static const char *host = "127.0.0.1";
+
 static void listen_on(int p, const char *path)
 {
-    uvproc_cluster_listen_options_t lo = {.host = "127.0.0.1",
+    uvproc_cluster_listen_options_t lo = {.host = host,
                                           .port = p,
                                           .path = path,
                                           .on_listening = on_listening,
@@ -200,15 +216,79 @@ static int raw_main(int backwards)
     }
 }
 
+/* Reads the channel (closing any fd that comes with it) until a line containing `want`;
+ * returns that line's start in buf (valid until the next call), or NULL at EOF. */
+static char raw_buf[65536];
+static size_t raw_len, raw_off;
+
+static char *raw_next_line(void)
+{
+    for (;;) {
+        char *nl = memchr(raw_buf + raw_off, '\n', raw_len - raw_off);
+        if (nl != NULL) {
+            char *line = raw_buf + raw_off;
+            *nl = '\0';
+            raw_off = (size_t)(nl - raw_buf) + 1;
+            return line;
+        }
+        memmove(raw_buf, raw_buf + raw_off, raw_len - raw_off);
+        raw_len -= raw_off;
+        raw_off = 0;
+        char control[CMSG_SPACE(sizeof(int) * 4)];
+        struct iovec iov = {raw_buf + raw_len, sizeof raw_buf - 1 - raw_len};
+        struct msghdr m = {.msg_iov = &iov,
+                           .msg_iovlen = 1,
+                           .msg_control = control,
+                           .msg_controllen = sizeof control};
+        ssize_t n = recvmsg(3, &m, 0);
+        if (n <= 0)
+            return NULL;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+                for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+                    close(((int *)CMSG_DATA(c))[i]);
+        raw_len += (size_t)n;
+    }
+}
+
+/* Round-robin worker that takes no connection: the primary must give each to another. */
+static int refuse_main(void)
+{
+    char line[256];
+    int seq = 3;
+    raw_line("{\"cmd\":\"NODE_CLUSTER\",\"act\":\"online\",\"seq\":0}");
+    raw_line("{\"cmd\":\"NODE_CLUSTER\",\"act\":\"queryServer\",\"index\":0,\"data\":null,"
+             "\"address\":\"127.0.0.1\",\"port\":0,\"addressType\":4,\"seq\":1}");
+    for (char *l; (l = raw_next_line()) != NULL;) {
+        char *at;
+        if (strstr(l, "\"ack\":1") != NULL && strstr(l, "newconn") == NULL)
+            raw_line("{\"cmd\":\"NODE_CLUSTER\",\"act\":\"listening\",\"index\":0,"
+                     "\"data\":null,\"address\":\"127.0.0.1\",\"port\":0,\"addressType\":4,"
+                     "\"seq\":2}");
+        else if (strstr(l, "\"disconnect\"") != NULL)
+            return 0;
+        else if (strstr(l, "newconn") != NULL && (at = strstr(l, "\"seq\":")) != NULL) {
+            raw_line("{\"cmd\":\"NODE_HANDLE_ACK\"}");
+            snprintf(line, sizeof line,
+                     "{\"cmd\":\"NODE_CLUSTER\",\"ack\":%d,\"accepted\":false,\"seq\":%d}",
+                     atoi(at + 6), seq++);
+            raw_line(line);
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     uv_loop_t *loop = uv_default_loop();
-    uvproc_cluster_child_options_t co = {.on_disconnect = on_disconnect};
+    uvproc_cluster_child_options_t co = {.on_message = on_message, .on_disconnect = on_disconnect};
     if (argc < 3)
         return 2;
     mode = argv[1];
     port = atoi(argv[2]);
     if (strcmp(mode, "exit") == 0)
+        return 3;
+    if (strcmp(mode, "first-only") == 0 && strcmp(getenv("NODE_UNIQUE_ID"), "1") != 0)
         return 3;
     if (strcmp(mode, "udp") == 0) {
         char buf[4096];
@@ -224,6 +304,10 @@ int main(int argc, char **argv)
         raw_line("{\"cmd\":\"NODE_CLUSTER\",\"act\":\"online\",\"seq\":0}");
         return 5;
     }
+    if (strcmp(mode, "refuse-first") == 0 && strcmp(getenv("NODE_UNIQUE_ID"), "1") == 0)
+        return refuse_main();
+    if (strcmp(mode, "ipv6") == 0)
+        host = "::1";
     if (strcmp(mode, "garbage") == 0 || strcmp(mode, "backwards") == 0)
         return raw_main(strcmp(mode, "backwards") == 0);
     if (strcmp(mode, "stubborn") == 0) {
