@@ -187,7 +187,15 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
         return 1;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    if (posix_spawn(&server, sargv[0], &fa, NULL, sargv, environ) != 0) {
+    /* The server in a session of its own: with the kernel's autogroup scheduling a session is
+     * one group for CPU shares, so the server does not share the generators' share (what
+     * bench/cluster found for its servers). */
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+    int spawned = posix_spawn(&server, sargv[0], &fa, &attr, sargv, environ);
+    posix_spawnattr_destroy(&attr);
+    if (spawned != 0) {
         fprintf(stderr, "cannot start %s\n", sargv[0]);
         return 1;
     }
