@@ -438,7 +438,8 @@ typedef enum {
      * connection to one worker over the channel, one in flight per worker. Even balance. */
     UVPROC_CLUSTER_RR = 0,
     /* Node's SCHED_NONE: the primary binds and hands the socket to every worker, which
-     * listens and accepts itself; the kernel balances. Fastest. */
+     * listens and accepts itself. No per-connection cost, but one accept queue: the worker
+     * that wakes first takes a burst of connections (uneven, as Node's docs warn). */
     UVPROC_CLUSTER_SHARED,
 } uvproc_cluster_policy_t;
 
@@ -476,10 +477,10 @@ typedef struct {
 
 typedef struct uvproc_cluster_options_s {
     /* How each worker is started (uvproc_fork's options: exec_path "node" runs a Node
-     * script). The library adds NODE_UNIQUE_ID=<worker id> to the environment and sets
-     * kill_on_parent_death (where the kernel has pidfds), so that workers die with the
-     * primary. The channel callbacks and spawn event callbacks are the cluster's: those
-     * fields are ignored. */
+     * script); its strings and arrays are copied. The library adds NODE_UNIQUE_ID=<worker
+     * id> to the environment and sets kill_on_parent_death (where the kernel has pidfds), so
+     * that workers die with the primary. The channel callbacks and spawn event callbacks are
+     * the cluster's: those fields are ignored. */
     uvproc_fork_options_t fork;
     unsigned workers; /* 0: uv_available_parallelism() */
     uvproc_cluster_policy_t policy;

@@ -40,9 +40,10 @@ struct uvproc_cluster_s {
     char **env; /* user env + NODE_UNIQUE_ID slot (last entry before NULL) */
     size_t env_len;
     uvproc_env_mode_t env_mode;
-    char *exec_path, **exec_args, *cwd; /* copies of the fork options' strings */
-    unsigned nslots;                    /* allocated slots, freed ones not yet counted down */
-    int pdeath; /* workers get kill_on_parent_death (where the kernel can) */
+    char *exec_path, **exec_args, *cwd, *argv0; /* copies of the fork options' strings */
+    uvproc_stdio_t *extra_stdio;                /* and of its extra stdio slots */
+    unsigned nslots; /* allocated slots, freed ones not yet counted down */
+    int pdeath;      /* workers get kill_on_parent_death (where the kernel can) */
     unsigned next_id;
     unsigned target; /* workers wanted */
     uvproc_cluster_worker_t *workers;

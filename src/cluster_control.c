@@ -61,6 +61,8 @@ static void uvproc__cl_free(uvproc_cluster_t *c)
     free(c->exec_path);
     uvproc__cl_strv_free(c->exec_args);
     free(c->cwd);
+    free(c->argv0);
+    free(c->extra_stdio);
     free(c);
 }
 
@@ -111,14 +113,26 @@ int uvproc_cluster_start(uv_loop_t *loop, uvproc_cluster_t **out, const char *fi
     c->exec_path = c->o.fork.exec_path != NULL ? uvproc__cl_strdup(c->o.fork.exec_path) : NULL;
     c->exec_args = uvproc__cl_strv(c->o.fork.exec_args, 0, NULL);
     c->cwd = c->o.fork.spawn.cwd != NULL ? uvproc__cl_strdup(c->o.fork.spawn.cwd) : NULL;
+    c->argv0 = c->o.fork.spawn.argv0 != NULL ? uvproc__cl_strdup(c->o.fork.spawn.argv0) : NULL;
+    if (c->o.fork.spawn.extra_stdio_count > 0 && c->o.fork.spawn.extra_stdio != NULL) {
+        size_t bytes = c->o.fork.spawn.extra_stdio_count * sizeof *c->extra_stdio;
+        c->extra_stdio = malloc(bytes);
+        if (c->extra_stdio != NULL)
+            memcpy(c->extra_stdio, c->o.fork.spawn.extra_stdio, bytes);
+    }
     if ((c->o.fork.exec_path != NULL && c->exec_path == NULL) || c->exec_args == NULL ||
-        (c->o.fork.spawn.cwd != NULL && c->cwd == NULL)) {
+        (c->o.fork.spawn.cwd != NULL && c->cwd == NULL) ||
+        (c->o.fork.spawn.argv0 != NULL && c->argv0 == NULL) ||
+        (c->o.fork.spawn.extra_stdio != NULL && c->o.fork.spawn.extra_stdio_count > 0 &&
+         c->extra_stdio == NULL)) {
         uvproc__cl_free(c);
         return UV_ENOMEM;
     }
     c->o.fork.exec_path = c->exec_path;
     c->o.fork.exec_args = c->o.fork.exec_args != NULL ? (const char *const *)c->exec_args : NULL;
     c->o.fork.spawn.cwd = c->cwd;
+    c->o.fork.spawn.argv0 = c->argv0;
+    c->o.fork.spawn.extra_stdio = c->extra_stdio;
     c->pdeath = uvproc__cl_have_pidfd();
     uv_idle_init(loop, &c->finisher);
     c->finisher.data = c;

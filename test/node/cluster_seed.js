@@ -1,22 +1,9 @@
-// Seed 004's cluster program, unmodified but for the port (CLUSTER_TEST_PORT, default 8000):
-// under a C primary it is a worker; run with plain `node` it is its own primary.
-const cluster = require('node:cluster');
-const http = require('node:http');
-const numCPUs = require('node:os').availableParallelism();
-const process = require('node:process');
-
-if (cluster.isPrimary) {
-  console.log(`Primary ${process.pid} is running`);
-  for (let i = 0; i < numCPUs; i++) {
-    cluster.fork();
-  }
-  cluster.on('exit', (worker, code, signal) => {
-    console.log(`worker ${worker.process.pid} died`);
-  });
-} else {
-  http.createServer((req, res) => {
-    res.writeHead(200);
-    res.end('hello world\n');
-  }).listen(+(process.env.CLUSTER_TEST_PORT || 8000));
-  console.log(`Worker ${process.pid} started`);
-}
+// Seed 004's program (cluster_seed_verbatim.js, byte for byte), run on CLUSTER_TEST_PORT
+// instead of its port 8000, which may be taken where tests run: listen() is wrapped, the
+// program itself is not touched.
+const net = require('node:net');
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (port, ...rest) {
+  return listen.call(this, port === 8000 ? +(process.env.CLUSTER_TEST_PORT || 8000) : port, ...rest);
+};
+require('./cluster_seed_verbatim.js');
