@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,7 +38,7 @@
  * (loadtest) {ac} (autocannon) {naive} (the naive tester) are substituted, quoted. */
 typedef struct {
     const char *name, *desc, *cmd;
-    int keys; /* what its filter prints: rps; rps p99; rps p99 non2xx */
+    int keys; /* what its filter prints: rps; rps p99; rps p99 non2xx pcpu */
 } gen_t;
 
 /* wrk prints "Requests/sec: N" and, with --latency, "99%  1.23ms" (us, ms or s). */
@@ -45,10 +46,12 @@ typedef struct {
     " | awk '/Requests\\/sec/ {print \"rps=\" $2} / 99%/ {v = $2; m = 1;"                          \
     " if (v ~ /us$/) m = 0.001; else if (v ~ /ms$/) m = 1; else if (v ~ /s$/) m = 1000;"           \
     " sub(/[a-z]+$/, \"\", v); print \"p99=\" v * m}'"
-/* loadtest --json: "rps": N, the first "p99": (the total's), "non2xx": N. */
+/* loadtest --json: "rps": N, the first "p99": (the total's), "non2xx": N, and from "cpu_s"
+ * {"children": N, "parent": N} the parent's share of the CPU time, in percent. */
 #define LOADTEST_FILTER                                                                            \
     " | awk -F'[:,] *' '/\"rps\"/ {print \"rps=\" $2} /\"p99\"/ && !p {print \"p99=\" $2; p = 1}"  \
-    " /\"non2xx\"/ {print \"non2xx=\" $2}'"
+    " /\"non2xx\"/ {print \"non2xx=\" $2} /\"cpu_s\"/ {c = 1} c && /\"children\"/ {cc = $2}"       \
+    " c && /\"parent\"/ {pc = $2} END {if (cc + pc > 0) print \"pcpu=\" 100 * pc / (cc + pc)}'"
 #define AUTOCANNON_FILTER                                                                          \
     " | node -e 'let s = \"\"; process.stdin.on(\"data\", (d) => s += d).on(\"end\", () => {"      \
     " const j = JSON.parse(s); console.log(\"rps=\" + j.requests.total / j.duration +"             \
@@ -57,12 +60,12 @@ typedef struct {
 static const gen_t gens[] = {
     {"wrk", "wrk -t1 (one thread)", "wrk -t1 -c{c} -d{d}s --latency {url}" WRK_FILTER, 2},
     {"loadtest_c1", "**loadtest -c 1** (one load child)",
-     "{bin} --json --no-live -c 1 -k {c} -d {d} {url}" LOADTEST_FILTER, 3},
+     "{bin} --json --no-live -c 1 -k {c} -d {d} {url}" LOADTEST_FILTER, 4},
     {"loadtest_c1_live", "loadtest -c 1 with the live line forced on (--live)",
-     "{bin} --json --live -c 1 -k {c} -d {d} {url} 2>/dev/null" LOADTEST_FILTER, 3},
+     "{bin} --json --live -c 1 -k {c} -d {d} {url} 2>/dev/null" LOADTEST_FILTER, 4},
     {"wrk_t2", "wrk -t2 (two threads)", "wrk -t2 -c{c} -d{d}s --latency {url}" WRK_FILTER, 2},
     {"loadtest_c2", "**loadtest -c 2** (two load children)",
-     "{bin} --json --no-live -c 2 -k {c2} -d {d} {url}" LOADTEST_FILTER, 3},
+     "{bin} --json --no-live -c 2 -k {c2} -d {d} {url}" LOADTEST_FILTER, 4},
     {"hey", "hey (Go, Debian package)",
      "hey -z {d}s -c {c} {url} | awk '/Requests\\/sec/ {print \"rps=\" $2}"
      " / 99% in/ {print \"p99=\" $3 * 1000}'",
@@ -104,19 +107,34 @@ static int expand(const char *tmpl, char *out, size_t size)
     return 0;
 }
 
+static double cpu_seconds(const struct rusage *r)
+{
+    return (double)(r->ru_utime.tv_sec + r->ru_stime.tv_sec) +
+           (double)(r->ru_utime.tv_usec + r->ru_stime.tv_usec) / 1e6;
+}
+
 static int run_gen(void *arg, double *m)
 {
     const gen_t *g = arg;
     char cmd[2048];
     char *argv[] = {"sh", "-c", cmd, NULL};
-    const char *keys[] = {"rps", "p99", "non2xx"};
-    double v[3] = {NAN, NAN, NAN};
-    if (expand(g->cmd, cmd, sizeof cmd) != 0 || bench_subprocess(argv, keys, v, g->keys) != 0)
+    const char *keys[] = {"rps", "p99", "non2xx", "pcpu"};
+    double v[4] = {NAN, NAN, NAN, NAN};
+    struct rusage before, after;
+    if (expand(g->cmd, cmd, sizeof cmd) != 0)
         return -1;
-    if (!(v[0] > 0) || (g->keys == 3 && v[2] != 0)) /* loadtest's answers must all be 2xx */
+    getrusage(RUSAGE_CHILDREN, &before);
+    if (bench_subprocess(argv, keys, v, g->keys) != 0)
+        return -1;
+    getrusage(RUSAGE_CHILDREN, &after);
+    if (!(v[0] > 0) || (g->keys >= 3 && v[2] != 0)) /* loadtest's answers must all be 2xx */
         return -1;
     m[0] = v[0];
     m[1] = v[1];
+    /* Requests per CPU second of the generator (all its processes, the shell and the filter
+     * included): what it costs, whatever else the machine is doing. */
+    m[2] = v[0] * atof(secs) / (cpu_seconds(&after) - cpu_seconds(&before));
+    m[3] = v[3]; /* loadtest only: the parent's part, where the live line is drawn */
     return 0;
 }
 
@@ -169,7 +187,15 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
         return 1;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    if (posix_spawn(&server, sargv[0], &fa, NULL, sargv, environ) != 0) {
+    /* The server in a session of its own: with the kernel's autogroup scheduling a session is
+     * one group for CPU shares, so the server does not share the generators' share (what
+     * bench/cluster found for its servers). */
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+    int spawned = posix_spawn(&server, sargv[0], &fa, &attr, sargv, environ);
+    posix_spawnattr_destroy(&attr);
+    if (spawned != 0) {
         fprintf(stderr, "cannot start %s\n", sargv[0]);
         return 1;
     }
@@ -201,6 +227,8 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
     bench_init(&b, title, &a);
     bench_metric(&b, "req/s", BENCH_HIGHER);
     bench_metric(&b, "p99 ms", BENCH_LOWER);
+    bench_metric(&b, "req/CPU-s", BENCH_HIGHER);
+    bench_metric(&b, "parent CPU %", BENCH_LOWER);
     for (size_t i = 0; i < GEN_COUNT; i++)
         bench_variant(&b, gens[i].name, gens[i].desc, run_gen, (void *)&gens[i]);
     bench_baseline(&b, "wrk");

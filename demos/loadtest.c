@@ -4,11 +4,14 @@
  * every 250 ms, shows a live line on a terminal and prints a summary (or JSON) at the end.
  * With no URL it starts the cluster-server demo on a free port and loads that.
  *
- * This file: the command line, the children's lifecycle, the run's clock (duration, ramp
- * steps, Ctrl-C). Output is loadtest_report.c, the embedded server loadtest_target.c. */
+ * This file: the run: forking the children, their reports into the tallies, the run's clock
+ * (duration, live line, ramp steps, Ctrl-C), the end. The command line is loadtest_args.c,
+ * each child's supervision loadtest_slot.c, the output loadtest_report.c, the embedded server
+ * loadtest_target.c. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <http_parser.h>
@@ -18,22 +21,8 @@
 #define WINDOWS 4 /* the live line covers the last 4 reports: one second */
 
 typedef struct {
-    /* options */
-    int children, connections;
-    double seconds;
-    int seconds_given;
-    uint64_t requests;
-    double rate;
-    int ramp;
-    double ramp_step_s, ramp_errors_pct, ramp_p99_ms;
-    uint64_t timeout_ms;
-    int json, live;
-    const char *url;
-    const char *hosts_spec, *launcher; /* --hosts, --launcher (scale-out) */
-    lt_hosts_t hosts;
-    int children_given;
-
-    /* the run */
+    lt_options_t opt;
+    const char *url; /* opt.url, or the embedded server's */
     uv_loop_t *loop;
     char exe[4096];
     lt_child_config_t base; /* what every child gets, but its share */
@@ -60,50 +49,15 @@ typedef struct {
 
 static run_t run;
 
+static double cpu_seconds(const struct rusage *ru)
+{
+    return (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) +
+           (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1e6;
+}
+
 static double now_s(void)
 {
     return (double)(uv_hrtime() - run.t0) / 1e9;
-}
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: loadtest [-c CHILDREN] [-k CONNECTIONS] [-d SECONDS | -n REQUESTS] [--rate R]\n"
-            "                [--ramp] [--timeout MS] [--json] [--live|--no-live]\n"
-            "                [--hosts N/HOST,... [--launcher CMD]] [URL]\n"
-            "\n"
-            "Forks CHILDREN load processes, each keeping CONNECTIONS keep-alive HTTP/1.1\n"
-            "connections to URL busy, merges their counts and latency histograms (reported over\n"
-            "the IPC channel every 250 ms) and prints a summary. With no URL it starts the\n"
-            "cluster-server demo on a free port of 127.0.0.1, loads it for 3 s and stops it.\n"
-            "\n"
-            "  -c N           load children (default 2, at most %d)\n"
-            "  -k N           connections per child (default 25, at most %d)\n"
-            "  -d SECONDS     duration (default 5, 3 for the embedded server; at most %.0f)\n"
-            "  -n REQUESTS    send exactly this many requests, then stop\n"
-            "  --rate R       R requests/s in all (open model): each latency counts from the\n"
-            "                 request's intended send time, as wrk2, so stalls are not hidden\n"
-            "  --ramp         add one child per step until the error rate or p99 crosses its\n"
-            "                 threshold, a child dies, or -c children run; report the largest\n"
-            "                 sustained step\n"
-            "  --ramp-step S  seconds per step (default 2)\n"
-            "  --ramp-errors PCT  error rate that ends the ramp (default 1)\n"
-            "  --ramp-p99 MS  p99 latency that ends the ramp (default 1000)\n"
-            "  --timeout MS   a request without a whole response by then fails (default 2000)\n"
-            "  --json         print the result as JSON on stdout (no table)\n"
-            "  --live         the live line on stderr even when it is not a terminal;\n"
-            "  --no-live      never (default: only on a terminal)\n"
-            "  --hosts LIST   run the children on these hosts: N/HOST,... (parallel's\n"
-            "                 --sshlogin; \":\" is this machine), dealt out by their N; -c\n"
-            "                 defaults to the sum of the N. Each remote child is this program\n"
-            "                 at the same path, started as LAUNCHER HOST, its IPC channel over\n"
-            "                 the launcher's stdio (docs/scale-out.md)\n"
-            "  --launcher CMD what reaches a host (default \"ssh\"; e.g. \"ssh -F cfg\",\n"
-            "                 \"srun -N1 -n1 --quiet -u -w\")\n"
-            "\n"
-            "Ctrl-C stops the children and still prints the summary (exit code 130).\n"
-            "Exit codes: 0 done, 1 the target or the children could not be set up, 2 usage.\n",
-            LT_MAX_CHILDREN, LT_MAX_CONNECTIONS, LT_MAX_SECONDS);
 }
 
 /* --- children ------------------------------------------------------------------------- */
@@ -118,7 +72,7 @@ static void add_report(lt_slot_t *s, const lt_stats_t *report)
     (void)s;
     lt_stats_merge(&run.total, report);
     lt_stats_merge(&run.window[run.window_i], report);
-    if (run.ramp)
+    if (run.opt.ramp)
         lt_stats_merge(&run.step, report);
 }
 
@@ -173,7 +127,7 @@ static void tell_crash(lt_slot_t *s)
                 "loadtest: child %d (pid %d) exited with code %lld after %.1f s, before "
                 "its last report; its counts so far are kept\n",
                 v->index, v->pid, (long long)v->exit_code, v->ended_s - v->started_s);
-    if (run.ramp && !run.stopping) {
+    if (run.opt.ramp && !run.stopping) {
         static char why[64];
         snprintf(why, sizeof why, "child %d died", v->index);
         ramp_check(why);
@@ -190,6 +144,13 @@ static void on_child_close(uvproc_process_t *p, int64_t code, int signal)
     s->view.open_conns = 0;
     s->chan = NULL;
     s->proc = NULL;
+    struct rusage ru;
+    s->view.cpu_s = -1;
+    s->view.max_rss_kb = -1;
+    if (uvproc_rusage(p, &ru) == 0) {
+        s->view.cpu_s = cpu_seconds(&ru);
+        s->view.max_rss_kb = ru.ru_maxrss;
+    }
     lt_slot_event(s, code == 0 && signal == 0 ? LT_EV_EXIT_CLEAN : LT_EV_EXIT_BAD, NULL);
     maybe_finish();
 }
@@ -225,19 +186,19 @@ static int start_child(void)
     s->view.index = i + 1;
     s->view.started_s = now_s();
     cfg.index = i + 1;
-    if (run.requests != 0) /* children share the request count exactly */
-        cfg.budget = run.requests / (uint64_t)run.children +
-                     ((uint64_t)i < run.requests % (uint64_t)run.children ? 1 : 0);
-    if (run.rate > 0)
-        cfg.rate = run.rate / run.children;
+    if (run.opt.requests != 0) /* children share the request count exactly */
+        cfg.budget = run.opt.requests / (uint64_t)run.opt.children +
+                     ((uint64_t)i < run.opt.requests % (uint64_t)run.opt.children ? 1 : 0);
+    if (run.opt.rate > 0)
+        cfg.rate = run.opt.rate / run.opt.children;
     /* scale-out: a child whose host is not this one starts through the launcher, its
      * channel over the launcher's stdio. */
-    const char *host = run.hosts_spec != NULL ? lt_hosts_for_child(&run.hosts, i) : ":";
+    const char *host = run.opt.hosts_spec != NULL ? lt_hosts_for_child(&run.opt.hosts, i) : ":";
     const char *launcher[64];
     char words[1024];
     uvproc_remote_t remote = {.launcher = launcher};
     if (strcmp(host, ":") != 0) {
-        if (lt_hosts_launcher(run.launcher, host, words, sizeof words, launcher, 64) != 0) {
+        if (lt_hosts_launcher(run.opt.launcher, host, words, sizeof words, launcher, 64) != 0) {
             fprintf(stderr, "loadtest: --launcher is too long\n");
             return UV_EINVAL;
         }
@@ -319,7 +280,7 @@ static void live_line(void)
 static void ramp_check(const char *forced)
 {
     double len = (double)(uv_hrtime() - run.step_t0) / 1e9;
-    if ((len < run.ramp_step_s && forced == NULL) || run.stopping)
+    if ((len < run.opt.ramp_step_s && forced == NULL) || run.stopping)
         return;
     lt_ramp_step_t *st = &run.steps[run.step_count++];
     uint64_t errors = lt_stats_errors(&run.step);
@@ -334,11 +295,11 @@ static void ramp_check(const char *forced)
                          : (double)errors / (double)(run.step.requests + errors);
     if (forced != NULL)
         st->stop_reason = forced;
-    else if (st->error_rate * 100.0 >= run.ramp_errors_pct)
+    else if (st->error_rate * 100.0 >= run.opt.ramp_errors_pct)
         st->stop_reason = "error rate";
-    else if (st->p99_ms >= run.ramp_p99_ms)
+    else if (st->p99_ms >= run.opt.ramp_p99_ms)
         st->stop_reason = "p99";
-    else if (run.started >= run.children)
+    else if (run.started >= run.opt.children)
         st->stop_reason = "all children running (-c)";
     if (st->stop_reason == NULL || strcmp(st->stop_reason, "all children running (-c)") == 0)
         run.sustained = run.step_count - 1;
@@ -355,13 +316,13 @@ static void ramp_check(const char *forced)
 static void on_tick(uv_timer_t *t)
 {
     (void)t;
-    if (run.live && !run.stopping)
+    if (run.opt.live && !run.stopping)
         live_line();
     /* The window that now becomes current starts empty. */
     run.window_i = (run.window_i + 1) % WINDOWS;
     lt_stats_reset(&run.window[run.window_i]);
     run.window_t[run.window_i] = uv_hrtime();
-    if (run.ramp)
+    if (run.opt.ramp)
         ramp_check(NULL);
 }
 
@@ -379,8 +340,8 @@ static void print_summary(void)
         .url = run.url,
         .target_note = run.target != NULL ? lt_target_name(run.target) : NULL,
         .children = run.started,
-        .connections = run.connections,
-        .rate = run.rate,
+        .connections = run.opt.connections,
+        .rate = run.opt.rate,
         .seconds = (double)((run.t_end ? run.t_end : uv_hrtime()) - run.t0) / 1e9,
         .interrupted = run.interrupted,
         .total = &run.total,
@@ -388,6 +349,9 @@ static void print_summary(void)
         .step_count = run.step_count,
         .sustained_step = run.sustained,
     };
+    struct rusage self;
+    if (getrusage(RUSAGE_SELF, &self) == 0)
+        s.parent_cpu_s = cpu_seconds(&self);
     lt_child_view_t *views = calloc((size_t)run.started + 1, sizeof *views);
     for (int i = 0; views != NULL && i < run.started; i++)
         views[i] = run.slot[i].view;
@@ -395,12 +359,12 @@ static void print_summary(void)
     s.child_count = views != NULL ? run.started : 0;
     if (run.live_shown)
         fprintf(stderr, "\r\033[K");
-    if (run.json) {
+    if (run.opt.json) {
         json_t *j = lt_report_json(&s);
-        if (run.hosts_spec != NULL) { /* scale-out: where the children ran */
+        if (run.opt.hosts_spec != NULL) { /* scale-out: where the children ran */
             json_t *where = json_array();
             for (int i = 0; i < run.started; i++)
-                json_array_append_new(where, json_string(lt_hosts_for_child(&run.hosts, i)));
+                json_array_append_new(where, json_string(lt_hosts_for_child(&run.opt.hosts, i)));
             json_object_set_new(j, "hosts", where);
         }
         json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
@@ -479,8 +443,13 @@ static int prepare_target(const char *url)
     host[u.field_data[UF_HOST].len] = '\0';
     if (u.field_set & (1 << UF_PORT))
         port = u.port;
-    size_t path_off = u.field_set & (1 << UF_PATH) ? u.field_data[UF_PATH].off : strlen(url);
-    snprintf(path, sizeof path, "%s", path_off < strlen(url) ? url + path_off : "/");
+    /* The request target: the path and query as written ("/" when there is no path). */
+    if (u.field_set & (1 << UF_PATH))
+        snprintf(path, sizeof path, "%s", url + u.field_data[UF_PATH].off);
+    else if (u.field_set & (1 << UF_QUERY))
+        snprintf(path, sizeof path, "/?%s", url + u.field_data[UF_QUERY].off);
+    else
+        snprintf(path, sizeof path, "/");
     if (strchr(path, '#') != NULL)
         *strchr(path, '#') = '\0';
 
@@ -497,11 +466,13 @@ static int prepare_target(const char *url)
     if (err != 0)
         return -1;
     run.base.port = port;
-    int n = snprintf(run.base.request, sizeof run.base.request,
-                     "GET %s HTTP/1.1\r\nHost: %s%s%.*s\r\nUser-Agent: uvproc-loadtest\r\n\r\n",
-                     path, host, u.field_set & (1 << UF_PORT) ? ":" : "",
-                     u.field_set & (1 << UF_PORT) ? (int)u.field_data[UF_PORT].len : 0,
-                     u.field_set & (1 << UF_PORT) ? url + u.field_data[UF_PORT].off : "");
+    int v6 = strchr(host, ':') != NULL; /* an IPv6 literal goes back in its brackets */
+    int n =
+        snprintf(run.base.request, sizeof run.base.request,
+                 "GET %s HTTP/1.1\r\nHost: %s%s%s%s%.*s\r\nUser-Agent: uvproc-loadtest\r\n\r\n",
+                 path, v6 ? "[" : "", host, v6 ? "]" : "", u.field_set & (1 << UF_PORT) ? ":" : "",
+                 u.field_set & (1 << UF_PORT) ? (int)u.field_data[UF_PORT].len : 0,
+                 u.field_set & (1 << UF_PORT) ? url + u.field_data[UF_PORT].off : "");
     if (n < 0 || (size_t)n >= sizeof run.base.request) {
         fprintf(stderr, "loadtest: URL too long\n");
         return -1;
@@ -521,10 +492,10 @@ static void start_load(const char *url)
             close_all();
         return;
     }
-    run.base.connections = run.connections;
-    run.base.timeout_ms = run.timeout_ms;
+    run.base.connections = run.opt.connections;
+    run.base.timeout_ms = run.opt.timeout_ms;
     run.t0 = run.step_t0 = uv_hrtime();
-    int first = run.ramp ? 1 : run.children;
+    int first = run.opt.ramp ? 1 : run.opt.children;
     for (int i = 0; i < first; i++) {
         if (start_child() != 0)
             break;
@@ -534,11 +505,10 @@ static void start_load(const char *url)
         return;
     }
     uv_timer_start(&run.tick, on_tick, LT_REPORT_MS, LT_REPORT_MS);
-    if (!run.ramp)
-        uv_timer_start(&run.deadline, on_deadline, (uint64_t)(run.seconds * 1000), 0);
-    else /* the ramp's own hard cap: every step once */
-        uv_timer_start(&run.deadline, on_deadline,
-                       (uint64_t)(run.ramp_step_s * 1000 * (run.children + 1)), 0);
+    /* A ramp ends by itself, at the latest once -c children have had their step; the hard cap
+     * on run time stays. */
+    uv_timer_start(&run.deadline, on_deadline,
+                   (uint64_t)((run.opt.ramp ? LT_MAX_SECONDS : run.opt.seconds) * 1000), 0);
 }
 
 static void target_ready(lt_target_t *t, const char *url, const char *error, void *data)
@@ -559,107 +529,13 @@ static void target_ready(lt_target_t *t, const char *url, const char *error, voi
     start_load(run.url_buf);
 }
 
-/* --- command line --------------------------------------------------------------------- */
-
-/* Numeric options, with their hard caps. */
-typedef struct {
-    const char *name;
-    double min, max, value;
-} num_opt_t;
-
-enum { OPT_C, OPT_K, OPT_D, OPT_N, OPT_RATE, OPT_STEP, OPT_ERRS, OPT_P99, OPT_TIMEOUT, OPT_COUNT };
-
-static int parse_args(int argc, char **argv)
-{
-    num_opt_t num[OPT_COUNT] = {
-        [OPT_C] = {"-c", 1, LT_MAX_CHILDREN, 2},       [OPT_K] = {"-k", 1, LT_MAX_CONNECTIONS, 25},
-        [OPT_D] = {"-d", 0.1, LT_MAX_SECONDS, 0},      [OPT_N] = {"-n", 1, 1e12, 0},
-        [OPT_RATE] = {"--rate", 0.1, 1e8, 0},          [OPT_STEP] = {"--ramp-step", 0.25, 600, 2},
-        [OPT_ERRS] = {"--ramp-errors", 0, 100, 1},     [OPT_P99] = {"--ramp-p99", 0.001, 1e7, 1000},
-        [OPT_TIMEOUT] = {"--timeout", 1, 3.6e6, 2000},
-    };
-    run.live = isatty(STDERR_FILENO);
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        int k = 0;
-        while (k < OPT_COUNT && strcmp(o, num[k].name) != 0)
-            k++;
-        if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
-            usage(stdout);
-            return 1;
-        } else if (strcmp(o, "--json") == 0) {
-            run.json = 1;
-        } else if (strcmp(o, "--ramp") == 0) {
-            run.ramp = 1;
-        } else if (strcmp(o, "--live") == 0) {
-            run.live = 1;
-        } else if (strcmp(o, "--no-live") == 0) {
-            run.live = 0;
-        } else if ((strcmp(o, "--hosts") == 0 || strcmp(o, "--launcher") == 0) && i + 1 < argc) {
-            *(o[2] == 'h' ? &run.hosts_spec : &run.launcher) = argv[++i];
-        } else if (k < OPT_COUNT) {
-            const char *v = i + 1 < argc ? argv[++i] : NULL;
-            char *end = NULL;
-            double x = v != NULL ? strtod(v, &end) : 0;
-            if (v == NULL || end == v || *end != '\0' || !(x >= num[k].min && x <= num[k].max)) {
-                fprintf(stderr, "loadtest: %s needs a number from %g to %g%s%s\n", o, num[k].min,
-                        num[k].max, v != NULL ? ", not " : "", v != NULL ? v : "");
-                return -1;
-            }
-            num[k].value = x;
-            if (k == OPT_D)
-                run.seconds_given = 1;
-            if (k == OPT_C)
-                run.children_given = 1;
-        } else if (o[0] == '-' && o[1] != '\0') {
-            fprintf(stderr, "loadtest: unknown option %s (try --help)\n", o);
-            return -1;
-        } else if (run.url == NULL) {
-            run.url = o;
-        } else {
-            fprintf(stderr, "loadtest: one URL only (try --help)\n");
-            return -1;
-        }
-    }
-    run.children = (int)num[OPT_C].value;
-    if (run.hosts_spec != NULL) {
-        if (lt_hosts_parse(run.hosts_spec, &run.hosts) != 0) {
-            fprintf(stderr, "loadtest: --hosts wants N/HOST,... (try --help)\n");
-            return -1;
-        }
-        if (!run.children_given) /* one child per slot, as parallel runs N jobs per host */
-            run.children = run.hosts.total < LT_MAX_CHILDREN ? run.hosts.total : LT_MAX_CHILDREN;
-    }
-    if (run.launcher == NULL)
-        run.launcher = "ssh";
-    run.connections = (int)num[OPT_K].value;
-    run.requests = (uint64_t)num[OPT_N].value;
-    run.rate = num[OPT_RATE].value;
-    run.ramp_step_s = num[OPT_STEP].value;
-    run.ramp_errors_pct = num[OPT_ERRS].value;
-    run.ramp_p99_ms = num[OPT_P99].value;
-    run.timeout_ms = (uint64_t)num[OPT_TIMEOUT].value;
-    if (run.rate > 0 && run.ramp) {
-        fprintf(stderr, "loadtest: --rate and --ramp do not combine (try --help)\n");
-        return -1;
-    }
-    /* Without -d: 5 s, 3 s for the embedded server, the hard cap when -n counts requests. */
-    run.seconds = run.seconds_given   ? num[OPT_D].value
-                  : run.requests != 0 ? LT_MAX_SECONDS
-                  : run.url == NULL   ? 3
-                                      : 5;
-    if (run.requests != 0 && run.requests < (uint64_t)run.children)
-        run.children = (int)run.requests;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     size_t size = sizeof run.exe;
     int r;
     if (argc == 2 && strcmp(argv[1], "--child") == 0)
         return lt_child_main();
-    r = parse_args(argc, argv);
+    r = lt_parse_args(argc, argv, &run.opt);
     if (r != 0)
         return r > 0 ? 0 : 2;
     if (uv_exepath(run.exe, &size) != 0) {
@@ -681,8 +557,8 @@ int main(int argc, char **argv)
     uv_signal_init(run.loop, &run.sigterm);
     uv_signal_start(&run.sigint, on_signal, SIGINT);
     uv_signal_start(&run.sigterm, on_signal, SIGTERM);
-    if (run.url != NULL) {
-        start_load(run.url);
+    if (run.opt.url != NULL) {
+        start_load(run.opt.url);
     } else if (lt_target_start(run.loop, &run.target, target_ready, NULL) != 0) {
         run.exit_code = 1;
         close_all();

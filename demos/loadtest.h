@@ -75,6 +75,47 @@ int lt_child_config_decode(lt_child_config_t *c, const json_t *msg);
  * budget is spent, reports every LT_REPORT_MS. Returns the process exit code. */
 int lt_child_main(void);
 
+/* --- load children on other hosts (loadtest_hosts.c, scale-out) ------------------------ */
+
+#define LT_MAX_HOSTS 64
+
+typedef struct {
+    int n, total; /* hosts, and the sum of their slots */
+    char name[LT_MAX_HOSTS][256];
+    int slots[LT_MAX_HOSTS];
+} lt_hosts_t;
+
+/* "N/HOST,..." (":" is this machine; N defaults to 1). 0, or -1 for a malformed list. */
+int lt_hosts_parse(const char *spec, lt_hosts_t *h);
+/* The host of child `index` (0-based): round-robin, weighted by the slots. */
+const char *lt_hosts_for_child(const lt_hosts_t *h, int index);
+/* argv = the words of `cmd` (split on blanks, kept in buf) + host + NULL; -1 if too long. */
+int lt_hosts_launcher(const char *cmd, const char *host, char *buf, size_t size, const char **argv,
+                      int max);
+
+/* --- command line (loadtest_args.c) --------------------------------------------------- */
+
+typedef struct {
+    int children, connections;
+    double seconds; /* -d, or its default */
+    int seconds_given;
+    uint64_t requests; /* -n; 0: by time */
+    double rate;       /* --rate; 0: closed loop */
+    int ramp;
+    double ramp_step_s, ramp_errors_pct, ramp_p99_ms;
+    uint64_t timeout_ms;
+    int json, live;
+    const char *url; /* NULL: the embedded server */
+    /* scale-out: --hosts, --launcher; the parsed list; whether -c was given */
+    const char *hosts_spec, *launcher;
+    lt_hosts_t hosts;
+    int children_given;
+} lt_options_t;
+
+/* Fills *o from argv. Returns 0, 1 after --help (printed), -1 after a usage error (said on
+ * stderr). */
+int lt_parse_args(int argc, char **argv, lt_options_t *o);
+
 /* --- output (loadtest_report.c) ------------------------------------------------------- */
 
 typedef enum { LT_CHILD_RUNNING, LT_CHILD_DONE, LT_CHILD_CRASHED } lt_child_outcome_t;
@@ -87,6 +128,8 @@ typedef struct {
     int term_signal;
     double started_s, ended_s; /* since the run started */
     int open_conns;
+    double cpu_s;    /* user + system CPU time, from uvproc_rusage once it exited; -1: unknown */
+    long max_rss_kb; /* its peak resident memory; -1: unknown */
     lt_stats_t stats;
 } lt_child_view_t;
 
@@ -105,7 +148,8 @@ typedef struct {
     const char *target_note; /* "embedded cluster-server (2 workers)" or NULL */
     int children, connections;
     double rate;
-    double seconds; /* measured wall time of the load */
+    double seconds;      /* measured wall time of the load */
+    double parent_cpu_s; /* loadtest's own CPU time: merging, the live line, the output */
     int interrupted;
     const lt_stats_t *total;
     const lt_child_view_t *child;
@@ -169,23 +213,5 @@ const char *lt_target_name(const lt_target_t *t);
 /* Stops it (SIGTERM, then SIGKILL after a grace period); `done` runs once it has exited and
  * `t` is freed. */
 void lt_target_stop(lt_target_t *t, void (*done)(void *data), void *data);
-
-/* --- load children on other hosts (loadtest_hosts.c, scale-out) ------------------------ */
-
-#define LT_MAX_HOSTS 64
-
-typedef struct {
-    int n, total; /* hosts, and the sum of their slots */
-    char name[LT_MAX_HOSTS][256];
-    int slots[LT_MAX_HOSTS];
-} lt_hosts_t;
-
-/* "N/HOST,..." (":" is this machine; N defaults to 1). 0, or -1 for a malformed list. */
-int lt_hosts_parse(const char *spec, lt_hosts_t *h);
-/* The host of child `index` (0-based): round-robin, weighted by the slots. */
-const char *lt_hosts_for_child(const lt_hosts_t *h, int index);
-/* argv = the words of `cmd` (split on blanks, kept in buf) + host + NULL; -1 if too long. */
-int lt_hosts_launcher(const char *cmd, const char *host, char *buf, size_t size, const char **argv,
-                      int max);
 
 #endif

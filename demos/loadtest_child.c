@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <http_parser.h>
 
@@ -34,6 +35,7 @@ typedef struct {
     child_t *child;
     conn_state_t state;
     int counted_open;    /* counted in child->open */
+    int writing;         /* write_req is in use (the request did not fit the socket at once) */
     int complete;        /* the parser finished a response in this read */
     uint64_t start_ns;   /* latency origin: the send time, or the intended one (rate) */
     uint64_t sent_ns;    /* when the request (or the connect) started, for timeouts */
@@ -171,8 +173,9 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         if (c->complete) {
             uint64_t now = uv_hrtime();
             on_response(c, now);
-            /* One request at a time: anything after the response is a protocol error. */
-            if (n != (size_t)nread || HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
+            /* One request at a time: anything after the response is a protocol error, and so
+             * is an answer before the whole request was written (write_req is still busy). */
+            if (n != (size_t)nread || HTTP_PARSER_ERRNO(&c->parser) != HPE_PAUSED || c->writing) {
                 conn_fail(c, LT_ERR_PARSE);
             } else if (!http_should_keep_alive(&c->parser)) {
                 conn_close(c); /* the server asked to close: not an error, reconnect */
@@ -205,15 +208,19 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     conn_fail(c, nread == UV_ECONNRESET || nread == UV_EPIPE ? LT_ERR_RESET : LT_ERR_OTHER);
 }
 
+/* The parser stops right after the response (paused), so that bytes after it are seen as
+ * such rather than parsed as a second response nobody asked for. */
 static int on_message_complete(http_parser *p)
 {
     ((conn_t *)p->data)->complete = 1;
+    http_parser_pause(p, 1);
     return 0;
 }
 
 static void write_cb(uv_write_t *req, int status)
 {
     conn_t *c = req->data;
+    c->writing = 0;
     if (status == 0 || status == UV_ECANCELED)
         return;
     conn_fail(c, status == UV_EPIPE || status == UV_ECONNRESET ? LT_ERR_RESET : LT_ERR_OTHER);
@@ -243,6 +250,8 @@ static void conn_send(conn_t *c, uint64_t start_ns, uint64_t now)
     r = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &rest, 1, write_cb);
     if (r != 0)
         conn_fail(c, LT_ERR_OTHER);
+    else
+        c->writing = 1;
 }
 
 static void timer_send(uv_timer_t *t)
@@ -290,6 +299,7 @@ static void conn_connect(conn_t *c)
     c->tcp.data = c;
     ch->tcp_open++;
     c->state = CONN_CONNECTING;
+    c->writing = 0;
     c->sent_ns = uv_hrtime();
     c->connect_req.data = c;
     uv_tcp_nodelay(&c->tcp, 1);
@@ -384,6 +394,18 @@ static void child_maybe_finish(child_t *ch)
     }
 }
 
+/* Every connection is an fd: raise the soft limit towards the hard one if the default (often
+ * 1024) is too small. Past the hard limit connects fail with EMFILE, counted as "connect". */
+static void raise_fd_limit(int connections)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)connections + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 static int configure(child_t *ch, const json_t *msg)
 {
     struct sockaddr_in *a4 = (struct sockaddr_in *)&ch->addr;
@@ -394,6 +416,7 @@ static int configure(child_t *ch, const json_t *msg)
         uv_ip6_addr(ch->cfg.ip, ch->cfg.port, a6) != 0)
         return -1;
     ch->request = uv_buf_init(ch->cfg.request, (unsigned)strlen(ch->cfg.request));
+    raise_fd_limit(ch->cfg.connections);
     ch->conns = calloc((size_t)ch->cfg.connections, sizeof *ch->conns);
     return ch->conns == NULL ? -1 : 0;
 }

@@ -82,11 +82,20 @@ void lt_report_table(FILE *out, const lt_summary_t *s)
     fprintf(out, "   (non-2xx responses: %llu; unfinished at stop: %llu)\n",
             (unsigned long long)lt_stats_non2xx(t), (unsigned long long)t->unfinished);
 
-    fprintf(out, "\n  child     pid   requests    share      p99   errors  outcome\n");
+    double children_cpu = 0;
+    for (int i = 0; i < s->child_count; i++)
+        children_cpu += s->child[i].cpu_s > 0 ? s->child[i].cpu_s : 0;
+    fprintf(out, "  cpu         children %.2f s, loadtest itself %.3f s (%.1f%% of the total)\n",
+            children_cpu, s->parent_cpu_s,
+            children_cpu + s->parent_cpu_s > 0
+                ? 100.0 * s->parent_cpu_s / (children_cpu + s->parent_cpu_s)
+                : 0.0);
+
+    fprintf(out, "\n  child     pid   requests    share       p99   errors  outcome\n");
     for (int i = 0; i < s->child_count; i++) {
         const lt_child_view_t *c = &s->child[i];
         char b[64];
-        fprintf(out, "  %5d %7d %10llu %7.1f%% %8s %8llu  %s\n", c->index, c->pid,
+        fprintf(out, "  %5d %7d %10llu %7.1f%% %9s %8llu  %s\n", c->index, c->pid,
                 (unsigned long long)c->stats.requests,
                 t->requests ? 100.0 * (double)c->stats.requests / (double)t->requests : 0.0,
                 fmt_latency(a, sizeof a, hdr_value_at_percentile(&c->stats.latency, 99)),
@@ -115,6 +124,7 @@ json_t *lt_report_json(const lt_summary_t *s)
     const lt_stats_t *t = s->total;
     json_t *lat = json_object(), *status = json_object(), *errors = json_object();
     json_t *children = json_array(), *steps = json_array();
+    double children_cpu = 0;
     for (int i = 0; i < PERCENTILES; i++)
         json_object_set_new(lat, percentile_names[i],
                             json_real(ms(hdr_value_at_percentile(&t->latency, percentiles[i]))));
@@ -143,6 +153,12 @@ json_t *lt_report_json(const lt_summary_t *s)
                                                                  : "running",
                                 "exit_code", (json_int_t)c->exit_code, "signal", c->term_signal,
                                 "started_s", c->started_s, "ended_s", c->ended_s));
+        json_t *last = json_array_get(children, json_array_size(children) - 1);
+        json_object_set_new(last, "cpu_s", c->cpu_s >= 0 ? json_real(c->cpu_s) : json_null());
+        json_object_set_new(last, "max_rss_kb",
+                            c->max_rss_kb >= 0 ? json_integer(c->max_rss_kb) : json_null());
+        if (c->cpu_s > 0)
+            children_cpu += c->cpu_s;
     }
     for (int i = 0; i < s->step_count; i++) {
         const lt_ramp_step_t *st = &s->steps[i];
@@ -160,6 +176,8 @@ json_t *lt_report_json(const lt_summary_t *s)
         "bytes", (json_int_t)t->bytes, "non2xx", (json_int_t)lt_stats_non2xx(t), "unfinished",
         (json_int_t)t->unfinished, "latency_ms", lat, "status", status, "errors", errors,
         "per_child", children);
+    json_object_set_new(
+        j, "cpu_s", json_pack("{s:f, s:f}", "children", children_cpu, "parent", s->parent_cpu_s));
     if (s->step_count > 0) {
         json_object_set_new(j, "ramp", steps);
         json_object_set_new(j, "sustained_children",

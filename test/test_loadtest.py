@@ -161,21 +161,31 @@ def test_refused():
     check(j["requests"] == 0 and j["errors"]["refused"] > 0, j)
 
 
-def test_killed_child_reported():
-    """A load child SIGKILLed mid-run: the run goes on with the others and finishes, and the
-    crash is in the summary (with the counts it had reported) and said on stderr."""
+def run_live(args, children, act):
+    """Runs loadtest --live ARGS against a counting Node server; once the live line shows all
+    CHILDREN loading, calls act(p, kids). Returns (returncode, stdout, stderr, kids), and checks
+    that no child is left."""
     s = NodeServer("hello")
     try:
-        p = subprocess.Popen([LOADTEST, "--json", "--live", "-c", "3", "-k", "2", "-d", "2",
-                              s.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        wait_for_live_line(p, 3)
+        p = subprocess.Popen([LOADTEST, "--live", *args, s.url], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        wait_for_live_line(p, children)
         kids = children_of(p.pid)
-        check(len(kids) == 3, kids)
-        os.kill(kids[1], signal.SIGKILL)
+        check(len(kids) == children, kids)
+        act(p, kids)
         out, err = p.communicate(timeout=20)
     finally:
         s.stop()
-    check(p.returncode == 0, (p.returncode, err))
+    check(not any(alive(k) for k in kids), "a child is left")
+    return p.returncode, out, err, kids
+
+
+def test_killed_child_reported():
+    """A load child SIGKILLed mid-run: the run goes on with the others and finishes, and the
+    crash is in the summary (with the counts it had reported) and said on stderr."""
+    rc, out, err, kids = run_live(["--json", "-c", "3", "-k", "2", "-d", "2"], 3,
+                                  lambda p, kids: os.kill(kids[1], signal.SIGKILL))
+    check(rc == 0, (rc, err))
     j = json.loads(out)
     crashed = [c for c in j["per_child"] if c["outcome"] == "crashed"]
     check(len(crashed) == 1 and crashed[0]["pid"] == kids[1] and crashed[0]["signal"] == 9, j)
@@ -183,40 +193,25 @@ def test_killed_child_reported():
     check([c["outcome"] for c in j["per_child"]].count("done") == 2, j["per_child"])
     check(j["seconds"] >= 1.9, "the run stopped with the crash")
     check(b"killed by SIGKILL" in err, err)
-    check(not any(alive(k) for k in kids), "a child is left")
 
 
 def test_stuck_child_killed_after_grace():
     """A child that does not answer the stop (SIGSTOPped) is killed 3 s after the run's end and
     reported; the others' results stand."""
-    s = NodeServer("hello")
-    try:
-        p = subprocess.Popen([LOADTEST, "--json", "--live", "-c", "2", "-k", "2", "-d", "1",
-                              s.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        wait_for_live_line(p, 2)
-        kids = children_of(p.pid)
-        os.kill(kids[0], signal.SIGSTOP)
-        out, err = p.communicate(timeout=20)
-    finally:
-        s.stop()
-    check(p.returncode == 0, (p.returncode, err))
+    rc, out, err, kids = run_live(["--json", "-c", "2", "-k", "2", "-d", "1"], 2,
+                                  lambda p, kids: os.kill(kids[0], signal.SIGSTOP))
+    check(rc == 0, (rc, err))
     j = json.loads(out)
     stuck = [c for c in j["per_child"] if c["pid"] == kids[0]][0]
     check(stuck["outcome"] == "crashed" and stuck["signal"] == 9, stuck)
     check(stuck["ended_s"] >= 3.5, f"killed before the grace period: {stuck}")
     check([c["outcome"] for c in j["per_child"]].count("done") == 1, j["per_child"])
-    check(not any(alive(k) for k in kids), "a child is left")
 
 
 def test_second_sigint_kills_at_once():
     """Ctrl-C, a child does not stop (SIGSTOPped), Ctrl-C again: it is killed at once, not 3 s
     later, and the summary is printed."""
-    s = NodeServer("hello")
-    try:
-        p = subprocess.Popen([LOADTEST, "--json", "--live", "-c", "2", "-k", "2", "-d", "60",
-                              s.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        wait_for_live_line(p, 2)
-        kids = children_of(p.pid)
+    def act(p, kids):
         os.kill(kids[1], signal.SIGSTOP)
         p.send_signal(signal.SIGINT)
         # The first Ctrl-C has been handled once the running child has stopped and gone.
@@ -224,52 +219,62 @@ def test_second_sigint_kills_at_once():
         while kids[0] in children_of(p.pid) and time.monotonic() < deadline:
             time.sleep(0.01)
         p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=20)
-    finally:
-        s.stop()
-    check(p.returncode == 130, (p.returncode, err))
+
+    rc, out, err, kids = run_live(["--json", "-c", "2", "-k", "2", "-d", "60"], 2, act)
+    check(rc == 130, (rc, err))
     j = json.loads(out)
     stuck = [c for c in j["per_child"] if c["pid"] == kids[1]][0]
     check(j["interrupted"] and stuck["outcome"] == "crashed" and stuck["signal"] == 9, j)
     check(stuck["ended_s"] - j["seconds"] < 2.5, f"the second Ctrl-C did not kill at once: {j}")
-    check(not any(alive(k) for k in kids), "a child is left")
 
 
 def test_ramp_ends_when_a_child_dies():
-    s = NodeServer("hello")
-    try:
-        p = subprocess.Popen([LOADTEST, "--json", "--live", "--ramp", "-c", "4", "-k", "2",
-                              "--ramp-step", "30", s.url], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
-        wait_for_live_line(p, 1)
-        os.kill(children_of(p.pid)[0], signal.SIGKILL)
-        out, err = p.communicate(timeout=20)
-    finally:
-        s.stop()
+    rc, out, err, kids = run_live(["--json", "--ramp", "-c", "4", "-k", "2", "--ramp-step", "30"],
+                                  1, lambda p, kids: os.kill(kids[0], signal.SIGKILL))
     j = json.loads(out)
-    check(p.returncode == 0, (p.returncode, err))
+    check(rc == 0, (rc, err))
     check(len(j["ramp"]) == 1 and j["ramp"][0]["stop"] == "child 1 died", j["ramp"])
     check(j["sustained_children"] == 0, j)
 
 
+def descendants(pid):
+    out = []
+    for kid in children_of(pid):
+        out += [kid] + descendants(kid)
+    return out
+
+
+def test_sigkilled_parent_leaves_no_child():
+    """loadtest SIGKILLed (no chance to clean up) with its embedded server under load: the
+    kernel takes its load children and the server down with it (kill_on_parent_death)."""
+    if not os.path.exists(os.path.join(BUILD, "cluster-server")):
+        print("skip: cluster-server is not built")
+        return
+    p = subprocess.Popen([LOADTEST, "--live", "-c", "2", "-k", "2", "-d", "60"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_live_line(p, 2)
+    family = descendants(p.pid)
+    # 2 load children, cluster-server and its 2 workers
+    check(len(family) == 5, f"children, server and workers expected: {family}")
+    p.kill()
+    p.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while any(alive(k) for k in family) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    left = [k for k in family if alive(k)]
+    for k in left:
+        os.kill(k, signal.SIGKILL)
+    check(not left, f"left behind: {left}")
+
+
 def test_sigint_prints_summary_and_leaves_no_child():
-    s = NodeServer("hello")
-    try:
-        p = subprocess.Popen([LOADTEST, "--live", "-c", "2", "-k", "2", "-d", "60", s.url],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        wait_for_live_line(p, 2)
-        kids = children_of(p.pid)
-        check(len(kids) == 2, kids)
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=10)
-    finally:
-        s.stop()
-    check(p.returncode == 130, (p.returncode, err))
+    rc, out, err, kids = run_live(["-c", "2", "-k", "2", "-d", "60"], 2,
+                                  lambda p, kids: p.send_signal(signal.SIGINT))
+    check(rc == 130, (rc, err))
     out = out.decode()
     check("INTERRUPTED" in out and "requests" in out, out)
     check(int(out.split("requests")[1].split()[0]) > 0, out)
     check(out.count("done") == 2, f"children did not hand in their last counts: {out}")
-    check(not any(alive(k) for k in kids), "a child outlived loadtest")
 
 
 def test_ramp_stops_at_refusing_server():
@@ -369,6 +374,26 @@ def test_embedded_cluster_server():
     check(j["requests"] == 2000 and j["status"] == {"200": 2000}, j)
     check(sum(j["errors"].values()) == 0, j)
     check_percentiles(j)
+
+
+def test_embedded_fallback_without_cluster_server():
+    """Where cluster-server was not built, loadtest says so and loads isprime-server's
+    /testrequest instead. Run from a copy of the build's demos directory without it (hard
+    links; the library found through the same relative run path)."""
+    import tempfile
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(BUILD))) as tmp:
+        os.symlink(os.path.join(os.path.abspath(BUILD), "..", "src"), os.path.join(tmp, "src"))
+        demos = os.path.join(tmp, "demos")
+        os.mkdir(demos)
+        for name in ("loadtest", "isprime-server", "isprime_child"):
+            os.link(os.path.join(BUILD, name), os.path.join(demos, name))
+        r = subprocess.run([os.path.join(demos, "loadtest"), "--json", "-n", "500"],
+                           capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0, r)
+    j = json.loads(r.stdout)
+    check(j["url"].endswith("/testrequest") and "isprime-server" in j["target"], j)
+    check(j["requests"] == 500 and j["status"] == {"200": 500}, j)
+    check("no cluster-server next to me" in r.stderr, r.stderr)
 
 
 NEEDS_NODE = {"test_counts_match_node_server", "test_duration_counts_and_table",
