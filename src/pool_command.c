@@ -7,16 +7,7 @@
 #include <string.h>
 
 #include "pool.h"
-
-static char *copy_bytes(const char *b, size_t n)
-{
-    char *c = malloc(n + 1);
-    if (c == NULL)
-        return NULL;
-    memcpy(c, b, n);
-    c[n] = '\0';
-    return c;
-}
+#include "memdup.h"
 
 static void exec_done(const uvproc_exec_result_t *r, void *data)
 {
@@ -26,8 +17,8 @@ static void exec_done(const uvproc_exec_result_t *r, void *data)
     j->res.pid = r->pid;
     j->res.exit_code = r->exit_code;
     j->res.term_signal = r->term_signal;
-    j->res_out = copy_bytes(r->out, r->out_len);
-    j->res_err = copy_bytes(r->err, r->err_len);
+    j->res_out = uvproc__memdup0(r->out, r->out_len);
+    j->res_err = uvproc__memdup0(r->err, r->err_len);
     j->res.out = j->res_out != NULL ? j->res_out : "";
     j->res.out_len = j->res_out != NULL ? r->out_len : 0;
     j->res.err = j->res_err != NULL ? j->res_err : "";

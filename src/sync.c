@@ -7,25 +7,16 @@
 #include <string.h>
 
 #include "uvproc.h"
-
-static char *uvproc__sync_dup(const char *bytes, size_t len)
-{
-    char *copy = malloc(len + 1);
-    if (copy == NULL)
-        return NULL;
-    memcpy(copy, bytes, len);
-    copy[len] = '\0';
-    return copy;
-}
+#include "memdup.h"
 
 /* The result exec hands over is borrowed for the callback: keep a copy the caller owns. */
 static void uvproc__sync_done(const uvproc_exec_result_t *r, void *data)
 {
     uvproc_exec_result_t *out = data;
     *out = *r;
-    out->cmd = uvproc__sync_dup(r->cmd, strlen(r->cmd));
-    out->out = uvproc__sync_dup(r->out, r->out_len);
-    out->err = uvproc__sync_dup(r->err, r->err_len);
+    out->cmd = uvproc__memdup0(r->cmd, strlen(r->cmd));
+    out->out = uvproc__memdup0(r->out, r->out_len);
+    out->err = uvproc__memdup0(r->err, r->err_len);
     if (out->cmd == NULL || out->out == NULL || out->err == NULL) {
         uvproc_exec_result_free(out);
         out->error = UV_ENOMEM;
