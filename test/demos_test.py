@@ -2,8 +2,9 @@
 """Runs the demos a newcomer runs, as a newcomer would, and checks what they print.
 
 usage: demos_test.py BUILD_DEMOS_DIR SOURCE_DEMOS_DIR [NAME...]
-Each check is a function below; exit 77 (meson's skip) is never used: node is required for
-the --node-child cases only, and those are skipped one by one when node is missing."""
+Each check is a function below, a TAP case (test/taplib.py); exit 77 (meson's skip) is never
+used: node is required for the --node-child cases only, and those are skipped one by one when
+node is missing."""
 import json
 import os
 import shutil
@@ -13,10 +14,11 @@ import sys
 import threading
 import urllib.request
 
+import taplib
+
 BUILD, SOURCE = sys.argv[1], sys.argv[2]
 ONLY = sys.argv[3:]
 NODE = shutil.which("node")
-failures = []
 
 
 def demo(name):
@@ -101,7 +103,7 @@ def test_isprime():
 
 def test_isprime_node_child():
     if not NODE:
-        return
+        raise taplib.Skip("node not found")
     r = run([demo("isprime"), "--node-child", os.path.join(SOURCE, "isprime_child.js"), "97",
              "91"])
     check(r.returncode == 0, r)
@@ -111,7 +113,7 @@ def test_isprime_node_child():
 
 def test_c_child_under_node_parent():
     if not NODE:
-        return
+        raise taplib.Skip("node not found")
     script = """
 const c = require('child_process').fork('unused', [], {execPath: process.argv[1]});
 c.on('message', (m) => { console.log(JSON.stringify(m)); c.disconnect(); });
@@ -196,7 +198,7 @@ def test_isprime_pool():
     check(r.returncode == 0 and [g["number"] for g in got] == [int(n) for n in nums], f"{r}")
     check([g["isPrime"] for g in got] == [True, True, True, False, True, False], f"{got}")
     if NODE is None:
-        print("skip isprime-pool --node-worker: node not found")
+        taplib.comment("skip isprime-pool --node-worker: node not found")
         return
     env = dict(os.environ, NODE_PATH=os.path.join(SOURCE, "..", "test", "node", "node_modules"))
     r = run([demo("isprime-pool"), "--node-worker", os.path.join(SOURCE, "isprime_worker.js"),
@@ -307,8 +309,7 @@ def test_cluster_server_port_in_use():
 
 def test_cluster_server_node_worker():
     if NODE is None:
-        print("skip cluster_server_node_worker: no node")
-        return
+        raise taplib.Skip("no node")
     import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -318,21 +319,14 @@ def test_cluster_server_node_worker():
     cluster_server_run(["-w", "2", "--node-worker", seed], env=env)
 
 
-tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
-for name, fn in tests:
-    if ONLY and name[5:] not in ONLY:
-        continue
+def skip_reason(name):
     if name.startswith("test_cluster_server") and not os.path.exists(demo("cluster-server")):
-        print(f"skip {name}: built without http_parser")
-        continue
+        return "built without http_parser"
     needs = {"test_isprime_server": "isprime-server", "test_loadtest": "loadtest"}.get(name)
     if needs is not None and not os.path.exists(demo(needs)):
-        print(f"skip {name}: built without http_parser")
-        continue
-    try:
-        fn()
-        print(f"ok - {name}")
-    except Exception as e:  # noqa: BLE001 - report every demo's failure
-        print(f"FAIL - {name}: {e}")
-        failures.append(name)
-sys.exit(1 if failures else 0)
+        return "built without http_parser"
+    return None
+
+
+tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
+sys.exit(taplib.run([(n, f) for n, f in tests if not ONLY or n[5:] in ONLY], skip_reason))

@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Runs the worker-thread demos as a newcomer would and checks what they print.
 
-usage: demos_worker_test.py BUILD_DEMOS_DIR [NAME...]"""
+usage: demos_worker_test.py BUILD_DEMOS_DIR [NAME...]
+Each check is a function below, a TAP case (test/taplib.py)."""
 import json
 import os
 import subprocess
 import sys
 
+import taplib
+
 BUILD = sys.argv[1]
 ONLY = sys.argv[2:]
-failures = []
 
 
 def run(args):
@@ -84,13 +86,4 @@ def test_worker_parse():
 
 
 tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
-for name, fn in tests:
-    if ONLY and name[5:] not in ONLY:
-        continue
-    try:
-        fn()
-        print(f"ok - {name}")
-    except Exception as e:  # noqa: BLE001 - report every demo's failure
-        print(f"FAIL - {name}: {e}")
-        failures.append(name)
-sys.exit(1 if failures else 0)
+sys.exit(taplib.run([(n, f) for n, f in tests if not ONLY or n[5:] in ONLY]))

@@ -1,16 +1,29 @@
 #!/usr/bin/env python3
 """The README's example must be demos/hello.c verbatim, and the README's two set-up commands
-must be the ones .ci/run runs."""
+must be the ones .ci/run runs. Two TAP cases (test/taplib.py)."""
 import re
 import sys
+
+import taplib
 
 readme_path, hello_path = sys.argv[1], sys.argv[2]
 readme = open(readme_path).read()
 hello = open(hello_path).read()
-blocks = re.findall(r"```c\n(.*?)```", readme, re.S)
-if hello not in blocks:
-    sys.exit("README.md's C example differs from demos/hello.c")
-commands = [l for l in readme.splitlines() if l.startswith(".ci/install-deps ")]
-if len(commands) != 2 or "build/demos/loadtest" not in commands[0] or "meson test" not in commands[1]:
-    sys.exit("README.md must show exactly two set-up commands: the loadtest demo, then the tests")
-print("ok")
+
+
+def c_example_is_hello_c():
+    blocks = re.findall(r"```c\n(.*?)```", readme, re.S)
+    if hello not in blocks:
+        raise AssertionError("README.md's C example differs from demos/hello.c")
+
+
+def two_setup_commands():
+    commands = [l for l in readme.splitlines() if l.startswith(".ci/install-deps ")]
+    if (len(commands) != 2 or "build/demos/loadtest" not in commands[0]
+            or "meson test" not in commands[1]):
+        raise AssertionError("README.md must show exactly two set-up commands: the loadtest "
+                             "demo, then the tests")
+
+
+sys.exit(taplib.run([("C example is demos/hello.c", c_example_is_hello_c),
+                     ("two set-up commands", two_setup_commands)]))

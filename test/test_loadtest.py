@@ -4,7 +4,8 @@ that count what they see: a Node `http` server (test/node/loadtest_server.js: pl
 or refusing connections past K) and uvproc's own cluster-server.
 
 usage: test_loadtest.py BUILD_DEMOS_DIR NODE_SCRIPTS_DIR [NAME...]
-Every case is bounded (a few seconds); node cases are skipped when node is missing."""
+Every case is bounded (a few seconds) and is a TAP case (test/taplib.py); node cases are
+skipped when node is missing."""
 import json
 import os
 import shutil
@@ -14,11 +15,12 @@ import subprocess
 import sys
 import time
 
+import taplib
+
 BUILD, NODE_DIR = sys.argv[1], sys.argv[2]
 ONLY = sys.argv[3:]
 NODE = shutil.which("node")
 LOADTEST = os.path.join(BUILD, "loadtest")
-failures = []
 
 
 def check(cond, what):
@@ -248,8 +250,7 @@ def test_sigkilled_parent_leaves_no_child():
     """loadtest SIGKILLed (no chance to clean up) with its embedded server under load: the
     kernel takes its load children and the server down with it (kill_on_parent_death)."""
     if not os.path.exists(os.path.join(BUILD, "cluster-server")):
-        print("skip: cluster-server is not built")
-        return
+        raise taplib.Skip("cluster-server is not built")
     p = subprocess.Popen([LOADTEST, "--live", "-c", "2", "-k", "2", "-d", "60"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_for_live_line(p, 2)
@@ -349,7 +350,7 @@ def test_rate_counts_latency_from_intended_send_time():
     closed, rate = runs["closed"]["latency_ms"], runs["rate"]["latency_ms"]
     check(closed["max"] >= 500 and rate["max"] >= 500, (closed, rate))
     check(closed["p90"] < 100, f"closed loop p90 {closed['p90']} ms")
-    print(f"  closed p90 {closed['p90']} ms, --rate p90 {rate['p90']} ms")
+    taplib.comment(f"closed p90 {closed['p90']} ms, --rate p90 {rate['p90']} ms")
     check(rate["p90"] >= 200, f"--rate p90 {rate['p90']} ms: the freeze was omitted")
 
 
@@ -367,8 +368,7 @@ def test_bad_arguments():
 def test_embedded_cluster_server():
     """No URL: loadtest starts cluster-server itself, loads it and stops it."""
     if not os.path.exists(os.path.join(BUILD, "cluster-server")):
-        print("skip: cluster-server is not built")
-        return
+        raise taplib.Skip("cluster-server is not built")
     j = loadtest_json("-n", "2000", "-c", "2", "-k", "4")
     check("cluster-server" in j["target"], j)
     check(j["requests"] == 2000 and j["status"] == {"200": 2000}, j)
@@ -401,17 +401,6 @@ NEEDS_NODE = {"test_counts_match_node_server", "test_duration_counts_and_table",
               "test_sigint_prints_summary_and_leaves_no_child", "test_ramp_stops_at_refusing_server",
               "test_rate"}
 tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
-for name, fn in tests:
-    if ONLY and name[5:] not in ONLY and name not in ONLY:
-        continue
-    if name in NEEDS_NODE and not NODE:
-        print(f"skip - {name}: node is not installed")
-        continue
-    t0 = time.monotonic()
-    try:
-        fn()
-        print(f"ok - {name} ({time.monotonic() - t0:.1f} s)")
-    except Exception as e:  # noqa: BLE001 - report every case
-        print(f"FAIL - {name}: {e}")
-        failures.append(name)
-sys.exit(1 if failures else 0)
+sys.exit(taplib.run([(n, f) for n, f in tests if not ONLY or n[5:] in ONLY or n in ONLY],
+                    lambda n: "node is not installed" if n in NEEDS_NODE and not NODE else None,
+                    timed=True))

@@ -3,7 +3,8 @@
 # (one port, keys made here, no passwords, listening on 127.0.0.0/8 only) and, on request, a
 # one-node Slurm with its own munged. Everything lives in one temp dir and is stopped by pid.
 #
-#   engines.sh [--slurm] -- COMMAND ARGS...   start, run COMMAND, stop; exit with its status
+#   engines.sh [--slurm] [--tap] -- COMMAND ARGS...   start, run COMMAND, stop; exit with its
+#                                             status
 #   engines.sh start [--slurm]                start, print `export ...` lines, leave running
 #   engines.sh stop DIR                       stop what `start` left in DIR
 #
@@ -13,7 +14,9 @@
 #   UVPROC_SSHD_PIDS   the listener pid of each host, in the same order
 #   SLURM_CONF         (with --slurm) the cluster's slurm.conf, for srun/sinfo/scancel
 # An engine that is not installed or cannot start is a failure with its log printed, or a skip
-# (exit 77) when UVPROC_ENGINES_SKIP_OK=1 or when not running as root.
+# (exit 77) when UVPROC_ENGINES_SKIP_OK=1 or when not running as root; with --tap (COMMAND
+# prints TAP, which meson fails on exit 77) the skip is the plan "1..0 # SKIP ..." and exit 0.
+# engines.sh's own messages go to stderr: COMMAND's stdout is the test's.
 # Recipe and measurements: research/remote-engines.md.
 set -uo pipefail
 
@@ -223,16 +226,17 @@ start)
     ;;
 esac
 
-slurm=0
+slurm=0 tap=0
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do
     case "$1" in
     --slurm) slurm=1 ;;
-    *) echo "usage: engines.sh [--slurm] -- COMMAND..." >&2; exit 2 ;;
+    --tap) tap=1 ;;
+    *) echo "usage: engines.sh [--slurm] [--tap] -- COMMAND..." >&2; exit 2 ;;
     esac
     shift
 done
 shift
-[ $# -gt 0 ] || { echo "usage: engines.sh [--slurm] -- COMMAND..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: engines.sh [--slurm] [--tap] -- COMMAND..." >&2; exit 2; }
 
 # A short dir: ssh ControlPath sockets (%C is 40 characters) must stay under ~107 bytes.
 T=$(mktemp -d /tmp/uvr.XXXXXX)
@@ -240,14 +244,22 @@ trap stop_all EXIT
 trap 'exit 130' INT TERM
 # Without root, sshd only logs in the user running it, and not at all if its account is locked
 # (UsePAM no): an engine that cannot start is then a skip, not a failure.
-skip() { [ "${UVPROC_ENGINES_SKIP_OK:-0}" = 1 ] || [ "$(id -u)" -ne 0 ] && exit 77; exit 1; }
+skipped() {
+    [ "$tap" -eq 1 ] && { echo "1..0 # SKIP $1"; exit 0; }
+    exit 77
+}
+skip() {
+    [ "${UVPROC_ENGINES_SKIP_OK:-0}" = 1 ] || [ "$(id -u)" -ne 0 ] &&
+        skipped "remote engines did not start"
+    exit 1
+}
 start_ssh || skip
 if [ "$slurm" -eq 1 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         # slurmd must run as root to start tasks as their user; without root there is no
         # cluster to test against.
         echo "engines.sh: Slurm needs root here (slurmd); skipped" >&2
-        exit 77
+        skipped "Slurm needs root (slurmd)"
     fi
     start_slurm || skip
 fi
