@@ -61,7 +61,7 @@ typedef struct {
     int epoll;              /* raw parent: wait in epoll_wait, not in a blocking read */
     int node_child;         /* uvproc parent: fork the Node script */
     int c_child;            /* Node parent: fork this program's uvproc child */
-    const char *child_mode; /* uvproc child: "oneway", "oneway_burst", "pingpong" */
+    const char *child_mode; /* uvproc child: "oneway", "oneway_burst", "oneway_reuse", "pingpong" */
 } variant_arg_t;
 
 static char self_exe[4096];
@@ -386,7 +386,8 @@ done:
 static struct {
     unsigned char *sieve;
     long n, sent;
-    int pingpong, burst, going, failed;
+    int pingpong, burst, reuse, going, failed;
+    json_t *msg; /* reuse mode: the one message object, updated in place per send */
 } kid;
 
 static void kid_fail(const char *what, int err)
@@ -412,8 +413,17 @@ static void kid_pump(uvproc_channel_t *ch)
     while (kid.sent < kid.n) {
         long i = kid.sent++;
         int last = !kid.burst && kid.sent % UVPROC_CHUNK == 0 && kid.sent < kid.n;
-        json_t *m = json_pack("{s:I,s:b}", "n", (json_int_t)i, "isPrime", kid.sieve[i]);
-        int err = uvproc_channel_send_new(ch, m, last ? kid_chunk_sent : NULL, NULL);
+        uvproc_send_cb cb = last ? kid_chunk_sent : NULL;
+        int err;
+        if (kid.reuse) {
+            /* send copies the text at once: the caller keeps the object and may change it. */
+            json_integer_set(json_object_get(kid.msg, "n"), (json_int_t)i);
+            json_object_set(kid.msg, "isPrime", json_boolean(kid.sieve[i]));
+            err = uvproc_channel_send(ch, kid.msg, cb, NULL);
+        } else {
+            json_t *m = json_pack("{s:I,s:b}", "n", (json_int_t)i, "isPrime", kid.sieve[i]);
+            err = uvproc_channel_send_new(ch, m, cb, NULL);
+        }
         if (err < 0) {
             kid_fail("send", err);
             return;
@@ -459,8 +469,10 @@ static int uvproc_child(const char *mode, long n)
     kid.n = n;
     kid.pingpong = strcmp(mode, "pingpong") == 0;
     kid.burst = strcmp(mode, "oneway_burst") == 0;
+    kid.reuse = strcmp(mode, "oneway_reuse") == 0;
     kid.sieve = make_sieve(n);
-    if (kid.sieve == NULL || pin_child() != 0)
+    kid.msg = json_pack("{s:I,s:b}", "n", (json_int_t)0, "isPrime", 0);
+    if (kid.sieve == NULL || kid.msg == NULL || pin_child() != 0)
         return 1;
     err = uvproc_channel_from_parent(loop, &ch, &o);
     if (err != 0) {
@@ -472,6 +484,7 @@ static int uvproc_child(const char *mode, long n)
         kid_fail("send", err);
     uv_run(loop, UV_RUN_DEFAULT);
     free(kid.sieve);
+    json_decref(kid.msg);
     if (uv_loop_close(loop) != 0)
         return 3;
     return kid.failed ? 1 : 0;
@@ -655,6 +668,12 @@ static const variant_t oneway_variants[] = {
      {.child_mode = "oneway_burst"},
      0,
      "the same, the child sends all N in one tight loop (one loop turn: one batch)"},
+    {"uvproc_c_c_reuse",
+     run_uvproc,
+     {.child_mode = "oneway_reuse"},
+     0,
+     "as `uvproc_c_c`, but the child builds one `json_t` and updates it in place "
+     "(`json_integer_set`, `json_object_set`) before each `uvproc_channel_send`"},
     {"node_node",
      run_node,
      {0},
