@@ -3,10 +3,10 @@
  * cluster.c's state table; this file only raises events on it. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cluster.h"
+#include "launcher.h"
 
 static void uvproc__cl_reload_step(uvproc_cluster_t *c);
 
@@ -66,21 +66,6 @@ static void uvproc__cl_free(uvproc_cluster_t *c)
     free(c);
 }
 
-/* kill_on_parent_death needs pidfds (the posix_spawn launcher); where the kernel (or
- * valgrind) has none, a worker asked to have it would not start at all. It is then left out:
- * workers still leave when the channel drops (Node's do; C workers see on_disconnect(w, 0)). */
-static int uvproc__cl_have_pidfd(void)
-{
-#ifdef SYS_pidfd_open
-    int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-    if (fd >= 0) {
-        close(fd);
-        return 1;
-    }
-#endif
-    return 0;
-}
-
 int uvproc_cluster_start(uv_loop_t *loop, uvproc_cluster_t **out, const char *file,
                          const char *const *args, const uvproc_cluster_options_t *options)
 {
@@ -133,7 +118,11 @@ int uvproc_cluster_start(uv_loop_t *loop, uvproc_cluster_t **out, const char *fi
     c->o.fork.spawn.cwd = c->cwd;
     c->o.fork.spawn.argv0 = c->argv0;
     c->o.fork.spawn.extra_stdio = c->extra_stdio;
-    c->pdeath = uvproc__cl_have_pidfd();
+    /* kill_on_parent_death needs pidfds (the posix_spawn launcher); where the kernel (or
+     * valgrind) has none, a worker asked to have it would not start at all. It is then left
+     * out: workers still leave when the channel drops (Node's do; C workers see
+     * on_disconnect(w, 0)). */
+    c->pdeath = uvproc__launcher_posix_available();
     uv_idle_init(loop, &c->finisher);
     c->finisher.data = c;
     n = c->o.workers != 0 ? c->o.workers : uv_available_parallelism();

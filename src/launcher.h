@@ -82,6 +82,9 @@ struct uvproc__launcher_s {
 
 int uvproc__launcher_uv_start(uv_loop_t *loop, const uvproc__launch_t *req, void *owner,
                               uvproc__exit_cb on_exit, uvproc__launcher_t **out);
+/* Non-zero when this kernel has pidfds, i.e. the posix launcher (and so kill_on_parent_death)
+ * can serve children; probed once per process. */
+int uvproc__launcher_posix_available(void);
 /* UV_ENOSYS when it cannot serve this request (no pidfd): use another launcher. */
 int uvproc__launcher_posix_start(uv_loop_t *loop, const uvproc__launch_t *req, void *owner,
                                  uvproc__exit_cb on_exit, uvproc__launcher_t **out);

@@ -61,6 +61,12 @@ static void uvproc__probe_pidfd(void)
         close(fd);
 }
 
+int uvproc__launcher_posix_available(void)
+{
+    pthread_once(&uvproc__pidfd_once, uvproc__probe_pidfd);
+    return uvproc__pidfd_works;
+}
+
 static const char *uvproc__env_get(char **env, const char *key)
 {
     size_t klen = strlen(key);
@@ -428,8 +434,7 @@ int uvproc__launcher_posix_start(uv_loop_t *loop, const uvproc__launch_t *req, v
     int pidfd = -1, err, n = req->slot_count;
 
     *out = NULL;
-    pthread_once(&uvproc__pidfd_once, uvproc__probe_pidfd);
-    if (!uvproc__pidfd_works)
+    if (!uvproc__launcher_posix_available())
         return UV_ENOSYS;
     err = uvproc__resolve(req->file, req->env, req->cwd, &exec_path);
     if (err != 0)
