@@ -27,7 +27,7 @@
 #define BENCH_NODE_DIR "bench/node"
 #endif
 #ifndef LOADTEST_BIN
-#define LOADTEST_BIN "demos/loadtest"
+#define LOADTEST_BIN "tools/uvproc-loadtest"
 #endif
 #ifndef RAW_HTTP_SERVER_BIN
 #define RAW_HTTP_SERVER_BIN "bench/raw_http_server"

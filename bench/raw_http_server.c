@@ -1,6 +1,6 @@
 /* raw_http_server: the bound for cluster benchmarks. W processes, each with its own listening
  * socket on the same port (SO_REUSEPORT: the kernel balances connections), each a plain libuv
- * loop serving demos/http_hello.c, the same bytes cluster-server's workers send. No uvproc.
+ * loop serving tools/cluster-server/http_hello.c, the same bytes cluster-server's workers send. No uvproc.
  *
  *   raw_http_server [-p PORT] [-w W] [--host H]
  *

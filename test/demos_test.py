@@ -2,6 +2,7 @@
 """Runs the demos a newcomer runs, as a newcomer would, and checks what they print.
 
 usage: demos_test.py BUILD_DEMOS_DIR SOURCE_DEMOS_DIR [NAME...]
+(the tools are found in BUILD_DEMOS_DIR/../tools)
 Each check is a function below, a TAP case (test/taplib.py); exit 77 (meson's skip) is never
 used: node is required for the --node-child cases only, and those are skipped one by one when
 node is missing."""
@@ -25,6 +26,10 @@ def demo(name):
     return os.path.join(BUILD, name)
 
 
+def tool(name):
+    return os.path.join(BUILD, "..", "tools", name)
+
+
 def run(args, **kw):
     return subprocess.run(args, capture_output=True, text=True, timeout=60, **kw)
 
@@ -36,21 +41,21 @@ def check(cond, what):
 
 def test_help():
     for name in ["ls", "exitcode", "find", "exec", "isprime", "isprime_child", "pingpong",
-                 "isprime-server", "cluster-server"]:
+                 "isprime-server", "../tools/cluster-server"]:
         r = run([demo(name), "--help"])
         check(r.returncode == 0 and "usage" in r.stdout.lower(), f"{name} --help: {r}")
 
 
 def test_loadtest():
     """The README's main demo: with no URL it starts its own server, loads it and stops it."""
-    r = run([demo("loadtest"), "--help"])
+    r = run([tool("uvproc-loadtest"), "--help"])
     check(r.returncode == 0 and "usage" in r.stdout, r)
-    r = run([demo("loadtest"), "-d", "1", "--json"])
+    r = run([tool("uvproc-loadtest"), "-d", "1", "--json"])
     check(r.returncode == 0, r)
     j = json.loads(r.stdout)
     check(j["requests"] > 0 and sum(j["errors"].values()) == 0, j)
     check(all(c["outcome"] == "done" for c in j["per_child"]), j)
-    r = run([demo("loadtest"), "-d", "1"])
+    r = run([tool("uvproc-loadtest"), "-d", "1"])
     check(r.returncode == 0 and "req/s" in r.stdout and "p99" in r.stdout, r)
 
 
@@ -174,15 +179,15 @@ def test_isprime_server():
 
 # pool demos (issue 10)
 def test_pool_run():
-    r = run([demo("pool-run"), "--help"])
+    r = run([tool("pool-run"), "--help"])
     check(r.returncode == 0 and "usage" in r.stdout, f"pool-run --help: {r}")
     # The first input takes longest: --keep-order still prints in input order.
-    r = run([demo("pool-run"), "-j", "3", "--keep-order", "sh", "-c",
+    r = run([tool("pool-run"), "-j", "3", "--keep-order", "sh", "-c",
              "sleep 0.$((3 - $1)); echo job $1", "_", ":::", "1", "2", "3"])
     check(r.returncode == 0 and r.stdout == "job 1\njob 2\njob 3\n", f"keep-order: {r}")
     check("3 jobs: 3 ok, 0 failed" in r.stderr, f"summary: {r.stderr}")
     # Inputs from stdin, {} replaced; the exit status counts the failed jobs.
-    r = run([demo("pool-run"), "-j2", "--json", "sh", "-c", "exit $(({} % 2))"],
+    r = run([tool("pool-run"), "-j2", "--json", "sh", "-c", "exit $(({} % 2))"],
             input="1\n2\n3\n4\n")
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     check(r.returncode == 2 and lines[-1]["summary"]["failed"] == 2, f"json: {r}")
@@ -214,7 +219,7 @@ def get_text(port, path):
 
 
 def cluster_server_run(args, env=None):
-    srv = subprocess.Popen([demo("cluster-server")] + args, stdout=subprocess.PIPE,
+    srv = subprocess.Popen([tool("cluster-server")] + args, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, env=env)
     try:
         line = srv.stdout.readline()
@@ -248,7 +253,7 @@ def test_cluster_server():
 def test_cluster_server_reload_keepalive():
     """Two SIGHUP reloads while keep-alive clients hammer the port: no request fails."""
     import http.client
-    srv = subprocess.Popen([demo("cluster-server"), "-w", "2", "-p", "0"], stdout=subprocess.PIPE,
+    srv = subprocess.Popen([tool("cluster-server"), "-w", "2", "-p", "0"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
     done = threading.Semaphore(0)
     stop = threading.Event()
@@ -303,7 +308,7 @@ def test_cluster_server_port_in_use():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
-        r = run([demo("cluster-server"), "-w", "2", "-p", str(s.getsockname()[1])])
+        r = run([tool("cluster-server"), "-w", "2", "-p", str(s.getsockname()[1])])
     check(r.returncode == 1 and r.stdout == "" and "address already in use" in r.stderr, r)
 
 
@@ -320,10 +325,11 @@ def test_cluster_server_node_worker():
 
 
 def skip_reason(name):
-    if name.startswith("test_cluster_server") and not os.path.exists(demo("cluster-server")):
+    if name.startswith("test_cluster_server") and not os.path.exists(tool("cluster-server")):
         return "built without http_parser"
-    needs = {"test_isprime_server": "isprime-server", "test_loadtest": "loadtest"}.get(name)
-    if needs is not None and not os.path.exists(demo(needs)):
+    needs = {"test_isprime_server": demo("isprime-server"),
+             "test_loadtest": tool("uvproc-loadtest")}.get(name)
+    if needs is not None and not os.path.exists(needs):
         return "built without http_parser"
     return None
 

@@ -19,7 +19,7 @@ def c_example_is_hello_c():
 
 def two_setup_commands():
     commands = [l for l in readme.splitlines() if l.startswith(".ci/install-deps ")]
-    if (len(commands) != 2 or "build/demos/loadtest" not in commands[0]
+    if (len(commands) != 2 or "build/tools/uvproc-loadtest" not in commands[0]
             or "meson test" not in commands[1]):
         raise AssertionError("README.md must show exactly two set-up commands: the loadtest "
                              "demo, then the tests")

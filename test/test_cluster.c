@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <sys/syscall.h>
 
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "cluster_util.h"
 
 #ifdef CLUSTER_NODE

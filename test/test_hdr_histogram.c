@@ -1,4 +1,4 @@
-/* The load tester's histogram (demos/hdr_histogram.c): buckets cover every value with the
+/* The load tester's histogram (tools/loadtest/hdr_histogram.c): buckets cover every value with the
  * promised precision, and merging the histograms of several children is exact, which is what
  * lets loadtest quote percentiles across processes. */
 #include "check.h"

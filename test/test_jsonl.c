@@ -1,6 +1,6 @@
 /* Unit tests for the JSON-line framer (src/jsonl.c). Every chunked run is compared with a
  * reference splitter that sees the whole input at once, so chunking bugs show up as diffs. */
-#include "jsonl.h"
+#include "ipc/jsonl.h"
 
 #include <errno.h>
 #include <stdint.h>

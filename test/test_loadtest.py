@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""loadtest (demos/loadtest.c) against real servers on 127.0.0.1 that this test starts and
+"""uvproc-loadtest (tools/loadtest/) against real servers on 127.0.0.1 that this test starts and
 that count what they see: a Node `http` server (test/node/loadtest_server.js: plain, chaotic,
 or refusing connections past K) and uvproc's own cluster-server.
 
-usage: test_loadtest.py BUILD_DEMOS_DIR NODE_SCRIPTS_DIR [NAME...]
+usage: test_loadtest.py BUILD_TOOLS_DIR NODE_SCRIPTS_DIR [NAME...]
 Every case is bounded (a few seconds) and is a TAP case (test/taplib.py); node cases are
 skipped when node is missing."""
 import json
@@ -20,7 +20,7 @@ import taplib
 BUILD, NODE_DIR = sys.argv[1], sys.argv[2]
 ONLY = sys.argv[3:]
 NODE = shutil.which("node")
-LOADTEST = os.path.join(BUILD, "loadtest")
+LOADTEST = os.path.join(BUILD, "uvproc-loadtest")
 
 
 def check(cond, what):
@@ -378,16 +378,18 @@ def test_embedded_cluster_server():
 
 def test_embedded_fallback_without_cluster_server():
     """Where cluster-server was not built, loadtest says so and loads isprime-server's
-    /testrequest instead. Run from a copy of the build's demos directory without it (hard
-    links; the library found through the same relative run path)."""
+    /testrequest instead. Run from a copy of the build's tools directory without it, with
+    the isprime demo beside it (hard links; the library found through the same relative run
+    path)."""
     import tempfile
     with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(BUILD))) as tmp:
         os.symlink(os.path.join(os.path.abspath(BUILD), "..", "src"), os.path.join(tmp, "src"))
-        demos = os.path.join(tmp, "demos")
-        os.mkdir(demos)
-        for name in ("loadtest", "isprime-server", "isprime_child"):
-            os.link(os.path.join(BUILD, name), os.path.join(demos, name))
-        r = subprocess.run([os.path.join(demos, "loadtest"), "--json", "-n", "500"],
+        tools = os.path.join(tmp, "tools")
+        os.mkdir(tools)
+        os.link(LOADTEST, os.path.join(tools, "uvproc-loadtest"))
+        for name in ("isprime-server", "isprime_child"):
+            os.link(os.path.join(BUILD, "..", "demos", name), os.path.join(tools, name))
+        r = subprocess.run([os.path.join(tools, "uvproc-loadtest"), "--json", "-n", "500"],
                            capture_output=True, text=True, timeout=30)
     check(r.returncode == 0, r)
     j = json.loads(r.stdout)

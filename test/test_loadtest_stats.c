@@ -1,4 +1,4 @@
-/* What a load child reports to loadtest's parent (demos/loadtest_stats.c): a report survives
+/* What a load child reports to loadtest's parent (tools/loadtest/loadtest_stats.c): a report survives
  * the trip through JSON exactly, and a malformed one is refused whole, adding nothing. */
 #include "check.h"
 #include "loadtest.h"

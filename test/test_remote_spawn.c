@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "launcher_prefix.h"
+#include "launcher/launcher.h"
 #include "remote/remote.h"
 #include "uvproc.h"
 

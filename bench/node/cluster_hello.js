@@ -1,4 +1,4 @@
-// bench/cluster's Node servers: the hello world with the same body as demos/http_hello.c.
+// bench/cluster's Node servers: the hello world with the same body as tools/cluster-server/http_hello.c.
 // WORKERS=N (N > 0): Node's own cluster primary with N workers (RR, Node's default; set
 // NODE_CLUSTER_SCHED_POLICY=none for the shared handle); WORKERS=0: one plain process. Under
 // uvproc's C primary (cluster-server --node-worker) each process is a worker. Prints

@@ -3,7 +3,7 @@
  * input at once. abort() on mismatch is the fuzzer's convention; the library never aborts.
  *
  * Input layout: [limit] [stop] [k] [k chunk sizes] [payload...] */
-#include "jsonl.h"
+#include "ipc/jsonl.h"
 
 #include <errno.h>
 #include <stdint.h>

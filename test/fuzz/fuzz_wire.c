@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wire.h"
+#include "ipc/wire.h"
 
 typedef struct {
     char *buf;

@@ -1,0 +1,25 @@
+/* common: what every layer of the library may use. error.c (uvproc_strerror and
+ * uvproc_err_name over the code list in uvproc.h), sigpipe.c (SIGPIPE policy), memdup.c
+ * (NUL-terminated copies), readbuf.c (the read buffer every stream shares).
+ * Calls go one way: every other folder may include this header; this folder includes no other. */
+#ifndef UVPROC__COMMON_H
+#define UVPROC__COMMON_H
+
+#include <stddef.h>
+#include <uv.h>
+
+/* SIGPIPE policy, shared by everything that writes to a peer process. */
+/* Sets SIGPIPE to SIG_IGN once per process, if the host left it at SIG_DFL. Thread-safe. */
+void uvproc__ignore_sigpipe_once(void);
+
+/* A NUL-terminated heap copy of bytes that may hold NULs (captured output, job output). */
+/* len bytes of `bytes` plus a '\0' after them, or NULL when out of memory. */
+char *uvproc__memdup0(const char *bytes, size_t len);
+
+/* The read buffer every stream of the library reads into. */
+/* A uv_alloc_cb: every read of every child pipe and channel on this thread lands in the same
+ * 64 KiB. That is safe because each read is delivered synchronously and the buffer is only
+ * borrowed by the callback, and it means no allocation per read. */
+void uvproc__read_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+
+#endif
