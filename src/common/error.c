@@ -1,4 +1,5 @@
-/* uvproc_strerror / uvproc_err_name: libuv's codes plus the few this library adds. */
+/* uvproc_strerror / uvproc_err_name: libuv's codes plus this library's, whose names and
+ * messages come from the one list in uvproc.h (UVPROC_ERRNO_MAP). */
 #include <string.h>
 
 #include "uvproc.h"
@@ -10,21 +11,9 @@ typedef struct {
 } uvproc__error_entry_t;
 
 static const uvproc__error_entry_t uvproc__errors[] = {
-    {UVPROC_EEXITCODE, "EEXITCODE", "child exited with a non-zero code"},
-    {UVPROC_ESIGNALED, "ESIGNALED", "child was terminated by a signal"},
-    {UVPROC_EMAXBUFFER, "EMAXBUFFER", "child output exceeded max_buffer"},
-    {UVPROC_EBADMSG, "EBADMSG", "malformed IPC message: not exactly one JSON value"},
-    {UVPROC_ESERIALIZATION, "ESERIALIZATION",
-     "unsupported IPC serialization mode (only \"json\" is supported)"},
-    {UVPROC_ENOCHANNEL, "ENOCHANNEL", "no IPC channel: NODE_CHANNEL_FD is not set"},
-    /* pool */
-    {UVPROC_EQUEUEFULL, "EQUEUEFULL", "pool queue is full"},
-    {UVPROC_EPOOLCLOSED, "EPOOLCLOSED", "pool is draining or terminated"},
-    {UVPROC_EWORKERDIED, "EWORKERDIED", "pool worker exited while running the job"},
-    {UVPROC_EJOBERROR, "EJOBERROR", "pool worker's method reported an error"},
-    {UVPROC_EPROTOCOL, "EPROTOCOL", "pool worker broke the workerpool protocol"},
-    /* cluster (issue 8) */
-    {UVPROC_ECRASHLOOP, "ECRASHLOOP", "a cluster worker kept crashing; restarts stopped"},
+#define UVPROC__ERR_ENTRY(name, code, msg) {code, #name, msg},
+    UVPROC_ERRNO_MAP(UVPROC__ERR_ENTRY)
+#undef UVPROC__ERR_ENTRY
 };
 
 static const uvproc__error_entry_t *uvproc__find_error(int err)
