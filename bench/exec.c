@@ -277,8 +277,8 @@ static void uvp_done(const uvproc_exec_result_t *res, void *data)
 static void uvp_start(uvp_run_t *r)
 {
     static const char *const args[] = {"hi", NULL};
-    int err = r->file ? uvproc_exec_file(&r->loop, "echo", args, NULL, uvp_done, r, NULL)
-                      : uvproc_exec(&r->loop, COMMAND, NULL, uvp_done, r, NULL);
+    int err = r->file ? uvproc_exec_file(&r->loop, NULL, "echo", args, NULL, uvp_done, r)
+                      : uvproc_exec(&r->loop, NULL, COMMAND, NULL, uvp_done, r);
     if (err != 0) {
         fprintf(stderr, "uvproc_exec: %s\n", uvproc_strerror(err));
         r->failed = 1;
@@ -376,10 +376,11 @@ static const struct {
      "raw `uv_spawn` of `/bin/sh -c 'echo hi'` with 3 `UV_CREATE_PIPE` (stdin closed at once), "
      "stdout/stderr read to EOF; done when the process and the pipes are closed"},
     {"uvproc_exec", run_uvproc_exec, NULL, NULL,
-     "`uvproc_exec(loop, \"echo hi\", NULL, cb, ...)`, default launcher; the next call starts "
+     "`uvproc_exec(loop, NULL, \"echo hi\", NULL, cb, ...)`, default launcher; the next call "
+     "starts "
      "from the callback"},
     {"uvproc_exec_file", run_uvproc_exec_file, NULL, NULL,
-     "`uvproc_exec_file(loop, \"echo\", {\"hi\"}, ...)`: no shell, `echo` found in PATH "
+     "`uvproc_exec_file(loop, NULL, \"echo\", {\"hi\"}, ...)`: no shell, `echo` found in PATH "
      "(`/usr/bin/echo`); less work than the others (one exec, not `sh` then its builtin)"},
     {"uvproc_exec_sync", run_uvproc_sync, NULL, NULL,
      "`uvproc_exec_sync(\"echo hi\", NULL, &res)` (a private loop per call)"},

@@ -42,17 +42,17 @@ static void fill_rate(double *m, long n, double secs)
 
 /* --- the C worker: inc([x]) = x + 1 ------------------------------------------------------- */
 
-static void inc(uvproc_worker_call_t *call, json_t *params, void *data)
+static void inc(uvproc_pool_call_t *call, json_t *params, void *data)
 {
     (void)data;
-    uvproc_worker_resolve_new(call,
+    uvproc_pool_call_resolve_new(call,
                               json_integer(json_integer_value(json_array_get(params, 0)) + 1));
 }
 
 static int worker_main(void)
 {
-    static const uvproc_worker_method_t methods[] = {{"inc", inc, NULL}};
-    int r = uvproc_worker_run(uv_default_loop(), methods, 1);
+    static const uvproc_pool_method_t methods[] = {{"inc", inc, NULL}};
+    int r = uvproc_pool_serve(uv_default_loop(), methods, 1);
     uv_loop_close(uv_default_loop());
     return r < 0 ? 2 : r;
 }

@@ -16,7 +16,7 @@
  *    pool here ("8/:", the bound without ssh). Every ssh shares one ControlMaster connection
  *    per host. Target: >= 5x GNU parallel.
  *
- * The workers are this program again: --worker (uvproc_worker_run: it adopts the channel from
+ * The workers are this program again: --worker (uvproc_pool_serve: it adopts the channel from
  * fd 3 locally, from stdio behind ssh).
  *
  *   bench/remote [-n 10000] [--cmd-n 200] [--workers 2] [--window 64] [-r 3] [--only ...]
@@ -45,17 +45,18 @@ static const char *hosts[] = {"127.0.0.2", "127.0.0.3"};
 
 /* --- the worker (the far side) -------------------------------------------------------- */
 
-static void m_inc(uvproc_worker_call_t *c, json_t *params, void *data)
+static void m_inc(uvproc_pool_call_t *c, json_t *params, void *data)
 {
     (void)data;
-    uvproc_worker_resolve_new(c, json_integer(json_integer_value(json_array_get(params, 0)) + 1));
+    uvproc_pool_call_resolve_new(c,
+                                 json_integer(json_integer_value(json_array_get(params, 0)) + 1));
 }
 
 static int worker_main(void)
 {
     uv_loop_t *loop = uv_default_loop();
-    const uvproc_worker_method_t methods[] = {{"inc", m_inc, NULL}};
-    int r = uvproc_worker_run(loop, methods, 1);
+    const uvproc_pool_method_t methods[] = {{"inc", m_inc, NULL}};
+    int r = uvproc_pool_serve(loop, methods, 1);
     uv_loop_close(loop);
     return r;
 }

@@ -362,7 +362,7 @@ static int up_entry(uv_loop_t *loop, void *arg)
 
 static void up_online(uvproc_worker_t *w)
 {
-    up_round_t *r = uvproc_worker_userdata(w);
+    up_round_t *r = uvproc_worker_data(w);
     r->online = 1;
     if (r->cfg->table == T_STARTUP)
         r->startup_total += bench_now() - r->start;
@@ -371,7 +371,7 @@ static void up_online(uvproc_worker_t *w)
 
 static void up_message(uvproc_worker_t *w, uvproc_message_t *msg)
 {
-    up_round_t *r = uvproc_worker_userdata(w);
+    up_round_t *r = uvproc_worker_data(w);
     const cfg_t *cfg = r->cfg;
     if (cfg->table == T_ONEWAY || cfg->table == T_RTT) {
         if (json_integer_value(json_object_get(msg->value, "n")) != r->got)
@@ -393,7 +393,7 @@ static void up_message(uvproc_worker_t *w, uvproc_message_t *msg)
 
 static void up_exit(uvproc_worker_t *w, int code)
 {
-    up_round_t *r = uvproc_worker_userdata(w);
+    up_round_t *r = uvproc_worker_data(w);
     (void)code;
     r->exited = 1;
 }

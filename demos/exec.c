@@ -72,9 +72,9 @@ int main(int argc, char **argv)
         path = argv[1];
     const char *ls_args[] = {"-l", path, NULL};
 
-    err = uvproc_exec(loop, "pwd", &opts, on_done, "exec(\"pwd\")", NULL);
+    err = uvproc_exec(loop, NULL, "pwd", &opts, on_done, "exec(\"pwd\")");
     if (err == 0)
-        err = uvproc_exec_file(loop, "ls", ls_args, &opts, on_done, "execFile(\"ls\")", NULL);
+        err = uvproc_exec_file(loop, NULL, "ls", ls_args, &opts, on_done, "execFile(\"ls\")");
     if (err != 0) {
         fprintf(stderr, "cannot start: %s\n", uvproc_strerror(err));
         return 1;

@@ -13,19 +13,19 @@
 static int json_out, failures;
 static uint64_t start_ns;
 
-static void is_prime(uvproc_worker_call_t *call, json_t *params, void *data)
+static void is_prime(uvproc_pool_call_t *call, json_t *params, void *data)
 {
     json_t *n = json_array_get(params, 0);
     (void)data;
     if (!json_is_integer(n)) {
-        uvproc_worker_reject(call, "TypeError", "isPrime wants an integer");
+        uvproc_pool_call_reject(call, "TypeError", "isPrime wants an integer");
         return;
     }
     json_int_t v = json_integer_value(n);
     int prime = v >= 2;
     for (json_int_t d = 2; prime && d <= v / d; d++)
         prime = v % d != 0;
-    uvproc_worker_resolve_new(call, json_pack("{s:I,s:b}", "number", v, "isPrime", prime));
+    uvproc_pool_call_resolve_new(call, json_pack("{s:I,s:b}", "number", v, "isPrime", prime));
 }
 
 static void on_done(uvproc_pool_t *pool, const uvproc_pool_result_t *r)
@@ -79,8 +79,8 @@ int main(int argc, char **argv)
     int i = 1;
 
     if (argc > 1 && strcmp(argv[1], "--worker") == 0) {
-        static const uvproc_worker_method_t methods[] = {{"isPrime", is_prime, NULL}};
-        int r = uvproc_worker_run(uv_default_loop(), methods, 1);
+        static const uvproc_pool_method_t methods[] = {{"isPrime", is_prime, NULL}};
+        int r = uvproc_pool_serve(uv_default_loop(), methods, 1);
         uv_loop_close(uv_default_loop());
         return r < 0 ? 2 : r;
     }

@@ -17,7 +17,7 @@ static int json_out;
 
 static int worker_main(uv_loop_t *loop, void *arg)
 {
-    const json_t *data = uvproc_worker_data();
+    const json_t *data = uvproc_worker_workerdata();
     (void)loop;
     (void)arg;
     if (json_out) {

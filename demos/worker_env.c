@@ -23,7 +23,7 @@ static int worker_main(uv_loop_t *loop, void *arg)
 
 static void on_exit_cb(uvproc_worker_t *w, int code)
 {
-    char *out = uvproc_worker_userdata(w);
+    char *out = uvproc_worker_data(w);
     size_t size = 64;
     (void)code;
     if (uvproc_env_get("SET_IN_WORKER", out, &size) != 0)

@@ -84,7 +84,7 @@ static void on_error(uvproc_worker_t *w, int err, const char *message)
 
 static void on_exit_cb(uvproc_worker_t *w, int code)
 {
-    uv_timer_t *timer = uvproc_worker_userdata(w);
+    uv_timer_t *timer = uvproc_worker_data(w);
     if (code != 0)
         failed = 1;
     uv_close((uv_handle_t *)timer, NULL);

@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 #define UVPROC_VERSION_MAJOR 0
-#define UVPROC_VERSION_MINOR 1
+#define UVPROC_VERSION_MINOR 2
 #define UVPROC_VERSION_PATCH 0
 
 /* ---------------------------------------------------------------------------------------- */

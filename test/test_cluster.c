@@ -1139,8 +1139,8 @@ static void check_cells(void)
     for (int st = 0; st < 6; st++) {
         fprintf(stderr, "# %-10s", uvproc_cluster_state_name((uvproc_cluster_worker_state_t)st));
         for (int e = 0; e < 6; e++) {
-            fprintf(stderr, "%11lu", uvproc__cl_cells[st][e]);
-            if (reachable[st][e] && uvproc__cl_cells[st][e] == 0) {
+            fprintf(stderr, "%11lu", uvproc__cluster_cells[st][e]);
+            if (reachable[st][e] && uvproc__cluster_cells[st][e] == 0) {
                 fprintf(stderr, "<-MISSING");
                 missing++;
             }

@@ -79,7 +79,7 @@ static void run_exec(const char *command, const uvproc_exec_options_t *o, got_t 
     uv_loop_t loop;
     CHECK_OK(uv_loop_init(&loop));
     in_call = 1;
-    CHECK_OK(uvproc_exec(&loop, command, o, on_done, g, NULL));
+    CHECK_OK(uvproc_exec(&loop, NULL, command, o, on_done, g));
     in_call = 0;
     CHECK_EQ(g->calls, 0);
     CHECK_LOOP_CLOSE(&loop);
@@ -92,7 +92,7 @@ static void run_file(const char *file, const char *const *args, const uvproc_exe
     uv_loop_t loop;
     CHECK_OK(uv_loop_init(&loop));
     in_call = 1;
-    CHECK_OK(uvproc_exec_file(&loop, file, args, o, on_done, g, NULL));
+    CHECK_OK(uvproc_exec_file(&loop, NULL, file, args, o, on_done, g));
     in_call = 0;
     CHECK_EQ(g->calls, 0);
     CHECK_LOOP_CLOSE(&loop);
@@ -240,7 +240,7 @@ TEST(timeout_orphan_holding_stdout)
     ready_open(&rd);
     snprintf(cmd, sizeof cmd, "sleep 30 & echo $! >%s; wait", rd.path);
     CHECK_OK(uv_loop_init(&loop));
-    CHECK_OK(uvproc_exec(&loop, cmd, &o, on_done, &g, NULL));
+    CHECK_OK(uvproc_exec(&loop, NULL, cmd, &o, on_done, &g));
     alarm(20);
     do
         n = read(rd.fd, buf, sizeof buf - 1);
@@ -283,7 +283,7 @@ static void sigterm_ignored(int kill_tree)
              kill_tree ? "" : "exec ");
     CHECK_OK(uv_loop_init(&loop));
     t0 = uv_hrtime();
-    CHECK_OK(uvproc_exec(&loop, cmd, &o, on_done, &g, NULL));
+    CHECK_OK(uvproc_exec(&loop, NULL, cmd, &o, on_done, &g));
     run_after_ready(&loop, &rd);
     CHECK_EQ(g.calls, 1);
     CHECK_EQ(g.error, UV_ETIMEDOUT);
@@ -354,7 +354,7 @@ TEST(kill_tree_after_leader_exit)
     CHECK_OK(prctl(PR_SET_CHILD_SUBREAPER, 1));
     CHECK_OK(uv_loop_init(&loop));
     t0 = uv_hrtime();
-    CHECK_OK(uvproc_exec(&loop, cmd, &o, on_done, &g, NULL));
+    CHECK_OK(uvproc_exec(&loop, NULL, cmd, &o, on_done, &g));
     run_after_ready(&loop, &rd);
     CHECK_EQ(g.calls, 1);
     CHECK_EQ(g.error, UV_ETIMEDOUT);
@@ -508,7 +508,7 @@ TEST(cancel_before_spawn_event)
     uint64_t t0 = uv_hrtime();
     CHECK_OK(uv_loop_init(&loop));
     in_call = 1;
-    CHECK_OK(uvproc_exec_file(&loop, "sleep", args, NULL, on_done, &g, &h));
+    CHECK_OK(uvproc_exec_file(&loop, &h, "sleep", args, NULL, on_done, &g));
     CHECK(h != NULL);
     CHECK_OK(uvproc_exec_cancel(h));
     CHECK_EQ(uvproc_exec_cancel(h), UV_EALREADY);
@@ -563,7 +563,7 @@ TEST(cancel_after_output)
     ready_open(&rd);
     snprintf(cmd, sizeof cmd, "echo start; echo ready >%s; sleep 10", rd.path);
     CHECK_OK(uv_loop_init(&loop));
-    CHECK_OK(uvproc_exec(&loop, cmd, &o, on_done, &g, &c.exec));
+    CHECK_OK(uvproc_exec(&loop, &c.exec, cmd, &o, on_done, &g));
     CHECK_OK(uv_pipe_init(&loop, &c.pipe, 0));
     CHECK_OK(uv_pipe_open(&c.pipe, rd.fd));
     rd.fd = -1; /* the uv_pipe_t owns it now */
@@ -600,7 +600,7 @@ TEST(cancel_after_timeout_and_after_finish)
     uvproc_exec_options_t o = {.timeout_ms = 50};
     got_t g = {0};
     CHECK_OK(uv_loop_init(&loop));
-    CHECK_OK(uvproc_exec_file(&loop, "sleep", args, &o, on_done, &g, &g.handle));
+    CHECK_OK(uvproc_exec_file(&loop, &g.handle, "sleep", args, &o, on_done, &g));
     CHECK_OK(uv_timer_init(&loop, &t));
     t.data = &g;
     CHECK_OK(uv_timer_start(&t, cancel_now, 50, 0));
@@ -748,14 +748,14 @@ TEST(bad_arguments)
     uvproc_exec_options_t bad_signal = {.stop.first.signal = 1000};
     uvproc_exec_options_t bad_input = {.input_len = 3};
     CHECK_OK(uv_loop_init(&loop));
-    CHECK_EQ(uvproc_exec(NULL, "true", NULL, on_unexpected, NULL, &h), UV_EINVAL);
+    CHECK_EQ(uvproc_exec(NULL, &h, "true", NULL, on_unexpected, NULL), UV_EINVAL);
     CHECK(h == NULL);
-    CHECK_EQ(uvproc_exec(&loop, NULL, NULL, on_unexpected, NULL, NULL), UV_EINVAL);
-    CHECK_EQ(uvproc_exec(&loop, "", NULL, on_unexpected, NULL, NULL), UV_EINVAL);
-    CHECK_EQ(uvproc_exec_file(&loop, NULL, NULL, NULL, on_unexpected, NULL, NULL), UV_EINVAL);
-    CHECK_EQ(uvproc_exec(&loop, "true", &bad_mode, on_unexpected, NULL, NULL), UV_EINVAL);
-    CHECK_EQ(uvproc_exec(&loop, "true", &bad_signal, on_unexpected, NULL, NULL), UV_EINVAL);
-    CHECK_EQ(uvproc_exec(&loop, "true", &bad_input, on_unexpected, NULL, NULL), UV_EINVAL);
+    CHECK_EQ(uvproc_exec(&loop, NULL, NULL, NULL, on_unexpected, NULL), UV_EINVAL);
+    CHECK_EQ(uvproc_exec(&loop, NULL, "", NULL, on_unexpected, NULL), UV_EINVAL);
+    CHECK_EQ(uvproc_exec_file(&loop, NULL, NULL, NULL, NULL, on_unexpected, NULL), UV_EINVAL);
+    CHECK_EQ(uvproc_exec(&loop, NULL, "true", &bad_mode, on_unexpected, NULL), UV_EINVAL);
+    CHECK_EQ(uvproc_exec(&loop, NULL, "true", &bad_signal, on_unexpected, NULL), UV_EINVAL);
+    CHECK_EQ(uvproc_exec(&loop, NULL, "true", &bad_input, on_unexpected, NULL), UV_EINVAL);
     CHECK_EQ(uvproc_exec_cancel(NULL), UV_EINVAL);
     CHECK_LOOP_CLOSE(&loop);
 }
@@ -771,7 +771,7 @@ TEST(concurrent)
     for (int i = 0; i < N; i++) {
         char cmd[64];
         snprintf(cmd, sizeof cmd, "echo %d; echo e%d >&2; exit %d", i, i, i);
-        CHECK_OK(uvproc_exec(&loop, cmd, NULL, on_done, &g[i], NULL));
+        CHECK_OK(uvproc_exec(&loop, NULL, cmd, NULL, on_done, &g[i]));
     }
     CHECK_LOOP_CLOSE(&loop);
     for (int i = 0; i < N; i++) {

@@ -142,7 +142,7 @@ static void run_init(run_t *r) {
 
 /* Feeds `in` cut at the sorted positions in `cuts` (0 < cut < n); returns the last feed's rc
  * that was not 0, or 0. */
-static int feed_cuts(uvproc__jsonl_t *f, run_t *r, const char *in, size_t n, const size_t *cuts,
+static int feed_cuts(uvproc__ipc_jsonl_t *f, run_t *r, const char *in, size_t n, const size_t *cuts,
                      size_t ncuts, int *rc_out) {
     size_t i, start = 0;
     int rc = 0;
@@ -151,7 +151,7 @@ static int feed_cuts(uvproc__jsonl_t *f, run_t *r, const char *in, size_t n, con
         int c;
         r->chunk = in + start;
         r->chunk_len = stop - start;
-        c = uvproc__jsonl_feed(f, in + start, stop - start, on_line, on_error, r);
+        c = uvproc__ipc_jsonl_feed(f, in + start, stop - start, on_line, on_error, r);
         if (c != 0) {
             rc = c;
             if (c == 1)
@@ -205,13 +205,13 @@ static void reference(const char *in, size_t n, size_t max, const size_t *cuts, 
 /* Runs one chunking and compares it, events, return code and pending, with the reference. */
 static int check_cuts(const char *in, size_t n, size_t max_line, const size_t *cuts,
                       size_t ncuts) {
-    uvproc__jsonl_t f;
+    uvproc__ipc_jsonl_t f;
     run_t r;
     evlog_t want = {0};
     size_t want_pending;
     int rc;
 
-    uvproc__jsonl_init(&f, max_line);
+    uvproc__ipc_jsonl_init(&f, max_line);
     run_init(&r);
     feed_cuts(&f, &r, in, n, cuts, ncuts, &rc);
     reference(in, n, max_line ? max_line : UVPROC__JSONL_DEFAULT_MAX, cuts, ncuts, &want,
@@ -224,10 +224,10 @@ static int check_cuts(const char *in, size_t n, size_t max_line, const size_t *c
         return 1;
     }
     CHECK_EQ(rc, 0);
-    CHECK_EQ(uvproc__jsonl_pending(&f), want_pending);
+    CHECK_EQ(uvproc__ipc_jsonl_pending(&f), want_pending);
     CHECK(r.misc_fail == 0);
     CHECK(f.cap <= (max_line ? max_line : UVPROC__JSONL_DEFAULT_MAX));
-    uvproc__jsonl_free(&f);
+    uvproc__ipc_jsonl_free(&f);
     log_free(&r.log);
     log_free(&want);
     return 0;
@@ -238,14 +238,15 @@ static int check_cuts(const char *in, size_t n, size_t max_line, const size_t *c
 /* Convenience: one chunk per string, events checked against a literal list "L:text" / "E:seen". */
 static int expect(size_t max_line, const char *const *chunks, size_t nchunks,
                   const char *const *want, size_t nwant, size_t want_pending) {
-    uvproc__jsonl_t f;
+    uvproc__ipc_jsonl_t f;
     run_t r;
     size_t i;
 
-    uvproc__jsonl_init(&f, max_line);
+    uvproc__ipc_jsonl_init(&f, max_line);
     run_init(&r);
     for (i = 0; i < nchunks; i++)
-        CHECK_EQ(uvproc__jsonl_feed(&f, chunks[i], strlen(chunks[i]), on_line, on_error, &r), 0);
+        CHECK_EQ(uvproc__ipc_jsonl_feed(&f, chunks[i], strlen(chunks[i]), on_line, on_error, &r),
+                 0);
     CHECK_EQ(r.log.nev, nwant);
     for (i = 0; i < nwant; i++) {
         const event_t *e = &r.log.ev[i];
@@ -259,8 +260,8 @@ static int expect(size_t max_line, const char *const *chunks, size_t nchunks,
             CHECK_EQ(e->len, strtoul(want[i] + 2, NULL, 10));
         }
     }
-    CHECK_EQ(uvproc__jsonl_pending(&f), want_pending);
-    uvproc__jsonl_free(&f);
+    CHECK_EQ(uvproc__ipc_jsonl_pending(&f), want_pending);
+    uvproc__ipc_jsonl_free(&f);
     log_free(&r.log);
     return 0;
 }
@@ -303,15 +304,16 @@ static int test_basic(void) {
 
 static int test_nul_bytes(void) {
     static const char in[] = "a\0b\n\0\n\0\0\r\n";
-    uvproc__jsonl_t f;
+    uvproc__ipc_jsonl_t f;
     run_t r;
     size_t cut;
 
     for (cut = 0; cut <= sizeof in - 1; cut++) {
-        uvproc__jsonl_init(&f, 0);
+        uvproc__ipc_jsonl_init(&f, 0);
         run_init(&r);
-        CHECK_EQ(uvproc__jsonl_feed(&f, in, cut, on_line, on_error, &r), 0);
-        CHECK_EQ(uvproc__jsonl_feed(&f, in + cut, sizeof in - 1 - cut, on_line, on_error, &r), 0);
+        CHECK_EQ(uvproc__ipc_jsonl_feed(&f, in, cut, on_line, on_error, &r), 0);
+        CHECK_EQ(uvproc__ipc_jsonl_feed(&f, in + cut, sizeof in - 1 - cut, on_line, on_error, &r),
+                 0);
         CHECK_EQ(r.log.nev, 3);
         CHECK_EQ(r.log.ev[0].len, 3);
         CHECK(memcmp(r.log.bytes + r.log.ev[0].off, "a\0b", 3) == 0);
@@ -319,7 +321,7 @@ static int test_nul_bytes(void) {
         CHECK_EQ(r.log.bytes[r.log.ev[1].off], 0);
         CHECK_EQ(r.log.ev[2].len, 2);
         CHECK(memcmp(r.log.bytes + r.log.ev[2].off, "\0\0", 2) == 0);
-        uvproc__jsonl_free(&f);
+        uvproc__ipc_jsonl_free(&f);
         log_free(&r.log);
     }
     return 0;
@@ -431,20 +433,20 @@ static int test_random_chunking(void) {
 static int test_zero_copy(void) {
     static const char in[] = "{\"a\":1}\n{\"b\":2}\n{\"c\":";
     static const char rest[] = "3}\n{\"d\":4}\n";
-    uvproc__jsonl_t f;
+    uvproc__ipc_jsonl_t f;
     run_t r;
 
-    uvproc__jsonl_init(&f, 0);
+    uvproc__ipc_jsonl_init(&f, 0);
     run_init(&r);
     r.chunk = in;
     r.chunk_len = sizeof in - 1;
-    CHECK_EQ(uvproc__jsonl_feed(&f, in, sizeof in - 1, on_line, on_error, &r), 0);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, in, sizeof in - 1, on_line, on_error, &r), 0);
     CHECK_EQ(r.log.nev, 2);
     CHECK_EQ(r.in_place, 2);
-    CHECK_EQ(uvproc__jsonl_pending(&f), 5);
+    CHECK_EQ(uvproc__ipc_jsonl_pending(&f), 5);
     r.chunk = rest;
     r.chunk_len = sizeof rest - 1;
-    CHECK_EQ(uvproc__jsonl_feed(&f, rest, sizeof rest - 1, on_line, on_error, &r), 0);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, rest, sizeof rest - 1, on_line, on_error, &r), 0);
     CHECK_EQ(r.log.nev, 4);
     /* The split line had to be assembled; the one after it is again in place. */
     CHECK_EQ(r.in_place, 3);
@@ -452,7 +454,7 @@ static int test_zero_copy(void) {
     CHECK(memcmp(r.log.bytes + r.log.ev[2].off, "{\"c\":3}", 7) == 0);
     /* Whole lines never needed the buffer beyond the one partial. */
     CHECK(f.cap <= 256);
-    uvproc__jsonl_free(&f);
+    uvproc__ipc_jsonl_free(&f);
     log_free(&r.log);
     return 0;
 }
@@ -511,16 +513,16 @@ static int test_oversize(void) {
 static int test_oversize_streaming(void) {
     size_t chunk = 64 * 1024, max = 1u << 20, total = 32u << 20, sent;
     char *buf = xrealloc(NULL, chunk);
-    uvproc__jsonl_t f;
+    uvproc__ipc_jsonl_t f;
     run_t r;
 
     memset(buf, 'x', chunk);
-    uvproc__jsonl_init(&f, max);
+    uvproc__ipc_jsonl_init(&f, max);
     run_init(&r);
     for (sent = 0; sent < total; sent += chunk) {
-        CHECK_EQ(uvproc__jsonl_feed(&f, buf, chunk, on_line, on_error, &r), 0);
+        CHECK_EQ(uvproc__ipc_jsonl_feed(&f, buf, chunk, on_line, on_error, &r), 0);
         CHECK(f.cap <= max);
-        CHECK(uvproc__jsonl_pending(&f) <= max);
+        CHECK(uvproc__ipc_jsonl_pending(&f) <= max);
         if (sent > max)
             CHECK_EQ(r.log.nev, 1);
     }
@@ -528,11 +530,11 @@ static int test_oversize_streaming(void) {
     CHECK(r.log.ev[0].kind == 'E');
     CHECK_EQ(r.log.ev[0].err, -EMSGSIZE);
     CHECK_EQ(r.log.ev[0].len, max + chunk);
-    CHECK_EQ(uvproc__jsonl_pending(&f), 0);
-    CHECK_EQ(uvproc__jsonl_feed(&f, "\n{}\n", 4, on_line, on_error, &r), 0);
+    CHECK_EQ(uvproc__ipc_jsonl_pending(&f), 0);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "\n{}\n", 4, on_line, on_error, &r), 0);
     CHECK_EQ(r.log.nev, 2);
     CHECK_EQ(r.log.ev[1].len, 2);
-    uvproc__jsonl_free(&f);
+    uvproc__ipc_jsonl_free(&f);
     log_free(&r.log);
     free(buf);
     return 0;
@@ -543,43 +545,43 @@ static int test_oversize_streaming(void) {
 static int test_default_limit_big_line(void) {
     size_t chunk = 64 * 1024, max = UVPROC__JSONL_DEFAULT_MAX, i;
     char *buf = xrealloc(NULL, chunk);
-    uvproc__jsonl_t f;
+    uvproc__ipc_jsonl_t f;
     run_t r;
     int extra;
 
     memset(buf, 'y', chunk);
     for (extra = 0; extra <= 1; extra++) {
-        uvproc__jsonl_init(&f, 0);
+        uvproc__ipc_jsonl_init(&f, 0);
         CHECK_EQ(f.max_line, max);
         run_init(&r);
         for (i = 0; i < max / chunk; i++)
-            CHECK_EQ(uvproc__jsonl_feed(&f, buf, chunk, on_line, on_error, &r), 0);
+            CHECK_EQ(uvproc__ipc_jsonl_feed(&f, buf, chunk, on_line, on_error, &r), 0);
         if (extra)
-            CHECK_EQ(uvproc__jsonl_feed(&f, "y", 1, on_line, on_error, &r), 0);
-        CHECK_EQ(uvproc__jsonl_pending(&f), extra ? 0 : max);
+            CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "y", 1, on_line, on_error, &r), 0);
+        CHECK_EQ(uvproc__ipc_jsonl_pending(&f), extra ? 0 : max);
         CHECK(f.cap <= max);
-        CHECK_EQ(uvproc__jsonl_feed(&f, "\r\n", 2, on_line, on_error, &r), 0);
+        CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "\r\n", 2, on_line, on_error, &r), 0);
         /* Without the extra byte, the '\r' is what pushes the raw line past the limit. */
         CHECK_EQ(r.log.nev, 1);
         CHECK(r.log.ev[0].kind == 'E');
         CHECK_EQ(r.log.ev[0].len, max + 1);
-        CHECK_EQ(uvproc__jsonl_pending(&f), 0);
-        uvproc__jsonl_free(&f);
+        CHECK_EQ(uvproc__ipc_jsonl_pending(&f), 0);
+        uvproc__ipc_jsonl_free(&f);
         log_free(&r.log);
     }
 
     /* exactly max bytes then '\n' is delivered whole */
-    uvproc__jsonl_init(&f, 0);
+    uvproc__ipc_jsonl_init(&f, 0);
     run_init(&r);
     for (i = 0; i < max / chunk; i++)
-        CHECK_EQ(uvproc__jsonl_feed(&f, buf, chunk, on_line, on_error, &r), 0);
-    CHECK_EQ(uvproc__jsonl_feed(&f, "\n", 1, on_line, on_error, &r), 0);
+        CHECK_EQ(uvproc__ipc_jsonl_feed(&f, buf, chunk, on_line, on_error, &r), 0);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "\n", 1, on_line, on_error, &r), 0);
     CHECK_EQ(r.log.nev, 1);
     CHECK(r.log.ev[0].kind == 'L');
     CHECK_EQ(r.log.ev[0].len, max);
     /* A big buffer is released once its line is gone, not pinned for the channel's life. */
     CHECK_EQ(f.cap, 0);
-    uvproc__jsonl_free(&f);
+    uvproc__ipc_jsonl_free(&f);
     log_free(&r.log);
     free(buf);
     return 0;
@@ -588,44 +590,44 @@ static int test_default_limit_big_line(void) {
 /* Stopping: from a line delivered in place, from a buffered line, from an error; the rest of
  * the chunk is dropped, nothing stays pending, and the next feed starts a fresh line. */
 static int test_stop(void) {
-    uvproc__jsonl_t f;
+    uvproc__ipc_jsonl_t f;
     run_t r;
 
-    uvproc__jsonl_init(&f, 4);
+    uvproc__ipc_jsonl_init(&f, 4);
     run_init(&r);
     r.stop_after = 2;
-    CHECK_EQ(uvproc__jsonl_feed(&f, "a\nb\nc\nd", 7, on_line, on_error, &r), 1);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "a\nb\nc\nd", 7, on_line, on_error, &r), 1);
     CHECK_EQ(r.log.nev, 2);
-    CHECK_EQ(uvproc__jsonl_pending(&f), 0);
+    CHECK_EQ(uvproc__ipc_jsonl_pending(&f), 0);
     r.stop_after = -1;
-    CHECK_EQ(uvproc__jsonl_feed(&f, "e\n", 2, on_line, on_error, &r), 0);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "e\n", 2, on_line, on_error, &r), 0);
     CHECK_EQ(r.log.nev, 3);
     CHECK_EQ(r.log.bytes[r.log.ev[2].off], 'e');
 
     /* buffered line */
     r.stop_after = 4;
-    CHECK_EQ(uvproc__jsonl_feed(&f, "fg", 2, on_line, on_error, &r), 0);
-    CHECK_EQ(uvproc__jsonl_feed(&f, "h\nij", 4, on_line, on_error, &r), 1);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "fg", 2, on_line, on_error, &r), 0);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "h\nij", 4, on_line, on_error, &r), 1);
     CHECK_EQ(r.log.nev, 4);
     CHECK_EQ(r.log.ev[3].len, 3);
-    CHECK_EQ(uvproc__jsonl_pending(&f), 0);
+    CHECK_EQ(uvproc__ipc_jsonl_pending(&f), 0);
 
     /* error, mid-line: the discard state is dropped as well */
     r.stop_after = 5;
-    CHECK_EQ(uvproc__jsonl_feed(&f, "abcdefgh", 8, on_line, on_error, &r), 1);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "abcdefgh", 8, on_line, on_error, &r), 1);
     CHECK_EQ(r.log.nev, 5);
     CHECK(r.log.ev[4].kind == 'E');
     CHECK(!f.discarding);
     r.stop_after = -1;
-    CHECK_EQ(uvproc__jsonl_feed(&f, "z\n", 2, on_line, on_error, &r), 0);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "z\n", 2, on_line, on_error, &r), 0);
     CHECK_EQ(r.log.nev, 6);
     CHECK(r.log.ev[5].kind == 'L');
 
     /* error on a complete oversized line, with lines after it in the chunk */
     r.stop_after = 7;
-    CHECK_EQ(uvproc__jsonl_feed(&f, "abcdefgh\nk\n", 11, on_line, on_error, &r), 1);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "abcdefgh\nk\n", 11, on_line, on_error, &r), 1);
     CHECK_EQ(r.log.nev, 7);
-    uvproc__jsonl_free(&f);
+    uvproc__ipc_jsonl_free(&f);
     log_free(&r.log);
     return 0;
 }
@@ -640,20 +642,20 @@ static int test_stop_everywhere(void) {
     reference(sample, n, 20, NULL, 0, &want, &pend);
     for (k = 1; k <= (long)want.nev; k++)
         for (cut = 0; cut <= n; cut++) {
-            uvproc__jsonl_t f;
+            uvproc__ipc_jsonl_t f;
             run_t r;
             int rc1, rc2 = 0;
             size_t i;
 
-            uvproc__jsonl_init(&f, 20);
+            uvproc__ipc_jsonl_init(&f, 20);
             run_init(&r);
             r.stop_after = k;
-            rc1 = uvproc__jsonl_feed(&f, sample, cut, on_line, on_error, &r);
+            rc1 = uvproc__ipc_jsonl_feed(&f, sample, cut, on_line, on_error, &r);
             if (rc1 == 0)
-                rc2 = uvproc__jsonl_feed(&f, sample + cut, n - cut, on_line, on_error, &r);
+                rc2 = uvproc__ipc_jsonl_feed(&f, sample + cut, n - cut, on_line, on_error, &r);
             CHECK(rc1 == 1 || rc2 == 1);
             CHECK_EQ(r.log.nev, (size_t)k);
-            CHECK_EQ(uvproc__jsonl_pending(&f), 0);
+            CHECK_EQ(uvproc__ipc_jsonl_pending(&f), 0);
             for (i = 0; i < r.log.nev; i++) {
                 CHECK(r.log.ev[i].kind == want.ev[i].kind);
                 if (r.log.ev[i].kind == 'L') {
@@ -665,7 +667,7 @@ static int test_stop_everywhere(void) {
                     CHECK(r.log.ev[i].len > 20);
                 }
             }
-            uvproc__jsonl_free(&f);
+            uvproc__ipc_jsonl_free(&f);
             log_free(&r.log);
         }
     log_free(&want);
@@ -674,7 +676,7 @@ static int test_stop_everywhere(void) {
 
 /* Callbacks may reset or free the framer (a channel closing from inside its message callback). */
 typedef struct {
-    uvproc__jsonl_t *f;
+    uvproc__ipc_jsonl_t *f;
     int mode; /* 0 reset and go on, 1 free and stop, 2 free and go on */
     int lines;
 } reenter_t;
@@ -685,15 +687,15 @@ static int reenter_line(void *ctx, const char *line, size_t len) {
     (void)len;
     x->lines++;
     if (x->mode == 0) {
-        uvproc__jsonl_reset(x->f);
+        uvproc__ipc_jsonl_reset(x->f);
         return 0;
     }
-    uvproc__jsonl_free(x->f);
+    uvproc__ipc_jsonl_free(x->f);
     return x->mode == 1;
 }
 
 static int test_reentrant_reset_free(void) {
-    uvproc__jsonl_t f;
+    uvproc__ipc_jsonl_t f;
     reenter_t x;
     int mode;
 
@@ -701,69 +703,69 @@ static int test_reentrant_reset_free(void) {
         x.f = &f;
         x.mode = mode;
         x.lines = 0;
-        uvproc__jsonl_init(&f, 0);
-        CHECK_EQ(uvproc__jsonl_feed(&f, "{\"a\":", 5, reenter_line, NULL, &x), 0);
-        CHECK_EQ(uvproc__jsonl_feed(&f, "1}\n2\n[", 6, reenter_line, NULL, &x), mode == 1);
+        uvproc__ipc_jsonl_init(&f, 0);
+        CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "{\"a\":", 5, reenter_line, NULL, &x), 0);
+        CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "1}\n2\n[", 6, reenter_line, NULL, &x), mode == 1);
         CHECK_EQ(x.lines, mode == 1 ? 1 : 2);
-        CHECK_EQ(uvproc__jsonl_pending(&f), mode == 1 ? 0 : 1);
-        CHECK_EQ(uvproc__jsonl_feed(&f, "3]\n", 3, reenter_line, NULL, &x), mode == 1);
-        uvproc__jsonl_free(&f);
+        CHECK_EQ(uvproc__ipc_jsonl_pending(&f), mode == 1 ? 0 : 1);
+        CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "3]\n", 3, reenter_line, NULL, &x), mode == 1);
+        uvproc__ipc_jsonl_free(&f);
     }
     return 0;
 }
 
 static int test_reset_pending_reinit(void) {
-    uvproc__jsonl_t f;
+    uvproc__ipc_jsonl_t f;
     run_t r;
 
-    uvproc__jsonl_init(&f, 8);
+    uvproc__ipc_jsonl_init(&f, 8);
     run_init(&r);
-    CHECK_EQ(uvproc__jsonl_pending(&f), 0);
-    CHECK_EQ(uvproc__jsonl_feed(&f, NULL, 0, on_line, on_error, &r), 0);
-    CHECK_EQ(uvproc__jsonl_feed(&f, "abc", 3, on_line, on_error, &r), 0);
-    CHECK_EQ(uvproc__jsonl_pending(&f), 3);
-    uvproc__jsonl_reset(&f);
-    CHECK_EQ(uvproc__jsonl_pending(&f), 0);
+    CHECK_EQ(uvproc__ipc_jsonl_pending(&f), 0);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, NULL, 0, on_line, on_error, &r), 0);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "abc", 3, on_line, on_error, &r), 0);
+    CHECK_EQ(uvproc__ipc_jsonl_pending(&f), 3);
+    uvproc__ipc_jsonl_reset(&f);
+    CHECK_EQ(uvproc__ipc_jsonl_pending(&f), 0);
     CHECK_EQ(f.max_line, 8);
-    CHECK_EQ(uvproc__jsonl_feed(&f, "d\n", 2, on_line, on_error, &r), 0);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "d\n", 2, on_line, on_error, &r), 0);
     CHECK_EQ(r.log.nev, 1);
     CHECK_EQ(r.log.ev[0].len, 1);
 
     /* reset also leaves a discard */
-    CHECK_EQ(uvproc__jsonl_feed(&f, "0123456789", 10, on_line, on_error, &r), 0);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "0123456789", 10, on_line, on_error, &r), 0);
     CHECK(f.discarding);
-    uvproc__jsonl_reset(&f);
-    CHECK_EQ(uvproc__jsonl_feed(&f, "e\n", 2, on_line, on_error, &r), 0);
+    uvproc__ipc_jsonl_reset(&f);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "e\n", 2, on_line, on_error, &r), 0);
     CHECK_EQ(r.log.nev, 3);
     CHECK(r.log.ev[2].kind == 'L');
 
     /* NULL error callback: oversized lines vanish quietly */
-    CHECK_EQ(uvproc__jsonl_feed(&f, "0123456789\nf\n", 13, on_line, NULL, &r), 0);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "0123456789\nf\n", 13, on_line, NULL, &r), 0);
     CHECK_EQ(r.log.nev, 4);
 
-    uvproc__jsonl_free(&f);
-    uvproc__jsonl_free(&f); /* idempotent */
-    uvproc__jsonl_init(&f, 0);
+    uvproc__ipc_jsonl_free(&f);
+    uvproc__ipc_jsonl_free(&f); /* idempotent */
+    uvproc__ipc_jsonl_init(&f, 0);
     CHECK_EQ(f.max_line, UVPROC__JSONL_DEFAULT_MAX);
-    CHECK_EQ(uvproc__jsonl_feed(&f, "x", 1, on_line, on_error, &r), 0);
-    uvproc__jsonl_free(&f);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "x", 1, on_line, on_error, &r), 0);
+    uvproc__ipc_jsonl_free(&f);
 
     /* a zero-initialised framer uses the default limit */
     memset(&f, 0, sizeof f);
-    CHECK_EQ(uvproc__jsonl_feed(&f, "{}\n", 3, on_line, on_error, &r), 0);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "{}\n", 3, on_line, on_error, &r), 0);
     CHECK_EQ(r.log.nev, 5);
-    uvproc__jsonl_free(&f);
+    uvproc__ipc_jsonl_free(&f);
 
     /* lowering the limit below what is buffered reports the line at the next byte */
-    uvproc__jsonl_init(&f, 10);
-    CHECK_EQ(uvproc__jsonl_feed(&f, "abcdef", 6, on_line, on_error, &r), 0);
+    uvproc__ipc_jsonl_init(&f, 10);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "abcdef", 6, on_line, on_error, &r), 0);
     f.max_line = 3;
-    CHECK_EQ(uvproc__jsonl_feed(&f, "g\nh\n", 4, on_line, on_error, &r), 0);
+    CHECK_EQ(uvproc__ipc_jsonl_feed(&f, "g\nh\n", 4, on_line, on_error, &r), 0);
     CHECK_EQ(r.log.nev, 7);
     CHECK(r.log.ev[5].kind == 'E');
     CHECK_EQ(r.log.ev[5].len, 7);
     CHECK(r.log.ev[6].kind == 'L');
-    uvproc__jsonl_free(&f);
+    uvproc__ipc_jsonl_free(&f);
     log_free(&r.log);
     return 0;
 }

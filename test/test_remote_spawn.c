@@ -58,12 +58,13 @@ TEST(quote_words)
         {"a\nb", "'a\nb'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        n = uvproc__shell_quote(cases[i].in, buf, 1);
+        n = uvproc__launcher_shell_quote(cases[i].in, buf, 1);
         buf[n] = '\0';
         CHECK_STR(buf, cases[i].out);
-        CHECK_EQ(uvproc__shell_quote(cases[i].in, NULL, 1), n);
+        CHECK_EQ(uvproc__launcher_shell_quote(cases[i].in, NULL, 1), n);
     }
-    n = uvproc__shell_quote("-n", buf, 0); /* not first: no ssh option to be mistaken for */
+    n = uvproc__launcher_shell_quote("-n", buf,
+                                     0); /* not first: no ssh option to be mistaken for */
     buf[n] = '\0';
     CHECK_STR(buf, "-n");
 }
@@ -78,7 +79,7 @@ TEST(prefix_argv_shape)
     uvproc_remote_t r = {.launcher = ssh, .env = env, .cwd = "/tmp"};
     char **v;
 
-    CHECK_OK(uvproc__prefix_argv(&r, extra, "prog", argv, &v));
+    CHECK_OK(uvproc__launcher_prefix_argv(&r, extra, "prog", argv, &v));
     CHECK_STR(v[0], "/usr/bin/ssh");
     CHECK_STR(v[3], "h");
     CHECK_STR(v[4], "env -C /tmp 'A=1 2' UVPROC_CHANNEL=stdio prog 'x y'");
@@ -86,7 +87,7 @@ TEST(prefix_argv_shape)
     free(v);
 
     r = (uvproc_remote_t){.launcher = srun, .relay = "uvproc-relay"};
-    CHECK_OK(uvproc__prefix_argv(&r, NULL, "node", argv, &v));
+    CHECK_OK(uvproc__launcher_prefix_argv(&r, NULL, "node", argv, &v));
     CHECK_STR(v[0], "srun");
     CHECK_STR(v[2], "uvproc-relay");
     CHECK_STR(v[3], "node");

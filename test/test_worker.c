@@ -26,12 +26,12 @@ static void seen_add(seen_t *s, const char *what)
 
 static void on_online(uvproc_worker_t *w)
 {
-    seen_add(uvproc_worker_userdata(w), "online");
+    seen_add(uvproc_worker_data(w), "online");
 }
 
 static void on_message(uvproc_worker_t *w, uvproc_message_t *msg)
 {
-    seen_t *s = uvproc_worker_userdata(w);
+    seen_t *s = uvproc_worker_data(w);
     seen_add(s, "message");
     json_decref(s->last);
     s->last = json_incref(msg->value);
@@ -41,12 +41,12 @@ static void on_messageerror(uvproc_worker_t *w, int err, const char *text, size_
 {
     CHECK_EQ(err, UVPROC_EBADMSG);
     CHECK(len > 0 && text != NULL);
-    seen_add(uvproc_worker_userdata(w), "messageerror");
+    seen_add(uvproc_worker_data(w), "messageerror");
 }
 
 static void on_error(uvproc_worker_t *w, int err, const char *message)
 {
-    seen_t *s = uvproc_worker_userdata(w);
+    seen_t *s = uvproc_worker_data(w);
     seen_add(s, "error");
     s->errors++;
     s->error_code = err;
@@ -55,7 +55,7 @@ static void on_error(uvproc_worker_t *w, int err, const char *message)
 
 static void on_exit_cb(uvproc_worker_t *w, int code)
 {
-    seen_t *s = uvproc_worker_userdata(w);
+    seen_t *s = uvproc_worker_data(w);
     char buf[32];
     snprintf(buf, sizeof buf, "exit(%d)", code);
     seen_add(s, buf);
@@ -148,7 +148,7 @@ TEST(events_in_order)
 
 static int data_entry(uv_loop_t *loop, void *arg)
 {
-    const json_t *d = uvproc_worker_data();
+    const json_t *d = uvproc_worker_workerdata();
     (void)loop;
     CHECK(d != NULL && d != arg); /* its own copy */
     CHECK_OK(
@@ -323,7 +323,7 @@ static int waiting_entry(uv_loop_t *loop, void *arg)
 static void on_terminated(uvproc_worker_t *w, int code, void *data)
 {
     seen_t *s = data;
-    CHECK(uvproc_worker_userdata(w) == s);
+    CHECK(uvproc_worker_data(w) == s);
     CHECK_EQ(s->exits, 1); /* after on_exit */
     s->terminate_code = code;
     s->terminate_calls++;
@@ -331,7 +331,7 @@ static void on_terminated(uvproc_worker_t *w, int code, void *data)
 
 static void terminate_on_message(uvproc_worker_t *w, uvproc_message_t *msg)
 {
-    seen_t *s = uvproc_worker_userdata(w);
+    seen_t *s = uvproc_worker_data(w);
     on_message(w, msg);
     CHECK_OK(uvproc_worker_terminate(w, on_terminated, s));
     CHECK_EQ(uvproc_worker_terminate(w, on_terminated, s), UV_EALREADY);
@@ -467,7 +467,7 @@ TEST(stray_handles_closed_and_counted)
 static void inner_exit(uvproc_worker_t *w, int code)
 {
     (void)w;
-    *(int *)uvproc_worker_userdata(w) = code;
+    *(int *)uvproc_worker_data(w) = code;
 }
 
 static int nested_entry(uv_loop_t *loop, void *arg)

@@ -31,7 +31,7 @@ static int bworker_entry(uv_loop_t *loop, void *arg)
 
 static void bparent_worker_message(uvproc_worker_t *w, uvproc_message_t *msg)
 {
-    bcast_t *b = uvproc_worker_userdata(w);
+    bcast_t *b = uvproc_worker_data(w);
     if (json_is_string(msg->value) && strcmp(json_string_value(msg->value), "ready") == 0) {
         if (++b->ready == 2) {
             json_t *v = json_pack("{s:s}", "headline", "hi");
@@ -46,7 +46,7 @@ static void bparent_worker_message(uvproc_worker_t *w, uvproc_message_t *msg)
 
 static void bparent_exit(uvproc_worker_t *w, int code)
 {
-    bcast_t *b = uvproc_worker_userdata(w);
+    bcast_t *b = uvproc_worker_data(w);
     CHECK_EQ(code, 0);
     b->exits++;
 }

@@ -14,14 +14,14 @@ typedef struct {
 
 static void on_message(uvproc_worker_t *w, uvproc_message_t *msg)
 {
-    seen_t *s = uvproc_worker_userdata(w);
+    seen_t *s = uvproc_worker_data(w);
     json_decref(s->last);
     s->last = json_incref(msg->value);
 }
 
 static void on_exit_cb(uvproc_worker_t *w, int code)
 {
-    seen_t *s = uvproc_worker_userdata(w);
+    seen_t *s = uvproc_worker_data(w);
     s->exit_code = code;
     s->exits++;
 }

@@ -318,7 +318,7 @@ typedef struct {
 
 static void count_exit(uvproc_worker_t *w, int code)
 {
-    exits_t *e = uvproc_worker_userdata(w);
+    exits_t *e = uvproc_worker_data(w);
     e->exits++;
     e->last_code = code;
 }
@@ -405,7 +405,7 @@ static int hop_entry(uv_loop_t *loop, void *arg)
 
 static void hops_from_worker1(uvproc_worker_t *w, uvproc_message_t *msg)
 {
-    hops_t *h = uvproc_worker_userdata(w);
+    hops_t *h = uvproc_worker_data(w);
     uvproc_transfer_t t = {.ports = msg->ports, .port_count = msg->port_count};
     CHECK_EQ(msg->port_count, 1);
     CHECK_OK(uvproc_worker_post(h->w2, NULL, &t));
@@ -425,7 +425,7 @@ static void hops_echo(uvproc_port_t *port, uvproc_message_t *msg)
 
 static void hops_exit(uvproc_worker_t *w, int code)
 {
-    hops_t *h = uvproc_worker_userdata(w);
+    hops_t *h = uvproc_worker_data(w);
     CHECK_EQ(code, 0);
     h->exits.exits++;
 }
@@ -559,7 +559,7 @@ static int poll_entry(uv_loop_t *loop, void *arg)
 
 static void poll_reply(uvproc_worker_t *w, uvproc_message_t *msg)
 {
-    json_int_t *next = uvproc_worker_userdata(w);
+    json_int_t *next = uvproc_worker_data(w);
     CHECK_EQ(json_integer_value(msg->value), *next);
     if (++*next == POLL_RT)
         CHECK_OK(uvproc_worker_terminate(w, NULL, NULL));

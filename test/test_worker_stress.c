@@ -41,7 +41,7 @@ static int ordered_entry(uv_loop_t *loop, void *arg)
 
 static void parent_counts(uvproc_worker_t *w, uvproc_message_t *msg)
 {
-    ordered_t *o = uvproc_worker_userdata(w);
+    ordered_t *o = uvproc_worker_data(w);
     CHECK_EQ(json_integer_value(json_object_get(msg->value, "n")), o->next);
     o->next++;
 }
@@ -107,7 +107,7 @@ static int big_entry(uv_loop_t *loop, void *arg)
 
 static void big_parent_message(uvproc_worker_t *w, uvproc_message_t *msg)
 {
-    big_t *b = uvproc_worker_userdata(w);
+    big_t *b = uvproc_worker_data(w);
     const char *back = json_string_value(json_object_get(msg->value, "back"));
     if (strcmp(back, "moved") == 0) {
         CHECK_EQ(msg->buffer_count, 1);
@@ -127,7 +127,7 @@ static void big_parent_message(uvproc_worker_t *w, uvproc_message_t *msg)
 
 static void big_exit(uvproc_worker_t *w, int code)
 {
-    big_t *b = uvproc_worker_userdata(w);
+    big_t *b = uvproc_worker_data(w);
     CHECK_EQ(code, 0);
     b->exits++;
 }
@@ -175,14 +175,14 @@ static int churn_entry(uv_loop_t *loop, void *arg)
 
 static void churn_message(uvproc_worker_t *w, uvproc_message_t *msg)
 {
-    churn_t *c = uvproc_worker_userdata(w);
+    churn_t *c = uvproc_worker_data(w);
     CHECK(json_integer_value(json_object_get(msg->value, "i")) < 64);
     c->messages++;
 }
 
 static void churn_exit(uvproc_worker_t *w, int code)
 {
-    churn_t *c = uvproc_worker_userdata(w);
+    churn_t *c = uvproc_worker_data(w);
     CHECK(code >= 0 && code < 3);
     c->exits++;
 }
@@ -244,7 +244,7 @@ typedef struct {
 
 static void many_message(uvproc_worker_t *w, uvproc_message_t *msg)
 {
-    many_t *m = uvproc_worker_userdata(w);
+    many_t *m = uvproc_worker_data(w);
     (void)msg;
     if (++m->waiting == 64)
         for (int i = 0; i < 64; i++)
@@ -253,7 +253,7 @@ static void many_message(uvproc_worker_t *w, uvproc_message_t *msg)
 
 static void many_exit(uvproc_worker_t *w, int code)
 {
-    many_t *m = uvproc_worker_userdata(w);
+    many_t *m = uvproc_worker_data(w);
     CHECK_EQ(code, 1);
     m->exits++;
 }

@@ -188,9 +188,8 @@ typedef struct uvproc_cluster_listen_options_s {
 } uvproc_cluster_listen_options_t;
 
 /* Asks the primary for a server (Node's queryServer): on_listening tells the outcome. */
-UVPROC_EXTERN int uvproc_cluster_listen(uvproc_cluster_child_t *w,
-                                        const uvproc_cluster_listen_options_t *options,
-                                        uvproc_cluster_server_t **out);
+UVPROC_EXTERN int uvproc_cluster_listen(uvproc_cluster_child_t *w, uvproc_cluster_server_t **out,
+                                        const uvproc_cluster_listen_options_t *options);
 /* The port the server listens on (0 before on_listening(0), -1 for a Unix socket). */
 UVPROC_EXTERN int uvproc_cluster_server_port(const uvproc_cluster_server_t *s);
 UVPROC_EXTERN void *uvproc_cluster_server_data(const uvproc_cluster_server_t *s);

@@ -16,7 +16,7 @@ extern "C" {
 /* - command jobs: one process per job, with exec's semantics (xargs -P, GNU parallel);     */
 /* - worker jobs: a method name + JSON params sent to persistent forked workers that speak  */
 /*   npm workerpool's wire protocol, so a Node `workerpool.worker({...})` script serves a   */
-/*   C pool, and a C worker (uvproc_worker_*, below) serves Node's workerpool.              */
+/*   C pool, and a C worker (uvproc_pool_serve, below) serves Node's workerpool.           */
 /* A job's timeout counts from when it starts, never while it waits in the queue; cancel and */
 /* crashes touch only their own job. The pool object is freed after its on_close returns.   */
 
@@ -212,33 +212,33 @@ UVPROC_EXTERN void uvproc_pool_counters(const uvproc_pool_t *pool, uvproc_pool_c
 UVPROC_EXTERN void *uvproc_pool_data(const uvproc_pool_t *pool);
 
 /* Worker side (a C program that serves a uvproc pool or npm workerpool, forked with an IPC
- * channel): register methods, then uvproc_worker_run. A method gets a call and its params
+ * channel): register methods, then uvproc_pool_serve. A method gets a call and its params
  * (a JSON array, borrowed) and completes the call exactly once, now or later, with
- * uvproc_worker_resolve_new or uvproc_worker_reject; it may uvproc_worker_emit_new progress
- * events before that. */
-typedef struct uvproc_worker_call_s uvproc_worker_call_t;
-typedef void (*uvproc_worker_method_fn)(uvproc_worker_call_t *call, json_t *params, void *data);
+ * uvproc_pool_call_resolve_new or uvproc_pool_call_reject; it may uvproc_pool_call_emit_new
+ * progress events before that. */
+typedef struct uvproc_pool_call_s uvproc_pool_call_t;
+typedef void (*uvproc_pool_method_fn)(uvproc_pool_call_t *call, json_t *params, void *data);
 typedef struct {
     const char *name;
-    uvproc_worker_method_fn fn;
+    uvproc_pool_method_fn fn;
     void *data;
-} uvproc_worker_method_t;
+} uvproc_pool_method_t;
 
 /* Adopts the parent's channel (uvproc_channel_from_parent's errors), says "ready", serves
  * calls on `loop` until the parent sends "__workerpool-terminate__" or goes away; returns 0,
  * or 1 when the parent disconnected without telling (workerpool's worker exits 1 then).
  * `methods` (count n) must outlive the call. A built-in "methods" lists them, as workerpool. */
-UVPROC_EXTERN int uvproc_worker_run(uv_loop_t *loop, const uvproc_worker_method_t *methods,
+UVPROC_EXTERN int uvproc_pool_serve(uv_loop_t *loop, const uvproc_pool_method_t *methods,
                                     size_t n);
 /* Completes the call with `result` (stolen; NULL means null). The call is freed. */
-UVPROC_EXTERN int uvproc_worker_resolve_new(uvproc_worker_call_t *call, json_t *result);
+UVPROC_EXTERN int uvproc_pool_call_resolve_new(uvproc_pool_call_t *call, json_t *result);
 /* Completes the call with an error {name, message} (name NULL: "Error"). The call is freed. */
-UVPROC_EXTERN int uvproc_worker_reject(uvproc_worker_call_t *call, const char *name,
+UVPROC_EXTERN int uvproc_pool_call_reject(uvproc_pool_call_t *call, const char *name,
                                        const char *message);
 /* workerEmit: an event for the caller's on_event (payload stolen). */
-UVPROC_EXTERN int uvproc_worker_emit_new(uvproc_worker_call_t *call, json_t *payload);
+UVPROC_EXTERN int uvproc_pool_call_emit_new(uvproc_pool_call_t *call, json_t *payload);
 /* The call's id on the wire (the pool's job id when the parent is a uvproc pool). */
-UVPROC_EXTERN int64_t uvproc_worker_call_id(const uvproc_worker_call_t *call);
+UVPROC_EXTERN int64_t uvproc_pool_call_id(const uvproc_pool_call_t *call);
 
 #ifdef __cplusplus
 }

@@ -249,13 +249,10 @@ typedef void (*uvproc_exec_cb)(const uvproc_exec_result_t *result, void *data);
  * runs exactly once (never from inside this call), when the child has exited and its pipes
  * are closed. *handle (if non-NULL) stays valid until the callback returns, for
  * uvproc_exec_cancel(). options may be NULL. */
-UVPROC_EXTERN int uvproc_exec(uv_loop_t *loop, const char *command,
-                              const uvproc_exec_options_t *options, uvproc_exec_cb cb, void *data,
-                              uvproc_exec_t **handle);
+UVPROC_EXTERN int uvproc_exec(uv_loop_t *loop, uvproc_exec_t **handle, const char *command,
+                              const uvproc_exec_options_t *options, uvproc_exec_cb cb, void *data);
 /* Runs `file` with `args` (as uvproc_spawn) without a shell. */
-UVPROC_EXTERN int uvproc_exec_file(uv_loop_t *loop, const char *file, const char *const *args,
-                                   const uvproc_exec_options_t *options, uvproc_exec_cb cb,
-                                   void *data, uvproc_exec_t **handle);
+UVPROC_EXTERN int uvproc_exec_file(uv_loop_t *loop, uvproc_exec_t **handle, const char *file, const char *const *args, const uvproc_exec_options_t *options, uvproc_exec_cb cb, void *data);
 /* Stops the child (options->stop) and completes with UV_ECANCELED. Returns UV_EALREADY if
  * the exec has already finished or was already cancelled. */
 UVPROC_EXTERN int uvproc_exec_cancel(uvproc_exec_t *handle);

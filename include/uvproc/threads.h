@@ -143,7 +143,7 @@ typedef enum {
 typedef int (*uvproc_worker_entry_t)(uv_loop_t *loop, void *arg);
 
 typedef struct uvproc_worker_options_s {
-    const json_t *worker_data; /* deep-copied for the worker: uvproc_worker_data() */
+    const json_t *worker_data; /* deep-copied for the worker: uvproc_worker_workerdata() */
     const char *name;          /* copied; uvproc_worker_name() inside */
     size_t stack_size;         /* bytes; 0: the system's default (Node: resourceLimits) */
     uvproc_worker_env_mode_t env_mode;
@@ -153,7 +153,7 @@ typedef struct uvproc_worker_options_s {
     void *arg; /* passed to the entry function, on the worker's thread */
     /* Busy polling on the parent's side of this worker, as uvproc_port_options_t's. */
     unsigned busy_poll_us;
-    void *data; /* parent-side user pointer: uvproc_worker_userdata() */
+    void *data; /* parent-side user pointer: uvproc_worker_data() */
 
     /* Parent-side events, on the parent's loop, in Node's order: online, then messages,
      * then error (if any), then exit exactly once. Any may be NULL. */
@@ -194,7 +194,7 @@ UVPROC_EXTERN int uvproc_worker_terminate(uvproc_worker_t *w, uvproc_terminate_c
 UVPROC_EXTERN void uvproc_worker_ref(uvproc_worker_t *w);
 UVPROC_EXTERN void uvproc_worker_unref(uvproc_worker_t *w);
 UVPROC_EXTERN uint64_t uvproc_worker_thread_id(const uvproc_worker_t *w);
-UVPROC_EXTERN void *uvproc_worker_userdata(const uvproc_worker_t *w);
+UVPROC_EXTERN void *uvproc_worker_data(const uvproc_worker_t *w);
 /* Handles the worker's code left open that the library closed at the end (valid in
  * on_exit). Ports and broadcast channels it held are closed too, but not counted. */
 UVPROC_EXTERN size_t uvproc_worker_stray_handles(const uvproc_worker_t *w);
@@ -203,7 +203,7 @@ UVPROC_EXTERN size_t uvproc_worker_stray_handles(const uvproc_worker_t *w);
 UVPROC_EXTERN int uvproc_is_main_thread(void);
 UVPROC_EXTERN uint64_t uvproc_thread_id(void);         /* 0 on the main thread */
 UVPROC_EXTERN uvproc_port_t *uvproc_parent_port(void); /* NULL outside a worker */
-UVPROC_EXTERN const json_t *uvproc_worker_data(void);  /* borrowed; NULL if none */
+UVPROC_EXTERN const json_t *uvproc_worker_workerdata(void);  /* borrowed; NULL if none */
 UVPROC_EXTERN const char *uvproc_worker_name(void);    /* "" if none */
 /* process.exit() in a worker: ends this worker only, with `code`. The current callback goes
  * on to its end (C cannot unwind it); no other callback of the worker runs after it, except

@@ -35,7 +35,7 @@ typedef void (*uvproc__cl_action_t)(uvproc_cluster_worker_t *w, json_t *msg);
 
 static int uvproc__cl_spawn(uvproc_cluster_worker_t *w);
 
-void uvproc__cl_report(uvproc_cluster_worker_t *w, int err, json_t *msg)
+void uvproc__cluster_report(uvproc_cluster_worker_t *w, int err, json_t *msg)
 {
     CL_EMIT(w->cluster, on_error, w, err, msg);
 }
@@ -90,7 +90,7 @@ static int64_t uvproc__cl_next_delay(uvproc_cluster_worker_t *w, uint64_t now)
 
 static void uvproc__cl_timer_cb(uv_timer_t *t)
 {
-    uvproc__cl_event(t->data, UVPROC__EV_TIMER, NULL);
+    uvproc__cluster_event(t->data, UVPROC__EV_TIMER, NULL);
 }
 
 static void a_online(uvproc_cluster_worker_t *w, json_t *msg)
@@ -103,9 +103,9 @@ static void a_online(uvproc_cluster_worker_t *w, json_t *msg)
 /* msg was validated before the event was raised. */
 static void uvproc__cl_emit_listening(uvproc_cluster_worker_t *w, json_t *msg)
 {
-    uvproc__cl_query_t q;
+    uvproc__cluster_query_t q;
     uvproc_cluster_address_t a;
-    uvproc__cl_parse_query(msg, &q);
+    uvproc__cluster_parse_query(msg, &q);
     a = (uvproc_cluster_address_t){q.address, (int)q.port, q.address_type};
     CL_EMIT(w->cluster, on_listening, w, &a);
 }
@@ -114,7 +114,7 @@ static void a_listening(uvproc_cluster_worker_t *w, json_t *msg)
 {
     w->state = UVPROC_WORKER_LISTENING;
     uvproc__cl_emit_listening(w, msg);
-    uvproc__cl_reload_ready(w->cluster, w);
+    uvproc__cluster_reload_ready(w->cluster, w);
 }
 
 static void a_listen_more(uvproc_cluster_worker_t *w, json_t *msg)
@@ -124,13 +124,13 @@ static void a_listen_more(uvproc_cluster_worker_t *w, json_t *msg)
 
 static void a_duplicate(uvproc_cluster_worker_t *w, json_t *msg)
 {
-    uvproc__cl_report(w, UV_EPROTO, msg); /* online twice: a confused worker */
+    uvproc__cluster_report(w, UV_EPROTO, msg); /* online twice: a confused worker */
 }
 
 static void a_late(uvproc_cluster_worker_t *w, json_t *msg)
 {
     /* A worker that came up while being stopped: tell the user, stay STOPPING. */
-    if (uvproc__cl_act(msg) != NULL && strcmp(uvproc__cl_act(msg), "online") == 0)
+    if (uvproc__cluster_act(msg) != NULL && strcmp(uvproc__cluster_act(msg), "online") == 0)
         CL_EMIT(w->cluster, on_online, w);
     else
         uvproc__cl_emit_listening(w, msg);
@@ -140,8 +140,8 @@ static void a_disconnect(uvproc_cluster_worker_t *w, json_t *msg)
 {
     (void)msg;
     w->peer.ch = NULL;
-    uvproc__cl_forget_worker(w);
-    uvproc__cl_cancel_all(&w->peer);
+    uvproc__cluster_forget_worker(w);
+    uvproc__cluster_cancel_all(&w->peer);
     CL_EMIT(w->cluster, on_disconnect, w);
 }
 
@@ -161,7 +161,7 @@ static void a_exit(uvproc_cluster_worker_t *w, json_t *msg)
     int crash_loop = 0;
     (void)msg;
 
-    uvproc__cl_forget_worker(w);
+    uvproc__cluster_forget_worker(w);
     if (c->stopping || w->voluntary || c->o.restart.disabled) {
         uvproc__cl_dead(w);
     } else {
@@ -180,7 +180,7 @@ static void a_exit(uvproc_cluster_worker_t *w, json_t *msg)
     if (crash_loop) {
         CL_EMIT(c, on_crash_loop, w);
         if (c->reloading && c->reload_new == w)
-            uvproc__cl_reload_end(c, UVPROC_ECRASHLOOP);
+            uvproc__cluster_reload_end(c, UVPROC_ECRASHLOOP);
     }
 }
 
@@ -188,7 +188,7 @@ static void a_exit_stopped(uvproc_cluster_worker_t *w, json_t *msg)
 {
     (void)msg;
     uv_timer_stop(&w->timer);
-    uvproc__cl_forget_worker(w);
+    uvproc__cluster_forget_worker(w);
     uvproc__cl_dead(w);
     CL_EMIT(w->cluster, on_exit, w, w->exit_code, w->exit_signal);
 }
@@ -199,10 +199,10 @@ static void a_stop(uvproc_cluster_worker_t *w, json_t *msg)
     uint64_t grace = w->cluster->o.grace_ms != 0 ? w->cluster->o.grace_ms : 5000;
     (void)msg;
     w->state = UVPROC_WORKER_STOPPING;
-    uvproc__cl_forget_worker(w);
+    uvproc__cluster_forget_worker(w);
     /* Without a channel the worker cannot be asked: SIGTERM is the next politest thing. */
-    if (uvproc__cl_send(&w->peer, json_pack("{s:s}", "act", "disconnect"), NULL, NULL, NULL, NULL,
-                        NULL) != 0)
+    if (uvproc__cluster_send(&w->peer, json_pack("{s:s}", "act", "disconnect"), NULL, NULL, NULL,
+                             NULL, NULL) != 0)
         uvproc_kill(w->proc, SIGTERM);
     uv_timer_start(&w->timer, uvproc__cl_timer_cb, grace, 0);
 }
@@ -235,7 +235,7 @@ static void a_ignore(uvproc_cluster_worker_t *w, json_t *msg)
 
 static void a_impossible(uvproc_cluster_worker_t *w, json_t *msg)
 {
-    uvproc__cl_report(w, UV_EINVAL, msg);
+    uvproc__cluster_report(w, UV_EINVAL, msg);
 }
 
 static const uvproc__cl_action_t uvproc__cl_table[UVPROC_WORKER_DEAD + 1][UVPROC__EV_COUNT] = {
@@ -254,7 +254,7 @@ static const uvproc__cl_action_t uvproc__cl_table[UVPROC_WORKER_DEAD + 1][UVPROC
 /* How often each cell ran, process-wide: the tests read it to show that every cell that can
  * happen has been exercised (test/test_cluster.c prints the table). Loop threads of
  * different clusters may race on it; it is a statistic, never read by the library. */
-unsigned long uvproc__cl_cells[UVPROC_WORKER_DEAD + 1][UVPROC__EV_COUNT];
+unsigned long uvproc__cluster_cells[UVPROC_WORKER_DEAD + 1][UVPROC__EV_COUNT];
 
 /* ---------------------------------------------------------------------------------------- */
 /* slots                                                                                    */
@@ -265,7 +265,7 @@ static void uvproc__cl_slot_freed(uv_handle_t *h)
     uvproc_cluster_t *c = w->cluster;
     free(w);
     c->nslots--;
-    uvproc__cl_maybe_finish(c);
+    uvproc__cluster_maybe_finish(c);
 }
 
 static void uvproc__cl_slot_free(uvproc_cluster_worker_t *w)
@@ -284,19 +284,19 @@ static void uvproc__cl_slot_free(uvproc_cluster_worker_t *w)
 
 /* Runs the cell for (state, ev). Events raised while a cell runs (a user callback calling
  * uvproc_cluster_stop, say) run after it, in order, so no cell ever sees a half-changed slot. */
-void uvproc__cl_event(uvproc_cluster_worker_t *w, uvproc__cl_event_t ev, json_t *msg)
+void uvproc__cluster_event(uvproc_cluster_worker_t *w, uvproc__cluster_event_t ev, json_t *msg)
 {
     if (w->dispatching) {
         w->events |= 1u << ev;
         return;
     }
     w->dispatching = 1;
-    uvproc__cl_cells[w->state][ev]++;
+    uvproc__cluster_cells[w->state][ev]++;
     uvproc__cl_table[w->state][ev](w, msg);
     while (w->events != 0) {
         int next = __builtin_ctz(w->events);
         w->events &= ~(1u << next);
-        uvproc__cl_cells[w->state][next]++;
+        uvproc__cluster_cells[w->state][next]++;
         uvproc__cl_table[w->state][next](w, NULL);
     }
     w->dispatching = 0;
@@ -328,37 +328,37 @@ static void uvproc__cl_on_internal(uvproc_channel_t *ch, json_t *msg, uvproc_han
     uvproc_cluster_worker_t *w = uvproc_channel_data(ch);
     const char *act;
 
-    if (!uvproc__cl_is_cluster(msg)) {
+    if (!uvproc__cluster_is_cluster(msg)) {
         if (handle != NULL)
             uv_close((uv_handle_t *)handle->stream, (uv_close_cb)free);
         return; /* another NODE_ command: ignored, as Node's primary does */
     }
-    if (uvproc__cl_route_reply(&w->peer, msg, handle))
+    if (uvproc__cluster_route_reply(&w->peer, msg, handle))
         return;
     if (handle != NULL) /* workers send no handles to the primary */
         uv_close((uv_handle_t *)handle->stream, (uv_close_cb)free);
-    act = uvproc__cl_act(msg);
+    act = uvproc__cluster_act(msg);
     if (act == NULL)
-        uvproc__cl_report(w, UV_EPROTO, msg); /* no act, and no request of ours to answer */
+        uvproc__cluster_report(w, UV_EPROTO, msg); /* no act, and no request of ours to answer */
     else if (strcmp(act, "online") == 0)
-        uvproc__cl_event(w, UVPROC__EV_ONLINE, msg);
+        uvproc__cluster_event(w, UVPROC__EV_ONLINE, msg);
     else if (strcmp(act, "listening") == 0) {
-        uvproc__cl_query_t q;
-        if (uvproc__cl_parse_query(msg, &q) != 0)
-            uvproc__cl_report(w, UV_EPROTO, msg); /* not an event: the state stays */
+        uvproc__cluster_query_t q;
+        if (uvproc__cluster_parse_query(msg, &q) != 0)
+            uvproc__cluster_report(w, UV_EPROTO, msg); /* not an event: the state stays */
         else
-            uvproc__cl_event(w, UVPROC__EV_LISTENING, msg);
+            uvproc__cluster_event(w, UVPROC__EV_LISTENING, msg);
     } else if (strcmp(act, "queryServer") == 0)
-        uvproc__cl_query_server(w, msg);
+        uvproc__cluster_query_server(w, msg);
     else if (strcmp(act, "close") == 0)
-        uvproc__cl_close_server(w, msg);
+        uvproc__cluster_close_server(w, msg);
     else if (strcmp(act, "exitedAfterDisconnect") == 0) {
         json_t *seq = json_object_get(msg, "seq");
         w->voluntary = 1;
-        uvproc__cl_send(&w->peer, json_pack("{s:O}", "ack", seq != NULL ? seq : json_null()), NULL,
-                        NULL, NULL, NULL, NULL);
+        uvproc__cluster_send(&w->peer, json_pack("{s:O}", "ack", seq != NULL ? seq : json_null()),
+                             NULL, NULL, NULL, NULL, NULL);
     } else
-        uvproc__cl_report(w, UV_EPROTO, msg);
+        uvproc__cluster_report(w, UV_EPROTO, msg);
 }
 
 static void uvproc__cl_on_message(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *handle)
@@ -373,18 +373,18 @@ static void uvproc__cl_on_channel_error(uvproc_channel_t *ch, int err, const cha
 {
     uvproc_cluster_worker_t *w = uvproc_channel_data(ch);
     json_t *text = line != NULL ? json_stringn_nocheck(line, len) : NULL;
-    uvproc__cl_report(w, err, text);
+    uvproc__cluster_report(w, err, text);
     json_decref(text);
 }
 
 static void uvproc__cl_on_channel_gone(uvproc_channel_t *ch)
 {
-    uvproc__cl_event(uvproc_channel_data(ch), UVPROC__EV_DISCONNECT, NULL);
+    uvproc__cluster_event(uvproc_channel_data(ch), UVPROC__EV_DISCONNECT, NULL);
 }
 
 static void uvproc__cl_on_spawn_error(uvproc_process_t *p, const uvproc_error_t *err)
 {
-    uvproc__cl_report(uvproc_process_data(p), err->code, NULL);
+    uvproc__cluster_report(uvproc_process_data(p), err->code, NULL);
 }
 
 static void uvproc__cl_on_close(uvproc_process_t *p, int64_t code, int signal)
@@ -397,8 +397,8 @@ static void uvproc__cl_on_close(uvproc_process_t *p, int64_t code, int signal)
     w->has_usage = 1;
     w->proc = NULL; /* freed when this returns */
     w->peer.ch = NULL;
-    uvproc__cl_cancel_all(&w->peer);
-    uvproc__cl_event(w, UVPROC__EV_EXIT, NULL);
+    uvproc__cluster_cancel_all(&w->peer);
+    uvproc__cluster_event(w, UVPROC__EV_EXIT, NULL);
 }
 
 static int uvproc__cl_spawn(uvproc_cluster_worker_t *w)
@@ -431,12 +431,12 @@ static int uvproc__cl_spawn(uvproc_cluster_worker_t *w)
     w->state = UVPROC_WORKER_STARTING;
     w->voluntary = 0;
     w->started_ms = uv_now(c->loop);
-    w->peer = (uvproc__cl_peer_t){0};
+    w->peer = (uvproc__cluster_peer_t){0};
     err = uvproc_fork(c->loop, &w->proc, c->file, (const char *const *)c->args, &fo);
     c->env[c->env_len] = NULL;
     if (err != 0) {
         /* Not even a process object (no memory): as if it had died at once. */
-        uvproc__cl_report(w, err, NULL);
+        uvproc__cluster_report(w, err, NULL);
         w->proc = NULL;
         w->exit_code = err;
         w->exit_signal = 0;
@@ -451,7 +451,7 @@ static int uvproc__cl_spawn(uvproc_cluster_worker_t *w)
 }
 
 /* A new slot with a running worker (or one whose failure is already under way). */
-uvproc_cluster_worker_t *uvproc__cl_add_worker(uvproc_cluster_t *c)
+uvproc_cluster_worker_t *uvproc__cluster_add_worker(uvproc_cluster_t *c)
 {
     uvproc_cluster_worker_t *w = uvproc__cl_slot_new(c);
     if (w == NULL)
@@ -461,7 +461,7 @@ uvproc_cluster_worker_t *uvproc__cl_add_worker(uvproc_cluster_t *c)
     w->dispatching = 0;
     if (w->events != 0) {
         w->events = 0;
-        uvproc__cl_event(w, UVPROC__EV_EXIT, NULL);
+        uvproc__cluster_event(w, UVPROC__EV_EXIT, NULL);
         return NULL;
     }
     return w;

@@ -6,15 +6,15 @@
 #include "cluster_proto.h"
 #include "uvproc.h"
 
-typedef struct uvproc__cl_handle_s uvproc__cl_handle_t;
+typedef struct uvproc__cluster_handle_s uvproc__cluster_handle_t;
 
 struct uvproc_cluster_worker_s {
     uvproc_cluster_t *cluster;
     uvproc_cluster_worker_state_t state;
     unsigned id; /* NODE_UNIQUE_ID of the current process */
     uvproc_process_t *proc;
-    uvproc__cl_peer_t peer; /* peer.ch: the channel while connected */
-    uv_timer_t timer;       /* backoff delay, or the stop grace period */
+    uvproc__cluster_peer_t peer; /* peer.ch: the channel while connected */
+    uv_timer_t timer;            /* backoff delay, or the stop grace period */
     uint64_t started_ms, exited_ms;
     unsigned restarts;     /* in the slot's lifetime */
     unsigned streak;       /* restarts since the delay was last reset */
@@ -47,7 +47,7 @@ struct uvproc_cluster_s {
     unsigned next_id;
     unsigned target; /* workers wanted */
     uvproc_cluster_worker_t *workers;
-    uvproc__cl_handle_t *handles;
+    uvproc__cluster_handle_t *handles;
     int stopping;
     void (*stop_cb)(uvproc_cluster_t *c, void *data);
     void *stop_data;
@@ -65,15 +65,15 @@ struct uvproc_cluster_s {
 /* cluster_handle.c */
 
 /* A worker's queryServer: finds or creates the handle for its key and answers the worker. */
-void uvproc__cl_query_server(uvproc_cluster_worker_t *w, json_t *msg);
+void uvproc__cluster_query_server(uvproc_cluster_worker_t *w, json_t *msg);
 /* A worker's act:'close' for a key. */
-void uvproc__cl_close_server(uvproc_cluster_worker_t *w, json_t *msg);
+void uvproc__cluster_close_server(uvproc_cluster_worker_t *w, json_t *msg);
 /* The worker gets no more connections (disconnecting, gone). */
-void uvproc__cl_forget_worker(uvproc_cluster_worker_t *w);
-/* Closes every listening socket; uvproc__cl_handles_closed() when the last one has. */
-void uvproc__cl_close_handles(uvproc_cluster_t *c);
+void uvproc__cluster_forget_worker(uvproc_cluster_worker_t *w);
+/* Closes every listening socket; uvproc__cluster_handles_closed() when the last one has. */
+void uvproc__cluster_close_handles(uvproc_cluster_t *c);
 /* Frees them all, once closed (the cluster's end). */
-void uvproc__cl_free_handles(uvproc_cluster_t *c);
+void uvproc__cluster_free_handles(uvproc_cluster_t *c);
 
 /* cluster.c: the slot table. Everything that happens to a slot is one of these events. */
 typedef enum {
@@ -84,23 +84,23 @@ typedef enum {
     UVPROC__EV_STOP,
     UVPROC__EV_TIMER,
     UVPROC__EV_COUNT
-} uvproc__cl_event_t;
+} uvproc__cluster_event_t;
 
 /* Runs the table's cell for (w's state, ev); may free w (when it ends DEAD). */
-void uvproc__cl_event(uvproc_cluster_worker_t *w, uvproc__cl_event_t ev, json_t *msg);
+void uvproc__cluster_event(uvproc_cluster_worker_t *w, uvproc__cluster_event_t ev, json_t *msg);
 /* A new slot with a worker starting; NULL if it failed at once (already reported). */
-uvproc_cluster_worker_t *uvproc__cl_add_worker(uvproc_cluster_t *c);
+uvproc_cluster_worker_t *uvproc__cluster_add_worker(uvproc_cluster_t *c);
 /* Runs per cell of the state x event table ([state][event], events in the table's column
  * order: online, listening, disconnect, exit, stop, timer), for the tests. */
-extern unsigned long uvproc__cl_cells[6][6];
+extern unsigned long uvproc__cluster_cells[6][6];
 
 /* cluster_control.c: what slots tell the cluster. */
-void uvproc__cl_handles_closed(uvproc_cluster_t *c);
+void uvproc__cluster_handles_closed(uvproc_cluster_t *c);
 /* A slot reached LISTENING: if it is a reload's replacement, the reload moves on. */
-void uvproc__cl_reload_ready(uvproc_cluster_t *c, uvproc_cluster_worker_t *w);
-void uvproc__cl_reload_end(uvproc_cluster_t *c, int status);
+void uvproc__cluster_reload_ready(uvproc_cluster_t *c, uvproc_cluster_worker_t *w);
+void uvproc__cluster_reload_end(uvproc_cluster_t *c, int status);
 /* A slot was freed: a stop may be complete. */
-void uvproc__cl_maybe_finish(uvproc_cluster_t *c);
-void uvproc__cl_report(uvproc_cluster_worker_t *w, int err, json_t *msg);
+void uvproc__cluster_maybe_finish(uvproc_cluster_t *c);
+void uvproc__cluster_report(uvproc_cluster_worker_t *w, int err, json_t *msg);
 
 #endif

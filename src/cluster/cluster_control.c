@@ -51,7 +51,7 @@ static void uvproc__cl_strv_free(char **v)
 
 static void uvproc__cl_free(uvproc_cluster_t *c)
 {
-    uvproc__cl_free_handles(c);
+    uvproc__cluster_free_handles(c);
     free(c->file);
     uvproc__cl_strv_free(c->args);
     c->env[c->env_len] = NULL;
@@ -128,7 +128,7 @@ int uvproc_cluster_start(uv_loop_t *loop, uvproc_cluster_t **out, const char *fi
     n = c->o.workers != 0 ? c->o.workers : uv_available_parallelism();
     c->target = n;
     for (unsigned i = 0; i < n; i++)
-        uvproc__cl_add_worker(c);
+        uvproc__cluster_add_worker(c);
     if (out != NULL)
         *out = c;
     return 0;
@@ -150,7 +150,7 @@ static void uvproc__cl_finish_cb(uv_idle_t *idle)
 
 /* The stop is complete once every slot is freed and every listening socket closed; the user
  * hears it on a clean stack (an idle callback), not from inside some worker's event. */
-void uvproc__cl_maybe_finish(uvproc_cluster_t *c)
+void uvproc__cluster_maybe_finish(uvproc_cluster_t *c)
 {
     if (c->stopping == 1 && c->workers == NULL && c->pending_closes == 0 && c->nslots == 0) {
         c->stopping = 2;
@@ -158,9 +158,9 @@ void uvproc__cl_maybe_finish(uvproc_cluster_t *c)
     }
 }
 
-void uvproc__cl_handles_closed(uvproc_cluster_t *c)
+void uvproc__cluster_handles_closed(uvproc_cluster_t *c)
 {
-    uvproc__cl_maybe_finish(c);
+    uvproc__cluster_maybe_finish(c);
 }
 
 int uvproc_cluster_stop(uvproc_cluster_t *c, void (*cb)(uvproc_cluster_t *c, void *data),
@@ -175,13 +175,13 @@ int uvproc_cluster_stop(uvproc_cluster_t *c, void (*cb)(uvproc_cluster_t *c, voi
     c->stop_cb = cb;
     c->stop_data = data;
     if (c->reloading)
-        uvproc__cl_reload_end(c, UV_ECANCELED);
-    uvproc__cl_close_handles(c);
+        uvproc__cluster_reload_end(c, UV_ECANCELED);
+    uvproc__cluster_close_handles(c);
     for (w = c->workers; w != NULL; w = next) {
         next = w->next;
-        uvproc__cl_event(w, UVPROC__EV_STOP, NULL);
+        uvproc__cluster_event(w, UVPROC__EV_STOP, NULL);
     }
-    uvproc__cl_maybe_finish(c);
+    uvproc__cluster_maybe_finish(c);
     return 0;
 }
 
@@ -193,7 +193,7 @@ static int uvproc__cl_live(const uvproc_cluster_worker_t *w)
     return w->state != UVPROC_WORKER_STOPPING && w->state != UVPROC_WORKER_DEAD;
 }
 
-void uvproc__cl_reload_end(uvproc_cluster_t *c, int status)
+void uvproc__cluster_reload_end(uvproc_cluster_t *c, int status)
 {
     void (*cb)(uvproc_cluster_t *, int, void *) = c->reload_cb;
     c->reloading = 0;
@@ -204,7 +204,7 @@ void uvproc__cl_reload_end(uvproc_cluster_t *c, int status)
 }
 
 /* Starts the replacement of the next old worker; the old one is stopped once the new one
- * listens (uvproc__cl_reload_ready), so the port never lacks a ready worker. */
+ * listens (uvproc__cluster_reload_ready), so the port never lacks a ready worker. */
 static void uvproc__cl_reload_step(uvproc_cluster_t *c)
 {
     while (c->reloading && c->reload_next < c->reload_count) {
@@ -212,16 +212,16 @@ static void uvproc__cl_reload_step(uvproc_cluster_t *c)
             c->reload_next++; /* it died for good meanwhile: nothing to replace */
             continue;
         }
-        c->reload_new = uvproc__cl_add_worker(c);
+        c->reload_new = uvproc__cluster_add_worker(c);
         if (c->reload_new == NULL)
-            uvproc__cl_reload_end(c, UVPROC_ECRASHLOOP);
+            uvproc__cluster_reload_end(c, UVPROC_ECRASHLOOP);
         return;
     }
     if (c->reloading)
-        uvproc__cl_reload_end(c, 0);
+        uvproc__cluster_reload_end(c, 0);
 }
 
-void uvproc__cl_reload_ready(uvproc_cluster_t *c, uvproc_cluster_worker_t *w)
+void uvproc__cluster_reload_ready(uvproc_cluster_t *c, uvproc_cluster_worker_t *w)
 {
     uvproc_cluster_worker_t *old;
     if (!c->reloading || c->reload_new != w)
@@ -230,7 +230,7 @@ void uvproc__cl_reload_ready(uvproc_cluster_t *c, uvproc_cluster_worker_t *w)
     c->reload_old[c->reload_next++] = NULL;
     c->reload_new = NULL;
     if (old != NULL)
-        uvproc__cl_event(old, UVPROC__EV_STOP, NULL);
+        uvproc__cluster_event(old, UVPROC__EV_STOP, NULL);
     uvproc__cl_reload_step(c);
 }
 
@@ -275,12 +275,12 @@ int uvproc_cluster_resize(uvproc_cluster_t *c, unsigned n)
         live += uvproc__cl_live(w);
     c->target = n;
     for (; live < n; live++)
-        uvproc__cl_add_worker(c);
+        uvproc__cluster_add_worker(c);
     for (w = c->workers; w != NULL && live > n; w = next) {
         next = w->next;
         if (uvproc__cl_live(w) && w != c->reload_new) {
             live--;
-            uvproc__cl_event(w, UVPROC__EV_STOP, NULL);
+            uvproc__cluster_event(w, UVPROC__EV_STOP, NULL);
         }
     }
     return 0;
@@ -290,7 +290,7 @@ int uvproc_cluster_worker_stop(uvproc_cluster_worker_t *w)
 {
     if (w == NULL)
         return UV_EINVAL;
-    uvproc__cl_event(w, UVPROC__EV_STOP, NULL);
+    uvproc__cluster_event(w, UVPROC__EV_STOP, NULL);
     return 0;
 }
 
@@ -299,7 +299,7 @@ int uvproc_cluster_worker_stop(uvproc_cluster_worker_t *w)
 
 int uvproc_cluster_send(uvproc_cluster_worker_t *w, const json_t *msg)
 {
-    return w != NULL ? uvproc__cl_send_user(&w->peer, msg) : UV_EINVAL;
+    return w != NULL ? uvproc__cluster_send_user(&w->peer, msg) : UV_EINVAL;
 }
 
 int uvproc_cluster_broadcast(uvproc_cluster_t *c, const json_t *msg)

@@ -21,7 +21,7 @@ typedef struct {
     int busy; /* a newconn is in flight (one per worker, as Node) */
 } uvproc__cl_entry_t;
 
-struct uvproc__cl_handle_s {
+struct uvproc__cluster_handle_s {
     uvproc_cluster_t *c;
     char *key;
     int rr;
@@ -38,12 +38,12 @@ struct uvproc__cl_handle_s {
     int waiting;        /* round-robin: libuv holds a connection we have not accepted */
     uv_stream_t **back; /* round-robin: connections a worker refused, to give to another */
     size_t nback, backcap;
-    uvproc__cl_handle_t *next;
+    uvproc__cluster_handle_t *next;
 };
 
 /* One connection handed to a worker: settled when both the send and the reply are done. */
 typedef struct {
-    uvproc__cl_handle_t *h;
+    uvproc__cluster_handle_t *h;
     uvproc_cluster_worker_t *w;
     uv_stream_t *conn;
     int refs;
@@ -51,14 +51,14 @@ typedef struct {
     int accepted;
 } uvproc__cl_inflight_t;
 
-static void uvproc__cl_rr_dispatch(uvproc__cl_handle_t *h);
+static void uvproc__cl_rr_dispatch(uvproc__cluster_handle_t *h);
 
 static void uvproc__cl_free_stream(uv_handle_t *s)
 {
     free(s);
 }
 
-static uv_stream_t *uvproc__cl_new_stream(uvproc__cl_handle_t *h)
+static uv_stream_t *uvproc__cl_new_stream(uvproc__cluster_handle_t *h)
 {
     uv_stream_t *s;
     if (h->address_type == -1) {
@@ -73,7 +73,7 @@ static uv_stream_t *uvproc__cl_new_stream(uvproc__cl_handle_t *h)
     return s;
 }
 
-static uvproc__cl_entry_t *uvproc__cl_find(uvproc__cl_handle_t *h, uvproc_cluster_worker_t *w)
+static uvproc__cl_entry_t *uvproc__cl_find(uvproc__cluster_handle_t *h, uvproc_cluster_worker_t *w)
 {
     for (size_t i = 0; i < h->nws; i++)
         if (h->ws[i].w == w)
@@ -81,7 +81,7 @@ static uvproc__cl_entry_t *uvproc__cl_find(uvproc__cl_handle_t *h, uvproc_cluste
     return NULL;
 }
 
-static int uvproc__cl_push_back(uvproc__cl_handle_t *h, uv_stream_t *conn)
+static int uvproc__cl_push_back(uvproc__cluster_handle_t *h, uv_stream_t *conn)
 {
     if (h->nback == h->backcap) {
         size_t cap = h->backcap != 0 ? h->backcap * 2 : 4;
@@ -96,7 +96,7 @@ static int uvproc__cl_push_back(uvproc__cl_handle_t *h, uv_stream_t *conn)
 }
 
 /* A connection no worker took: give it to another one, or drop it once the cluster closes. */
-static void uvproc__cl_redistribute(uvproc__cl_handle_t *h, uv_stream_t *conn)
+static void uvproc__cl_redistribute(uvproc__cluster_handle_t *h, uv_stream_t *conn)
 {
     if (h->closed || uvproc__cl_push_back(h, conn) != 0) {
         uv_close((uv_handle_t *)conn, uvproc__cl_free_stream);
@@ -141,7 +141,7 @@ static void uvproc__cl_newconn_reply(void *arg, json_t *reply, uvproc_handle_t *
     uvproc__cl_inflight_settle(f);
 }
 
-static uvproc__cl_entry_t *uvproc__cl_next_free(uvproc__cl_handle_t *h)
+static uvproc__cl_entry_t *uvproc__cl_next_free(uvproc__cluster_handle_t *h)
 {
     for (size_t k = 0; k < h->nws; k++) {
         size_t i = (h->cursor + k) % h->nws;
@@ -153,7 +153,7 @@ static uvproc__cl_entry_t *uvproc__cl_next_free(uvproc__cl_handle_t *h)
     return NULL;
 }
 
-static uv_stream_t *uvproc__cl_take_conn(uvproc__cl_handle_t *h)
+static uv_stream_t *uvproc__cl_take_conn(uvproc__cluster_handle_t *h)
 {
     uv_stream_t *conn;
     if (h->nback > 0) {
@@ -172,7 +172,7 @@ static uv_stream_t *uvproc__cl_take_conn(uvproc__cl_handle_t *h)
     return conn;
 }
 
-static void uvproc__cl_rr_dispatch(uvproc__cl_handle_t *h)
+static void uvproc__cl_rr_dispatch(uvproc__cluster_handle_t *h)
 {
     while (!h->closed && (h->nback > 0 || h->waiting)) {
         uvproc__cl_entry_t *e = uvproc__cl_next_free(h);
@@ -192,8 +192,9 @@ static void uvproc__cl_rr_dispatch(uvproc__cl_handle_t *h)
         }
         *f = (uvproc__cl_inflight_t){h, e->w, conn, 2, 0, -1};
         e->busy = 1;
-        err = uvproc__cl_send(&e->w->peer, json_pack("{s:s,s:s}", "act", "newconn", "key", h->key),
-                              conn, uvproc__cl_newconn_reply, f, uvproc__cl_newconn_sent, f);
+        err = uvproc__cluster_send(&e->w->peer,
+                                   json_pack("{s:s,s:s}", "act", "newconn", "key", h->key), conn,
+                                   uvproc__cl_newconn_reply, f, uvproc__cl_newconn_sent, f);
         if (err != 0) {
             /* The worker's channel is gone: it gets nothing more from this handle. */
             free(f);
@@ -207,7 +208,7 @@ static void uvproc__cl_rr_dispatch(uvproc__cl_handle_t *h)
 
 static void uvproc__cl_on_connection(uv_stream_t *server, int status)
 {
-    uvproc__cl_handle_t *h = server->data;
+    uvproc__cluster_handle_t *h = server->data;
     if (status != 0)
         return; /* EMFILE and the like: libuv retries on the next readiness */
     h->waiting = 1;
@@ -228,7 +229,7 @@ static int uvproc__cl_sockaddr(const char *address, int port, struct sockaddr_st
 
 /* Shared policy: bind now, so that EADDRINUSE is the answer to this request (libuv and Node
  * defer it to the worker's listen); the worker listens on the socket it receives. */
-static int uvproc__cl_bind_shared(uvproc__cl_handle_t *h, const struct sockaddr_storage *ss)
+static int uvproc__cl_bind_shared(uvproc__cluster_handle_t *h, const struct sockaddr_storage *ss)
 {
     int one = 1, fd, err;
     socklen_t len =
@@ -248,14 +249,14 @@ static int uvproc__cl_bind_shared(uvproc__cl_handle_t *h, const struct sockaddr_
     return err;
 }
 
-static int uvproc__cl_bind(uvproc__cl_handle_t *h, const struct sockaddr_storage *ss)
+static int uvproc__cl_bind(uvproc__cluster_handle_t *h, const struct sockaddr_storage *ss)
 {
     if (h->rr)
         return uv_tcp_bind(&h->u.tcp, (const struct sockaddr *)ss, 0);
     return uvproc__cl_bind_shared(h, ss);
 }
 
-static int uvproc__cl_sockname(uvproc__cl_handle_t *h)
+static int uvproc__cl_sockname(uvproc__cluster_handle_t *h)
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
@@ -275,7 +276,7 @@ static int uvproc__cl_sockname(uvproc__cl_handle_t *h)
     return h->sockname != NULL ? 0 : UV_ENOMEM;
 }
 
-static int uvproc__cl_open(uvproc__cl_handle_t *h, const uvproc__cl_query_t *q)
+static int uvproc__cl_open(uvproc__cluster_handle_t *h, const uvproc__cluster_query_t *q)
 {
     uvproc_cluster_t *c = h->c;
     struct sockaddr_storage ss;
@@ -310,12 +311,12 @@ static int uvproc__cl_open(uvproc__cl_handle_t *h, const uvproc__cl_query_t *q)
 
 static void uvproc__cl_handle_closed(uv_handle_t *s)
 {
-    uvproc__cl_handle_t *h = s->data;
+    uvproc__cluster_handle_t *h = s->data;
     if (--h->c->pending_closes == 0)
-        uvproc__cl_handles_closed(h->c);
+        uvproc__cluster_handles_closed(h->c);
 }
 
-static void uvproc__cl_handle_close(uvproc__cl_handle_t *h)
+static void uvproc__cl_handle_close(uvproc__cluster_handle_t *h)
 {
     if (h->closed)
         return;
@@ -328,9 +329,9 @@ static void uvproc__cl_handle_close(uvproc__cl_handle_t *h)
     }
 }
 
-static void uvproc__cl_handle_unlink(uvproc__cl_handle_t *h)
+static void uvproc__cl_handle_unlink(uvproc__cluster_handle_t *h)
 {
-    for (uvproc__cl_handle_t **pp = &h->c->handles; *pp != NULL; pp = &(*pp)->next)
+    for (uvproc__cluster_handle_t **pp = &h->c->handles; *pp != NULL; pp = &(*pp)->next)
         if (*pp == h) {
             *pp = h->next;
             return;
@@ -338,7 +339,7 @@ static void uvproc__cl_handle_unlink(uvproc__cl_handle_t *h)
 }
 
 /* Frees a handle whose server has closed (or never opened). */
-static void uvproc__cl_handle_free(uvproc__cl_handle_t *h)
+static void uvproc__cl_handle_free(uvproc__cluster_handle_t *h)
 {
     free(h->key);
     free(h->ws);
@@ -348,15 +349,15 @@ static void uvproc__cl_handle_free(uvproc__cl_handle_t *h)
     free(h);
 }
 
-static uvproc__cl_handle_t *uvproc__cl_lookup(uvproc_cluster_t *c, const char *key)
+static uvproc__cluster_handle_t *uvproc__cl_lookup(uvproc_cluster_t *c, const char *key)
 {
-    for (uvproc__cl_handle_t *h = c->handles; h != NULL; h = h->next)
+    for (uvproc__cluster_handle_t *h = c->handles; h != NULL; h = h->next)
         if (!h->closed && strcmp(h->key, key) == 0)
             return h;
     return NULL;
 }
 
-static int uvproc__cl_add(uvproc__cl_handle_t *h, uvproc_cluster_worker_t *w)
+static int uvproc__cl_add(uvproc__cluster_handle_t *h, uvproc_cluster_worker_t *w)
 {
     if (uvproc__cl_find(h, w) != NULL)
         return 0;
@@ -374,7 +375,7 @@ static int uvproc__cl_add(uvproc__cl_handle_t *h, uvproc_cluster_worker_t *w)
 
 /* Node's reply: {errno, key, ack, data, sockname?}, with the bound socket for SCHED_NONE. */
 static void uvproc__cl_answer(uvproc_cluster_worker_t *w, json_t *query, const char *key, int err,
-                              uvproc__cl_handle_t *h)
+                              uvproc__cluster_handle_t *h)
 {
     json_t *seq = json_object_get(query, "seq");
     json_t *reply = json_object();
@@ -393,23 +394,23 @@ static void uvproc__cl_answer(uvproc_cluster_worker_t *w, json_t *query, const c
     json_object_set(reply, "data", data != NULL ? data : json_null());
     if (err == 0 && h->sockname != NULL)
         json_object_set(reply, "sockname", h->sockname);
-    err = uvproc__cl_send(&w->peer, reply, shared ? (uv_stream_t *)&h->u : NULL, NULL, NULL, NULL,
-                          NULL);
+    err = uvproc__cluster_send(&w->peer, reply, shared ? (uv_stream_t *)&h->u : NULL, NULL, NULL,
+                               NULL, NULL);
     if (err != 0)
-        uvproc__cl_report(w, err, query);
+        uvproc__cluster_report(w, err, query);
 }
 
-void uvproc__cl_query_server(uvproc_cluster_worker_t *w, json_t *msg)
+void uvproc__cluster_query_server(uvproc_cluster_worker_t *w, json_t *msg)
 {
     uvproc_cluster_t *c = w->cluster;
-    uvproc__cl_query_t q;
-    uvproc__cl_handle_t *h;
+    uvproc__cluster_query_t q;
+    uvproc__cluster_handle_t *h;
     char *key;
-    int err = uvproc__cl_parse_query(msg, &q);
+    int err = uvproc__cluster_parse_query(msg, &q);
 
     if (err != 0) {
         /* Answered too, when it can be: a worker waiting for its reply would wait forever. */
-        uvproc__cl_report(w, err, msg);
+        uvproc__cluster_report(w, err, msg);
         if (json_object_get(msg, "seq") != NULL)
             uvproc__cl_answer(w, msg, "", err, NULL);
         return;
@@ -417,7 +418,7 @@ void uvproc__cl_query_server(uvproc_cluster_worker_t *w, json_t *msg)
     /* Node: a worker already told to leave gets no new server. */
     if (w->voluntary || w->state == UVPROC_WORKER_STOPPING || c->stopping)
         return;
-    key = uvproc__cl_key(&q);
+    key = uvproc__cluster_key(&q);
     if (key == NULL)
         return;
     h = uvproc__cl_lookup(c, key);
@@ -439,7 +440,7 @@ void uvproc__cl_query_server(uvproc_cluster_worker_t *w, json_t *msg)
         if (err != 0) {
             /* As Node: the failed handle goes, so a later request tries again. */
             uvproc__cl_answer(w, msg, h->key, err, h);
-            uvproc__cl_report(w, err, msg);
+            uvproc__cluster_report(w, err, msg);
             uvproc__cl_handle_close(h);
             if (!h->initialised) {
                 uvproc__cl_handle_unlink(h);
@@ -455,7 +456,7 @@ void uvproc__cl_query_server(uvproc_cluster_worker_t *w, json_t *msg)
         uvproc__cl_rr_dispatch(h); /* connections may be waiting for a worker */
 }
 
-static void uvproc__cl_remove(uvproc__cl_handle_t *h, uvproc_cluster_worker_t *w)
+static void uvproc__cl_remove(uvproc__cluster_handle_t *h, uvproc_cluster_worker_t *w)
 {
     uvproc__cl_entry_t *e = uvproc__cl_find(h, w);
     if (e == NULL)
@@ -464,12 +465,12 @@ static void uvproc__cl_remove(uvproc__cl_handle_t *h, uvproc_cluster_worker_t *w
     h->nws--;
 }
 
-void uvproc__cl_close_server(uvproc_cluster_worker_t *w, json_t *msg)
+void uvproc__cluster_close_server(uvproc_cluster_worker_t *w, json_t *msg)
 {
     const char *key = json_string_value(json_object_get(msg, "key"));
-    uvproc__cl_handle_t *h;
+    uvproc__cluster_handle_t *h;
     if (key == NULL) {
-        uvproc__cl_report(w, UV_EPROTO, msg);
+        uvproc__cluster_report(w, UV_EPROTO, msg);
         return;
     }
     h = uvproc__cl_lookup(w->cluster, key);
@@ -477,26 +478,26 @@ void uvproc__cl_close_server(uvproc_cluster_worker_t *w, json_t *msg)
         uvproc__cl_remove(h, w);
 }
 
-void uvproc__cl_forget_worker(uvproc_cluster_worker_t *w)
+void uvproc__cluster_forget_worker(uvproc_cluster_worker_t *w)
 {
-    for (uvproc__cl_handle_t *h = w->cluster->handles; h != NULL; h = h->next)
+    for (uvproc__cluster_handle_t *h = w->cluster->handles; h != NULL; h = h->next)
         uvproc__cl_remove(h, w);
 }
 
-void uvproc__cl_close_handles(uvproc_cluster_t *c)
+void uvproc__cluster_close_handles(uvproc_cluster_t *c)
 {
-    uvproc__cl_handle_t *h = c->handles;
+    uvproc__cluster_handle_t *h = c->handles;
     c->pending_closes++; /* held while closing, so the callback comes once, at the end */
     for (; h != NULL; h = h->next)
         uvproc__cl_handle_close(h);
     if (--c->pending_closes == 0)
-        uvproc__cl_handles_closed(c);
+        uvproc__cluster_handles_closed(c);
 }
 
-void uvproc__cl_free_handles(uvproc_cluster_t *c)
+void uvproc__cluster_free_handles(uvproc_cluster_t *c)
 {
     while (c->handles != NULL) {
-        uvproc__cl_handle_t *h = c->handles;
+        uvproc__cluster_handle_t *h = c->handles;
         c->handles = h->next;
         uvproc__cl_handle_free(h);
     }

@@ -8,11 +8,11 @@
 
 #include "cluster_proto.h"
 
-int uvproc__cl_send(uvproc__cl_peer_t *peer, json_t *msg, uv_stream_t *handle,
-                    uvproc__cl_reply_cb reply_cb, void *reply_arg, uvproc_send_cb sent_cb,
-                    void *sent_arg)
+int uvproc__cluster_send(uvproc__cluster_peer_t *peer, json_t *msg, uv_stream_t *handle,
+                         uvproc__cluster_reply_cb reply_cb, void *reply_arg, uvproc_send_cb sent_cb,
+                         void *sent_arg)
 {
-    uvproc__cl_pending_t *p = NULL;
+    uvproc__cluster_pending_t *p = NULL;
     int64_t seq = peer->next_seq;
     int err;
 
@@ -33,7 +33,7 @@ int uvproc__cl_send(uvproc__cl_peer_t *peer, json_t *msg, uv_stream_t *handle,
             json_decref(msg);
             return UV_ENOMEM;
         }
-        *p = (uvproc__cl_pending_t){seq, reply_cb, reply_arg, NULL};
+        *p = (uvproc__cluster_pending_t){seq, reply_cb, reply_arg, NULL};
     }
     if (handle != NULL)
         err = uvproc_channel_send_handle(peer->ch, msg, handle, "net.Native", sent_cb, sent_arg);
@@ -47,7 +47,7 @@ int uvproc__cl_send(uvproc__cl_peer_t *peer, json_t *msg, uv_stream_t *handle,
     peer->next_seq++;
     if (p != NULL) {
         /* Appended: replies mostly come in order, so the search below stops early. */
-        uvproc__cl_pending_t **tail = &peer->pending;
+        uvproc__cluster_pending_t **tail = &peer->pending;
         while (*tail != NULL)
             tail = &(*tail)->next;
         *tail = p;
@@ -55,7 +55,7 @@ int uvproc__cl_send(uvproc__cl_peer_t *peer, json_t *msg, uv_stream_t *handle,
     return 0;
 }
 
-int uvproc__cl_send_user(uvproc__cl_peer_t *peer, const json_t *msg)
+int uvproc__cluster_send_user(uvproc__cluster_peer_t *peer, const json_t *msg)
 {
     int err;
     if (msg == NULL)
@@ -66,13 +66,13 @@ int uvproc__cl_send_user(uvproc__cl_peer_t *peer, const json_t *msg)
     return err < 0 ? err : 0; /* 0 or 1 (backpressure) is a success here */
 }
 
-int uvproc__cl_route_reply(uvproc__cl_peer_t *peer, json_t *msg, uvproc_handle_t *handle)
+int uvproc__cluster_route_reply(uvproc__cluster_peer_t *peer, json_t *msg, uvproc_handle_t *handle)
 {
     json_t *ack = json_object_get(msg, "ack");
     if (!json_is_integer(ack))
         return 0;
-    for (uvproc__cl_pending_t **pp = &peer->pending; *pp != NULL; pp = &(*pp)->next) {
-        uvproc__cl_pending_t *p = *pp;
+    for (uvproc__cluster_pending_t **pp = &peer->pending; *pp != NULL; pp = &(*pp)->next) {
+        uvproc__cluster_pending_t *p = *pp;
         if (p->seq == json_integer_value(ack)) {
             *pp = p->next;
             p->cb(p->arg, msg, handle);
@@ -83,23 +83,23 @@ int uvproc__cl_route_reply(uvproc__cl_peer_t *peer, json_t *msg, uvproc_handle_t
     return 0;
 }
 
-void uvproc__cl_cancel_all(uvproc__cl_peer_t *peer)
+void uvproc__cluster_cancel_all(uvproc__cluster_peer_t *peer)
 {
     while (peer->pending != NULL) {
-        uvproc__cl_pending_t *p = peer->pending;
+        uvproc__cluster_pending_t *p = peer->pending;
         peer->pending = p->next;
         p->cb(p->arg, NULL, NULL);
         free(p);
     }
 }
 
-int uvproc__cl_is_cluster(json_t *msg)
+int uvproc__cluster_is_cluster(json_t *msg)
 {
     const char *cmd = json_string_value(json_object_get(msg, "cmd"));
     return cmd != NULL && strcmp(cmd, "NODE_CLUSTER") == 0;
 }
 
-const char *uvproc__cl_act(json_t *msg)
+const char *uvproc__cluster_act(json_t *msg)
 {
     return json_string_value(json_object_get(msg, "act"));
 }
@@ -121,7 +121,7 @@ static int uvproc__cl_int(json_t *v, int64_t min, int64_t max, int64_t *out)
     return *out >= min && *out <= max ? 0 : UV_EPROTO;
 }
 
-int uvproc__cl_parse_query(json_t *msg, uvproc__cl_query_t *q)
+int uvproc__cluster_parse_query(json_t *msg, uvproc__cluster_query_t *q)
 {
     json_t *address = json_object_get(msg, "address");
     json_t *type = json_object_get(msg, "addressType");
@@ -159,7 +159,7 @@ int uvproc__cl_parse_query(json_t *msg, uvproc__cl_query_t *q)
     return 0;
 }
 
-char *uvproc__cl_key(const uvproc__cl_query_t *q)
+char *uvproc__cluster_key(const uvproc__cluster_query_t *q)
 {
     /* JavaScript's template literal: null and undefined print as words. */
     const char *fd = q->fd == NULL ? "undefined" : "null";
@@ -172,7 +172,7 @@ char *uvproc__cl_key(const uvproc__cl_query_t *q)
     return key;
 }
 
-int uvproc__cl_errno(json_t *reply)
+int uvproc__cluster_errno(json_t *reply)
 {
     int64_t e;
     json_t *v = json_object_get(reply, "errno");

@@ -8,44 +8,44 @@
 
 /* A reply (reply NULL: cancelled, the peer went away first); handle is the one that came
  * with it (the callee owns it), or NULL. */
-typedef void (*uvproc__cl_reply_cb)(void *arg, json_t *reply, uvproc_handle_t *handle);
+typedef void (*uvproc__cluster_reply_cb)(void *arg, json_t *reply, uvproc_handle_t *handle);
 
-typedef struct uvproc__cl_pending_s {
+typedef struct uvproc__cluster_pending_s {
     int64_t seq;
-    uvproc__cl_reply_cb cb;
+    uvproc__cluster_reply_cb cb;
     void *arg;
-    struct uvproc__cl_pending_s *next;
-} uvproc__cl_pending_t;
+    struct uvproc__cluster_pending_s *next;
+} uvproc__cluster_pending_t;
 
 /* One side's view of one channel: the next seq and the requests waiting for their ack. */
 typedef struct {
     uvproc_channel_t *ch;
     int64_t next_seq;
-    uvproc__cl_pending_t *pending;
-} uvproc__cl_peer_t;
+    uvproc__cluster_pending_t *pending;
+} uvproc__cluster_peer_t;
 
 /* Sends `msg` (stolen) as {"cmd":"NODE_CLUSTER", ...msg, "seq":n}, with `handle` (type
  * net.Native, as Node's cluster sends) if non-NULL. `reply_cb` (may be NULL) gets the message
  * whose "ack" is n; `sent_cb` (may be NULL) the channel's send completion. */
-int uvproc__cl_send(uvproc__cl_peer_t *peer, json_t *msg, uv_stream_t *handle,
-                    uvproc__cl_reply_cb reply_cb, void *reply_arg, uvproc_send_cb sent_cb,
-                    void *sent_arg);
+int uvproc__cluster_send(uvproc__cluster_peer_t *peer, json_t *msg, uv_stream_t *handle,
+                         uvproc__cluster_reply_cb reply_cb, void *reply_arg, uvproc_send_cb sent_cb,
+                         void *sent_arg);
 
 /* A user message (not NODE_CLUSTER) to the peer: 0, UV_EPIPE without a channel, or the
  * channel's error. */
-int uvproc__cl_send_user(uvproc__cl_peer_t *peer, const json_t *msg);
+int uvproc__cluster_send_user(uvproc__cluster_peer_t *peer, const json_t *msg);
 
 /* If `msg` carries an "ack" matching a request, calls its reply callback and returns 1. */
-int uvproc__cl_route_reply(uvproc__cl_peer_t *peer, json_t *msg, uvproc_handle_t *handle);
+int uvproc__cluster_route_reply(uvproc__cluster_peer_t *peer, json_t *msg, uvproc_handle_t *handle);
 
 /* Cancels every waiting request (reply NULL), e.g. once the channel is gone. */
-void uvproc__cl_cancel_all(uvproc__cl_peer_t *peer);
+void uvproc__cluster_cancel_all(uvproc__cluster_peer_t *peer);
 
 /* Is this internal message a NODE_CLUSTER one? */
-int uvproc__cl_is_cluster(json_t *msg);
+int uvproc__cluster_is_cluster(json_t *msg);
 
 /* The "act" string, or NULL when missing or not a string. */
-const char *uvproc__cl_act(json_t *msg);
+const char *uvproc__cluster_act(json_t *msg);
 
 /* A listen request (queryServer / listening / a C worker's own), fields validated. */
 typedef struct {
@@ -57,15 +57,15 @@ typedef struct {
     json_t *data; /* borrowed: absent (NULL) or what the worker sent */
     int64_t backlog;
     int64_t flags;
-} uvproc__cl_query_t;
+} uvproc__cluster_query_t;
 
 /* UV_EPROTO when a field is missing or of the wrong type; UV_ENOTSUP for UDP. */
-int uvproc__cl_parse_query(json_t *msg, uvproc__cl_query_t *q);
+int uvproc__cluster_parse_query(json_t *msg, uvproc__cluster_query_t *q);
 
 /* Node's handle key "address:port:addressType:fd:index" (malloc'd; NULL: no memory). */
-char *uvproc__cl_key(const uvproc__cl_query_t *q);
+char *uvproc__cluster_key(const uvproc__cluster_query_t *q);
 
 /* An error number as Node's cluster puts it in a reply: a negative libuv code, or 0. */
-int uvproc__cl_errno(json_t *reply);
+int uvproc__cluster_errno(json_t *reply);
 
 #endif

@@ -28,7 +28,7 @@ typedef struct uvproc__cl_index_s {
 struct uvproc_cluster_child_s {
     uv_loop_t *loop;
     uvproc_cluster_child_options_t o;
-    uvproc__cl_peer_t peer;
+    uvproc__cluster_peer_t peer;
     unsigned id;
     uvproc_cluster_server_t *servers;
     uvproc__cl_index_t *indexes;
@@ -75,8 +75,8 @@ static void uvproc__cw_server_close(uvproc_cluster_server_t *s, int quiet)
         return;
     s->closed = 1;
     if (s->listening && !quiet)
-        uvproc__cl_send(&s->w->peer, json_pack("{s:s,s:s}", "act", "close", "key", s->key), NULL,
-                        NULL, NULL, NULL, NULL);
+        uvproc__cluster_send(&s->w->peer, json_pack("{s:s,s:s}", "act", "close", "key", s->key),
+                             NULL, NULL, NULL, NULL, NULL);
     s->listening = 0;
     if (s->listener != NULL) {
         uv_close((uv_handle_t *)s->listener, uvproc__cw_free_stream);
@@ -127,7 +127,7 @@ static void uvproc__cw_listen_done(uvproc_cluster_server_t *s, int status)
         if (m != NULL) {
             json_object_set_new(m, "act", json_string("listening"));
             json_object_set_new(m, "port", json_integer(s->port));
-            uvproc__cl_send(&s->w->peer, m, NULL, NULL, NULL, NULL, NULL);
+            uvproc__cluster_send(&s->w->peer, m, NULL, NULL, NULL, NULL, NULL);
         }
     }
     if (s->o.on_listening != NULL)
@@ -153,7 +153,7 @@ static void uvproc__cw_query_reply(void *arg, json_t *reply, uvproc_handle_t *ha
         uvproc__cw_listen_done(s, UV_ECANCELED); /* the channel went first */
         return;
     }
-    err = uvproc__cl_errno(reply);
+    err = uvproc__cluster_errno(reply);
     if (err == 0 && (key == NULL || (s->key = strdup(key)) == NULL))
         err = key == NULL ? UV_EPROTO : UV_ENOMEM;
     if (handle != NULL) {
@@ -189,8 +189,8 @@ static int64_t uvproc__cw_next_index(uvproc_cluster_child_t *w, const char *trip
     return 0;
 }
 
-int uvproc_cluster_listen(uvproc_cluster_child_t *w, const uvproc_cluster_listen_options_t *o,
-                          uvproc_cluster_server_t **out)
+int uvproc_cluster_listen(uvproc_cluster_child_t *w, uvproc_cluster_server_t **out,
+                          const uvproc_cluster_listen_options_t *o)
 {
     uvproc_cluster_server_t *s;
     char triple[512];
@@ -254,8 +254,8 @@ int uvproc_cluster_listen(uvproc_cluster_child_t *w, const uvproc_cluster_listen
     }
     s->next = w->servers;
     w->servers = s;
-    err = uvproc__cl_send(&w->peer, json_deep_copy(s->query), NULL, uvproc__cw_query_reply, s, NULL,
-                          NULL);
+    err = uvproc__cluster_send(&w->peer, json_deep_copy(s->query), NULL, uvproc__cw_query_reply, s,
+                               NULL, NULL);
     if (err != 0) {
         s->closed = 1;
         uvproc__cw_server_free(s);
@@ -280,7 +280,7 @@ static void uvproc__cw_newconn(uvproc_cluster_child_t *w, json_t *msg, uvproc_ha
             break;
     if (key == NULL || handle == NULL)
         s = NULL;
-    uvproc__cl_send(
+    uvproc__cluster_send(
         &w->peer,
         json_pack("{s:O,s:b}", "ack", seq != NULL ? seq : json_null(), "accepted", s != NULL), NULL,
         NULL, NULL, NULL, NULL);
@@ -319,12 +319,12 @@ static void uvproc__cw_on_internal(uvproc_channel_t *ch, json_t *msg, uvproc_han
     uvproc_cluster_child_t *w = uvproc_channel_data(ch);
     const char *act;
 
-    if (!uvproc__cl_is_cluster(msg) || uvproc__cl_route_reply(&w->peer, msg, handle)) {
-        if (!uvproc__cl_is_cluster(msg) && handle != NULL)
+    if (!uvproc__cluster_is_cluster(msg) || uvproc__cluster_route_reply(&w->peer, msg, handle)) {
+        if (!uvproc__cluster_is_cluster(msg) && handle != NULL)
             uv_close((uv_handle_t *)handle->stream, uvproc__cw_free_stream);
         return;
     }
-    act = uvproc__cl_act(msg);
+    act = uvproc__cluster_act(msg);
     if (act != NULL && strcmp(act, "newconn") == 0) {
         uvproc__cw_newconn(w, msg, handle);
         return;
@@ -357,7 +357,7 @@ static void uvproc__cw_on_disconnect(uvproc_channel_t *ch)
 {
     uvproc_cluster_child_t *w = uvproc_channel_data(ch);
     w->peer.ch = NULL;
-    uvproc__cl_cancel_all(&w->peer);
+    uvproc__cluster_cancel_all(&w->peer);
     uvproc__cw_close_servers(w, 1);
     if (w->o.on_disconnect != NULL)
         w->o.on_disconnect(w, w->asked);
@@ -402,7 +402,8 @@ int uvproc_cluster_child_start(uv_loop_t *loop, uvproc_cluster_child_t **out,
         return err;
     }
     unsetenv("NODE_UNIQUE_ID"); /* as Node: grandchildren are not workers */
-    uvproc__cl_send(&w->peer, json_pack("{s:s}", "act", "online"), NULL, NULL, NULL, NULL, NULL);
+    uvproc__cluster_send(&w->peer, json_pack("{s:s}", "act", "online"), NULL, NULL, NULL, NULL,
+                         NULL);
     *out = w;
     return 0;
 }
@@ -419,7 +420,7 @@ void *uvproc_cluster_child_data(const uvproc_cluster_child_t *w)
 
 int uvproc_cluster_child_send(uvproc_cluster_child_t *w, const json_t *msg)
 {
-    return w != NULL ? uvproc__cl_send_user(&w->peer, msg) : UV_EINVAL;
+    return w != NULL ? uvproc__cluster_send_user(&w->peer, msg) : UV_EINVAL;
 }
 
 static void uvproc__cw_goodbye_acked(void *arg, json_t *reply, uvproc_handle_t *handle)
@@ -442,8 +443,8 @@ int uvproc_cluster_child_disconnect(uvproc_cluster_child_t *w)
     w->asked = 1;
     uvproc__cw_close_servers(w, 0);
     /* The primary must know before the channel closes that this exit is wanted. */
-    err = uvproc__cl_send(&w->peer, json_pack("{s:s}", "act", "exitedAfterDisconnect"), NULL,
-                          uvproc__cw_goodbye_acked, w, NULL, NULL);
+    err = uvproc__cluster_send(&w->peer, json_pack("{s:s}", "act", "exitedAfterDisconnect"), NULL,
+                               uvproc__cw_goodbye_acked, w, NULL, NULL);
     if (err != 0)
         uvproc_channel_disconnect(w->peer.ch);
     return 0;

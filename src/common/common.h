@@ -10,16 +10,16 @@
 
 /* SIGPIPE policy, shared by everything that writes to a peer process. */
 /* Sets SIGPIPE to SIG_IGN once per process, if the host left it at SIG_DFL. Thread-safe. */
-void uvproc__ignore_sigpipe_once(void);
+void uvproc__common_ignore_sigpipe_once(void);
 
 /* A NUL-terminated heap copy of bytes that may hold NULs (captured output, job output). */
 /* len bytes of `bytes` plus a '\0' after them, or NULL when out of memory. */
-char *uvproc__memdup0(const char *bytes, size_t len);
+char *uvproc__common_memdup0(const char *bytes, size_t len);
 
 /* The read buffer every stream of the library reads into. */
 /* A uv_alloc_cb: every read of every child pipe and channel on this thread lands in the same
  * 64 KiB. That is safe because each read is delivered synchronously and the buffer is only
  * borrowed by the callback, and it means no allocation per read. */
-void uvproc__read_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+void uvproc__common_read_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 
 #endif

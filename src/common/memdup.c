@@ -4,7 +4,7 @@
 
 #include "common.h"
 
-char *uvproc__memdup0(const char *bytes, size_t len)
+char *uvproc__common_memdup0(const char *bytes, size_t len)
 {
     char *copy = malloc(len + 1);
     if (copy == NULL)

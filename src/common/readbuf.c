@@ -3,7 +3,7 @@
 
 static _Thread_local char uvproc__read_buffer[64 * 1024];
 
-void uvproc__read_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+void uvproc__common_read_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)h;
     (void)suggested;

@@ -24,7 +24,7 @@ static void uvproc__ignore_sigpipe(void)
     }
 }
 
-void uvproc__ignore_sigpipe_once(void)
+void uvproc__common_ignore_sigpipe_once(void)
 {
     pthread_once(&uvproc__sigpipe_once, uvproc__ignore_sigpipe);
 }

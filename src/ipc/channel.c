@@ -21,7 +21,7 @@
 
 static void uvproc__handle_closed(uvproc_channel_t *ch)
 {
-    uvproc__channel_hook_t released;
+    uvproc__ipc_channel_hook_t released;
     void *arg;
 
     if (--ch->open_handles > 0)
@@ -38,12 +38,12 @@ static void uvproc__aux_closed(uv_handle_t *h)
     uvproc__handle_closed(h->data);
 }
 
-static void uvproc__cancel_list(uvproc_channel_t *ch, uvproc__batch_t **head)
+static void uvproc__cancel_list(uvproc_channel_t *ch, uvproc__ipc_batch_t **head)
 {
     while (*head != NULL) {
-        uvproc__batch_t *b = *head;
+        uvproc__ipc_batch_t *b = *head;
         *head = b->next;
-        uvproc__channel_complete(ch, b, UV_ECANCELED);
+        uvproc__ipc_channel_complete(ch, b, UV_ECANCELED);
     }
 }
 
@@ -51,19 +51,19 @@ static void uvproc__cancel_list(uvproc_channel_t *ch, uvproc__batch_t **head)
 static void uvproc__pipe_closed(uv_handle_t *h)
 {
     uvproc_channel_t *ch = h->data;
-    uvproc__batch_t *unacked = ch->unacked;
+    uvproc__ipc_batch_t *unacked = ch->unacked;
 
     ch->unacked = NULL;
     if (unacked != NULL)
-        uvproc__channel_complete(ch, unacked, UV_ECANCELED);
+        uvproc__ipc_channel_complete(ch, unacked, UV_ECANCELED);
     uvproc__cancel_list(ch, &ch->ctrl);
     uvproc__cancel_list(ch, &ch->head);
     ch->tail = NULL;
     ch->queued = 0;
-    uvproc__channel_deliver_held(ch);
-    uvproc__channel_drop_held(ch);
-    uvproc__channel_drop_recv(ch);
-    uvproc__jsonl_free(&ch->framer);
+    uvproc__ipc_channel_deliver_held(ch);
+    uvproc__ipc_channel_drop_held(ch);
+    uvproc__ipc_channel_drop_recv(ch);
+    uvproc__ipc_jsonl_free(&ch->framer);
     if (!ch->aborted && ch->o.on_disconnect != NULL)
         ch->o.on_disconnect(ch);
     if (ch->gone != NULL)
@@ -71,7 +71,7 @@ static void uvproc__pipe_closed(uv_handle_t *h)
     uvproc__handle_closed(ch);
 }
 
-void uvproc__channel_close(uvproc_channel_t *ch)
+void uvproc__ipc_channel_close(uvproc_channel_t *ch)
 {
     if (ch->closing)
         return;
@@ -85,7 +85,7 @@ void uvproc__channel_close(uvproc_channel_t *ch)
     uv_close((uv_handle_t *)&ch->deliverer, uvproc__aux_closed);
 }
 
-ssize_t uvproc__channel_peek(uvproc_channel_t *ch)
+ssize_t uvproc__ipc_channel_peek(uvproc_channel_t *ch)
 {
     uv_os_fd_t fd;
     char byte;
@@ -99,7 +99,7 @@ ssize_t uvproc__channel_peek(uvproc_channel_t *ch)
     return n < 0 ? -errno : n;
 }
 
-void uvproc__channel_write_failed(uvproc_channel_t *ch)
+void uvproc__ipc_channel_write_failed(uvproc_channel_t *ch)
 {
     if (ch->closing || ch->write_failed)
         return;
@@ -108,8 +108,8 @@ void uvproc__channel_write_failed(uvproc_channel_t *ch)
      * drop them unread. Nothing more is written, but reading goes on until what is readable
      * has been read (EAGAIN or EOF, channel_read.c), then the channel closes. If nothing is
      * readable now, no read callback would ever come: close at once. */
-    if (uvproc__channel_peek(ch) < 0)
-        uvproc__channel_close(ch);
+    if (uvproc__ipc_channel_peek(ch) < 0)
+        uvproc__ipc_channel_close(ch);
 }
 
 static void uvproc__apply_ref(uvproc_channel_t *ch)
@@ -122,13 +122,13 @@ static void uvproc__apply_ref(uvproc_channel_t *ch)
         uv_unref((uv_handle_t *)&ch->pipe);
 }
 
-int uvproc__channel_new(uv_loop_t *loop, uvproc_channel_t **out,
+int uvproc__ipc_channel_new(uv_loop_t *loop, uvproc_channel_t **out,
                         const uvproc_channel_options_t *options)
 {
-    return uvproc__channel_create(loop, out, options, 0);
+    return uvproc__ipc_channel_create(loop, out, options, 0);
 }
 
-int uvproc__channel_create(uv_loop_t *loop, uvproc_channel_t **out,
+int uvproc__ipc_channel_create(uv_loop_t *loop, uvproc_channel_t **out,
                            const uvproc_channel_options_t *options, int over_stdio)
 {
     uvproc_channel_t *ch;
@@ -136,7 +136,7 @@ int uvproc__channel_create(uv_loop_t *loop, uvproc_channel_t **out,
     *out = NULL;
     if (loop == NULL)
         return UV_EINVAL;
-    uvproc__ignore_sigpipe_once();
+    uvproc__common_ignore_sigpipe_once();
     ch = calloc(1, sizeof *ch);
     if (ch == NULL)
         return UV_ENOMEM;
@@ -145,7 +145,7 @@ int uvproc__channel_create(uv_loop_t *loop, uvproc_channel_t **out,
         ch->o = *options;
     ch->ack_timeout_ms =
         ch->o.handle_ack_timeout_ms != 0 ? ch->o.handle_ack_timeout_ms : UVPROC__ACK_TIMEOUT_MS;
-    uvproc__jsonl_init(&ch->framer, ch->o.max_message_size);
+    uvproc__ipc_jsonl_init(&ch->framer, ch->o.max_message_size);
     /* None of these can fail on Unix for an initialised loop. */
     uv_pipe_init(loop, &ch->pipe, !over_stdio);
     uv_prepare_init(loop, &ch->flusher);
@@ -167,47 +167,48 @@ int uvproc__channel_create(uv_loop_t *loop, uvproc_channel_t **out,
     return 0;
 }
 
-uv_pipe_t *uvproc__channel_pipe(uvproc_channel_t *ch)
+uv_pipe_t *uvproc__ipc_channel_pipe(uvproc_channel_t *ch)
 {
     return &ch->pipe;
 }
 
-void uvproc__channel_start(uvproc_channel_t *ch)
+void uvproc__ipc_channel_start(uvproc_channel_t *ch)
 {
     ch->started = 1;
-    if (uv_read_start((uv_stream_t *)&ch->pipe, uvproc__read_alloc, uvproc__channel_on_read) != 0) {
-        uvproc__channel_close(ch);
+    if (uv_read_start((uv_stream_t *)&ch->pipe, uvproc__common_read_alloc,
+                      uvproc__ipc_channel_on_read) != 0) {
+        uvproc__ipc_channel_close(ch);
         return;
     }
     uvproc__apply_ref(ch);
-    uvproc__channel_schedule(ch);
+    uvproc__ipc_channel_schedule(ch);
 }
 
-void uvproc__channel_abort(uvproc_channel_t *ch)
+void uvproc__ipc_channel_abort(uvproc_channel_t *ch)
 {
     ch->aborted = 1;
-    uvproc__channel_close(ch);
+    uvproc__ipc_channel_close(ch);
 }
 
-void uvproc__channel_set_hooks(uvproc_channel_t *ch, uvproc__channel_hook_t gone,
-                               uvproc__channel_hook_t released, void *arg)
+void uvproc__ipc_channel_set_hooks(uvproc_channel_t *ch, uvproc__ipc_channel_hook_t gone,
+                               uvproc__ipc_channel_hook_t released, void *arg)
 {
     ch->gone = gone;
     ch->released = released;
     ch->hook_arg = arg;
 }
 
-void uvproc__channel_auto_ref(uvproc_channel_t *ch)
+void uvproc__ipc_channel_auto_ref(uvproc_channel_t *ch)
 {
     /* Node refs the child's channel while it has 'message' or 'disconnect' listeners. */
     ch->ref = ch->o.on_message != NULL || ch->o.on_disconnect != NULL;
     uvproc__apply_ref(ch);
 }
 
-void uvproc__channel_adopted(uvproc_channel_t *ch)
+void uvproc__ipc_channel_adopted(uvproc_channel_t *ch)
 {
     ch->auto_ref = 1;
-    uvproc__channel_auto_ref(ch);
+    uvproc__ipc_channel_auto_ref(ch);
 }
 
 static int uvproc__check_socket(int fd)
@@ -252,20 +253,20 @@ int uvproc_channel_open(uv_loop_t *loop, uvproc_channel_t **out, int fd,
     err = uvproc__check_socket(fd);
     if (err != 0)
         return err;
-    err = uvproc__channel_new(loop, &ch, options);
+    err = uvproc__ipc_channel_new(loop, &ch, options);
     if (err != 0)
         return err;
     err = uv_pipe_open(&ch->pipe, fd);
     if (err != 0) {
         /* The fd was not adopted: it stays the caller's. The handle closes on the loop. */
-        uvproc__channel_abort(ch);
+        uvproc__ipc_channel_abort(ch);
         return err;
     }
     /* A grandchild must not inherit the channel (Node's child sets O_CLOEXEC too). */
     flags = fcntl(fd, F_GETFD);
     if (flags >= 0)
         fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-    uvproc__channel_start(ch);
+    uvproc__ipc_channel_start(ch);
     *out = ch;
     return 0;
 }
@@ -280,7 +281,7 @@ int uvproc_channel_disconnect(uvproc_channel_t *ch)
     ch->disconnecting = 1;
     /* The close itself happens in the flusher once everything queued has been written, so
      * on_disconnect always comes on a later loop turn. */
-    uvproc__channel_schedule(ch);
+    uvproc__ipc_channel_schedule(ch);
     return 0;
 }
 

@@ -14,22 +14,22 @@
 static void uvproc__ack_timeout(uv_timer_t *t)
 {
     uvproc_channel_t *ch = t->data;
-    uvproc__batch_t *b = ch->unacked;
+    uvproc__ipc_batch_t *b = ch->unacked;
 
     if (b == NULL)
         return;
     /* A peer that never acknowledges stalls Node forever; we give up on this handle, tell the
      * user, and let the frames queued behind it go. */
     ch->unacked = NULL;
-    uvproc__channel_complete(ch, b, UV_ETIMEDOUT);
+    uvproc__ipc_channel_complete(ch, b, UV_ETIMEDOUT);
     if (ch->o.on_error != NULL)
         ch->o.on_error(ch, UV_ETIMEDOUT, NULL, 0);
-    uvproc__channel_schedule(ch);
+    uvproc__ipc_channel_schedule(ch);
 }
 
-void uvproc__channel_on_ack(uvproc_channel_t *ch, int ack)
+void uvproc__ipc_channel_on_ack(uvproc_channel_t *ch, int ack)
 {
-    uvproc__batch_t *b = ch->unacked;
+    uvproc__ipc_batch_t *b = ch->unacked;
 
     if (b == NULL) {
         if (ch->inflight != NULL && ch->inflight->handle != NULL)
@@ -48,18 +48,18 @@ void uvproc__channel_on_ack(uvproc_channel_t *ch, int ack)
             ch->tail = b;
         ch->queued += b->len;
     } else {
-        uvproc__channel_complete(ch, b, ack ? 0 : UV_EPROTO);
+        uvproc__ipc_channel_complete(ch, b, ack ? 0 : UV_EPROTO);
     }
-    uvproc__channel_schedule(ch);
+    uvproc__ipc_channel_schedule(ch);
 }
 
-void uvproc__channel_ack_wait(uvproc_channel_t *ch, uvproc__batch_t *b)
+void uvproc__ipc_channel_ack_wait(uvproc_channel_t *ch, uvproc__ipc_batch_t *b)
 {
     int early = b->early;
     b->early = 0;
     ch->unacked = b;
     if (early != 0) {
-        uvproc__channel_on_ack(ch, early == 1);
+        uvproc__ipc_channel_on_ack(ch, early == 1);
         return;
     }
     uv_timer_start(&ch->ack_timer, uvproc__ack_timeout, ch->ack_timeout_ms, 0);
@@ -67,13 +67,13 @@ void uvproc__channel_ack_wait(uvproc_channel_t *ch, uvproc__batch_t *b)
 
 /* The fds that came with this read, in order. Each is paired later with the next NODE_HANDLE
  * line: its fd arrives with the envelope's first bytes, so before the line is complete. */
-int uvproc__channel_accept_pending(uvproc_channel_t *ch)
+int uvproc__ipc_channel_accept_pending(uvproc_channel_t *ch)
 {
     size_t dropped = 0;
 
     while (uv_pipe_pending_count(&ch->pipe) > 0) {
         uv_handle_type type = uv_pipe_pending_type(&ch->pipe);
-        uvproc__recv_t *r = calloc(1, sizeof *r);
+        uvproc__ipc_recv_t *r = calloc(1, sizeof *r);
         uv_stream_t *s;
 
         s = type == UV_TCP ? malloc(sizeof(uv_tcp_t)) : malloc(sizeof(uv_pipe_t));
@@ -91,7 +91,7 @@ int uvproc__channel_accept_pending(uvproc_channel_t *ch)
          * only to be closed; their envelope is still acknowledged, so the peer moves on. */
         if (uv_accept((uv_stream_t *)&ch->pipe, s) != 0 ||
             (type != UV_TCP && type != UV_NAMED_PIPE)) {
-            uvproc__channel_drop_stream(s);
+            uvproc__ipc_channel_drop_stream(s);
             s = NULL;
         }
         /* An fd arrives with the first bytes of its envelope, and a Node peer sends the next
@@ -99,7 +99,7 @@ int uvproc__channel_accept_pending(uvproc_channel_t *ch)
          * no envelope. Holding them until the channel closes let a peer fill our fd table,
          * so past the cap they are closed now (their envelopes, if any come, get a NACK). */
         if (ch->nrecv >= UVPROC__MAX_UNCLAIMED_FDS) {
-            uvproc__channel_drop_stream(s);
+            uvproc__ipc_channel_drop_stream(s);
             free(r);
             dropped++;
             continue;
@@ -113,25 +113,25 @@ int uvproc__channel_accept_pending(uvproc_channel_t *ch)
         ch->nrecv++;
     }
     if (dropped > 0)
-        uvproc__channel_report(ch, UV_EPROTO, NULL, dropped);
+        uvproc__ipc_channel_report(ch, UV_EPROTO, NULL, dropped);
     return 0;
 }
 
-void uvproc__channel_drop_recv(uvproc_channel_t *ch)
+void uvproc__ipc_channel_drop_recv(uvproc_channel_t *ch)
 {
     while (ch->recv_head != NULL) {
-        uvproc__recv_t *r = ch->recv_head;
+        uvproc__ipc_recv_t *r = ch->recv_head;
         ch->recv_head = r->next;
-        uvproc__channel_drop_stream(r->stream);
+        uvproc__ipc_channel_drop_stream(r->stream);
         free(r);
     }
     ch->recv_tail = NULL;
     ch->nrecv = 0;
 }
 
-void uvproc__channel_on_handle(uvproc_channel_t *ch, json_t *msg)
+void uvproc__ipc_channel_on_handle(uvproc_channel_t *ch, json_t *msg)
 {
-    uvproc__recv_t *r = ch->recv_head;
+    uvproc__ipc_recv_t *r = ch->recv_head;
     json_t *inner = msg;
     const char *type = NULL;
     uv_stream_t *s;
@@ -139,7 +139,7 @@ void uvproc__channel_on_handle(uvproc_channel_t *ch, json_t *msg)
     if (r == NULL) {
         /* The envelope came without its fd (MSG_CTRUNC, or a peer that forgot it): the
          * sender retransmits on NACK. */
-        uvproc__channel_reply_cmd(ch, "NODE_HANDLE_NACK");
+        uvproc__ipc_channel_reply_cmd(ch, "NODE_HANDLE_NACK");
         return;
     }
     ch->recv_head = r->next;
@@ -148,7 +148,7 @@ void uvproc__channel_on_handle(uvproc_channel_t *ch, json_t *msg)
     ch->nrecv--;
     s = r->stream;
     free(r);
-    uvproc__channel_reply_cmd(ch, "NODE_HANDLE_ACK");
+    uvproc__ipc_channel_reply_cmd(ch, "NODE_HANDLE_ACK");
 
     /* Node's retransmissions wrap the envelope again: the innermost one is the original. */
     for (;;) {
@@ -158,8 +158,8 @@ void uvproc__channel_on_handle(uvproc_channel_t *ch, json_t *msg)
         if (json_is_string(t))
             type = json_string_value(t);
         inner = json_object_get(inner, "msg");
-        cmd = uvproc__wire_internal_cmd(inner, &n);
-        if (!uvproc__wire_cmd_is(cmd, n, "NODE_HANDLE"))
+        cmd = uvproc__ipc_wire_internal_cmd(inner, &n);
+        if (!uvproc__ipc_wire_cmd_is(cmd, n, "NODE_HANDLE"))
             break;
     }
     if (inner == NULL)
@@ -167,18 +167,18 @@ void uvproc__channel_on_handle(uvproc_channel_t *ch, json_t *msg)
     if (type == NULL)
         type = "net.Native";
     if (s == NULL)
-        uvproc__channel_report(ch, UV_ENOTSUP, NULL, 0);
-    if (uvproc__wire_internal_cmd(inner, NULL) != NULL)
-        uvproc__channel_deliver_internal(ch, inner, s, type);
+        uvproc__ipc_channel_report(ch, UV_ENOTSUP, NULL, 0);
+    if (uvproc__ipc_wire_internal_cmd(inner, NULL) != NULL)
+        uvproc__ipc_channel_deliver_internal(ch, inner, s, type);
     else
-        uvproc__channel_deliver_user(ch, inner, s, type);
+        uvproc__ipc_channel_deliver_user(ch, inner, s, type);
 }
 
 /* Node's socket_list protocol: the sender of sockets from a net.Server asks how many are
  * still open. Ownership of a received socket passes to the user, so we cannot count them;
  * answering 0 / "all closed" at once keeps the sender's server.close() and getConnections()
  * from hanging until disconnect, which is what silence would do. */
-void uvproc__channel_on_socket_query(uvproc_channel_t *ch, json_t *msg, int count_query)
+void uvproc__ipc_channel_on_socket_query(uvproc_channel_t *ch, json_t *msg, int count_query)
 {
     json_t *key = json_object_get(msg, "key");
     json_t *reply;
@@ -190,7 +190,7 @@ void uvproc__channel_on_socket_query(uvproc_channel_t *ch, json_t *msg, int coun
     else
         reply = json_pack("{s:s,s:O}", "cmd", "NODE_SOCKET_ALL_CLOSED", "key", key);
     if (reply != NULL)
-        uvproc__channel_reply(ch, reply);
+        uvproc__ipc_channel_reply(ch, reply);
     json_decref(reply);
 }
 
@@ -211,7 +211,7 @@ static const char *uvproc__default_type(uv_stream_t *handle)
 int uvproc_channel_send_handle(uvproc_channel_t *ch, const json_t *msg, uv_stream_t *handle,
                                const char *type, uvproc_send_cb cb, void *data)
 {
-    uvproc__batch_t *b;
+    uvproc__ipc_batch_t *b;
     json_t *jtype;
     uv_os_fd_t fd;
     int err = 0;
@@ -229,7 +229,7 @@ int uvproc_channel_send_handle(uvproc_channel_t *ch, const json_t *msg, uv_strea
     jtype = json_string(type != NULL ? type : uvproc__default_type(handle));
     if (jtype == NULL)
         return UV_EINVAL;
-    b = uvproc__channel_batch_new(ch);
+    b = uvproc__ipc_channel_batch_new(ch);
     if (b == NULL) {
         json_decref(jtype);
         return UV_ENOMEM;
@@ -237,21 +237,21 @@ int uvproc_channel_send_handle(uvproc_channel_t *ch, const json_t *msg, uv_strea
     ch->alloc_failed = 0;
     /* {"cmd":"NODE_HANDLE","type":T,"msg":msg}, Node's envelope, built without touching the
      * reference count of the borrowed msg. */
-    if (uvproc__channel_batch_append(b, "{\"cmd\":\"NODE_HANDLE\",\"type\":", 28) != 0 ||
-        json_dump_callback(jtype, uvproc__channel_dump_cb, b, UVPROC__FLAGS_OUT) != 0 ||
-        uvproc__channel_batch_append(b, ",\"msg\":", 7) != 0)
+    if (uvproc__ipc_channel_batch_append(b, "{\"cmd\":\"NODE_HANDLE\",\"type\":", 28) != 0 ||
+        json_dump_callback(jtype, uvproc__ipc_channel_dump_cb, b, UVPROC__FLAGS_OUT) != 0 ||
+        uvproc__ipc_channel_batch_append(b, ",\"msg\":", 7) != 0)
         err = UV_ENOMEM;
-    else if (uvproc__channel_dump_into(b, msg) != 0)
+    else if (uvproc__ipc_channel_dump_into(b, msg) != 0)
         err = ch->alloc_failed ? UV_ENOMEM : UV_EINVAL;
-    else if (uvproc__channel_batch_append(b, "}\n", 2) != 0 ||
-             uvproc__channel_batch_add_done(b, cb, data) != 0)
+    else if (uvproc__ipc_channel_batch_append(b, "}\n", 2) != 0 ||
+             uvproc__ipc_channel_batch_add_done(b, cb, data) != 0)
         err = UV_ENOMEM;
     json_decref(jtype);
     if (err != 0) {
-        uvproc__channel_batch_free(b);
+        uvproc__ipc_channel_batch_free(b);
         return err;
     }
     b->handle = handle;
-    uvproc__channel_link_tail(ch, b);
-    return uvproc__channel_queued(ch, b->len);
+    uvproc__ipc_channel_link_tail(ch, b);
+    return uvproc__ipc_channel_queued(ch, b->len);
 }

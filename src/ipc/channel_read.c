@@ -17,13 +17,13 @@ static void uvproc__free_handle_cb(uv_handle_t *h)
     free(h);
 }
 
-void uvproc__channel_drop_stream(uv_stream_t *s)
+void uvproc__ipc_channel_drop_stream(uv_stream_t *s)
 {
     if (s != NULL)
         uv_close((uv_handle_t *)s, uvproc__free_handle_cb);
 }
 
-void uvproc__channel_report(uvproc_channel_t *ch, int err, const char *line, size_t len)
+void uvproc__ipc_channel_report(uvproc_channel_t *ch, int err, const char *line, size_t len)
 {
     if (ch->o.on_error != NULL)
         ch->o.on_error(ch, err, line, len);
@@ -37,11 +37,11 @@ static void uvproc__call_user(uvproc_channel_t *ch, json_t *msg, uv_stream_t *s,
 
 static void uvproc__hold(uvproc_channel_t *ch, json_t *msg, uv_stream_t *s, const char *type)
 {
-    uvproc__held_t *m = calloc(1, sizeof *m);
+    uvproc__ipc_held_t *m = calloc(1, sizeof *m);
     if (m == NULL || (type != NULL && (m->type = strdup(type)) == NULL)) {
         free(m);
-        uvproc__channel_drop_stream(s);
-        uvproc__channel_report(ch, UV_ENOMEM, NULL, 0);
+        uvproc__ipc_channel_drop_stream(s);
+        uvproc__ipc_channel_report(ch, UV_ENOMEM, NULL, 0);
         return;
     }
     m->msg = json_incref(msg);
@@ -53,12 +53,12 @@ static void uvproc__hold(uvproc_channel_t *ch, json_t *msg, uv_stream_t *s, cons
     ch->held_tail = m;
 }
 
-void uvproc__channel_deliver_user(uvproc_channel_t *ch, json_t *msg, uv_stream_t *s,
+void uvproc__ipc_channel_deliver_user(uvproc_channel_t *ch, json_t *msg, uv_stream_t *s,
                                   const char *type)
 {
     /* After disconnect() nothing more is delivered (Node drops them too). */
     if (!ch->connected) {
-        uvproc__channel_drop_stream(s);
+        uvproc__ipc_channel_drop_stream(s);
         return;
     }
     if (ch->o.on_message == NULL || ch->held_head != NULL)
@@ -67,12 +67,12 @@ void uvproc__channel_deliver_user(uvproc_channel_t *ch, json_t *msg, uv_stream_t
         uvproc__call_user(ch, msg, s, type);
 }
 
-void uvproc__channel_deliver_internal(uvproc_channel_t *ch, json_t *msg, uv_stream_t *s,
+void uvproc__ipc_channel_deliver_internal(uvproc_channel_t *ch, json_t *msg, uv_stream_t *s,
                                       const char *type)
 {
     uvproc_handle_t h = {s, type};
     if (!ch->connected || ch->o.on_internal == NULL) {
-        uvproc__channel_drop_stream(s);
+        uvproc__ipc_channel_drop_stream(s);
         return;
     }
     ch->o.on_internal(ch, msg, s != NULL ? &h : NULL);
@@ -81,10 +81,10 @@ void uvproc__channel_deliver_internal(uvproc_channel_t *ch, json_t *msg, uv_stre
 /* Hands held messages to on_message, in order, until it is unset again. A disconnect the user
  * asked for stops delivery (Node drops them too); a peer's EOF does not: what arrived before
  * it is delivered before on_disconnect. */
-void uvproc__channel_deliver_held(uvproc_channel_t *ch)
+void uvproc__ipc_channel_deliver_held(uvproc_channel_t *ch)
 {
     while (ch->held_head != NULL && ch->o.on_message != NULL && !ch->disconnecting) {
-        uvproc__held_t *m = ch->held_head;
+        uvproc__ipc_held_t *m = ch->held_head;
         ch->held_head = m->next;
         if (ch->held_head == NULL)
             ch->held_tail = NULL;
@@ -98,15 +98,15 @@ void uvproc__channel_deliver_held(uvproc_channel_t *ch)
 static void uvproc__deliver_held_cb(uv_idle_t *idle)
 {
     uv_idle_stop(idle);
-    uvproc__channel_deliver_held(idle->data);
+    uvproc__ipc_channel_deliver_held(idle->data);
 }
 
-void uvproc__channel_drop_held(uvproc_channel_t *ch)
+void uvproc__ipc_channel_drop_held(uvproc_channel_t *ch)
 {
     while (ch->held_head != NULL) {
-        uvproc__held_t *m = ch->held_head;
+        uvproc__ipc_held_t *m = ch->held_head;
         ch->held_head = m->next;
-        uvproc__channel_drop_stream(m->stream);
+        uvproc__ipc_channel_drop_stream(m->stream);
         json_decref(m->msg);
         free(m->type);
         free(m);
@@ -117,22 +117,22 @@ void uvproc__channel_drop_held(uvproc_channel_t *ch)
 static void uvproc__route(uvproc_channel_t *ch, json_t *msg)
 {
     size_t n = 0;
-    const char *cmd = uvproc__wire_internal_cmd(msg, &n);
+    const char *cmd = uvproc__ipc_wire_internal_cmd(msg, &n);
 
     if (cmd == NULL)
-        uvproc__channel_deliver_user(ch, msg, NULL, NULL);
-    else if (uvproc__wire_cmd_is(cmd, n, "NODE_HANDLE_ACK"))
-        uvproc__channel_on_ack(ch, 1);
-    else if (uvproc__wire_cmd_is(cmd, n, "NODE_HANDLE_NACK"))
-        uvproc__channel_on_ack(ch, 0);
-    else if (uvproc__wire_cmd_is(cmd, n, "NODE_HANDLE"))
-        uvproc__channel_on_handle(ch, msg);
-    else if (uvproc__wire_cmd_is(cmd, n, "NODE_SOCKET_GET_COUNT"))
-        uvproc__channel_on_socket_query(ch, msg, 1);
-    else if (uvproc__wire_cmd_is(cmd, n, "NODE_SOCKET_NOTIFY_CLOSE"))
-        uvproc__channel_on_socket_query(ch, msg, 0);
+        uvproc__ipc_channel_deliver_user(ch, msg, NULL, NULL);
+    else if (uvproc__ipc_wire_cmd_is(cmd, n, "NODE_HANDLE_ACK"))
+        uvproc__ipc_channel_on_ack(ch, 1);
+    else if (uvproc__ipc_wire_cmd_is(cmd, n, "NODE_HANDLE_NACK"))
+        uvproc__ipc_channel_on_ack(ch, 0);
+    else if (uvproc__ipc_wire_cmd_is(cmd, n, "NODE_HANDLE"))
+        uvproc__ipc_channel_on_handle(ch, msg);
+    else if (uvproc__ipc_wire_cmd_is(cmd, n, "NODE_SOCKET_GET_COUNT"))
+        uvproc__ipc_channel_on_socket_query(ch, msg, 1);
+    else if (uvproc__ipc_wire_cmd_is(cmd, n, "NODE_SOCKET_NOTIFY_CLOSE"))
+        uvproc__ipc_channel_on_socket_query(ch, msg, 0);
     else
-        uvproc__channel_deliver_internal(ch, msg, NULL, NULL);
+        uvproc__ipc_channel_deliver_internal(ch, msg, NULL, NULL);
 }
 
 static int uvproc__on_line(void *ctx, const char *line, size_t len)
@@ -142,9 +142,9 @@ static int uvproc__on_line(void *ctx, const char *line, size_t len)
 
     if (ch->closing)
         return 1;
-    msg = uvproc__wire_parse(line, len);
+    msg = uvproc__ipc_wire_parse(line, len);
     if (msg == NULL) {
-        uvproc__channel_report(ch, UVPROC_EBADMSG, line, len);
+        uvproc__ipc_channel_report(ch, UVPROC_EBADMSG, line, len);
     } else {
         uvproc__route(ch, msg);
         json_decref(msg);
@@ -155,44 +155,44 @@ static int uvproc__on_line(void *ctx, const char *line, size_t len)
 static int uvproc__on_frame_error(void *ctx, int err, size_t seen)
 {
     uvproc_channel_t *ch = ctx;
-    uvproc__channel_report(ch, err == -EMSGSIZE ? UV_EMSGSIZE : UV_ENOMEM, NULL, seen);
+    uvproc__ipc_channel_report(ch, err == -EMSGSIZE ? UV_EMSGSIZE : UV_ENOMEM, NULL, seen);
     return ch->closing;
 }
 
-void uvproc__channel_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+void uvproc__ipc_channel_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     uvproc_channel_t *ch = stream->data;
 
     if (nread > 0) {
-        if (uvproc__channel_accept_pending(ch) != 0) {
-            uvproc__channel_report(ch, UV_ENOMEM, NULL, 0);
-            uvproc__channel_close(ch);
+        if (uvproc__ipc_channel_accept_pending(ch) != 0) {
+            uvproc__ipc_channel_report(ch, UV_ENOMEM, NULL, 0);
+            uvproc__ipc_channel_close(ch);
             return;
         }
-        uvproc__jsonl_feed(&ch->framer, buf->base, (size_t)nread, uvproc__on_line,
+        uvproc__ipc_jsonl_feed(&ch->framer, buf->base, (size_t)nread, uvproc__on_line,
                            uvproc__on_frame_error, ch);
         /* After a write error the channel only waits to read what is readable
-         * (uvproc__channel_write_failed). libuv may not read again to see EAGAIN (it stops at
+         * (uvproc__ipc_channel_write_failed). libuv may not read again to see EAGAIN (it stops at
          * a short read), so ask the socket. */
-        if (ch->write_failed && !ch->closing && uvproc__channel_peek(ch) < 0)
-            uvproc__channel_close(ch);
+        if (ch->write_failed && !ch->closing && uvproc__ipc_channel_peek(ch) < 0)
+            uvproc__ipc_channel_close(ch);
         return;
     }
     if (nread == 0) {
         if (ch->write_failed)
-            uvproc__channel_close(ch);
+            uvproc__ipc_channel_close(ch);
         return;
     }
     /* libuv reports EOF early: after a short read (each message carrying an fd is one) it
      * takes POLLHUP to mean the socket is drained, though the peer's last messages may still
      * be queued. A peer that sent 20 handles and exited had 19 of them dropped. Read on while
      * the socket really holds bytes; each read is again short, so this repeats per message. */
-    if (nread == UV_EOF && uvproc__channel_peek(ch) > 0 &&
-        uv_read_start(stream, uvproc__read_alloc, uvproc__channel_on_read) == 0)
+    if (nread == UV_EOF && uvproc__ipc_channel_peek(ch) > 0 &&
+        uv_read_start(stream, uvproc__common_read_alloc, uvproc__ipc_channel_on_read) == 0)
         return;
     /* EOF or a read error: Node's disconnect. A partial last line is dropped, as Node does;
      * a half-close is not kept (Node closes the whole channel on EOF too). */
-    uvproc__channel_close(ch);
+    uvproc__ipc_channel_close(ch);
 }
 
 void uvproc_channel_set_on_message(uvproc_channel_t *ch,
@@ -203,7 +203,7 @@ void uvproc_channel_set_on_message(uvproc_channel_t *ch,
         return;
     ch->o.on_message = on_message;
     if (ch->auto_ref)
-        uvproc__channel_auto_ref(ch);
+        uvproc__ipc_channel_auto_ref(ch);
     if (on_message != NULL && ch->held_head != NULL && !ch->closing)
         uv_idle_start(&ch->deliverer, uvproc__deliver_held_cb);
 }

@@ -15,22 +15,22 @@
 
 static void uvproc__flush_cb(uv_prepare_t *h);
 
-uvproc__batch_t *uvproc__channel_batch_new(uvproc_channel_t *ch)
+uvproc__ipc_batch_t *uvproc__ipc_channel_batch_new(uvproc_channel_t *ch)
 {
-    uvproc__batch_t *b = calloc(1, sizeof *b);
+    uvproc__ipc_batch_t *b = calloc(1, sizeof *b);
     if (b != NULL)
         b->ch = ch;
     return b;
 }
 
-void uvproc__channel_batch_free(uvproc__batch_t *b)
+void uvproc__ipc_channel_batch_free(uvproc__ipc_batch_t *b)
 {
     free(b->buf);
     free(b->done);
     free(b);
 }
 
-int uvproc__channel_batch_append(uvproc__batch_t *b, const char *s, size_t n)
+int uvproc__ipc_channel_batch_append(uvproc__ipc_batch_t *b, const char *s, size_t n)
 {
     size_t need = b->len + n;
     /* uv_buf_t lengths are unsigned int. */
@@ -52,11 +52,11 @@ int uvproc__channel_batch_append(uvproc__batch_t *b, const char *s, size_t n)
     return 0;
 }
 
-int uvproc__channel_batch_add_done(uvproc__batch_t *b, uvproc_send_cb cb, void *data)
+int uvproc__ipc_channel_batch_add_done(uvproc__ipc_batch_t *b, uvproc_send_cb cb, void *data)
 {
     if (b->ndone == b->done_cap) {
         size_t cap = b->done_cap != 0 ? b->done_cap * 2 : 16;
-        uvproc__done_t *nd = realloc(b->done, cap * sizeof *nd);
+        uvproc__ipc_done_t *nd = realloc(b->done, cap * sizeof *nd);
         if (nd == NULL)
             return UV_ENOMEM;
         b->done = nd;
@@ -68,10 +68,10 @@ int uvproc__channel_batch_add_done(uvproc__batch_t *b, uvproc_send_cb cb, void *
     return 0;
 }
 
-int uvproc__channel_dump_cb(const char *buf, size_t size, void *data)
+int uvproc__ipc_channel_dump_cb(const char *buf, size_t size, void *data)
 {
-    uvproc__batch_t *b = data;
-    if (uvproc__channel_batch_append(b, buf, size) != 0) {
+    uvproc__ipc_batch_t *b = data;
+    if (uvproc__ipc_channel_batch_append(b, buf, size) != 0) {
         b->ch->alloc_failed = 1;
         return -1;
     }
@@ -79,28 +79,28 @@ int uvproc__channel_dump_cb(const char *buf, size_t size, void *data)
 }
 
 /* Appends msg's JSON text to b (our serializer; jansson's for what nests too deep). */
-int uvproc__channel_dump_into(uvproc__batch_t *b, const json_t *msg)
+int uvproc__ipc_channel_dump_into(uvproc__ipc_batch_t *b, const json_t *msg)
 {
     size_t old = b->len;
     int too_deep;
-    if (uvproc__wire_dump(msg, uvproc__channel_dump_cb, b, &too_deep) == 0)
+    if (uvproc__ipc_wire_dump(msg, uvproc__ipc_channel_dump_cb, b, &too_deep) == 0)
         return 0;
     if (!too_deep)
         return -1;
     b->len = old;
-    return json_dump_callback(msg, uvproc__channel_dump_cb, b, UVPROC__FLAGS_OUT);
+    return json_dump_callback(msg, uvproc__ipc_channel_dump_cb, b, UVPROC__FLAGS_OUT);
 }
 
 /* Reports every frame of a detached batch, then frees it. Callbacks may send or disconnect. */
-void uvproc__channel_complete(uvproc_channel_t *ch, uvproc__batch_t *b, int status)
+void uvproc__ipc_channel_complete(uvproc_channel_t *ch, uvproc__ipc_batch_t *b, int status)
 {
     for (size_t i = 0; i < b->ndone; i++)
         if (b->done[i].cb != NULL)
             b->done[i].cb(ch, status, b->done[i].data);
-    uvproc__channel_batch_free(b);
+    uvproc__ipc_channel_batch_free(b);
 }
 
-void uvproc__channel_link_tail(uvproc_channel_t *ch, uvproc__batch_t *b)
+void uvproc__ipc_channel_link_tail(uvproc_channel_t *ch, uvproc__ipc_batch_t *b)
 {
     b->next = NULL;
     if (ch->tail != NULL)
@@ -111,14 +111,14 @@ void uvproc__channel_link_tail(uvproc_channel_t *ch, uvproc__batch_t *b)
 }
 
 /* The batch the next plain frame goes into. */
-static uvproc__batch_t *uvproc__open_batch(uvproc_channel_t *ch)
+static uvproc__ipc_batch_t *uvproc__open_batch(uvproc_channel_t *ch)
 {
-    uvproc__batch_t *b = ch->tail;
+    uvproc__ipc_batch_t *b = ch->tail;
     if (b != NULL && b->handle == NULL && b->len < UVPROC__BATCH_SPLIT)
         return b;
-    b = uvproc__channel_batch_new(ch);
+    b = uvproc__ipc_channel_batch_new(ch);
     if (b != NULL)
-        uvproc__channel_link_tail(ch, b);
+        uvproc__ipc_channel_link_tail(ch, b);
     return b;
 }
 
@@ -135,7 +135,7 @@ static int uvproc__can_flush(const uvproc_channel_t *ch)
     return ch->head != NULL || ch->disconnecting;
 }
 
-void uvproc__channel_schedule(uvproc_channel_t *ch)
+void uvproc__ipc_channel_schedule(uvproc_channel_t *ch)
 {
     /* The prepare phase is the last stop before the loop may block in poll, whichever phase
      * queued the frames; an active prepare handle also keeps the loop alive, which is Node's
@@ -146,29 +146,29 @@ void uvproc__channel_schedule(uvproc_channel_t *ch)
 
 static void uvproc__write_done(uv_write_t *req, int status)
 {
-    uvproc__batch_t *b = req->data;
+    uvproc__ipc_batch_t *b = req->data;
     uvproc_channel_t *ch = b->ch;
 
     ch->inflight = NULL;
     if (b->handle != NULL && status == 0 && !ch->closing) {
-        uvproc__channel_ack_wait(ch, b);
+        uvproc__ipc_channel_ack_wait(ch, b);
         return;
     }
     /* A handle frame written while the channel closes can no longer be acknowledged. */
     if (b->handle != NULL && status == 0)
         status = UV_ECANCELED;
-    uvproc__channel_complete(ch, b, status);
+    uvproc__ipc_channel_complete(ch, b, status);
     if (status < 0 && !ch->closing) {
         /* EPIPE and friends: the socket is broken, nothing queued can be written. */
-        uvproc__channel_write_failed(ch);
+        uvproc__ipc_channel_write_failed(ch);
         return;
     }
-    uvproc__channel_schedule(ch);
+    uvproc__ipc_channel_schedule(ch);
 }
 
 /* Returns 1 when the batch is finished (written or failed) and the caller may flush the next
  * one now, 0 when a write is in flight or the channel is closing. */
-static int uvproc__submit(uvproc_channel_t *ch, uvproc__batch_t *b)
+static int uvproc__submit(uvproc_channel_t *ch, uvproc__ipc_batch_t *b)
 {
     uv_buf_t buf = uv_buf_init(b->buf, (unsigned int)b->len);
     uv_os_fd_t fd;
@@ -181,7 +181,7 @@ static int uvproc__submit(uvproc_channel_t *ch, uvproc__batch_t *b)
          * epoll_wait). In ping-pong that is 2 of 5 system calls per message. */
         int n = uv_try_write((uv_stream_t *)ch->out, &buf, 1);
         if (n == (int)buf.len) {
-            uvproc__channel_complete(ch, b, 0);
+            uvproc__ipc_channel_complete(ch, b, 0);
             return !ch->closing;
         }
         /* On an error uv_write below meets it again and reports it on a later turn, as
@@ -204,17 +204,17 @@ static int uvproc__submit(uvproc_channel_t *ch, uvproc__batch_t *b)
      * pipe); anything else means the socket itself is unusable. */
     own_fault =
         b->handle != NULL && err == UV_EBADF && uv_fileno((uv_handle_t *)ch->out, &fd) == 0;
-    uvproc__channel_complete(ch, b, err);
+    uvproc__ipc_channel_complete(ch, b, err);
     if (own_fault)
         return !ch->closing;
-    uvproc__channel_write_failed(ch);
+    uvproc__ipc_channel_write_failed(ch);
     return 0;
 }
 
 /* Writes the next batch; returns 1 if the caller should try again at once. */
 static int uvproc__flush(uvproc_channel_t *ch)
 {
-    uvproc__batch_t *b;
+    uvproc__ipc_batch_t *b;
 
     if (!uvproc__can_flush(ch))
         return 0;
@@ -228,14 +228,14 @@ static int uvproc__flush(uvproc_channel_t *ch)
             ch->tail = NULL;
     } else {
         /* disconnect() was called and everything before it has been written. */
-        uvproc__channel_close(ch);
+        uvproc__ipc_channel_close(ch);
         return 0;
     }
     b->next = NULL;
     ch->queued -= b->len;
     if (b->len == 0) {
         /* A batch opened for a frame that then failed to serialise. */
-        uvproc__channel_complete(ch, b, 0);
+        uvproc__ipc_channel_complete(ch, b, 0);
         return !ch->closing;
     }
     return uvproc__submit(ch, b);
@@ -254,43 +254,44 @@ static void uvproc__flush_cb(uv_prepare_t *h)
 }
 
 /* Queues one of our own internal replies (ACK, NACK, socket counts). */
-void uvproc__channel_reply(uvproc_channel_t *ch, const json_t *msg)
+void uvproc__ipc_channel_reply(uvproc_channel_t *ch, const json_t *msg)
 {
-    uvproc__batch_t *b;
+    uvproc__ipc_batch_t *b;
     size_t old;
 
     if (ch->closing)
         return;
-    if (ch->ctrl == NULL && (ch->ctrl = uvproc__channel_batch_new(ch)) == NULL)
+    if (ch->ctrl == NULL && (ch->ctrl = uvproc__ipc_channel_batch_new(ch)) == NULL)
         return;
     b = ch->ctrl;
     old = b->len;
-    if (uvproc__channel_dump_into(b, msg) != 0 || uvproc__channel_batch_append(b, "\n", 1) != 0) {
+    if (uvproc__ipc_channel_dump_into(b, msg) != 0 ||
+        uvproc__ipc_channel_batch_append(b, "\n", 1) != 0) {
         b->len = old;
         return;
     }
     ch->queued += b->len - old;
-    uvproc__channel_schedule(ch);
+    uvproc__ipc_channel_schedule(ch);
 }
 
-void uvproc__channel_reply_cmd(uvproc_channel_t *ch, const char *cmd)
+void uvproc__ipc_channel_reply_cmd(uvproc_channel_t *ch, const char *cmd)
 {
     json_t *m = json_pack("{s:s}", "cmd", cmd);
     if (m != NULL)
-        uvproc__channel_reply(ch, m);
+        uvproc__ipc_channel_reply(ch, m);
     json_decref(m);
 }
 
-int uvproc__channel_queued(uvproc_channel_t *ch, size_t n)
+int uvproc__ipc_channel_queued(uvproc_channel_t *ch, size_t n)
 {
     ch->queued += n;
-    uvproc__channel_schedule(ch);
+    uvproc__ipc_channel_schedule(ch);
     return uvproc_channel_queue_size(ch) < UVPROC__CHANNEL_HIGH_WATER ? 1 : 0;
 }
 
 int uvproc_channel_send(uvproc_channel_t *ch, const json_t *msg, uvproc_send_cb cb, void *data)
 {
-    uvproc__batch_t *b;
+    uvproc__ipc_batch_t *b;
     size_t old;
 
     if (ch == NULL || msg == NULL)
@@ -304,16 +305,16 @@ int uvproc_channel_send(uvproc_channel_t *ch, const json_t *msg, uvproc_send_cb 
     ch->alloc_failed = 0;
     /* jansson escapes every control character, LF included, and never indents in compact
      * mode: the frame is one line by construction. */
-    if (uvproc__channel_dump_into(b, msg) != 0) {
+    if (uvproc__ipc_channel_dump_into(b, msg) != 0) {
         b->len = old;
         return ch->alloc_failed ? UV_ENOMEM : UV_EINVAL;
     }
-    if (uvproc__channel_batch_append(b, "\n", 1) != 0 ||
-        (cb != NULL && uvproc__channel_batch_add_done(b, cb, data) != 0)) {
+    if (uvproc__ipc_channel_batch_append(b, "\n", 1) != 0 ||
+        (cb != NULL && uvproc__ipc_channel_batch_add_done(b, cb, data) != 0)) {
         b->len = old;
         return UV_ENOMEM;
     }
-    return uvproc__channel_queued(ch, b->len - old);
+    return uvproc__ipc_channel_queued(ch, b->len - old);
 }
 
 int uvproc_channel_send_new(uvproc_channel_t *ch, json_t *msg, uvproc_send_cb cb, void *data)
@@ -326,7 +327,7 @@ int uvproc_channel_send_new(uvproc_channel_t *ch, json_t *msg, uvproc_send_cb cb
 int uvproc_channel_send_raw(uvproc_channel_t *ch, const char *json, size_t len, uvproc_send_cb cb,
                             void *data)
 {
-    uvproc__batch_t *b;
+    uvproc__ipc_batch_t *b;
     json_t *v;
     size_t old;
 
@@ -335,20 +336,21 @@ int uvproc_channel_send_raw(uvproc_channel_t *ch, const char *json, size_t len, 
     if (!ch->connected || ch->write_failed)
         return UV_EPIPE;
     /* What we would refuse to read, a Node peer would die of (or read as something else). */
-    if (len == 0 || memchr(json, '\n', len) != NULL || (v = uvproc__wire_parse(json, len)) == NULL)
+    if (len == 0 || memchr(json, '\n', len) != NULL ||
+        (v = uvproc__ipc_wire_parse(json, len)) == NULL)
         return UVPROC_EBADMSG;
     json_decref(v);
     b = uvproc__open_batch(ch);
     if (b == NULL)
         return UV_ENOMEM;
     old = b->len;
-    if (uvproc__channel_batch_append(b, json, len) != 0 ||
-        uvproc__channel_batch_append(b, "\n", 1) != 0 ||
-        (cb != NULL && uvproc__channel_batch_add_done(b, cb, data) != 0)) {
+    if (uvproc__ipc_channel_batch_append(b, json, len) != 0 ||
+        uvproc__ipc_channel_batch_append(b, "\n", 1) != 0 ||
+        (cb != NULL && uvproc__ipc_channel_batch_add_done(b, cb, data) != 0)) {
         b->len = old;
         return UV_ENOMEM;
     }
-    return uvproc__channel_queued(ch, b->len - old);
+    return uvproc__ipc_channel_queued(ch, b->len - old);
 }
 
 size_t uvproc_channel_queue_size(const uvproc_channel_t *ch)

@@ -6,7 +6,7 @@
  *
  * Parent side: uvproc_fork with a launcher hands both pipes to spawn as the child's fds 0 and 1
  * and tells the remote command UVPROC_CHANNEL=stdio. Child side: uvproc_channel_from_parent
- * sees that variable and adopts fds 0 and 1 (uvproc__channel_from_parent_stdio below). */
+ * sees that variable and adopts fds 0 and 1 (uvproc__ipc_channel_from_parent_stdio below). */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +14,14 @@
 
 #include "ipc.h"
 
-int uvproc__channel_new_stdio(uv_loop_t *loop, uvproc_channel_t **out,
-                              const uvproc_channel_options_t *options)
+int uvproc__ipc_channel_new_stdio(uv_loop_t *loop, uvproc_channel_t **out,
+                                  const uvproc_channel_options_t *options)
 {
-    return uvproc__channel_create(loop, out, options, 1);
+    return uvproc__ipc_channel_create(loop, out, options, 1);
 }
 
-void uvproc__channel_stdio_pipes(uvproc_channel_t *ch, uv_pipe_t **child_stdin,
-                                 uv_pipe_t **child_stdout)
+void uvproc__ipc_channel_stdio_pipes(uvproc_channel_t *ch, uv_pipe_t **child_stdin,
+                                     uv_pipe_t **child_stdout)
 {
     *child_stdin = &ch->stdio_out;
     *child_stdout = &ch->pipe;
@@ -34,7 +34,7 @@ static int uvproc__open_owned(uv_loop_t *loop, uvproc_channel_t **out, int in_fd
     uvproc_channel_t *ch = NULL;
     int err, opened = 0;
 
-    err = uvproc__channel_new_stdio(loop, &ch, options);
+    err = uvproc__ipc_channel_new_stdio(loop, &ch, options);
     if (err == 0) {
         err = uv_pipe_open(&ch->pipe, in_fd);
         opened = err == 0;
@@ -50,10 +50,10 @@ static int uvproc__open_owned(uv_loop_t *loop, uvproc_channel_t **out, int in_fd
         if (opened < 2)
             close(out_fd);
         if (ch != NULL)
-            uvproc__channel_abort(ch);
+            uvproc__ipc_channel_abort(ch);
         return err;
     }
-    uvproc__channel_start(ch);
+    uvproc__ipc_channel_start(ch);
     *out = ch;
     return 0;
 }
@@ -100,8 +100,8 @@ static void uvproc__park_stdio(void)
         dup2(2, 1);
 }
 
-int uvproc__channel_from_parent_stdio(uv_loop_t *loop, uvproc_channel_t **out,
-                                      const uvproc_channel_options_t *options)
+int uvproc__ipc_channel_from_parent_stdio(uv_loop_t *loop, uvproc_channel_t **out,
+                                          const uvproc_channel_options_t *options)
 {
     const char *transport = getenv("UVPROC_CHANNEL");
     const char *mode = getenv("NODE_CHANNEL_SERIALIZATION_MODE");
@@ -124,7 +124,7 @@ int uvproc__channel_from_parent_stdio(uv_loop_t *loop, uvproc_channel_t **out,
     if (err != 0)
         return err; /* nothing changed: fds 0 and 1 and the variables are as they were */
     uvproc__park_stdio();
-    uvproc__channel_adopted(ch);
+    uvproc__ipc_channel_adopted(ch);
     unsetenv("UVPROC_CHANNEL");
     unsetenv("NODE_CHANNEL_SERIALIZATION_MODE");
     *out = ch;

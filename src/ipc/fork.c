@@ -42,7 +42,7 @@ int uvproc_fork(uv_loop_t *loop, uvproc_process_t **out, const char *file, const
     static const uvproc_fork_options_t defaults;
     const uvproc_fork_options_t *o = options != NULL ? options : &defaults;
     uvproc_spawn_options_t spawn = o->spawn;
-    uvproc__spawn_extra_t extra;
+    uvproc__process_spawn_extra_t extra;
     uvproc_channel_t *ch;
     uvproc_process_t *p;
     int err;
@@ -57,37 +57,37 @@ int uvproc_fork(uv_loop_t *loop, uvproc_process_t **out, const char *file, const
         if (spawn.stdio[i].type == UVPROC_STDIO_DEFAULT)
             spawn.stdio[i].type = UVPROC_STDIO_INHERIT;
 
-    extra = (uvproc__spawn_extra_t){.exec_path = o->exec_path, .exec_args = o->exec_args};
+    extra = (uvproc__process_spawn_extra_t){.exec_path = o->exec_path, .exec_args = o->exec_args};
     if (spawn.remote != NULL) {
-        err = uvproc__channel_new_stdio(loop, &ch, &o->channel);
+        err = uvproc__ipc_channel_new_stdio(loop, &ch, &o->channel);
         if (err != 0)
             return err;
-        uvproc__channel_stdio_pipes(ch, &extra.channel_stdio[0], &extra.channel_stdio[1]);
+        uvproc__ipc_channel_stdio_pipes(ch, &extra.channel_stdio[0], &extra.channel_stdio[1]);
         extra.remote_env = uvproc__fork_stdio_env;
     } else {
-        err = uvproc__channel_new(loop, &ch, &o->channel);
+        err = uvproc__ipc_channel_new(loop, &ch, &o->channel);
         if (err != 0)
             return err;
-        extra.ipc_pipe = uvproc__channel_pipe(ch);
+        extra.ipc_pipe = uvproc__ipc_channel_pipe(ch);
         extra.env_override = uvproc__fork_env;
     }
-    err = uvproc__spawn(loop, &p, file, args, &spawn, &extra);
+    err = uvproc__process_spawn(loop, &p, file, args, &spawn, &extra);
     if (err != 0) {
         /* Nothing was created: no process holds the channel. */
-        uvproc__channel_abort(ch);
+        uvproc__ipc_channel_abort(ch);
         return err;
     }
     if (p->spawn_error != 0) {
         /* error then close will follow; the channel never carried anything, so it closes
          * without on_disconnect, and the close waits for it. */
-        uvproc__channel_set_hooks(ch, NULL, uvproc__channel_released, p);
-        uvproc__channel_abort(ch);
+        uvproc__ipc_channel_set_hooks(ch, NULL, uvproc__channel_released, p);
+        uvproc__ipc_channel_abort(ch);
     } else {
         p->channel = ch;
-        uvproc__channel_set_hooks(ch, uvproc__channel_gone, uvproc__channel_released, p);
+        uvproc__ipc_channel_set_hooks(ch, uvproc__channel_gone, uvproc__channel_released, p);
         /* Reading starts now, but the spawn event is a zero timer queued before it, so it
          * still comes first: timers run before poll in every loop turn. */
-        uvproc__channel_start(ch);
+        uvproc__ipc_channel_start(ch);
     }
     if (out != NULL)
         *out = p;
@@ -129,7 +129,7 @@ int uvproc_channel_from_parent(uv_loop_t *loop, uvproc_channel_t **out,
     if (loop == NULL || out == NULL)
         return UV_EINVAL;
     if (getenv("UVPROC_CHANNEL") != NULL) /* a remote parent: the channel is on stdio */
-        return uvproc__channel_from_parent_stdio(loop, out, options);
+        return uvproc__ipc_channel_from_parent_stdio(loop, out, options);
     /* Node ignores an empty value the same way. */
     if (fd_env == NULL || fd_env[0] == '\0')
         return UVPROC_ENOCHANNEL;
@@ -143,7 +143,7 @@ int uvproc_channel_from_parent(uv_loop_t *loop, uvproc_channel_t **out,
     err = uvproc_channel_open(loop, &ch, fd, options);
     if (err != 0)
         return err;
-    uvproc__channel_adopted(ch);
+    uvproc__ipc_channel_adopted(ch);
     /* Only once adopted: a refusal leaves the environment as it was, for the caller to
      * report or clear. */
     unsetenv("NODE_CHANNEL_FD");

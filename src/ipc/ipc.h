@@ -17,41 +17,41 @@
 /* The seam between channel.c and fork.c: a channel whose pipe someone else opens (uv_spawn
  * connects it to the child), and hooks that tie the channel's end to the process's close.
  * Not part of the public API. */
-typedef void (*uvproc__channel_hook_t)(void *arg);
+typedef void (*uvproc__ipc_channel_hook_t)(void *arg);
 
 /* Creates a channel over an initialised (ipc=1) but unopened pipe: hand
- * uvproc__channel_pipe() to whoever opens it, then call uvproc__channel_start() or, if that
- * failed, uvproc__channel_abort(). The channel starts ref'd. */
-int uvproc__channel_new(uv_loop_t *loop, uvproc_channel_t **out,
+ * uvproc__ipc_channel_pipe() to whoever opens it, then call uvproc__ipc_channel_start() or, if that
+ * failed, uvproc__ipc_channel_abort(). The channel starts ref'd. */
+int uvproc__ipc_channel_new(uv_loop_t *loop, uvproc_channel_t **out,
                         const uvproc_channel_options_t *options);
-uv_pipe_t *uvproc__channel_pipe(uvproc_channel_t *ch);
+uv_pipe_t *uvproc__ipc_channel_pipe(uvproc_channel_t *ch);
 
 /* The pipe is open: start reading. A failure to start closes the channel (on_disconnect). */
-void uvproc__channel_start(uvproc_channel_t *ch);
+void uvproc__ipc_channel_start(uvproc_channel_t *ch);
 
 /* The pipe never opened: close the channel without on_disconnect. */
-void uvproc__channel_abort(uvproc_channel_t *ch);
+void uvproc__ipc_channel_abort(uvproc_channel_t *ch);
 
 /* The channel was adopted from the parent (uvproc_channel_from_parent): like Node's child
  * side it keeps the loop alive only while on_message or on_disconnect is set, until the user
  * calls uvproc_channel_ref/unref. */
-void uvproc__channel_adopted(uvproc_channel_t *ch);
+void uvproc__ipc_channel_adopted(uvproc_channel_t *ch);
 
 /* `gone` runs right after on_disconnect returned (or instead of it after an abort); `released`
  * once every handle of the channel has closed, just before its memory is freed. Either may be
  * NULL. Each runs exactly once. */
-void uvproc__channel_set_hooks(uvproc_channel_t *ch, uvproc__channel_hook_t gone,
-                               uvproc__channel_hook_t released, void *arg);
+void uvproc__ipc_channel_set_hooks(uvproc_channel_t *ch, uvproc__ipc_channel_hook_t gone,
+                               uvproc__ipc_channel_hook_t released, void *arg);
 
 /* Over stdio (channel_stdio.c), for children behind a launcher: the channel reads the child's
  * stdout and writes its stdin, two plain pipes (initialised, unopened) that spawn connects as
- * the child's fds 0 and 1; then uvproc__channel_start or uvproc__channel_abort as above. */
-int uvproc__channel_new_stdio(uv_loop_t *loop, uvproc_channel_t **out,
+ * the child's fds 0 and 1; then uvproc__ipc_channel_start or uvproc__ipc_channel_abort as above. */
+int uvproc__ipc_channel_new_stdio(uv_loop_t *loop, uvproc_channel_t **out,
                               const uvproc_channel_options_t *options);
-void uvproc__channel_stdio_pipes(uvproc_channel_t *ch, uv_pipe_t **child_stdin,
+void uvproc__ipc_channel_stdio_pipes(uvproc_channel_t *ch, uv_pipe_t **child_stdin,
                                  uv_pipe_t **child_stdout);
 /* Child side, when UVPROC_CHANNEL is set: adopts fds 0 and 1 (see uvproc_channel_from_parent). */
-int uvproc__channel_from_parent_stdio(uv_loop_t *loop, uvproc_channel_t **out,
+int uvproc__ipc_channel_from_parent_stdio(uv_loop_t *loop, uvproc_channel_t **out,
                                       const uvproc_channel_options_t *options);
 
 /* What the channel's files share (channel.c lifecycle, channel_send.c batching and writing,
@@ -76,35 +76,35 @@ int uvproc__channel_from_parent_stdio(uv_loop_t *loop, uvproc_channel_t **out,
 typedef struct {
     uvproc_send_cb cb;
     void *data;
-} uvproc__done_t;
+} uvproc__ipc_done_t;
 
 /* Frames that leave in one write. Plain frames share a batch; a handle frame has its own. */
-typedef struct uvproc__batch_s {
-    struct uvproc__batch_s *next;
+typedef struct uvproc__ipc_batch_s {
+    struct uvproc__ipc_batch_s *next;
     uv_write_t req;
     uvproc_channel_t *ch;
     char *buf;
     size_t len, cap;
-    uvproc__done_t *done; /* completions to report, in frame order (frames with a cb only) */
+    uvproc__ipc_done_t *done; /* completions to report, in frame order (frames with a cb only) */
     size_t ndone, done_cap;
     uv_stream_t *handle; /* non-NULL: a NODE_HANDLE envelope carrying this handle's fd */
     int retransmits;
     int early; /* the peer answered before our write callback ran: 1 ACK, 2 NACK */
-} uvproc__batch_t;
+} uvproc__ipc_batch_t;
 
 /* A handle accepted from the socket, waiting for the NODE_HANDLE line it belongs to. */
-typedef struct uvproc__recv_s {
-    struct uvproc__recv_s *next;
+typedef struct uvproc__ipc_recv_s {
+    struct uvproc__ipc_recv_s *next;
     uv_stream_t *stream; /* NULL: a kind we cannot hand out (UDP, a file, ...), already closed */
-} uvproc__recv_t;
+} uvproc__ipc_recv_t;
 
 /* A user message that arrived while on_message was NULL. */
-typedef struct uvproc__held_s {
-    struct uvproc__held_s *next;
+typedef struct uvproc__ipc_held_s {
+    struct uvproc__ipc_held_s *next;
     json_t *msg;
     uv_stream_t *stream;
     char *type;
-} uvproc__held_t;
+} uvproc__ipc_held_t;
 
 struct uvproc_channel_s {
     uv_pipe_t pipe;       /* read, and written too unless the channel runs over stdio */
@@ -114,22 +114,22 @@ struct uvproc_channel_s {
     uv_timer_t ack_timer; /* handle_ack_timeout_ms for the unacknowledged handle */
     uv_idle_t deliverer;  /* hands held messages over after set_on_message */
     uv_loop_t *loop;
-    uvproc__jsonl_t framer;
+    uvproc__ipc_jsonl_t framer;
     uvproc_channel_options_t o;
     uint64_t ack_timeout_ms;
 
-    uvproc__batch_t *head, *tail; /* waiting for their write, in order */
-    uvproc__batch_t *ctrl;        /* our ACK/NACK/... replies: they bypass the ACK wait */
-    uvproc__batch_t *inflight;    /* handed to libuv; one at a time */
-    uvproc__batch_t *unacked;     /* a handle frame written, waiting for ACK or NACK */
+    uvproc__ipc_batch_t *head, *tail; /* waiting for their write, in order */
+    uvproc__ipc_batch_t *ctrl;        /* our ACK/NACK/... replies: they bypass the ACK wait */
+    uvproc__ipc_batch_t *inflight;    /* handed to libuv; one at a time */
+    uvproc__ipc_batch_t *unacked;     /* a handle frame written, waiting for ACK or NACK */
     size_t queued;                /* bytes in head..tail and ctrl */
     int alloc_failed;
 
-    uvproc__recv_t *recv_head, *recv_tail;
+    uvproc__ipc_recv_t *recv_head, *recv_tail;
     size_t nrecv; /* in recv_head..recv_tail: at most UVPROC__MAX_UNCLAIMED_FDS */
-    uvproc__held_t *held_head, *held_tail;
+    uvproc__ipc_held_t *held_head, *held_tail;
 
-    uvproc__channel_hook_t gone, released;
+    uvproc__ipc_channel_hook_t gone, released;
     void *hook_arg;
     int open_handles; /* of pipe, flusher, ack_timer, deliverer */
 
@@ -150,107 +150,107 @@ struct uvproc_channel_s {
 /* Closes the channel now (idempotent): cancels what is queued (UV_ECANCELED), delivers held
  * messages, then on_disconnect, then the hooks; the memory goes once every handle closed.
  * After it returns ch->closing is set and nothing more may be queued or delivered. */
-void uvproc__channel_close(uvproc_channel_t *ch);
+void uvproc__ipc_channel_close(uvproc_channel_t *ch);
 
 /* recv(MSG_PEEK) of one byte, without blocking: 1 if something is readable, 0 at EOF, a
  * negative error (UV_EAGAIN: nothing yet). */
-ssize_t uvproc__channel_peek(uvproc_channel_t *ch);
+ssize_t uvproc__ipc_channel_peek(uvproc_channel_t *ch);
 
 /* A write failed (EPIPE, ECONNRESET, ...): nothing more is written (sends get UV_EPIPE,
  * queued frames are cancelled at the close) but what the peer sent before it went away is
  * still read and delivered; the channel closes once nothing more is readable. */
-void uvproc__channel_write_failed(uvproc_channel_t *ch);
+void uvproc__ipc_channel_write_failed(uvproc_channel_t *ch);
 
-/* uvproc__channel_new with a choice of transport: over_stdio makes `pipe` a plain (ipc=0)
+/* uvproc__ipc_channel_new with a choice of transport: over_stdio makes `pipe` a plain (ipc=0)
  * pipe for reading and adds `stdio_out` (ipc=0) for writing. */
-int uvproc__channel_create(uv_loop_t *loop, uvproc_channel_t **out,
+int uvproc__ipc_channel_create(uv_loop_t *loop, uvproc_channel_t **out,
                            const uvproc_channel_options_t *options, int over_stdio);
 
 /* A channel adopted from the parent follows Node's rule: ref'd while on_message or
  * on_disconnect is set. Called when either changes. */
-void uvproc__channel_auto_ref(uvproc_channel_t *ch);
+void uvproc__ipc_channel_auto_ref(uvproc_channel_t *ch);
 
 /* ---------------------------------------------------------------------------------------- */
 /* channel_send.c: batches and writing                                                      */
 
 /* A batch of frames: allocated empty (NULL on ENOMEM), grown by append (refuses a batch past
  * UINT_MAX bytes, a uv_buf_t's limit), completions added in frame order. */
-uvproc__batch_t *uvproc__channel_batch_new(uvproc_channel_t *ch);
-void uvproc__channel_batch_free(uvproc__batch_t *b);
-int uvproc__channel_batch_append(uvproc__batch_t *b, const char *s, size_t n);
-int uvproc__channel_batch_add_done(uvproc__batch_t *b, uvproc_send_cb cb, void *data);
+uvproc__ipc_batch_t *uvproc__ipc_channel_batch_new(uvproc_channel_t *ch);
+void uvproc__ipc_channel_batch_free(uvproc__ipc_batch_t *b);
+int uvproc__ipc_channel_batch_append(uvproc__ipc_batch_t *b, const char *s, size_t n);
+int uvproc__ipc_channel_batch_add_done(uvproc__ipc_batch_t *b, uvproc_send_cb cb, void *data);
 
 /* A json_dump_callback sink appending to the batch in `data`; sets ch->alloc_failed when it
  * runs out of memory (so the caller can tell ENOMEM from an unencodable value). */
-int uvproc__channel_dump_cb(const char *buf, size_t size, void *data);
+int uvproc__ipc_channel_dump_cb(const char *buf, size_t size, void *data);
 
 /* Appends msg's JSON text to b (our serializer; jansson's for what nests too deep). */
-int uvproc__channel_dump_into(uvproc__batch_t *b, const json_t *msg);
+int uvproc__ipc_channel_dump_into(uvproc__ipc_batch_t *b, const json_t *msg);
 
 /* Reports every frame of a detached batch, then frees it. Callbacks may send or disconnect. */
-void uvproc__channel_complete(uvproc_channel_t *ch, uvproc__batch_t *b, int status);
+void uvproc__ipc_channel_complete(uvproc_channel_t *ch, uvproc__ipc_batch_t *b, int status);
 
 /* Appends a batch to the send queue (head..tail); the caller accounts its bytes with
- * uvproc__channel_queued. */
-void uvproc__channel_link_tail(uvproc_channel_t *ch, uvproc__batch_t *b);
+ * uvproc__ipc_channel_queued. */
+void uvproc__ipc_channel_link_tail(uvproc_channel_t *ch, uvproc__ipc_batch_t *b);
 
 /* `n` more bytes are queued: schedules the flush, returns what send() returns (1 below the
  * high-water mark, 0 above it). */
-int uvproc__channel_queued(uvproc_channel_t *ch, size_t n);
+int uvproc__ipc_channel_queued(uvproc_channel_t *ch, size_t n);
 
 /* Arms the flusher if something can be written now (after a completion, an ACK, a start). */
-void uvproc__channel_schedule(uvproc_channel_t *ch);
+void uvproc__ipc_channel_schedule(uvproc_channel_t *ch);
 
 /* Queues one of our own internal replies (ACK, NACK, socket counts): they go out ahead of
  * queued user frames and never wait for an ACK. Dropped when the channel is closing. */
-void uvproc__channel_reply(uvproc_channel_t *ch, const json_t *msg);
-void uvproc__channel_reply_cmd(uvproc_channel_t *ch, const char *cmd);
+void uvproc__ipc_channel_reply(uvproc_channel_t *ch, const json_t *msg);
+void uvproc__ipc_channel_reply_cmd(uvproc_channel_t *ch, const char *cmd);
 
 /* ---------------------------------------------------------------------------------------- */
 /* channel_handles.c: handle passing and acknowledgement                                    */
 
 /* A handle frame was written: wait for the peer's ACK/NACK (or apply one that came early). */
-void uvproc__channel_ack_wait(uvproc_channel_t *ch, uvproc__batch_t *b);
+void uvproc__ipc_channel_ack_wait(uvproc_channel_t *ch, uvproc__ipc_batch_t *b);
 
 /* The peer's NODE_HANDLE_ACK (ack=1) or NODE_HANDLE_NACK (ack=0). */
-void uvproc__channel_on_ack(uvproc_channel_t *ch, int ack);
+void uvproc__ipc_channel_on_ack(uvproc_channel_t *ch, int ack);
 
 /* A NODE_HANDLE envelope arrived: pair it with the next accepted fd, answer, deliver. */
-void uvproc__channel_on_handle(uvproc_channel_t *ch, json_t *msg);
+void uvproc__ipc_channel_on_handle(uvproc_channel_t *ch, json_t *msg);
 
 /* Node's socket_list protocol (NODE_SOCKET_GET_COUNT / NODE_SOCKET_NOTIFY_CLOSE). */
-void uvproc__channel_on_socket_query(uvproc_channel_t *ch, json_t *msg, int count_query);
+void uvproc__ipc_channel_on_socket_query(uvproc_channel_t *ch, json_t *msg, int count_query);
 
 /* Accepts the fds that came with this read, in order. 0 or UV_ENOMEM. */
-int uvproc__channel_accept_pending(uvproc_channel_t *ch);
+int uvproc__ipc_channel_accept_pending(uvproc_channel_t *ch);
 
 /* Closes every accepted fd no envelope has claimed. */
-void uvproc__channel_drop_recv(uvproc_channel_t *ch);
+void uvproc__ipc_channel_drop_recv(uvproc_channel_t *ch);
 
 /* ---------------------------------------------------------------------------------------- */
 /* channel_read.c: reading, routing, delivery                                               */
 
-/* The pipe's read callback (uv_read_start with uvproc__read_alloc). */
-void uvproc__channel_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+/* The pipe's read callback (uv_read_start with uvproc__common_read_alloc). */
+void uvproc__ipc_channel_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
 /* on_error, if set. `line`/`len`: the offending input, or NULL and a count. */
-void uvproc__channel_report(uvproc_channel_t *ch, int err, const char *line, size_t len);
+void uvproc__ipc_channel_report(uvproc_channel_t *ch, int err, const char *line, size_t len);
 
 /* Closes and frees a received handle nobody will own (NULL is ignored). */
-void uvproc__channel_drop_stream(uv_stream_t *s);
+void uvproc__ipc_channel_drop_stream(uv_stream_t *s);
 
 /* A message (and the handle that came with it, or NULL) for on_message, held while it is
  * unset; or for on_internal (NODE_* commands we do not answer ourselves). The stream is the
  * callee's: delivered, held or closed. */
-void uvproc__channel_deliver_user(uvproc_channel_t *ch, json_t *msg, uv_stream_t *s,
+void uvproc__ipc_channel_deliver_user(uvproc_channel_t *ch, json_t *msg, uv_stream_t *s,
                                   const char *type);
-void uvproc__channel_deliver_internal(uvproc_channel_t *ch, json_t *msg, uv_stream_t *s,
+void uvproc__ipc_channel_deliver_internal(uvproc_channel_t *ch, json_t *msg, uv_stream_t *s,
                                       const char *type);
 
 /* Hands held messages to on_message, in order, until it is unset again. A disconnect the user
  * asked for stops delivery (Node drops them too); a peer's EOF does not: what arrived before
  * it is delivered before on_disconnect. drop_held closes what is left. */
-void uvproc__channel_deliver_held(uvproc_channel_t *ch);
-void uvproc__channel_drop_held(uvproc_channel_t *ch);
+void uvproc__ipc_channel_deliver_held(uvproc_channel_t *ch);
+void uvproc__ipc_channel_drop_held(uvproc_channel_t *ch);
 
 #endif

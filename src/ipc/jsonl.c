@@ -11,12 +11,12 @@
 #define JSONL_KEEP_CAP ((size_t)1 << 20)
 
 /* Read every time rather than cached in init, so a zero-initialised or re-tuned framer works. */
-static size_t jsonl_limit(const uvproc__jsonl_t *f)
+static size_t jsonl_limit(const uvproc__ipc_jsonl_t *f)
 {
     return f->max_line ? f->max_line : UVPROC__JSONL_DEFAULT_MAX;
 }
 
-void uvproc__jsonl_init(uvproc__jsonl_t *f, size_t max_line)
+void uvproc__ipc_jsonl_init(uvproc__ipc_jsonl_t *f, size_t max_line)
 {
     f->buf = NULL;
     f->len = 0;
@@ -25,18 +25,18 @@ void uvproc__jsonl_init(uvproc__jsonl_t *f, size_t max_line)
     f->discarding = 0;
 }
 
-size_t uvproc__jsonl_pending(const uvproc__jsonl_t *f)
+size_t uvproc__ipc_jsonl_pending(const uvproc__ipc_jsonl_t *f)
 {
     return f->len;
 }
 
-void uvproc__jsonl_reset(uvproc__jsonl_t *f)
+void uvproc__ipc_jsonl_reset(uvproc__ipc_jsonl_t *f)
 {
     f->len = 0;
     f->discarding = 0;
 }
 
-void uvproc__jsonl_free(uvproc__jsonl_t *f)
+void uvproc__ipc_jsonl_free(uvproc__ipc_jsonl_t *f)
 {
     free(f->buf);
     f->buf = NULL;
@@ -47,7 +47,7 @@ void uvproc__jsonl_free(uvproc__jsonl_t *f)
 
 /* The caller guarantees need <= limit, so capping at the limit never starves the line and the
  * buffer never exceeds max_line bytes. */
-static int jsonl_reserve(uvproc__jsonl_t *f, size_t need, size_t limit)
+static int jsonl_reserve(uvproc__ipc_jsonl_t *f, size_t need, size_t limit)
 {
     size_t cap;
     char *nb;
@@ -68,7 +68,7 @@ static int jsonl_reserve(uvproc__jsonl_t *f, size_t need, size_t limit)
     return 0;
 }
 
-static int jsonl_deliver(uvproc__jsonl_line_cb on_line, void *ctx, const char *line, size_t n)
+static int jsonl_deliver(uvproc__ipc_jsonl_line_cb on_line, void *ctx, const char *line, size_t n)
 {
     /* '\r' is JSON whitespace, so Node accepts "\r\n"; strip it so callers see one shape. */
     if (n > 0 && line[n - 1] == '\r')
@@ -76,8 +76,9 @@ static int jsonl_deliver(uvproc__jsonl_line_cb on_line, void *ctx, const char *l
     return on_line(ctx, line, n);
 }
 
-int uvproc__jsonl_feed(uvproc__jsonl_t *f, const char *data, size_t len,
-                       uvproc__jsonl_line_cb on_line, uvproc__jsonl_error_cb on_error, void *ctx)
+int uvproc__ipc_jsonl_feed(uvproc__ipc_jsonl_t *f, const char *data, size_t len,
+                           uvproc__ipc_jsonl_line_cb on_line, uvproc__ipc_jsonl_error_cb on_error,
+                           void *ctx)
 {
     const char *p, *end;
     size_t limit = jsonl_limit(f);

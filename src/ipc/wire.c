@@ -147,7 +147,7 @@ static char *uvproc__mark_big_integers(const char *s, size_t len, size_t *out_le
 }
 
 /* One JSON value, as Node's JSON.parse would read it, or NULL. */
-json_t *uvproc__wire_parse(const char *line, size_t len)
+json_t *uvproc__ipc_wire_parse(const char *line, size_t len)
 {
     const size_t flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
     const char *text = line;
@@ -179,7 +179,7 @@ json_t *uvproc__wire_parse(const char *line, size_t len)
 }
 
 /* The "cmd" of an internal message (Node's isInternal), or NULL. */
-const char *uvproc__wire_internal_cmd(const json_t *msg, size_t *len)
+const char *uvproc__ipc_wire_internal_cmd(const json_t *msg, size_t *len)
 {
     const json_t *cmd = json_is_object(msg) ? json_object_get(msg, "cmd") : NULL;
     const char *s;
@@ -194,7 +194,7 @@ const char *uvproc__wire_internal_cmd(const json_t *msg, size_t *len)
     return s;
 }
 
-int uvproc__wire_cmd_is(const char *cmd, size_t len, const char *name)
+int uvproc__ipc_wire_cmd_is(const char *cmd, size_t len, const char *name)
 {
     return cmd != NULL && len == strlen(name) && memcmp(cmd, name, len) == 0;
 }
@@ -401,7 +401,7 @@ static int uvproc__dump_value(const json_t *v, uvproc__wout_t *o, int depth)
     return -1;
 }
 
-int uvproc__wire_dump(const json_t *v, json_dump_callback_t put, void *ctx, int *too_deep)
+int uvproc__ipc_wire_dump(const json_t *v, json_dump_callback_t put, void *ctx, int *too_deep)
 {
     uvproc__wout_t o;
     int r;

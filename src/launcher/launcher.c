@@ -19,8 +19,8 @@ static void uvproc__read_preference(void)
         v != NULL && strcmp(v, "uv") == 0 ? UVPROC__PREFER_UV : UVPROC__PREFER_POSIX;
 }
 
-int uvproc__launcher_start(uv_loop_t *loop, const uvproc__launch_t *req, void *owner,
-                           uvproc__exit_cb on_exit, uvproc__launcher_t **out)
+int uvproc__launcher_start(uv_loop_t *loop, const uvproc__launcher_launch_t *req, void *owner,
+                           uvproc__launcher_exit_cb on_exit, uvproc__launcher_t **out)
 {
     pthread_once(&uvproc__preference_once, uvproc__read_preference);
     /* uv_spawn cannot set a parent-death signal: only the posix launcher serves that. */
@@ -42,7 +42,7 @@ int uvproc__launcher_kill(uvproc__launcher_t *l, int signum)
     return l->ops->kill(l, signum);
 }
 
-void uvproc__launcher_close(uvproc__launcher_t *l, uvproc__closed_cb on_closed)
+void uvproc__launcher_close(uvproc__launcher_t *l, uvproc__launcher_closed_cb on_closed)
 {
     l->ops->close(l, on_closed);
 }

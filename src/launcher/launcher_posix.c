@@ -40,8 +40,8 @@ typedef struct {
     int pidfd;
     pid_t pid;
     void *owner;
-    uvproc__exit_cb on_exit;
-    uvproc__closed_cb on_closed;
+    uvproc__launcher_exit_cb on_exit;
+    uvproc__launcher_closed_cb on_closed;
 } uvproc__posix_launcher_t;
 
 static const uvproc__launcher_ops_t uvproc__posix_ops;
@@ -173,12 +173,12 @@ static void uvproc__on_pidfd(uv_poll_t *poll, int status, int events)
  * (the stdout/stderr swap), and a dup2 never has equal source and target (whose CLOEXEC
  * handling varies across glibc versions). Everything above the slots is closed in the child,
  * so even fds the host opened without O_CLOEXEC do not leak. */
-static int uvproc__file_actions(const uvproc__launch_t *req, int *sources, int *parent_ends,
-                                posix_spawn_file_actions_t *fa)
+static int uvproc__file_actions(const uvproc__launcher_launch_t *req, int *sources,
+                                int *parent_ends, posix_spawn_file_actions_t *fa)
 {
     int n = req->slot_count;
     for (int i = 0; i < n; i++) {
-        const uvproc__launch_slot_t *s = &req->slots[i];
+        const uvproc__launcher_launch_slot_t *s = &req->slots[i];
         int src = -1, err = 0;
         if (s->kind == UVPROC__SLOT_PIPE) {
             int sv[2];
@@ -228,7 +228,7 @@ static int uvproc__file_actions(const uvproc__launch_t *req, int *sources, int *
     return 0;
 }
 
-static int uvproc__attributes(const uvproc__launch_t *req, posix_spawnattr_t *attr)
+static int uvproc__attributes(const uvproc__launcher_launch_t *req, posix_spawnattr_t *attr)
 {
     sigset_t none, all;
     short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
@@ -292,7 +292,7 @@ static int uvproc__posix_spawn(pid_t *pid, const char *path, const posix_spawn_f
  * to default before it unblocks them, just before exec. */
 
 typedef struct {
-    const uvproc__launch_t *req;
+    const uvproc__launcher_launch_t *req;
     const int *sources; /* per slot: the fd to dup2 there (all above the slots), or -1 */
     const char *path;
     char **env;
@@ -305,7 +305,7 @@ typedef struct {
 static int uvproc__clone_child(void *arg)
 {
     uvproc__clone_args_t *a = arg;
-    const uvproc__launch_t *req = a->req;
+    const uvproc__launcher_launch_t *req = a->req;
     struct sigaction dfl;
     sigset_t none;
     int n = req->slot_count;
@@ -366,7 +366,7 @@ fail:
     _exit(127);
 }
 
-static int uvproc__clone_spawn(pid_t *pid, const uvproc__launch_t *req, const int *sources,
+static int uvproc__clone_spawn(pid_t *pid, const uvproc__launcher_launch_t *req, const int *sources,
                                const char *path, char **env)
 {
     const size_t stack_size = 256 * 1024;
@@ -420,8 +420,8 @@ static void uvproc__abandon(pid_t pid)
         ;
 }
 
-int uvproc__launcher_posix_start(uv_loop_t *loop, const uvproc__launch_t *req, void *owner,
-                                 uvproc__exit_cb on_exit, uvproc__launcher_t **out)
+int uvproc__launcher_posix_start(uv_loop_t *loop, const uvproc__launcher_launch_t *req, void *owner,
+                                 uvproc__launcher_exit_cb on_exit, uvproc__launcher_t **out)
 {
     int stack_fds[2 * 8];
     int *fds = stack_fds;
@@ -511,7 +511,7 @@ static int uvproc__posix_kill(uvproc__launcher_t *base, int signum)
 static void uvproc__posix_closed(uv_handle_t *h)
 {
     uvproc__posix_launcher_t *l = h->data;
-    uvproc__closed_cb cb = l->on_closed;
+    uvproc__launcher_closed_cb cb = l->on_closed;
     void *owner = l->owner;
     close(l->pidfd);
     free(l);
@@ -519,7 +519,7 @@ static void uvproc__posix_closed(uv_handle_t *h)
         cb(owner);
 }
 
-static void uvproc__posix_close(uvproc__launcher_t *base, uvproc__closed_cb on_closed)
+static void uvproc__posix_close(uvproc__launcher_t *base, uvproc__launcher_closed_cb on_closed)
 {
     uvproc__posix_launcher_t *l = (uvproc__posix_launcher_t *)base;
     l->on_closed = on_closed;

@@ -16,7 +16,7 @@ static int uvproc__is_safe_char(char c)
            strchr("@%+=:,./_-", c) != NULL;
 }
 
-size_t uvproc__shell_quote(const char *s, char *dst, int first)
+size_t uvproc__launcher_shell_quote(const char *s, char *dst, int first)
 {
     size_t n = 0;
     /* As the start of ssh's command argument, a '-' would read as an option of ssh. */
@@ -96,8 +96,8 @@ static void uvproc__remote_words(const uvproc_remote_t *r, const char *const *ex
     *n = k;
 }
 
-int uvproc__prefix_argv(const uvproc_remote_t *r, const char *const *extra_env, const char *file,
-                        char *const *argv, char ***out)
+int uvproc__launcher_prefix_argv(const uvproc_remote_t *r, const char *const *extra_env,
+                                 const char *file, char *const *argv, char ***out)
 {
     size_t nl = uvproc__count(r->launcher), nw, nargv = uvproc__count((const char *const *)argv);
     size_t max_words = 4 + uvproc__count(r->env) + uvproc__count(extra_env) + nargv + 1;
@@ -125,7 +125,8 @@ int uvproc__prefix_argv(const uvproc_remote_t *r, const char *const *extra_env, 
     for (size_t i = 0; i < nl; i++)
         bytes += strlen(r->launcher[i]) + 1;
     for (size_t i = 0; i < nw; i++)
-        bytes += (quote ? uvproc__shell_quote(words[i], NULL, i == 0) : strlen(words[i])) + 1;
+        bytes +=
+            (quote ? uvproc__launcher_shell_quote(words[i], NULL, i == 0) : strlen(words[i])) + 1;
     nout = nl + (quote ? 1 : nw);
     v = malloc((nout + 1) * sizeof *v + bytes);
     if (v == NULL) {
@@ -143,7 +144,7 @@ int uvproc__prefix_argv(const uvproc_remote_t *r, const char *const *extra_env, 
         for (size_t i = 0; i < nw; i++) {
             if (i > 0)
                 *at++ = ' ';
-            at += uvproc__shell_quote(words[i], at, i == 0);
+            at += uvproc__launcher_shell_quote(words[i], at, i == 0);
         }
         *at = '\0';
     } else {

@@ -9,8 +9,8 @@ typedef struct {
     uvproc__launcher_t base;
     uv_process_t handle;
     void *owner;
-    uvproc__exit_cb on_exit;
-    uvproc__closed_cb on_closed;
+    uvproc__launcher_exit_cb on_exit;
+    uvproc__launcher_closed_cb on_closed;
 } uvproc__uv_launcher_t;
 
 static const uvproc__launcher_ops_t uvproc__uv_ops;
@@ -25,15 +25,15 @@ static void uvproc__uv_exit(uv_process_t *handle, int64_t exit_status, int term_
 static void uvproc__uv_closed(uv_handle_t *handle)
 {
     uvproc__uv_launcher_t *l = handle->data;
-    uvproc__closed_cb cb = l->on_closed;
+    uvproc__launcher_closed_cb cb = l->on_closed;
     void *owner = l->owner;
     free(l);
     if (cb != NULL)
         cb(owner);
 }
 
-int uvproc__launcher_uv_start(uv_loop_t *loop, const uvproc__launch_t *req, void *owner,
-                              uvproc__exit_cb on_exit, uvproc__launcher_t **out)
+int uvproc__launcher_uv_start(uv_loop_t *loop, const uvproc__launcher_launch_t *req, void *owner,
+                              uvproc__launcher_exit_cb on_exit, uvproc__launcher_t **out)
 {
     uv_stdio_container_t stack_stdio[8];
     uv_stdio_container_t *stdio = stack_stdio;
@@ -53,7 +53,7 @@ int uvproc__launcher_uv_start(uv_loop_t *loop, const uvproc__launch_t *req, void
         }
     }
     for (int i = 0; i < req->slot_count; i++) {
-        const uvproc__launch_slot_t *s = &req->slots[i];
+        const uvproc__launcher_launch_slot_t *s = &req->slots[i];
         switch (s->kind) {
         case UVPROC__SLOT_PIPE:
             /* UV_CREATE_PIPE is a socketpair: ~5x a default pipe's bandwidth on this kernel
@@ -106,7 +106,7 @@ static int uvproc__uv_kill(uvproc__launcher_t *base, int signum)
     return uv_process_kill(&l->handle, signum);
 }
 
-static void uvproc__uv_close(uvproc__launcher_t *base, uvproc__closed_cb on_closed)
+static void uvproc__uv_close(uvproc__launcher_t *base, uvproc__launcher_closed_cb on_closed)
 {
     uvproc__uv_launcher_t *l = (uvproc__uv_launcher_t *)base;
     l->on_closed = on_closed;

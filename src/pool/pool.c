@@ -13,12 +13,12 @@
 
 #include "pool.h"
 
-uint64_t uvproc__now_ns(void)
+uint64_t uvproc__pool_now_ns(void)
 {
     return uv_hrtime();
 }
 
-char **uvproc__strv_dup(const char *first, const char *const *rest)
+char **uvproc__pool_strv_dup(const char *first, const char *const *rest)
 {
     size_t n = 0;
     while (rest != NULL && rest[n] != NULL)
@@ -34,11 +34,11 @@ char **uvproc__strv_dup(const char *first, const char *const *rest)
             goto fail;
     return v;
 fail:
-    uvproc__strv_free(v);
+    uvproc__pool_strv_free(v);
     return NULL;
 }
 
-void uvproc__strv_free(char **v)
+void uvproc__pool_strv_free(char **v)
 {
     if (v == NULL)
         return;
@@ -49,7 +49,7 @@ void uvproc__strv_free(char **v)
 
 /* ---- lists ---- */
 
-static void queue_unlink(uvproc_pool_t *pool, uvproc__job_t *j)
+static void queue_unlink(uvproc_pool_t *pool, uvproc__pool_job_t *j)
 {
     if (j->qprev != NULL)
         j->qprev->qnext = j->qnext;
@@ -63,7 +63,7 @@ static void queue_unlink(uvproc_pool_t *pool, uvproc__job_t *j)
     pool->c.queued--;
 }
 
-void uvproc__job_queue_push(uvproc_pool_t *pool, uvproc__job_t *j, int front)
+void uvproc__pool_job_queue_push(uvproc_pool_t *pool, uvproc__pool_job_t *j, int front)
 {
     j->state = UVPROC__JOB_QUEUED;
     if (front) {
@@ -88,7 +88,7 @@ void uvproc__job_queue_push(uvproc_pool_t *pool, uvproc__job_t *j, int front)
 
 /* ---- job memory ---- */
 
-static void job_clear_result(uvproc__job_t *j)
+static void job_clear_result(uvproc__pool_job_t *j)
 {
     json_decref(j->res.result);
     json_decref(j->res.error_value);
@@ -105,11 +105,11 @@ static void job_clear_result(uvproc__job_t *j)
     j->res.has_rusage = 0;
 }
 
-void uvproc__job_free_now(uvproc__job_t *j)
+void uvproc__pool_job_free_now(uvproc__pool_job_t *j)
 {
     job_clear_result(j);
     free(j->file);
-    uvproc__strv_free(j->argv);
+    uvproc__pool_strv_free(j->argv);
     free(j->input);
     free(j->method);
     json_decref(j->params);
@@ -118,24 +118,24 @@ void uvproc__job_free_now(uvproc__job_t *j)
 
 static void job_timer_closed(uv_handle_t *h)
 {
-    uvproc__job_t *j = h->data;
+    uvproc__pool_job_t *j = h->data;
     free(h);
-    uvproc__job_free_now(j);
+    uvproc__pool_job_free_now(j);
 }
 
-static void job_free(uvproc__job_t *j)
+static void job_free(uvproc__pool_job_t *j)
 {
     if (j->timer != NULL)
         uv_close((uv_handle_t *)j->timer, job_timer_closed);
     else
-        uvproc__job_free_now(j);
+        uvproc__pool_job_free_now(j);
 }
 
 /* ---- delivery (on_done), in completion or submission order ---- */
 
 static void pool_maybe_close(uvproc_pool_t *pool);
 
-static void deliver_one(uvproc_pool_t *pool, uvproc__job_t *j)
+static void deliver_one(uvproc_pool_t *pool, uvproc__pool_job_t *j)
 {
     j->res.id = j->id;
     j->res.data = j->data;
@@ -161,7 +161,7 @@ static void pool_deliver(uvproc_pool_t *pool)
         return;
     pool->in_callback = 1;
     for (;;) {
-        uvproc__job_t *j;
+        uvproc__pool_job_t *j;
         if (pool->o.keep_order) {
             j = pool->shead;
             if (j == NULL || j->state != UVPROC__JOB_DONE)
@@ -180,21 +180,21 @@ static void pool_deliver(uvproc_pool_t *pool)
 
 /* ---- the state table's actions ---- */
 
-static void job_arm_timer(uvproc__job_t *j);
+static void job_arm_timer(uvproc__pool_job_t *j);
 
-static void act_impossible(uvproc__job_t *j, int reason)
+static void act_impossible(uvproc__pool_job_t *j, int reason)
 {
     (void)j;
     (void)reason;
 }
 
-static void act_ignore(uvproc__job_t *j, int reason)
+static void act_ignore(uvproc__pool_job_t *j, int reason)
 {
     (void)j;
     (void)reason;
 }
 
-static void act_start(uvproc__job_t *j, int reason)
+static void act_start(uvproc__pool_job_t *j, int reason)
 {
     uvproc_pool_t *pool = j->pool;
     int err;
@@ -205,19 +205,20 @@ static void act_start(uvproc__job_t *j, int reason)
     job_clear_result(j);
     j->res.attempts++;
     pool->c.running++;
-    j->start_ns = uvproc__now_ns();
-    err = pool->o.kind == UVPROC_POOL_COMMANDS ? uvproc__command_start(j) : uvproc__worker_send(j);
+    j->start_ns = uvproc__pool_now_ns();
+    err = pool->o.kind == UVPROC_POOL_COMMANDS ? uvproc__pool_command_start(j)
+                                               : uvproc__pool_worker_send(j);
     if (err != 0) {
-        uvproc__job_finish(j, err);
+        uvproc__pool_job_finish(j, err);
         return;
     }
     /* A worker serves its jobs in order: one sent ahead (pipeline) starts when the one before
-     * it is answered, and its clock starts then (uvproc__worker_job_left). */
+     * it is answered, and its clock starts then (uvproc__pool_worker_job_left). */
     if (pool->o.kind == UVPROC_POOL_COMMANDS || j->slot->jobs == j)
-        uvproc__job_begin(j);
+        uvproc__pool_job_begin(j);
 }
 
-static int may_retry(uvproc__job_t *j, int crash)
+static int may_retry(uvproc__pool_job_t *j, int crash)
 {
     const uvproc_pool_t *pool = j->pool;
     if (pool->terminating || pool->halted)
@@ -229,20 +230,20 @@ static int may_retry(uvproc__job_t *j, int crash)
     return j->res.attempts <= pool->o.retries;
 }
 
-static void job_stop_timer(uvproc__job_t *j)
+static void job_stop_timer(uvproc__pool_job_t *j)
 {
     if (j->timer != NULL)
         uv_timer_stop(j->timer);
 }
 
-static void job_back_to_queue(uvproc__job_t *j)
+static void job_back_to_queue(uvproc__pool_job_t *j)
 {
     uvproc_pool_t *pool = j->pool;
     job_stop_timer(j);
     if (pool->o.kind == UVPROC_POOL_WORKERS)
-        uvproc__worker_job_left(j);
+        uvproc__pool_worker_job_left(j);
     pool->c.running--;
-    uvproc__job_queue_push(pool, j, 1);
+    uvproc__pool_job_queue_push(pool, j, 1);
     uvproc__pool_kick(pool);
 }
 
@@ -250,13 +251,13 @@ static void job_timer_cb(uv_timer_t *t);
 
 /* Backoff: the first retry waits retry_delay_ms, each next one twice as long as the one
  * before (capped at 64x). The job waits in WAITING, counted as queued, its timer armed. */
-static void job_wait_to_retry(uvproc__job_t *j)
+static void job_wait_to_retry(uvproc__pool_job_t *j)
 {
     uvproc_pool_t *pool = j->pool;
     unsigned shift = j->res.attempts - 1 < 6 ? j->res.attempts - 1 : 6;
     job_stop_timer(j);
     if (pool->o.kind == UVPROC_POOL_WORKERS)
-        uvproc__worker_job_left(j);
+        uvproc__pool_worker_job_left(j);
     pool->c.running--;
     pool->c.queued++;
     j->state = UVPROC__JOB_WAITING;
@@ -264,7 +265,7 @@ static void job_wait_to_retry(uvproc__job_t *j)
         j->timer = malloc(sizeof *j->timer);
         if (j->timer == NULL) { /* no delay rather than no retry */
             pool->c.queued--;
-            uvproc__job_queue_push(pool, j, 1);
+            uvproc__pool_job_queue_push(pool, j, 1);
             uvproc__pool_kick(pool);
             return;
         }
@@ -274,7 +275,7 @@ static void job_wait_to_retry(uvproc__job_t *j)
     uv_timer_start(j->timer, job_timer_cb, pool->o.retry_delay_ms << shift, 0);
 }
 
-static void act_fail_or_retry(uvproc__job_t *j, int reason, int crash)
+static void act_fail_or_retry(uvproc__pool_job_t *j, int reason, int crash)
 {
     if (may_retry(j, crash)) {
         j->pool->c.retried++;
@@ -284,64 +285,64 @@ static void act_fail_or_retry(uvproc__job_t *j, int reason, int crash)
             job_back_to_queue(j);
         return;
     }
-    uvproc__job_finish(j, reason);
+    uvproc__pool_job_finish(j, reason);
 }
 
 /* WAITING x TIMEOUT: its backoff is over. */
-static void act_retry_now(uvproc__job_t *j, int reason)
+static void act_retry_now(uvproc__pool_job_t *j, int reason)
 {
     (void)reason;
     j->pool->c.queued--;
-    uvproc__job_queue_push(j->pool, j, 1);
+    uvproc__pool_job_queue_push(j->pool, j, 1);
     uvproc__pool_kick(j->pool);
 }
 
 /* WAITING x CANCEL: it never runs again. */
-static void act_unwait(uvproc__job_t *j, int reason)
+static void act_unwait(uvproc__pool_job_t *j, int reason)
 {
     job_stop_timer(j);
     j->pool->c.queued--;
     j->state = UVPROC__JOB_DONE; /* not running: job_finish must not count it as running */
-    uvproc__job_finish(j, reason);
+    uvproc__pool_job_finish(j, reason);
 }
 
-static void act_succeed(uvproc__job_t *j, int reason)
+static void act_succeed(uvproc__pool_job_t *j, int reason)
 {
     (void)reason;
-    uvproc__job_finish(j, 0);
+    uvproc__pool_job_finish(j, 0);
 }
 
-static void act_fail(uvproc__job_t *j, int reason)
+static void act_fail(uvproc__pool_job_t *j, int reason)
 {
     act_fail_or_retry(j, reason, 0);
 }
 
-static void act_crash(uvproc__job_t *j, int reason)
+static void act_crash(uvproc__pool_job_t *j, int reason)
 {
     act_fail_or_retry(j, reason, 1);
 }
 
 /* Timeout or cancel of a running job: stop its process (its worker), and finish it when that
  * process is gone, with this reason rather than whatever the kill looks like. */
-static void act_stop(uvproc__job_t *j, int reason)
+static void act_stop(uvproc__pool_job_t *j, int reason)
 {
     j->state = UVPROC__JOB_STOPPING;
     j->stop_reason = reason;
     job_stop_timer(j);
     if (j->pool->o.kind == UVPROC_POOL_COMMANDS)
-        uvproc__command_stop(j);
+        uvproc__pool_command_stop(j);
     else
-        uvproc__worker_stop_job(j);
+        uvproc__pool_worker_stop_job(j);
 }
 
-static void act_stopped(uvproc__job_t *j, int reason)
+static void act_stopped(uvproc__pool_job_t *j, int reason)
 {
     (void)reason;
-    uvproc__job_finish(j, j->stop_reason);
+    uvproc__pool_job_finish(j, j->stop_reason);
 }
 
 /* Not counted as an attempt: nothing went wrong with this job. */
-static void act_requeue(uvproc__job_t *j, int reason)
+static void act_requeue(uvproc__pool_job_t *j, int reason)
 {
     (void)reason;
     j->res.attempts--;
@@ -351,26 +352,26 @@ static void act_requeue(uvproc__job_t *j, int reason)
 /* Scale-out: its host's launcher failed (the job itself may be fine): run it elsewhere,
  * counted as a retry whatever `retries` says, unless it lost a host more often than retries
  * + hosts (then it is what kills them). */
-static void act_host_lost(uvproc__job_t *j, int reason)
+static void act_host_lost(uvproc__pool_job_t *j, int reason)
 {
     uvproc_pool_t *pool = j->pool;
     if (pool->terminating || pool->halted ||
-        j->res.attempts > pool->o.retries + uvproc__hosts_count(pool)) {
-        uvproc__job_finish(j, reason);
+        j->res.attempts > pool->o.retries + uvproc__pool_hosts_count(pool)) {
+        uvproc__pool_job_finish(j, reason);
         return;
     }
     pool->c.retried++;
     job_back_to_queue(j);
 }
 
-static void act_unqueue(uvproc__job_t *j, int reason)
+static void act_unqueue(uvproc__pool_job_t *j, int reason)
 {
     queue_unlink(j->pool, j);
     j->state = UVPROC__JOB_DONE; /* never ran: job_finish must not count it as running */
-    uvproc__job_finish(j, reason);
+    uvproc__pool_job_finish(j, reason);
 }
 
-typedef void (*uvproc__job_action_t)(uvproc__job_t *j, int reason);
+typedef void (*uvproc__job_action_t)(uvproc__pool_job_t *j, int reason);
 
 /* Every cell: rows are states, columns events. act_impossible marks cells no code path can
  * produce (a queued job has no process to succeed or time out); test/test_pool*.c reach every
@@ -437,7 +438,7 @@ static const uvproc__job_action_t job_table[UVPROC__JOB_NSTATES][UVPROC__EV_NEVE
         },
 };
 
-void uvproc__job_event(uvproc__job_t *j, uvproc__job_event_t ev, int reason)
+void uvproc__pool_job_event(uvproc__pool_job_t *j, uvproc__pool_job_event_t ev, int reason)
 {
     job_table[j->state][ev](j, reason);
 }
@@ -446,21 +447,21 @@ void uvproc__job_event(uvproc__job_t *j, uvproc__job_event_t ev, int reason)
 
 static void job_timer_cb(uv_timer_t *t)
 {
-    uvproc__job_event(t->data, UVPROC__EV_TIMEOUT, UV_ETIMEDOUT);
+    uvproc__pool_job_event(t->data, UVPROC__EV_TIMEOUT, UV_ETIMEDOUT);
 }
 
 /* The job's clock starts: run time, start time, its timeout. */
-void uvproc__job_begin(uvproc__job_t *j)
+void uvproc__pool_job_begin(uvproc__pool_job_t *j)
 {
     struct timespec ts;
-    j->start_ns = uvproc__now_ns();
+    j->start_ns = uvproc__pool_now_ns();
     j->res.start_time = (double)time(NULL);
     if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
         j->res.start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
     job_arm_timer(j);
 }
 
-static void job_arm_timer(uvproc__job_t *j)
+static void job_arm_timer(uvproc__pool_job_t *j)
 {
     uint64_t ms = j->timeout_ms != 0 ? j->timeout_ms : j->pool->o.timeout_ms;
     if (ms == 0 || j->state != UVPROC__JOB_RUNNING)
@@ -481,31 +482,31 @@ static void pool_halt(uvproc_pool_t *pool)
 {
     pool->halted = 1;
     while (pool->qhead != NULL)
-        uvproc__job_event(pool->qhead, UVPROC__EV_CANCEL, UV_ECANCELED);
+        uvproc__pool_job_event(pool->qhead, UVPROC__EV_CANCEL, UV_ECANCELED);
     if (pool->o.halt == UVPROC_HALT_NOW)
-        for (uvproc__job_t *j = pool->shead, *next; j != NULL; j = next) {
+        for (uvproc__pool_job_t *j = pool->shead, *next; j != NULL; j = next) {
             next = j->snext;
             if (j->state == UVPROC__JOB_RUNNING || j->state == UVPROC__JOB_WAITING)
-                uvproc__job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
+                uvproc__pool_job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
         }
     else /* a retry waiting for its backoff would start something new */
-        for (uvproc__job_t *j = pool->shead, *next; j != NULL; j = next) {
+        for (uvproc__pool_job_t *j = pool->shead, *next; j != NULL; j = next) {
             next = j->snext;
             if (j->state == UVPROC__JOB_WAITING)
-                uvproc__job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
+                uvproc__pool_job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
         }
 }
 
-void uvproc__job_finish(uvproc__job_t *j, int err)
+void uvproc__pool_job_finish(uvproc__pool_job_t *j, int err)
 {
     uvproc_pool_t *pool = j->pool;
     int was_running = j->state == UVPROC__JOB_RUNNING || j->state == UVPROC__JOB_STOPPING;
     job_stop_timer(j);
     if (was_running) {
         pool->c.running--;
-        j->res.run_ms = (double)(uvproc__now_ns() - j->start_ns) / 1e6;
+        j->res.run_ms = (double)(uvproc__pool_now_ns() - j->start_ns) / 1e6;
         if (pool->o.kind == UVPROC_POOL_WORKERS)
-            uvproc__worker_job_left(j);
+            uvproc__pool_worker_job_left(j);
     }
     j->state = UVPROC__JOB_DONE;
     j->res.error = err;
@@ -526,7 +527,7 @@ void uvproc__job_finish(uvproc__job_t *j, int err)
     if (j->res.skipped)
         pool->c.skipped++;
     else if (j->res.attempts > 0)
-        uvproc__joblog_write(pool, j);
+        uvproc__pool_joblog_write(pool, j);
     if (pool->o.on_progress != NULL)
         pool->o.on_progress(pool, &pool->c);
     if (err != 0 && err != UV_ECANCELED && pool->o.halt != UVPROC_HALT_NEVER && !pool->halted)
@@ -550,11 +551,11 @@ void uvproc__pool_dispatch(uvproc_pool_t *pool)
         if (pool->halted || pool->terminating)
             break;
         if (pool->o.kind == UVPROC_POOL_COMMANDS) {
-            while (pool->qhead != NULL && pool->c.running < uvproc__hosts_capacity(pool))
-                uvproc__job_event(pool->qhead, UVPROC__EV_START, 0);
+            while (pool->qhead != NULL && pool->c.running < uvproc__pool_hosts_capacity(pool))
+                uvproc__pool_job_event(pool->qhead, UVPROC__EV_START, 0);
         } else {
-            uvproc__worker_assign(pool);
-            uvproc__worker_grow(pool);
+            uvproc__pool_worker_assign(pool);
+            uvproc__pool_worker_grow(pool);
         }
     } while (pool->redispatch);
     pool->dispatching = 0;
@@ -562,13 +563,13 @@ void uvproc__pool_dispatch(uvproc_pool_t *pool)
 
 void uvproc__pool_release(uvproc_pool_t *pool)
 {
-    uvproc__hosts_close(pool);
-    uvproc__joblog_close(pool);
+    uvproc__pool_hosts_close(pool);
+    uvproc__pool_joblog_close(pool);
     free(pool->joblog_path);
     free(pool->worker_file);
-    uvproc__strv_free(pool->worker_args);
+    uvproc__pool_strv_free(pool->worker_args);
     free(pool->worker_exec_path);
-    uvproc__strv_free(pool->worker_exec_args);
+    uvproc__pool_strv_free(pool->worker_exec_args);
     free(pool);
 }
 
@@ -585,7 +586,7 @@ static void pool_maybe_close(uvproc_pool_t *pool)
     if (pool->closed || !(pool->draining || pool->terminating) || pool->in_api)
         return;
     if (pool->qhead == NULL && pool->c.running == 0 && pool->live_slots > 0)
-        uvproc__worker_retire_all(pool, pool->terminating);
+        uvproc__pool_worker_retire_all(pool, pool->terminating);
     if (pool->shead != NULL || pool->live_slots > 0 || pool->slots != NULL)
         return;
     pool->closed = 1;

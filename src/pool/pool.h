@@ -15,7 +15,7 @@ typedef enum {
     UVPROC__JOB_WAITING,  /* failed, waiting retry_delay_ms (backoff) before it runs again */
     UVPROC__JOB_DONE,     /* finished; with keep_order it may wait here for earlier jobs */
     UVPROC__JOB_NSTATES
-} uvproc__job_state_t;
+} uvproc__pool_job_state_t;
 
 typedef enum {
     UVPROC__EV_START,    /* a slot is free: run it */
@@ -28,18 +28,18 @@ typedef enum {
     UVPROC__EV_NOWORKER, /* queued, and no worker could be started for it */
     UVPROC__EV_HOSTLOST, /* scale-out: its host's launcher failed; run it elsewhere (a retry) */
     UVPROC__EV_NEVENTS
-} uvproc__job_event_t;
+} uvproc__pool_job_event_t;
 
-typedef struct uvproc__job_s uvproc__job_t;
-typedef struct uvproc__slot_s uvproc__slot_t;
+typedef struct uvproc__pool_job_s uvproc__pool_job_t;
+typedef struct uvproc__pool_slot_s uvproc__pool_slot_t;
 
-struct uvproc__job_s {
+struct uvproc__pool_job_s {
     uvproc_pool_t *pool;
     uint64_t id;
-    uvproc__job_state_t state;
-    uvproc__job_t *qprev, *qnext; /* the run queue (QUEUED jobs) */
-    uvproc__job_t *sprev, *snext; /* every live job in submission order */
-    uvproc__job_t *wnext;         /* jobs in flight on the same worker, oldest first */
+    uvproc__pool_job_state_t state;
+    uvproc__pool_job_t *qprev, *qnext; /* the run queue (QUEUED jobs) */
+    uvproc__pool_job_t *sprev, *snext; /* every live job in submission order */
+    uvproc__pool_job_t *wnext;         /* jobs in flight on the same worker, oldest first */
     void *data;
     uint64_t timeout_ms;
     uv_timer_t *timer; /* NULL until a timeout is armed; closed and freed with the job */
@@ -55,9 +55,9 @@ struct uvproc__job_s {
     /* worker jobs */
     char *method;
     json_t *params;
-    uvproc__slot_t *slot; /* the worker running it */
-    struct uvproc__host_s *host; /* scale-out: the host a command job runs on, or NULL */
-    struct uvproc__tag_s *tag;   /* scale-out: its output's partial lines (tag_output) */
+    uvproc__pool_slot_t *slot; /* the worker running it */
+    struct uvproc__pool_host_s *host; /* scale-out: the host a command job runs on, or NULL */
+    struct uvproc__pool_tag_s *tag;   /* scale-out: its output's partial lines (tag_output) */
 
     int stop_reason; /* why we stopped it: UV_ETIMEDOUT, UV_ECANCELED */
     uvproc_pool_result_t res;
@@ -73,7 +73,7 @@ typedef enum {
     UVPROC__SLOT_RETIRING, /* told to terminate (recycle, shrink, drain), or killed */
     UVPROC__SLOT_GONE,     /* exited; freed once its handles closed */
     UVPROC__SLOT_NSTATES
-} uvproc__slot_state_t;
+} uvproc__pool_slot_state_t;
 
 typedef enum {
     UVPROC__SLOT_EV_READY,  /* it said "ready" */
@@ -84,23 +84,23 @@ typedef enum {
     UVPROC__SLOT_EV_GRACE,  /* asked to exit, it did not within the grace period */
     UVPROC__SLOT_EV_CLOSED, /* its process closed */
     UVPROC__SLOT_EV_NEVENTS
-} uvproc__slot_event_t;
+} uvproc__pool_slot_event_t;
 
-struct uvproc__slot_s {
+struct uvproc__pool_slot_s {
     uvproc_pool_t *pool;
-    uvproc__slot_t *prev, *next;
-    uvproc__slot_state_t state;
+    uvproc__pool_slot_t *prev, *next;
+    uvproc__pool_slot_state_t state;
     uvproc_process_t *proc;
     uvproc_channel_t *ch;
     uv_timer_t timer;                /* idle shrink, then the grace before SIGKILL when retiring */
-    uvproc__job_t *jobs, *jobs_tail; /* in flight, oldest first */
+    uvproc__pool_job_t *jobs, *jobs_tail; /* in flight, oldest first */
     unsigned njobs;
     unsigned served;
     int pending;           /* handles/process not yet closed */
     unsigned char killed;  /* we sent SIGKILL: its jobs are being stopped or requeued */
     unsigned char recycle; /* takes no more jobs; retires once its last one is done */
     int start_error;       /* the spawn error, if it never started */
-    struct uvproc__host_s *host; /* scale-out: the host it runs on, or NULL (no hosts) */
+    struct uvproc__pool_host_s *host; /* scale-out: the host it runs on, or NULL (no hosts) */
     unsigned char host_lost;     /* its launcher failed: its jobs move to other hosts */
 };
 
@@ -116,10 +116,10 @@ struct uvproc_pool_s {
     uint64_t *resume_ok; /* sorted Seqs the resumed log shows done */
     size_t resume_count;
     uv_timer_t kick; /* deferred work: dispatch and close, never from inside a user's call */
-    uvproc__job_t *qhead, *qtail;
-    uvproc__job_t *shead, *stail;
-    uvproc__job_t *dhead, *dtail; /* finished, not yet delivered (completion order) */
-    uvproc__slot_t *slots;
+    uvproc__pool_job_t *qhead, *qtail;
+    uvproc__pool_job_t *shead, *stail;
+    uvproc__pool_job_t *dhead, *dtail; /* finished, not yet delivered (completion order) */
+    uvproc__pool_slot_t *slots;
     uvproc_pool_counters_t c;
     uint64_t next_id;
     unsigned live_slots; /* slots not GONE */
@@ -129,81 +129,84 @@ struct uvproc_pool_s {
     int in_callback;         /* delivering: on_done may submit, cancel, ... */
     int dispatching, redispatch;
     int draining, terminating, halted, closed;
-    struct uvproc__hosts_s *hosts; /* scale-out (pool_hosts.c), or NULL */
+    struct uvproc__pool_hosts_s *hosts; /* scale-out (pool_hosts.c), or NULL */
 };
 
 /* pool.c */
-void uvproc__job_queue_push(uvproc_pool_t *pool, uvproc__job_t *j, int front);
-void uvproc__job_finish(uvproc__job_t *j, int err);
-void uvproc__job_free_now(uvproc__job_t *j);
+void uvproc__pool_job_queue_push(uvproc_pool_t *pool, uvproc__pool_job_t *j, int front);
+void uvproc__pool_job_finish(uvproc__pool_job_t *j, int err);
+void uvproc__pool_job_free_now(uvproc__pool_job_t *j);
 void uvproc__pool_release(uvproc_pool_t *pool); /* frees what uvproc_pool_new allocated */
-void uvproc__job_begin(uvproc__job_t *j);       /* it really starts: its clock and timeout */
-void uvproc__job_event(uvproc__job_t *j, uvproc__job_event_t ev, int reason);
+void uvproc__pool_job_begin(uvproc__pool_job_t *j); /* it really starts: its clock and timeout */
+void uvproc__pool_job_event(uvproc__pool_job_t *j, uvproc__pool_job_event_t ev, int reason);
 void uvproc__pool_dispatch(uvproc_pool_t *pool);
 void uvproc__pool_kick(uvproc_pool_t *pool);
-uint64_t uvproc__now_ns(void);
-char **uvproc__strv_dup(const char *first, const char *const *rest);
-void uvproc__strv_free(char **v);
+uint64_t uvproc__pool_now_ns(void);
+char **uvproc__pool_strv_dup(const char *first, const char *const *rest);
+void uvproc__pool_strv_free(char **v);
 
 /* pool_command.c: start a command job; its end arrives as job events. */
-int uvproc__command_start(uvproc__job_t *j);
-void uvproc__command_stop(uvproc__job_t *j);
+int uvproc__pool_command_start(uvproc__pool_job_t *j);
+void uvproc__pool_command_stop(uvproc__pool_job_t *j);
 
 /* pool_slot.c: worker processes, their state table */
-void uvproc__slot_event(uvproc__slot_t *s, uvproc__slot_event_t ev);
-void uvproc__slot_arm_idle(uvproc__slot_t *s);
+void uvproc__pool_slot_event(uvproc__pool_slot_t *s, uvproc__pool_slot_event_t ev);
+void uvproc__pool_slot_arm_idle(uvproc__pool_slot_t *s);
 
 /* pool_worker.c */
-void uvproc__worker_channel_events(uvproc_channel_options_t *o, uvproc__slot_t *s);
-int uvproc__worker_send(uvproc__job_t *j);      /* START of a worker job: send the request */
-int uvproc__worker_assign(uvproc_pool_t *pool); /* hand queued jobs to ready workers */
-void uvproc__worker_grow(uvproc_pool_t *pool);  /* start workers the queue needs */
-void uvproc__worker_stop_job(uvproc__job_t *j); /* kill the job's worker for its sake */
-void uvproc__worker_retire_all(uvproc_pool_t *pool, int kill);
-void uvproc__worker_job_left(uvproc__job_t *j); /* unlink a finished job from its worker */
+void uvproc__pool_worker_channel_events(uvproc_channel_options_t *o, uvproc__pool_slot_t *s);
+int uvproc__pool_worker_send(uvproc__pool_job_t *j); /* START of a worker job: send the request */
+int uvproc__pool_worker_assign(uvproc_pool_t *pool); /* hand queued jobs to ready workers */
+void uvproc__pool_worker_grow(uvproc_pool_t *pool);  /* start workers the queue needs */
+void uvproc__pool_worker_stop_job(uvproc__pool_job_t *j); /* kill the job's worker for its sake */
+void uvproc__pool_worker_retire_all(uvproc_pool_t *pool, int kill);
+void uvproc__pool_worker_job_left(
+    uvproc__pool_job_t *j); /* unlink a finished job from its worker */
 
 /* pool_launch.c: HOW a worker or a command is started: the one place a remote launcher
  * prefix (ssh host --, srun) plugs in. */
-int uvproc__launch_worker(uvproc_pool_t *pool, uvproc__slot_t *s,
+int uvproc__pool_launch_worker(uvproc_pool_t *pool, uvproc__pool_slot_t *s,
                           const uvproc_fork_options_t *events);
-int uvproc__launch_command(uvproc__job_t *j, uvproc_exec_cb cb,
+int uvproc__pool_launch_command(uvproc__pool_job_t *j, uvproc_exec_cb cb,
                            const uvproc_spawn_options_t *events);
 
 /* pool_hosts.c: scale-out. Hosts with slots, each UP, DOWN (backoff) or PROBING, as a
  * state x event table; the launcher each slot or command job gets. All are no-ops (NULL
  * host, the pool's max_workers) for a pool without hosts. */
-int uvproc__hosts_init(uvproc_pool_t *pool, const uvproc_pool_options_t *options);
-void uvproc__hosts_close(uvproc_pool_t *pool); /* at the pool's close: timer, memory */
+int uvproc__pool_hosts_init(uvproc_pool_t *pool, const uvproc_pool_options_t *options);
+void uvproc__pool_hosts_close(uvproc_pool_t *pool); /* at the pool's close: timer, memory */
 /* How many slots (workers serving, or commands running) the pool may have now. */
-unsigned uvproc__hosts_capacity(uvproc_pool_t *pool);
+unsigned uvproc__pool_hosts_capacity(uvproc_pool_t *pool);
 /* Picks the host for a new worker or command job: *remote is the launcher to use (NULL:
  * local); the choice is recorded in s->host / j->host. UV_EAGAIN: no host has room. */
-int uvproc__hosts_pick_worker(uvproc__slot_t *s, const uvproc_remote_t **remote);
-int uvproc__hosts_pick_command(uvproc__job_t *j, const uvproc_remote_t **remote);
+int uvproc__pool_hosts_pick_worker(uvproc__pool_slot_t *s, const uvproc_remote_t **remote);
+int uvproc__pool_hosts_pick_command(uvproc__pool_job_t *j, const uvproc_remote_t **remote);
 /* A worker said "ready": its host works. */
-void uvproc__hosts_worker_ready(uvproc__slot_t *s);
+void uvproc__pool_hosts_worker_ready(uvproc__pool_slot_t *s);
 /* A worker's process closed with this exit: returns 1 (and sets s->host_lost) when its
  * launcher failed, which marks the host down. */
-int uvproc__hosts_worker_closed(uvproc__slot_t *s, int64_t code, int signal);
+int uvproc__pool_hosts_worker_closed(uvproc__pool_slot_t *s, int64_t code, int signal);
 /* A command job's process ended (or never started: started = 0): frees its host slot;
  * returns 1 when its launcher failed (the job must move: UVPROC__EV_HOSTLOST). */
-int uvproc__hosts_command_ended(uvproc__job_t *j, int started, int64_t code, int signal);
+int uvproc__pool_hosts_command_ended(uvproc__pool_job_t *j, int started, int64_t code, int signal);
 /* INHERIT-mode command jobs of a pool whose hosts ask for tag_output: turns stdout and stderr
  * into pipes whose lines go to the pool's own fds 1 and 2 with "HOST\t" in front. */
-void uvproc__hosts_tag_output(uvproc__job_t *j, uvproc_spawn_options_t *so); /* pool_tag.c */
-void uvproc__hosts_tag_free(uvproc__job_t *j); /* its buffers, once the job's process is gone */
-int uvproc__hosts_tagging(const uvproc_pool_t *pool); /* the pool's hosts ask for tag_output */
+void uvproc__pool_hosts_tag_output(uvproc__pool_job_t *j,
+                                   uvproc_spawn_options_t *so); /* pool_tag.c */
+void uvproc__pool_hosts_tag_free(
+    uvproc__pool_job_t *j); /* its buffers, once the job's process is gone */
+int uvproc__pool_hosts_tagging(const uvproc_pool_t *pool); /* the pool's hosts ask for tag_output */
 /* The host is reached through a launcher (NULL and ":" are not). */
-int uvproc__hosts_is_remote(const struct uvproc__host_s *h);
+int uvproc__pool_hosts_is_remote(const struct uvproc__pool_host_s *h);
 /* The host's name for results, or NULL. */
-const char *uvproc__hosts_name(const struct uvproc__host_s *h);
+const char *uvproc__pool_hosts_name(const struct uvproc__pool_host_s *h);
 /* How many hosts the pool has (0 without hosts). */
-unsigned uvproc__hosts_count(const uvproc_pool_t *pool);
+unsigned uvproc__pool_hosts_count(const uvproc_pool_t *pool);
 
 /* pool_joblog.c */
-int uvproc__joblog_open(uvproc_pool_t *pool);
-void uvproc__joblog_write(uvproc_pool_t *pool, const uvproc__job_t *j);
-int uvproc__joblog_done_before(const uvproc_pool_t *pool, uint64_t id);
-void uvproc__joblog_close(uvproc_pool_t *pool);
+int uvproc__pool_joblog_open(uvproc_pool_t *pool);
+void uvproc__pool_joblog_write(uvproc_pool_t *pool, const uvproc__pool_job_t *j);
+int uvproc__pool_joblog_done_before(const uvproc_pool_t *pool, uint64_t id);
+void uvproc__pool_joblog_close(uvproc_pool_t *pool);
 
 #endif

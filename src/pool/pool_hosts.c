@@ -23,8 +23,8 @@
 typedef enum { HOST_UP, HOST_DOWN, HOST_PROBING, HOST_NSTATES } host_state_t;
 typedef enum { HOST_FAILED, HOST_OK, HOST_EXPIRED, HOST_NEVENTS } host_event_t;
 
-typedef struct uvproc__host_s {
-    struct uvproc__hosts_s *all;
+typedef struct uvproc__pool_host_s {
+    struct uvproc__pool_hosts_s *all;
     char *name;
     unsigned slots;
     unsigned commands; /* command jobs running on it */
@@ -36,7 +36,7 @@ typedef struct uvproc__host_s {
     char **launcher;
 } uvproc__host_t;
 
-typedef struct uvproc__hosts_s {
+typedef struct uvproc__pool_hosts_s {
     uvproc_pool_t *pool;
     uv_timer_t timer;
     int timer_init;
@@ -151,14 +151,14 @@ static unsigned host_used(const uvproc__host_t *h)
     unsigned n = 0;
     if (pool->o.kind == UVPROC_POOL_COMMANDS)
         return h->commands;
-    for (const uvproc__slot_t *s = pool->slots; s != NULL; s = s->next)
+    for (const uvproc__pool_slot_t *s = pool->slots; s != NULL; s = s->next)
         if (s->host == h &&
             (s->state == UVPROC__SLOT_STARTING || (s->state == UVPROC__SLOT_READY && !s->recycle)))
             n++;
     return n;
 }
 
-unsigned uvproc__hosts_capacity(uvproc_pool_t *pool)
+unsigned uvproc__pool_hosts_capacity(uvproc_pool_t *pool)
 {
     uvproc__hosts_t *all = pool->hosts;
     unsigned cap = 0;
@@ -189,7 +189,7 @@ static uvproc__host_t *host_pick(uvproc__hosts_t *all)
     return best;
 }
 
-int uvproc__hosts_pick_worker(uvproc__slot_t *s, const uvproc_remote_t **remote)
+int uvproc__pool_hosts_pick_worker(uvproc__pool_slot_t *s, const uvproc_remote_t **remote)
 {
     *remote = NULL;
     if (s->pool->hosts == NULL)
@@ -201,7 +201,7 @@ int uvproc__hosts_pick_worker(uvproc__slot_t *s, const uvproc_remote_t **remote)
     return 0;
 }
 
-int uvproc__hosts_pick_command(uvproc__job_t *j, const uvproc_remote_t **remote)
+int uvproc__pool_hosts_pick_command(uvproc__pool_job_t *j, const uvproc_remote_t **remote)
 {
     *remote = NULL;
     j->host = NULL;
@@ -221,13 +221,13 @@ static int launcher_failed(const uvproc__host_t *h, int64_t code, int signal)
     return h != NULL && h->launcher != NULL && signal == 0 && code == h->all->o.failure_exit_code;
 }
 
-void uvproc__hosts_worker_ready(uvproc__slot_t *s)
+void uvproc__pool_hosts_worker_ready(uvproc__pool_slot_t *s)
 {
     if (s->host != NULL)
         host_event(s->host, HOST_OK, 0);
 }
 
-int uvproc__hosts_worker_closed(uvproc__slot_t *s, int64_t code, int signal)
+int uvproc__pool_hosts_worker_closed(uvproc__pool_slot_t *s, int64_t code, int signal)
 {
     if (!launcher_failed(s->host, code, signal))
         return 0;
@@ -236,10 +236,10 @@ int uvproc__hosts_worker_closed(uvproc__slot_t *s, int64_t code, int signal)
     return 1;
 }
 
-int uvproc__hosts_command_ended(uvproc__job_t *j, int started, int64_t code, int signal)
+int uvproc__pool_hosts_command_ended(uvproc__pool_job_t *j, int started, int64_t code, int signal)
 {
     uvproc__host_t *h = j->host;
-    uvproc__hosts_tag_free(j);
+    uvproc__pool_hosts_tag_free(j);
     if (h == NULL)
         return 0;
     j->host = NULL;
@@ -254,22 +254,22 @@ int uvproc__hosts_command_ended(uvproc__job_t *j, int started, int64_t code, int
     return 0;
 }
 
-int uvproc__hosts_tagging(const uvproc_pool_t *pool)
+int uvproc__pool_hosts_tagging(const uvproc_pool_t *pool)
 {
     return pool->hosts != NULL && pool->hosts->o.tag_output;
 }
 
-int uvproc__hosts_is_remote(const struct uvproc__host_s *h)
+int uvproc__pool_hosts_is_remote(const struct uvproc__pool_host_s *h)
 {
     return h != NULL && h->launcher != NULL;
 }
 
-const char *uvproc__hosts_name(const struct uvproc__host_s *h)
+const char *uvproc__pool_hosts_name(const struct uvproc__pool_host_s *h)
 {
     return h != NULL ? h->name : NULL;
 }
 
-unsigned uvproc__hosts_count(const uvproc_pool_t *pool)
+unsigned uvproc__pool_hosts_count(const uvproc_pool_t *pool)
 {
     return pool->hosts != NULL ? (unsigned)pool->hosts->n : 0;
 }
@@ -280,9 +280,9 @@ static void hosts_free(uvproc__hosts_t *all)
 {
     for (size_t i = 0; i < all->n; i++) {
         free(all->h[i].name);
-        uvproc__strv_free(all->h[i].launcher);
+        uvproc__pool_strv_free(all->h[i].launcher);
     }
-    uvproc__strv_free(all->env);
+    uvproc__pool_strv_free(all->env);
     free(all->cwd);
     free(all->relay);
     free(all);
@@ -293,7 +293,7 @@ static void hosts_timer_closed(uv_handle_t *h)
     hosts_free(h->data);
 }
 
-void uvproc__hosts_close(uvproc_pool_t *pool)
+void uvproc__pool_hosts_close(uvproc_pool_t *pool)
 {
     uvproc__hosts_t *all = pool->hosts;
     if (all == NULL)
@@ -353,13 +353,13 @@ static int host_launcher(uvproc__host_t *h, const char *const *launcher)
     if (n == 0)
         return UV_EINVAL;
     /* strv_dup leaves room for one more entry before the NULL: the name goes there. */
-    h->launcher = uvproc__strv_dup(NULL, launcher);
+    h->launcher = uvproc__pool_strv_dup(NULL, launcher);
     if (h->launcher == NULL || (h->launcher[n] = strdup(h->name)) == NULL)
         return UV_ENOMEM;
     return 0;
 }
 
-int uvproc__hosts_init(uvproc_pool_t *pool, const uvproc_pool_options_t *options)
+int uvproc__pool_hosts_init(uvproc_pool_t *pool, const uvproc_pool_options_t *options)
 {
     const uvproc_pool_hosts_t *o = options->hosts;
     uvproc__hosts_t *all;
@@ -389,7 +389,7 @@ int uvproc__hosts_init(uvproc_pool_t *pool, const uvproc_pool_options_t *options
         all->o.backoff_max_ms = 30000;
     if (all->o.backoff_max_ms < all->o.backoff_ms)
         all->o.backoff_max_ms = all->o.backoff_ms;
-    all->env = o->remote.env != NULL ? uvproc__strv_dup(NULL, o->remote.env) : NULL;
+    all->env = o->remote.env != NULL ? uvproc__pool_strv_dup(NULL, o->remote.env) : NULL;
     all->cwd = o->remote.cwd != NULL ? strdup(o->remote.cwd) : NULL;
     all->relay = o->remote.relay != NULL ? strdup(o->remote.relay) : NULL;
     if ((o->remote.env != NULL && all->env == NULL) || (o->remote.cwd != NULL && !all->cwd) ||

@@ -46,7 +46,7 @@ static int joblog_read(uvproc_pool_t *pool, FILE *f)
     return 0;
 }
 
-int uvproc__joblog_open(uvproc_pool_t *pool)
+int uvproc__pool_joblog_open(uvproc_pool_t *pool)
 {
     FILE *f;
     int err;
@@ -71,7 +71,7 @@ int uvproc__joblog_open(uvproc_pool_t *pool)
     return 0;
 }
 
-int uvproc__joblog_done_before(const uvproc_pool_t *pool, uint64_t id)
+int uvproc__pool_joblog_done_before(const uvproc_pool_t *pool, uint64_t id)
 {
     return pool->resume_count > 0 &&
            bsearch(&id, pool->resume_ok, pool->resume_count, sizeof id, cmp_u64) != NULL;
@@ -79,7 +79,7 @@ int uvproc__joblog_done_before(const uvproc_pool_t *pool, uint64_t id)
 
 /* The Command column: the command line, or method + params for worker jobs; tabs and
  * newlines would break the format, so they become spaces. */
-static char *job_command(const uvproc__job_t *j)
+static char *job_command(const uvproc__pool_job_t *j)
 {
     size_t len = 0;
     char *s, *p;
@@ -112,7 +112,7 @@ static char *job_command(const uvproc__job_t *j)
     return s;
 }
 
-void uvproc__joblog_write(uvproc_pool_t *pool, const uvproc__job_t *j)
+void uvproc__pool_joblog_write(uvproc_pool_t *pool, const uvproc__pool_job_t *j)
 {
     FILE *f = pool->joblog;
     char *cmd;
@@ -131,7 +131,7 @@ void uvproc__joblog_write(uvproc_pool_t *pool, const uvproc__job_t *j)
     free(cmd);
 }
 
-void uvproc__joblog_close(uvproc_pool_t *pool)
+void uvproc__pool_joblog_close(uvproc_pool_t *pool)
 {
     if (pool->joblog != NULL)
         fclose(pool->joblog);

@@ -4,8 +4,8 @@
  * how the child came to be. */
 #include "pool.h"
 
-static int launch_command(uvproc__job_t *j, uvproc_exec_cb cb, const uvproc_spawn_options_t *events,
-                          const uvproc_remote_t *remote)
+static int launch_command(uvproc__pool_job_t *j, uvproc_exec_cb cb,
+                          const uvproc_spawn_options_t *events, const uvproc_remote_t *remote)
 {
     uvproc_pool_t *pool = j->pool;
     const char *const *args = (const char *const *)j->argv;
@@ -18,8 +18,8 @@ static int launch_command(uvproc__job_t *j, uvproc_exec_cb cb, const uvproc_spaw
         eo.input_len = j->input_len;
         eo.spawn.remote = remote;
         if (j->file != NULL)
-            return uvproc_exec_file(pool->loop, j->file, args, &eo, cb, j, &j->exec);
-        return uvproc_exec(pool->loop, args[0], &eo, cb, j, &j->exec);
+            return uvproc_exec_file(pool->loop, &j->exec, j->file, args, &eo, cb, j);
+        return uvproc_exec(pool->loop, &j->exec, args[0], &eo, cb, j);
     }
 
     uvproc_spawn_options_t so = pool->o.exec.spawn;
@@ -40,7 +40,7 @@ static int launch_command(uvproc__job_t *j, uvproc_exec_cb cb, const uvproc_spaw
     so.on_end = NULL;
     so.on_drain = NULL;
     so.remote = remote;
-    uvproc__hosts_tag_output(j, &so); /* scale-out: "HOST\t" before each line, on request */
+    uvproc__pool_hosts_tag_output(j, &so); /* scale-out: "HOST\t" before each line, on request */
     if (j->file != NULL) {
         so.shell = NULL;
         return uvproc_spawn(pool->loop, &j->proc, j->file, args, &so);
@@ -52,24 +52,24 @@ static int launch_command(uvproc__job_t *j, uvproc_exec_cb cb, const uvproc_spaw
 
 /* Scale-out: the job's host (pool_hosts.c) decides the launcher; a start that fails at once
  * gives its host slot back. */
-int uvproc__launch_command(uvproc__job_t *j, uvproc_exec_cb cb,
-                           const uvproc_spawn_options_t *events)
+int uvproc__pool_launch_command(uvproc__pool_job_t *j, uvproc_exec_cb cb,
+                                const uvproc_spawn_options_t *events)
 {
     const uvproc_remote_t *remote;
-    int err = uvproc__hosts_pick_command(j, &remote);
+    int err = uvproc__pool_hosts_pick_command(j, &remote);
     if (err == 0)
         err = launch_command(j, cb, events, remote);
     if (err != 0)
-        uvproc__hosts_command_ended(j, 0, 0, 0);
+        uvproc__pool_hosts_command_ended(j, 0, 0, 0);
     return err;
 }
 
-int uvproc__launch_worker(uvproc_pool_t *pool, uvproc__slot_t *s,
-                          const uvproc_fork_options_t *events)
+int uvproc__pool_launch_worker(uvproc_pool_t *pool, uvproc__pool_slot_t *s,
+                               const uvproc_fork_options_t *events)
 {
     uvproc_fork_options_t fo = pool->o.worker_fork;
     const uvproc_remote_t *remote;
-    int err = uvproc__hosts_pick_worker(s, &remote);
+    int err = uvproc__pool_hosts_pick_worker(s, &remote);
     if (err != 0)
         return err;
     fo.spawn.remote = remote;

@@ -16,7 +16,7 @@ static unsigned slots_serving(const uvproc_pool_t *pool, unsigned *starting)
 {
     unsigned n = 0;
     *starting = 0;
-    for (const uvproc__slot_t *s = pool->slots; s != NULL; s = s->next) {
+    for (const uvproc__pool_slot_t *s = pool->slots; s != NULL; s = s->next) {
         if (s->state == UVPROC__SLOT_READY && !s->recycle)
             n++;
         else if (s->state == UVPROC__SLOT_STARTING) {
@@ -27,7 +27,7 @@ static unsigned slots_serving(const uvproc_pool_t *pool, unsigned *starting)
     return n;
 }
 
-static void slot_set_state(uvproc__slot_t *s, uvproc__slot_state_t st)
+static void slot_set_state(uvproc__pool_slot_t *s, uvproc__pool_slot_state_t st)
 {
     uvproc_pool_t *pool = s->pool;
     if (s->state == UVPROC__SLOT_READY)
@@ -41,7 +41,7 @@ static void slot_set_state(uvproc__slot_t *s, uvproc__slot_state_t st)
     s->state = st;
 }
 
-static void slot_maybe_free(uvproc__slot_t *s)
+static void slot_maybe_free(uvproc__pool_slot_t *s)
 {
     uvproc_pool_t *pool = s->pool;
     if (--s->pending > 0)
@@ -63,12 +63,12 @@ static void slot_timer_closed(uv_handle_t *h)
 
 static void slot_timer_cb(uv_timer_t *t)
 {
-    uvproc__slot_t *s = t->data;
-    uvproc__slot_event(s, s->state == UVPROC__SLOT_RETIRING ? UVPROC__SLOT_EV_GRACE
-                                                            : UVPROC__SLOT_EV_IDLE);
+    uvproc__pool_slot_t *s = t->data;
+    uvproc__pool_slot_event(s, s->state == UVPROC__SLOT_RETIRING ? UVPROC__SLOT_EV_GRACE
+                                                                 : UVPROC__SLOT_EV_IDLE);
 }
 
-void uvproc__slot_arm_idle(uvproc__slot_t *s)
+void uvproc__pool_slot_arm_idle(uvproc__pool_slot_t *s)
 {
     if (s->state == UVPROC__SLOT_READY && s->njobs == 0 && !s->pool->draining)
         uv_timer_start(&s->timer, slot_timer_cb, s->pool->o.idle_timeout_ms, 0);
@@ -78,49 +78,49 @@ void uvproc__slot_arm_idle(uvproc__slot_t *s)
  * stopping finish with their stop reason and the others go back to the queue; if it died on
  * its own, the oldest (the one it was running: workers serve in order) fails, the rest go
  * back. */
-static void slot_fail_jobs(uvproc__slot_t *s)
+static void slot_fail_jobs(uvproc__pool_slot_t *s)
 {
     int blamed = s->killed;
     while (s->jobs != NULL) {
-        uvproc__job_t *j = s->jobs;
+        uvproc__pool_job_t *j = s->jobs;
         if (j->state == UVPROC__JOB_STOPPING)
-            uvproc__job_event(j, UVPROC__EV_CRASH, UVPROC_EWORKERDIED);
+            uvproc__pool_job_event(j, UVPROC__EV_CRASH, UVPROC_EWORKERDIED);
         else if (s->host_lost && !blamed) {
             /* scale-out: the host (or ssh's 255 for a crash) took it: a retry elsewhere */
             blamed = 1;
-            uvproc__job_event(j, UVPROC__EV_HOSTLOST, UVPROC_EWORKERDIED);
+            uvproc__pool_job_event(j, UVPROC__EV_HOSTLOST, UVPROC_EWORKERDIED);
         } else if (!blamed) {
             blamed = 1;
-            uvproc__job_event(j, UVPROC__EV_CRASH, UVPROC_EWORKERDIED);
+            uvproc__pool_job_event(j, UVPROC__EV_CRASH, UVPROC_EWORKERDIED);
         } else
-            uvproc__job_event(j, UVPROC__EV_REQUEUE, 0);
+            uvproc__pool_job_event(j, UVPROC__EV_REQUEUE, 0);
         if (s->jobs == j) /* an action that left it linked: never loop forever */
-            uvproc__worker_job_left(j);
+            uvproc__pool_worker_job_left(j);
     }
 }
 
 /* ---- the table's actions ---- */
 
-static void slot_impossible(uvproc__slot_t *s)
+static void slot_impossible(uvproc__pool_slot_t *s)
 {
     (void)s;
 }
 
-static void slot_ignore(uvproc__slot_t *s)
+static void slot_ignore(uvproc__pool_slot_t *s)
 {
     (void)s;
 }
 
-static void slot_ready(uvproc__slot_t *s)
+static void slot_ready(uvproc__pool_slot_t *s)
 {
     slot_set_state(s, UVPROC__SLOT_READY);
     s->pool->start_failures = 0;
-    uvproc__hosts_worker_ready(s);
+    uvproc__pool_hosts_worker_ready(s);
     uvproc__pool_dispatch(s->pool);
-    uvproc__slot_arm_idle(s);
+    uvproc__pool_slot_arm_idle(s);
 }
 
-static void slot_kill(uvproc__slot_t *s)
+static void slot_kill(uvproc__pool_slot_t *s)
 {
     if (s->killed || s->proc == NULL)
         return;
@@ -130,7 +130,7 @@ static void slot_kill(uvproc__slot_t *s)
 }
 
 /* Asks it to exit ("__workerpool-terminate__"); SIGKILL after the grace period. */
-static void slot_retire(uvproc__slot_t *s)
+static void slot_retire(uvproc__pool_slot_t *s)
 {
     const uvproc_pool_t *pool = s->pool;
     slot_set_state(s, UVPROC__SLOT_RETIRING);
@@ -143,7 +143,7 @@ static void slot_retire(uvproc__slot_t *s)
     uv_timer_start(&s->timer, slot_timer_cb, grace, 0);
 }
 
-static void slot_idle(uvproc__slot_t *s)
+static void slot_idle(uvproc__pool_slot_t *s)
 {
     unsigned starting;
     if (s->njobs == 0 && slots_serving(s->pool, &starting) > s->pool->o.min_workers)
@@ -153,9 +153,9 @@ static void slot_idle(uvproc__slot_t *s)
 /* It hung up its channel, so it can never answer: SIGKILL (it is usually exiting anyway),
  * and its jobs are judged as after a crash (not `killed`: the oldest is to blame). Before
  * "ready" it stays STARTING, so that its end counts as a failed start. */
-static void slot_lost(uvproc__slot_t *s)
+static void slot_lost(uvproc__pool_slot_t *s)
 {
-    if (s->state == UVPROC__SLOT_READY && uvproc__hosts_is_remote(s->host) && !s->killed) {
+    if (s->state == UVPROC__SLOT_READY && uvproc__pool_hosts_is_remote(s->host) && !s->killed) {
         /* scale-out: a launcher whose connection dropped exits on its own, and its code
          * (ssh: 255) is what says the host is lost; a kill now would hide it. A second is
          * plenty for ssh, even on a loaded machine. */
@@ -172,7 +172,7 @@ static void slot_lost(uvproc__slot_t *s)
 /* The process closed (exit + channel closed). Taken at close, not exit: a reply it wrote just
  * before exiting is read (and its job completed) before the jobs still in flight are
  * judged. */
-static void slot_closed(uvproc__slot_t *s)
+static void slot_closed(uvproc__pool_slot_t *s)
 {
     uvproc_pool_t *pool = s->pool;
     int was_starting = s->state == UVPROC__SLOT_STARTING;
@@ -192,14 +192,14 @@ static void slot_closed(uvproc__slot_t *s)
          * restarts a broken worker forever. The next job gets its own try. */
         if (pool->ready_slots == 0 && slots_serving(pool, &starting) == 0 && pool->qhead != NULL) {
             pool->in_api++;
-            uvproc__job_event(pool->qhead, UVPROC__EV_NOWORKER, err);
+            uvproc__pool_job_event(pool->qhead, UVPROC__EV_NOWORKER, err);
             pool->in_api--;
         }
     }
     uvproc__pool_kick(pool);
 }
 
-typedef void (*uvproc__slot_action_t)(uvproc__slot_t *s);
+typedef void (*uvproc__slot_action_t)(uvproc__pool_slot_t *s);
 
 /* Rows are states, columns events; slot_impossible marks cells no path produces. Tests
  * (test_pool_worker.c): READY every test; IDLE min_max_and_idle_shrink; RETIRE recycle_*,
@@ -250,7 +250,7 @@ static const uvproc__slot_action_t slot_table[UVPROC__SLOT_NSTATES][UVPROC__SLOT
         },
 };
 
-void uvproc__slot_event(uvproc__slot_t *s, uvproc__slot_event_t ev)
+void uvproc__pool_slot_event(uvproc__pool_slot_t *s, uvproc__pool_slot_event_t ev)
 {
     slot_table[s->state][ev](s);
 }
@@ -259,15 +259,15 @@ void uvproc__slot_event(uvproc__slot_t *s, uvproc__slot_event_t ev)
 
 static void on_error_cb(uvproc_process_t *p, const uvproc_error_t *e)
 {
-    uvproc__slot_t *s = uvproc_process_data(p);
+    uvproc__pool_slot_t *s = uvproc_process_data(p);
     s->start_error = e->code;
 }
 
 static void on_close_cb(uvproc_process_t *p, int64_t code, int signal)
 {
-    uvproc__slot_t *s = uvproc_process_data(p);
-    uvproc__hosts_worker_closed(s, code, signal);
-    uvproc__slot_event(s, UVPROC__SLOT_EV_CLOSED);
+    uvproc__pool_slot_t *s = uvproc_process_data(p);
+    uvproc__pool_hosts_worker_closed(s, code, signal);
+    uvproc__pool_slot_event(s, UVPROC__SLOT_EV_CLOSED);
     s->proc = NULL;
     s->ch = NULL;
     slot_maybe_free(s);
@@ -275,7 +275,7 @@ static void on_close_cb(uvproc_process_t *p, int64_t code, int signal)
 
 static void slot_start(uvproc_pool_t *pool)
 {
-    uvproc__slot_t *s = calloc(1, sizeof *s);
+    uvproc__pool_slot_t *s = calloc(1, sizeof *s);
     uvproc_fork_options_t events = {
         .spawn = {.on_error = on_error_cb, .on_close = on_close_cb},
     };
@@ -294,8 +294,8 @@ static void slot_start(uvproc_pool_t *pool)
     pool->live_slots++;
     pool->c.workers++;
     pool->c.workers_started++;
-    uvproc__worker_channel_events(&events.channel, s);
-    err = uvproc__launch_worker(pool, s, &events);
+    uvproc__pool_worker_channel_events(&events.channel, s);
+    err = uvproc__pool_launch_worker(pool, s, &events);
     if (err != 0) { /* nothing was created: no callback will come */
         s->start_error = err;
         s->pending = 1;
@@ -305,24 +305,24 @@ static void slot_start(uvproc_pool_t *pool)
         if (pool->o.on_worker_error != NULL)
             pool->o.on_worker_error(pool, err, 0);
         if (pool->qhead != NULL)
-            uvproc__job_event(pool->qhead, UVPROC__EV_NOWORKER, err);
+            uvproc__pool_job_event(pool->qhead, UVPROC__EV_NOWORKER, err);
         return;
     }
     s->ch = uvproc_process_channel(s->proc);
 }
 
-void uvproc__worker_grow(uvproc_pool_t *pool)
+void uvproc__pool_worker_grow(uvproc_pool_t *pool)
 {
     unsigned starting;
     unsigned serving = slots_serving(pool, &starting);
     if (pool->terminating || pool->halted || pool->closed)
         return;
-    while (serving < uvproc__hosts_capacity(pool)) {
+    while (serving < uvproc__pool_hosts_capacity(pool)) {
         int want_min =
             !pool->draining && pool->start_failures == 0 && serving < pool->o.min_workers;
         /* Work nobody can take now: more queued jobs than starting workers will take. */
         unsigned free_ready = 0;
-        for (const uvproc__slot_t *s = pool->slots; s != NULL; s = s->next)
+        for (const uvproc__pool_slot_t *s = pool->slots; s != NULL; s = s->next)
             if (s->state == UVPROC__SLOT_READY && !s->recycle)
                 free_ready += pool->o.pipeline - s->njobs;
         int want_work =
@@ -338,11 +338,11 @@ void uvproc__worker_grow(uvproc_pool_t *pool)
     }
 }
 
-void uvproc__worker_retire_all(uvproc_pool_t *pool, int kill)
+void uvproc__pool_worker_retire_all(uvproc_pool_t *pool, int kill)
 {
-    for (uvproc__slot_t *s = pool->slots; s != NULL; s = s->next)
+    for (uvproc__pool_slot_t *s = pool->slots; s != NULL; s = s->next)
         if (kill)
-            uvproc__slot_event(s, UVPROC__SLOT_EV_KILL);
+            uvproc__pool_slot_event(s, UVPROC__SLOT_EV_KILL);
         else if (s->njobs == 0)
-            uvproc__slot_event(s, UVPROC__SLOT_EV_RETIRE);
+            uvproc__pool_slot_event(s, UVPROC__SLOT_EV_RETIRE);
 }

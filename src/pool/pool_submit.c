@@ -25,9 +25,9 @@ static int pool_copy_options(uvproc_pool_t *pool, const uvproc_pool_options_t *o
     if (o->kind == UVPROC_POOL_WORKERS) {
         const char *ep = o->worker_fork.exec_path;
         pool->worker_file = strdup(o->worker_file);
-        pool->worker_args = uvproc__strv_dup(NULL, o->worker_args);
+        pool->worker_args = uvproc__pool_strv_dup(NULL, o->worker_args);
         pool->worker_exec_path = ep != NULL ? strdup(ep) : NULL;
-        pool->worker_exec_args = uvproc__strv_dup(NULL, o->worker_fork.exec_args);
+        pool->worker_exec_args = uvproc__pool_strv_dup(NULL, o->worker_fork.exec_args);
         if (pool->worker_file == NULL || pool->worker_args == NULL ||
             pool->worker_exec_args == NULL || (ep != NULL && pool->worker_exec_path == NULL))
             return UV_ENOMEM;
@@ -56,9 +56,9 @@ int uvproc_pool_new(uv_loop_t *loop, uvproc_pool_t **out, const uvproc_pool_opti
     pool->loop = loop;
     err = pool_copy_options(pool, options);
     if (err == 0)
-        err = uvproc__hosts_init(pool, options); /* scale-out: slots on hosts */
+        err = uvproc__pool_hosts_init(pool, options); /* scale-out: slots on hosts */
     if (err == 0)
-        err = uvproc__joblog_open(pool);
+        err = uvproc__pool_joblog_open(pool);
     if (err != 0) {
         uvproc__pool_release(pool);
         return err;
@@ -67,13 +67,13 @@ int uvproc_pool_new(uv_loop_t *loop, uvproc_pool_t **out, const uvproc_pool_opti
     pool->kick.data = pool;
     *out = pool;
     if (pool->o.kind == UVPROC_POOL_WORKERS)
-        uvproc__worker_grow(pool);
+        uvproc__pool_worker_grow(pool);
     return 0;
 }
 
-static uvproc__job_t *job_new(uvproc_pool_t *pool, const uvproc_pool_job_options_t *jo)
+static uvproc__pool_job_t *job_new(uvproc_pool_t *pool, const uvproc_pool_job_options_t *jo)
 {
-    uvproc__job_t *j = calloc(1, sizeof *j);
+    uvproc__pool_job_t *j = calloc(1, sizeof *j);
     if (j == NULL)
         return NULL;
     j->pool = pool;
@@ -108,7 +108,7 @@ static int submit_check(uvproc_pool_t *pool, uvproc_pool_kind_t kind)
 }
 
 /* Links a new job in and runs it if a slot is free. */
-static int submit_job(uvproc_pool_t *pool, uvproc__job_t *j, uint64_t *id)
+static int submit_job(uvproc_pool_t *pool, uvproc__pool_job_t *j, uint64_t *id)
 {
     j->id = ++pool->next_id;
     j->sprev = pool->stail;
@@ -120,18 +120,18 @@ static int submit_job(uvproc_pool_t *pool, uvproc__job_t *j, uint64_t *id)
     pool->c.submitted++;
     if (id != NULL)
         *id = j->id;
-    if (pool->resume_count > 0 && uvproc__joblog_done_before(pool, j->id)) {
+    if (pool->resume_count > 0 && uvproc__pool_joblog_done_before(pool, j->id)) {
         j->res.skipped = 1;
         j->res.exit_code = 0;
         pool->in_api++;
-        uvproc__job_finish(j, 0);
+        uvproc__pool_job_finish(j, 0);
         pool->in_api--;
         return 0;
     }
-    uvproc__job_queue_push(pool, j, 0);
+    uvproc__pool_job_queue_push(pool, j, 0);
     if (pool->halted) { /* halt policy: nothing new starts */
         pool->in_api++;
-        uvproc__job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
+        uvproc__pool_job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
         pool->in_api--;
         return 0;
     }
@@ -145,7 +145,7 @@ int uvproc_pool_submit(uvproc_pool_t *pool, const char *file, const char *const 
                        const uvproc_pool_job_options_t *options, uint64_t *id)
 {
     int err = submit_check(pool, UVPROC_POOL_COMMANDS);
-    uvproc__job_t *j;
+    uvproc__pool_job_t *j;
     if (err != 0)
         return err;
     if (file == NULL || file[0] == '\0')
@@ -154,9 +154,9 @@ int uvproc_pool_submit(uvproc_pool_t *pool, const char *file, const char *const 
     if (j == NULL)
         return UV_ENOMEM;
     j->file = strdup(file);
-    j->argv = uvproc__strv_dup(NULL, args);
+    j->argv = uvproc__pool_strv_dup(NULL, args);
     if (j->file == NULL || j->argv == NULL) {
-        uvproc__job_free_now(j);
+        uvproc__pool_job_free_now(j);
         return UV_ENOMEM;
     }
     return submit_job(pool, j, id);
@@ -166,7 +166,7 @@ int uvproc_pool_submit_shell(uvproc_pool_t *pool, const char *command,
                              const uvproc_pool_job_options_t *options, uint64_t *id)
 {
     int err = submit_check(pool, UVPROC_POOL_COMMANDS);
-    uvproc__job_t *j;
+    uvproc__pool_job_t *j;
     if (err != 0)
         return err;
     if (command == NULL)
@@ -174,9 +174,9 @@ int uvproc_pool_submit_shell(uvproc_pool_t *pool, const char *command,
     j = job_new(pool, options);
     if (j == NULL)
         return UV_ENOMEM;
-    j->argv = uvproc__strv_dup(command, NULL);
+    j->argv = uvproc__pool_strv_dup(command, NULL);
     if (j->argv == NULL) {
-        uvproc__job_free_now(j);
+        uvproc__pool_job_free_now(j);
         return UV_ENOMEM;
     }
     return submit_job(pool, j, id);
@@ -186,7 +186,7 @@ int uvproc_pool_call(uvproc_pool_t *pool, const char *method, const json_t *para
                      const uvproc_pool_job_options_t *options, uint64_t *id)
 {
     int err = submit_check(pool, UVPROC_POOL_WORKERS);
-    uvproc__job_t *j;
+    uvproc__pool_job_t *j;
     if (err != 0)
         return err;
     if (method == NULL || (params != NULL && !json_is_array(params)))
@@ -198,7 +198,7 @@ int uvproc_pool_call(uvproc_pool_t *pool, const char *method, const json_t *para
     /* Deep copy: the caller may change its value after the call returns. */
     j->params = params != NULL ? json_deep_copy(params) : json_array();
     if (j->method == NULL || j->params == NULL) {
-        uvproc__job_free_now(j);
+        uvproc__pool_job_free_now(j);
         return UV_ENOMEM;
     }
     return submit_job(pool, j, id);
@@ -206,7 +206,7 @@ int uvproc_pool_call(uvproc_pool_t *pool, const char *method, const json_t *para
 
 int uvproc_pool_cancel(uvproc_pool_t *pool, uint64_t id)
 {
-    uvproc__job_t *j;
+    uvproc__pool_job_t *j;
     if (pool == NULL)
         return UV_EINVAL;
     for (j = pool->shead; j != NULL && j->id != id; j = j->snext)
@@ -216,7 +216,7 @@ int uvproc_pool_cancel(uvproc_pool_t *pool, uint64_t id)
     if (j->state == UVPROC__JOB_DONE || j->state == UVPROC__JOB_STOPPING)
         return UV_EALREADY;
     pool->in_api++;
-    uvproc__job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
+    uvproc__pool_job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
     pool->in_api--;
     uvproc__pool_kick(pool);
     return 0;
@@ -242,14 +242,14 @@ int uvproc_pool_terminate(uvproc_pool_t *pool)
     pool->terminating = 1;
     pool->in_api++;
     while (pool->qhead != NULL)
-        uvproc__job_event(pool->qhead, UVPROC__EV_CANCEL, UV_ECANCELED);
-    for (uvproc__job_t *j = pool->shead, *next; j != NULL; j = next) {
+        uvproc__pool_job_event(pool->qhead, UVPROC__EV_CANCEL, UV_ECANCELED);
+    for (uvproc__pool_job_t *j = pool->shead, *next; j != NULL; j = next) {
         next = j->snext;
         if (j->state == UVPROC__JOB_RUNNING || j->state == UVPROC__JOB_WAITING)
-            uvproc__job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
+            uvproc__pool_job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
     }
     if (pool->o.kind == UVPROC_POOL_WORKERS)
-        uvproc__worker_retire_all(pool, 1);
+        uvproc__pool_worker_retire_all(pool, 1);
     pool->in_api--;
     uvproc__pool_kick(pool);
     return 0;

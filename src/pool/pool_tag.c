@@ -11,7 +11,7 @@
 
 #define TAG_LINE_MAX (64 * 1024)
 
-typedef struct uvproc__tag_s {
+typedef struct uvproc__pool_tag_s {
     char *buf[2]; /* stdout, stderr: the partial line so far */
     size_t len[2];
 } uvproc__tag_t;
@@ -30,7 +30,7 @@ static void tag_write_all(int fd, const char *p, size_t n)
 }
 
 /* One line (without its '\n') to fd 1 or 2, as "HOST\tline\n" in a single write. */
-static void tag_emit(const uvproc__job_t *j, int fd, const char *line, size_t n)
+static void tag_emit(const uvproc__pool_job_t *j, int fd, const char *line, size_t n)
 {
     const char *name = j->res.host != NULL ? j->res.host : "";
     size_t hl = strlen(name), total = hl + 1 + n + 1;
@@ -47,7 +47,7 @@ static void tag_emit(const uvproc__job_t *j, int fd, const char *line, size_t n)
 
 static void tag_data(uvproc_process_t *p, int fd, const char *data, size_t n)
 {
-    uvproc__job_t *j = uvproc_process_data(p);
+    uvproc__pool_job_t *j = uvproc_process_data(p);
     uvproc__tag_t *t = j->tag;
     int k = fd == 2;
     if (t == NULL || (fd != 1 && fd != 2))
@@ -66,7 +66,7 @@ static void tag_data(uvproc_process_t *p, int fd, const char *data, size_t n)
 /* The last line without a '\n' still gets one. */
 static void tag_end(uvproc_process_t *p, int fd, int status)
 {
-    uvproc__job_t *j = uvproc_process_data(p);
+    uvproc__pool_job_t *j = uvproc_process_data(p);
     int k = fd == 2;
     (void)status;
     if (j->tag != NULL && (fd == 1 || fd == 2) && j->tag->len[k] > 0) {
@@ -75,7 +75,7 @@ static void tag_end(uvproc_process_t *p, int fd, int status)
     }
 }
 
-void uvproc__hosts_tag_free(uvproc__job_t *j)
+void uvproc__pool_hosts_tag_free(uvproc__pool_job_t *j)
 {
     if (j->tag == NULL)
         return;
@@ -85,10 +85,10 @@ void uvproc__hosts_tag_free(uvproc__job_t *j)
     j->tag = NULL;
 }
 
-void uvproc__hosts_tag_output(uvproc__job_t *j, uvproc_spawn_options_t *so)
+void uvproc__pool_hosts_tag_output(uvproc__pool_job_t *j, uvproc_spawn_options_t *so)
 {
     uvproc__tag_t *t;
-    if (!uvproc__hosts_tagging(j->pool) || j->pool->o.output != UVPROC_POOL_INHERIT)
+    if (!uvproc__pool_hosts_tagging(j->pool) || j->pool->o.output != UVPROC_POOL_INHERIT)
         return;
     t = calloc(1, sizeof *t);
     if (t != NULL) {
@@ -97,7 +97,7 @@ void uvproc__hosts_tag_output(uvproc__job_t *j, uvproc_spawn_options_t *so)
     }
     if (t == NULL || t->buf[0] == NULL || t->buf[1] == NULL) {
         j->tag = t;
-        uvproc__hosts_tag_free(j);
+        uvproc__pool_hosts_tag_free(j);
         return; /* untagged rather than lost */
     }
     j->tag = t;

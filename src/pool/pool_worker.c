@@ -40,9 +40,9 @@ static uint64_t peak_rss_kb(uv_pid_t pid)
 
 /* ---- protocol, parent side ---- */
 
-static uvproc__job_t *slot_find(uvproc__slot_t *s, json_int_t id)
+static uvproc__pool_job_t *slot_find(uvproc__pool_slot_t *s, json_int_t id)
 {
-    for (uvproc__job_t *j = s->jobs; j != NULL; j = j->wnext)
+    for (uvproc__pool_job_t *j = s->jobs; j != NULL; j = j->wnext)
         if ((json_int_t)j->id == id)
             return j;
     return NULL;
@@ -50,19 +50,19 @@ static uvproc__job_t *slot_find(uvproc__slot_t *s, json_int_t id)
 
 /* Garbage, or a reply to a job it was not given: its jobs fail (UVPROC_EPROTOCOL) and it is
  * replaced; what it says from now on is not believed. */
-static void slot_protocol_error(uvproc__slot_t *s)
+static void slot_protocol_error(uvproc__pool_slot_t *s)
 {
     uvproc_pool_t *pool = s->pool;
     if (s->state == UVPROC__SLOT_GONE || s->killed)
         return;
     if (pool->o.on_worker_error != NULL)
         pool->o.on_worker_error(pool, UVPROC_EPROTOCOL, uvproc_pid(s->proc));
-    for (uvproc__job_t *j = s->jobs, *next; j != NULL; j = next) {
+    for (uvproc__pool_job_t *j = s->jobs, *next; j != NULL; j = next) {
         next = j->wnext;
         if (j->state == UVPROC__JOB_RUNNING)
-            uvproc__job_event(j, UVPROC__EV_FAIL, UVPROC_EPROTOCOL);
+            uvproc__pool_job_event(j, UVPROC__EV_FAIL, UVPROC_EPROTOCOL);
     }
-    uvproc__slot_event(s, UVPROC__SLOT_EV_KILL);
+    uvproc__pool_slot_event(s, UVPROC__SLOT_EV_KILL);
 }
 
 static char *dup_string_member(const json_t *o, const char *key)
@@ -71,7 +71,7 @@ static char *dup_string_member(const json_t *o, const char *key)
     return v != NULL ? strdup(v) : NULL;
 }
 
-static void job_error_reply(uvproc__job_t *j, json_t *error)
+static void job_error_reply(uvproc__pool_job_t *j, json_t *error)
 {
     json_incref(error);
     j->res.error_value = error;
@@ -89,15 +89,15 @@ static void job_error_reply(uvproc__job_t *j, json_t *error)
     j->res.error_name = j->res_error_name != NULL ? j->res_error_name : "Error";
     if (!json_is_object(error) && j->res_error_message == NULL)
         j->res.error_message = json_string_value(error);
-    uvproc__job_event(j, UVPROC__EV_FAIL, UVPROC_EJOBERROR);
+    uvproc__pool_job_event(j, UVPROC__EV_FAIL, UVPROC_EJOBERROR);
 }
 
 static void on_message_cb(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *handle)
 {
-    uvproc__slot_t *s = uvproc_channel_data(ch);
+    uvproc__pool_slot_t *s = uvproc_channel_data(ch);
     uvproc_pool_t *pool = s->pool;
     json_t *id_v, *error;
-    uvproc__job_t *j;
+    uvproc__pool_job_t *j;
 
     if (handle != NULL) { /* workerpool never sends handles */
         uv_close((uv_handle_t *)handle->stream, (uv_close_cb)free);
@@ -107,7 +107,7 @@ static void on_message_cb(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *ha
     if (s->killed || s->state == UVPROC__SLOT_GONE)
         return;
     if (json_is_string(msg) && strcmp(json_string_value(msg), "ready") == 0) {
-        uvproc__slot_event(s, UVPROC__SLOT_EV_READY);
+        uvproc__pool_slot_event(s, UVPROC__SLOT_EV_READY);
         return;
     }
     id_v = json_object_get(msg, "id");
@@ -136,7 +136,7 @@ static void on_message_cb(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *ha
     j->res.result = json_incref(json_object_get(msg, "result"));
     if (j->res.result == NULL)
         j->res.result = json_null();
-    uvproc__job_event(j, UVPROC__EV_SUCCESS, 0);
+    uvproc__pool_job_event(j, UVPROC__EV_SUCCESS, 0);
 }
 
 static void on_channel_error_cb(uvproc_channel_t *ch, int err, const char *line, size_t len)
@@ -149,12 +149,12 @@ static void on_channel_error_cb(uvproc_channel_t *ch, int err, const char *line,
 
 static void on_disconnect_cb(uvproc_channel_t *ch)
 {
-    uvproc__slot_t *s = uvproc_channel_data(ch);
+    uvproc__pool_slot_t *s = uvproc_channel_data(ch);
     s->ch = NULL;
-    uvproc__slot_event(s, UVPROC__SLOT_EV_LOST);
+    uvproc__pool_slot_event(s, UVPROC__SLOT_EV_LOST);
 }
 
-void uvproc__worker_channel_events(uvproc_channel_options_t *o, uvproc__slot_t *s)
+void uvproc__pool_worker_channel_events(uvproc_channel_options_t *o, uvproc__pool_slot_t *s)
 {
     o->data = s;
     o->on_message = on_message_cb;
@@ -163,11 +163,11 @@ void uvproc__worker_channel_events(uvproc_channel_options_t *o, uvproc__slot_t *
 }
 
 /* Hands queued jobs to ready workers, the least loaded first. */
-int uvproc__worker_assign(uvproc_pool_t *pool)
+int uvproc__pool_worker_assign(uvproc_pool_t *pool)
 {
     while (pool->qhead != NULL) {
-        uvproc__slot_t *best = NULL;
-        for (uvproc__slot_t *s = pool->slots; s != NULL; s = s->next)
+        uvproc__pool_slot_t *best = NULL;
+        for (uvproc__pool_slot_t *s = pool->slots; s != NULL; s = s->next)
             /* A channel that has just closed (its on_disconnect still to come, as when a
              * host dies) takes no job: every one sent would fail with EPIPE at once. */
             if (s->state == UVPROC__SLOT_READY && !s->recycle && s->njobs < pool->o.pipeline &&
@@ -175,7 +175,7 @@ int uvproc__worker_assign(uvproc_pool_t *pool)
                 best = s;
         if (best == NULL)
             break;
-        uvproc__job_t *j = pool->qhead;
+        uvproc__pool_job_t *j = pool->qhead;
         j->slot = best;
         j->wnext = NULL;
         if (best->jobs_tail != NULL)
@@ -185,20 +185,20 @@ int uvproc__worker_assign(uvproc_pool_t *pool)
         best->jobs_tail = j;
         best->njobs++;
         uv_timer_stop(&best->timer);
-        uvproc__job_event(j, UVPROC__EV_START, 0);
+        uvproc__pool_job_event(j, UVPROC__EV_START, 0);
     }
     return 0;
 }
 
-int uvproc__worker_send(uvproc__job_t *j)
+int uvproc__pool_worker_send(uvproc__pool_job_t *j)
 {
-    uvproc__slot_t *s = j->slot;
+    uvproc__pool_slot_t *s = j->slot;
     json_t *req;
     int r;
     if (s == NULL || s->ch == NULL)
         return UVPROC_EWORKERDIED;
     j->res.pid = uvproc_pid(s->proc);
-    j->res.host = uvproc__hosts_name(s->host);
+    j->res.host = uvproc__pool_hosts_name(s->host);
     req = json_pack("{s:I,s:s,s:O}", "id", (json_int_t)j->id, "method", j->method, "params",
                     j->params);
     if (req == NULL)
@@ -207,21 +207,21 @@ int uvproc__worker_send(uvproc__job_t *j)
     return r < 0 ? r : 0;
 }
 
-void uvproc__worker_stop_job(uvproc__job_t *j)
+void uvproc__pool_worker_stop_job(uvproc__pool_job_t *j)
 {
     if (j->slot != NULL)
-        uvproc__slot_event(j->slot, UVPROC__SLOT_EV_KILL);
+        uvproc__pool_slot_event(j->slot, UVPROC__SLOT_EV_KILL);
 }
 
 /* The job no longer occupies its worker. NULL: only re-check the idle timer. */
-void uvproc__worker_job_left(uvproc__job_t *j)
+void uvproc__pool_worker_job_left(uvproc__pool_job_t *j)
 {
-    uvproc__slot_t *s = j != NULL ? j->slot : NULL;
+    uvproc__pool_slot_t *s = j != NULL ? j->slot : NULL;
     uvproc_pool_t *pool;
     if (s == NULL)
         return;
     pool = s->pool;
-    uvproc__job_t **pp = &s->jobs, *prev = NULL;
+    uvproc__pool_job_t **pp = &s->jobs, *prev = NULL;
     while (*pp != NULL && *pp != j) {
         prev = *pp;
         pp = &(*pp)->wnext;
@@ -232,7 +232,7 @@ void uvproc__worker_job_left(uvproc__job_t *j)
             s->jobs_tail = prev;
         s->njobs--;
         if (prev == NULL && s->jobs != NULL && s->jobs->state == UVPROC__JOB_RUNNING)
-            uvproc__job_begin(s->jobs); /* the worker moves on to the next one sent ahead */
+            uvproc__pool_job_begin(s->jobs); /* the worker moves on to the next one sent ahead */
     }
     j->slot = NULL;
     j->wnext = NULL;
@@ -246,9 +246,9 @@ void uvproc__worker_job_left(uvproc__job_t *j)
         s->recycle = 1;
     if (s->recycle) {
         if (s->njobs == 0)
-            uvproc__slot_event(s, UVPROC__SLOT_EV_RETIRE);
+            uvproc__pool_slot_event(s, UVPROC__SLOT_EV_RETIRE);
         uvproc__pool_kick(pool); /* a replacement may be needed */
         return;
     }
-    uvproc__slot_arm_idle(s);
+    uvproc__pool_slot_arm_idle(s);
 }

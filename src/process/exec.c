@@ -411,17 +411,15 @@ fail:
     return err;
 }
 
-int uvproc_exec(uv_loop_t *loop, const char *command, const uvproc_exec_options_t *options,
-                uvproc_exec_cb cb, void *data, uvproc_exec_t **handle)
+int uvproc_exec(uv_loop_t *loop, uvproc_exec_t **handle, const char *command,
+                const uvproc_exec_options_t *options, uvproc_exec_cb cb, void *data)
 {
     const char *shell =
         options != NULL && options->spawn.shell != NULL ? options->spawn.shell : UVPROC_SHELL;
     return uvproc__exec_start(loop, command, NULL, shell, options, cb, data, handle);
 }
 
-int uvproc_exec_file(uv_loop_t *loop, const char *file, const char *const *args,
-                     const uvproc_exec_options_t *options, uvproc_exec_cb cb, void *data,
-                     uvproc_exec_t **handle)
+int uvproc_exec_file(uv_loop_t *loop, uvproc_exec_t **handle, const char *file, const char *const *args, const uvproc_exec_options_t *options, uvproc_exec_cb cb, void *data)
 {
     const char *shell = options != NULL ? options->spawn.shell : NULL;
     return uvproc__exec_start(loop, file, args, shell, options, cb, data, handle);

@@ -42,7 +42,7 @@ static void uvproc__launcher_closed(void *owner)
 
 static void uvproc__free(uvproc_process_t *p)
 {
-    uvproc__registry_remove(p);
+    uvproc__process_registry_remove(p);
     free(p->usage);
     free(p->error_path);
     free(p);
@@ -69,7 +69,7 @@ uvproc_process_t *uvproc__process_new(uv_loop_t *loop, const uvproc_spawn_option
     uvproc_process_t *p = calloc(1, sizeof *p + (size_t)slot_count * sizeof p->slots[0]);
     if (p == NULL)
         return NULL;
-    if (uvproc__registry_add(p) != 0) {
+    if (uvproc__process_registry_add(p) != 0) {
         free(p);
         return NULL;
     }
@@ -110,7 +110,7 @@ static void uvproc__deferred(uv_timer_t *t)
         p->started = 1;
         if (p->ev.on_spawn != NULL)
             p->ev.on_spawn(p);
-        uvproc__stdio_start(p);
+        uvproc__process_stdio_start(p);
         /* Reaped before the spawn event could run (uv_spawn's SIGCHLD walk can do that):
          * exit still waits one more turn, for the pipes just started. */
         if (p->reaped && !p->exited)
@@ -148,7 +148,7 @@ static void uvproc__on_reaped(void *owner, int64_t exit_status, int term_signal,
 }
 
 /* uvproc_stop()'s escalation: allocated by the first call, freed when its timer closed. */
-typedef struct uvproc__stopper_s {
+typedef struct uvproc__process_stopper_s {
     uv_timer_t timer;
     uvproc_stop_t stop;
     int group;
@@ -180,7 +180,7 @@ static void uvproc__deliver_exit(uvproc_process_t *p)
     if (!(p->stopper != NULL && p->stopper->group &&
           uv_is_active((uv_handle_t *)&p->stopper->timer) && kill(-p->pid, 0) == 0))
         uvproc__stop_timer_close(p);
-    uvproc__stdio_on_exit(p);
+    uvproc__process_stdio_on_exit(p);
     p->retained++;
     if (p->ev.on_exit != NULL)
         p->ev.on_exit(p, p->exit_code, p->term_signal);
@@ -188,7 +188,7 @@ static void uvproc__deliver_exit(uvproc_process_t *p)
     uvproc__maybe_close(p);
 }
 
-int uvproc__process_launch(uvproc_process_t *p, const uvproc__launch_t *req)
+int uvproc__process_launch(uvproc_process_t *p, const uvproc__launcher_launch_t *req)
 {
     uvproc__launcher_t *l;
     int err = uvproc__launcher_start(p->loop, req, p, uvproc__on_reaped, &l);
@@ -211,7 +211,7 @@ void uvproc__process_failed(uvproc_process_t *p, int err, const char *syscall, c
     p->spawn_error = err;
     p->error_syscall = syscall;
     p->error_path = path != NULL ? strdup(path) : NULL;
-    uvproc__stdio_close_all(p);
+    uvproc__process_stdio_close_all(p);
     uvproc__defer(p);
 }
 
@@ -352,7 +352,7 @@ void uvproc_process_set_data(uvproc_process_t *p, void *data)
  * no error to return; silence would hide a use-after-free in the caller's own code). */
 static int uvproc__misuse(const uvproc_process_t *p, const char *call, int releasing)
 {
-    if (!uvproc__registry_has(p)) {
+    if (!uvproc__process_registry_has(p)) {
         fprintf(stderr,
                 "uvproc: %s(%p): not a live process (released once too often, or never "
                 "created); ignored\n",
@@ -391,7 +391,7 @@ static void uvproc__set_ref(uvproc_process_t *p, int ref)
         uvproc__process_set_handle_ref((uv_handle_t *)&p->stopper->timer, ref);
     if (!uv_is_closing((uv_handle_t *)&p->defer_timer))
         uvproc__process_set_handle_ref((uv_handle_t *)&p->defer_timer, ref);
-    uvproc__stdio_set_ref(p, ref);
+    uvproc__process_stdio_set_ref(p, ref);
 }
 
 void uvproc_process_unref(uvproc_process_t *p)

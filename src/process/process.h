@@ -7,7 +7,7 @@
 #include "uvproc.h"
 
 /* The parent side of one stdio slot that is a pipe. It lives in its process's slots[] at
- * index fd, which is how its owner is found (uvproc__slot_owner): no pointer per slot. */
+ * index fd, which is how its owner is found (uvproc__process_slot_owner): no pointer per slot. */
 typedef struct {
     uv_pipe_t pipe;
     int fd;
@@ -20,7 +20,7 @@ typedef struct {
     unsigned char write_done; /* ended by the user or by the child's exit */
     unsigned char closing;    /* uv_close called */
     unsigned char want_drain; /* a write returned 0: emit on_drain when the queue empties */
-} uvproc__stdio_t;
+} uvproc__process_stdio_t;
 
 typedef struct {
     void (*on_spawn)(uvproc_process_t *p);
@@ -30,7 +30,7 @@ typedef struct {
     void (*on_drain)(uvproc_process_t *p, int fd);
     void (*on_exit)(uvproc_process_t *p, int64_t code, int signal);
     void (*on_close)(uvproc_process_t *p, int64_t code, int signal);
-} uvproc__events_t;
+} uvproc__process_events_t;
 
 struct uvproc_process_s {
     uv_loop_t *loop;
@@ -39,9 +39,9 @@ struct uvproc_process_s {
     /* What only some children use is allocated when they use it (a parent may hold
      * thousands of live children): the escalation timer of uvproc_stop(), and the resource
      * usage, kept from the exit on. */
-    struct uvproc__stopper_s *stopper; /* NULL until uvproc_stop(); freed when closed */
-    struct rusage *usage;              /* NULL until the exit (or when the launcher has none) */
-    uvproc__events_t ev;
+    struct uvproc__process_stopper_s *stopper; /* NULL until uvproc_stop(); freed when closed */
+    struct rusage *usage; /* NULL until the exit (or when the launcher has none) */
+    uvproc__process_events_t ev;
     void *data;
 
     int64_t exit_code;
@@ -60,7 +60,7 @@ struct uvproc_process_s {
     int slot_count;
 
     struct uvproc_channel_s *channel; /* fork's IPC channel, or NULL */
-    uvproc__stdio_t slots[];          /* slot i serves the child's fd i */
+    uvproc__process_stdio_t slots[];  /* slot i serves the child's fd i */
 };
 
 /* Internal spawn with the extras fork needs: an IPC pipe (initialised with ipc=1, unopened)
@@ -76,18 +76,18 @@ typedef struct {
     /* The channel over stdio: pipes (initialised, unopened) for the child's fds 0 and 1,
      * counted as one hold like ipc_pipe; the user's stdio[0] and stdio[1] are then ignored. */
     uv_pipe_t *channel_stdio[2];
-} uvproc__spawn_extra_t;
+} uvproc__process_spawn_extra_t;
 
-int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
-                  const char *const *args, const uvproc_spawn_options_t *options,
-                  const uvproc__spawn_extra_t *extra);
+int uvproc__process_spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
+                          const char *const *args, const uvproc_spawn_options_t *options,
+                          const uvproc__process_spawn_extra_t *extra);
 
 /* process.c */
 uvproc_process_t *uvproc__process_new(uv_loop_t *loop, const uvproc_spawn_options_t *o,
                                       int slot_count);
 /* Starts the child through the launcher. On failure the launcher's resources are being
  * released and the caller reports the error with uvproc__process_failed. */
-int uvproc__process_launch(uvproc_process_t *p, const uvproc__launch_t *req);
+int uvproc__process_launch(uvproc_process_t *p, const uvproc__launcher_launch_t *req);
 /* The child never started: close its pipes, then deliver error and close. */
 void uvproc__process_failed(uvproc_process_t *p, int err, const char *syscall, const char *path);
 void uvproc__process_hold(uvproc_process_t *p);
@@ -95,15 +95,15 @@ void uvproc__process_unhold(uvproc_process_t *p);
 void uvproc__process_set_handle_ref(uv_handle_t *h, int ref);
 
 /* process_registry.c: every process object from process_new to its free. */
-int uvproc__registry_add(uvproc_process_t *p); /* 0 or UV_ENOMEM */
-void uvproc__registry_remove(uvproc_process_t *p);
-int uvproc__registry_has(const uvproc_process_t *p);
+int uvproc__process_registry_add(uvproc_process_t *p); /* 0 or UV_ENOMEM */
+void uvproc__process_registry_remove(uvproc_process_t *p);
+int uvproc__process_registry_has(const uvproc_process_t *p);
 
 /* stdio.c */
-int uvproc__stdio_init(uvproc_process_t *p, int fd, int parent_reads, int parent_writes);
-void uvproc__stdio_start(uvproc_process_t *p);   /* begin reading after the spawn event */
-void uvproc__stdio_on_exit(uvproc_process_t *p); /* the child is gone: end its stdin */
-void uvproc__stdio_close_all(uvproc_process_t *p);
-void uvproc__stdio_set_ref(uvproc_process_t *p, int ref);
+int uvproc__process_stdio_init(uvproc_process_t *p, int fd, int parent_reads, int parent_writes);
+void uvproc__process_stdio_start(uvproc_process_t *p);   /* begin reading after the spawn event */
+void uvproc__process_stdio_on_exit(uvproc_process_t *p); /* the child is gone: end its stdin */
+void uvproc__process_stdio_close_all(uvproc_process_t *p);
+void uvproc__process_stdio_set_ref(uvproc_process_t *p, int ref);
 
 #endif

@@ -69,7 +69,7 @@ static int uvproc__grow(void)
     return 0;
 }
 
-int uvproc__registry_add(uvproc_process_t *p)
+int uvproc__process_registry_add(uvproc_process_t *p)
 {
     int err = 0;
     pthread_mutex_lock(&uvproc__registry_lock);
@@ -81,7 +81,7 @@ int uvproc__registry_add(uvproc_process_t *p)
     return err;
 }
 
-void uvproc__registry_remove(uvproc_process_t *p)
+void uvproc__process_registry_remove(uvproc_process_t *p)
 {
     uvproc_process_t **slot;
     pthread_mutex_lock(&uvproc__registry_lock);
@@ -98,7 +98,7 @@ void uvproc__registry_remove(uvproc_process_t *p)
     pthread_mutex_unlock(&uvproc__registry_lock);
 }
 
-int uvproc__registry_has(const uvproc_process_t *p)
+int uvproc__process_registry_has(const uvproc_process_t *p)
 {
     int found;
     pthread_mutex_lock(&uvproc__registry_lock);

@@ -136,8 +136,8 @@ typedef struct {
 } uvproc__argv_t;
 
 static int uvproc__build_argv(const char *file, const char *const *args,
-                              const uvproc_spawn_options_t *o, const uvproc__spawn_extra_t *x,
-                              uvproc__argv_t *a)
+                              const uvproc_spawn_options_t *o,
+                              const uvproc__process_spawn_extra_t *x, uvproc__argv_t *a)
 {
     const char *exec_path = x != NULL ? x->exec_path : NULL;
     const char *const *exec_args = x != NULL ? x->exec_args : NULL;
@@ -176,14 +176,14 @@ static int uvproc__build_argv(const char *file, const char *const *args,
 }
 
 /* Remote children: the command built above runs behind the launcher prefix. */
-static int uvproc__apply_remote(const uvproc_spawn_options_t *o, const uvproc__spawn_extra_t *x,
-                                uvproc__argv_t *a)
+static int uvproc__apply_remote(const uvproc_spawn_options_t *o,
+                                const uvproc__process_spawn_extra_t *x, uvproc__argv_t *a)
 {
     int err;
     if (o->remote == NULL)
         return 0;
-    err = uvproc__prefix_argv(o->remote, x != NULL ? x->remote_env : NULL, a->file, a->argv,
-                              &a->prefixed);
+    err = uvproc__launcher_prefix_argv(o->remote, x != NULL ? x->remote_env : NULL, a->file,
+                                       a->argv, &a->prefixed);
     if (err == 0)
         a->file = a->prefixed[0];
     return err;
@@ -199,7 +199,7 @@ static int uvproc__check_stdio(const uvproc_stdio_t *s)
 }
 
 /* Sets up slot `fd` of the launch request (and the parent's pipe for it). */
-static int uvproc__setup_slot(uvproc_process_t *p, uvproc__launch_slot_t *slot, int fd,
+static int uvproc__setup_slot(uvproc_process_t *p, uvproc__launcher_launch_slot_t *slot, int fd,
                               const uvproc_stdio_t *s)
 {
     uvproc_stdio_type_t type = s->type;
@@ -209,7 +209,7 @@ static int uvproc__setup_slot(uvproc_process_t *p, uvproc__launch_slot_t *slot, 
     case UVPROC_STDIO_PIPE: {
         /* stdin is written by the parent, stdout/stderr read; extra pipes go both ways. */
         int parent_reads = fd != 0, parent_writes = fd == 0 || fd > 2;
-        int err = uvproc__stdio_init(p, fd, parent_reads, parent_writes);
+        int err = uvproc__process_stdio_init(p, fd, parent_reads, parent_writes);
         if (err != 0)
             return err;
         slot->kind = UVPROC__SLOT_PIPE;
@@ -255,9 +255,9 @@ static const char *uvproc__attribute_error(const char *cwd, int *err)
     return "spawn";
 }
 
-int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
+int uvproc__process_spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
                   const char *const *args, const uvproc_spawn_options_t *options,
-                  const uvproc__spawn_extra_t *extra)
+                  const uvproc__process_spawn_extra_t *extra)
 {
     static const uvproc_spawn_options_t defaults;
     const uvproc_spawn_options_t *o = options != NULL ? options : &defaults;
@@ -265,9 +265,9 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
     int chan_stdio = extra != NULL && extra->channel_stdio[0] != NULL;
     int first_extra = 3 + ipc;
     int slot_count = first_extra + (int)o->extra_stdio_count;
-    uvproc__launch_slot_t stack_slots[8];
-    uvproc__launch_slot_t *slots = stack_slots;
-    uvproc__launch_t req;
+    uvproc__launcher_launch_slot_t stack_slots[8];
+    uvproc__launcher_launch_slot_t *slots = stack_slots;
+    uvproc__launcher_launch_t req;
     uvproc__argv_t argv;
     uvproc_process_t *p;
     char **env = NULL;
@@ -289,7 +289,7 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
         if (uvproc__check_stdio(&o->extra_stdio[i]) != 0)
             return UV_EINVAL;
 
-    uvproc__ignore_sigpipe_once();
+    uvproc__common_ignore_sigpipe_once();
     err = uvproc__build_argv(file, args, o, extra, &argv);
     if (err == 0)
         err = uvproc__apply_remote(o, extra, &argv);
@@ -332,7 +332,7 @@ int uvproc__spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
                                  fd < 3 ? &o->stdio[fd] : &o->extra_stdio[fd - first_extra]);
     }
 
-    req = (uvproc__launch_t){
+    req = (uvproc__launcher_launch_t){
         .file = argv.file,
         .argv = argv.prefixed != NULL ? argv.prefixed : argv.argv,
         .env = env,
@@ -371,5 +371,5 @@ done:
 int uvproc_spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file, const char *const *args,
                  const uvproc_spawn_options_t *options)
 {
-    return uvproc__spawn(loop, out, file, args, options, NULL);
+    return uvproc__process_spawn(loop, out, file, args, options, NULL);
 }

@@ -13,31 +13,31 @@
 
 typedef struct {
     uv_write_t req;
-    uvproc__stdio_t *slot;
+    uvproc__process_stdio_t *slot;
     uvproc_write_cb cb;
     void *data;
     char bytes[];
 } uvproc__write_req_t;
 
-static uvproc__stdio_t *uvproc__slot(uvproc_process_t *p, int fd)
+static uvproc__process_stdio_t *uvproc__slot(uvproc_process_t *p, int fd)
 {
     if (p == NULL || fd < 0 || fd >= p->slot_count || !p->slots[fd].is_pipe)
         return NULL;
     return &p->slots[fd];
 }
 
-static uvproc_process_t *uvproc__slot_owner(uvproc__stdio_t *s)
+static uvproc_process_t *uvproc__process_slot_owner(uvproc__process_stdio_t *s)
 {
     return (uvproc_process_t *)((char *)(s - s->fd) - offsetof(uvproc_process_t, slots));
 }
 
 static void uvproc__slot_closed(uv_handle_t *h)
 {
-    uvproc__stdio_t *s = h->data;
-    uvproc__process_unhold(uvproc__slot_owner(s));
+    uvproc__process_stdio_t *s = h->data;
+    uvproc__process_unhold(uvproc__process_slot_owner(s));
 }
 
-static void uvproc__slot_close(uvproc__stdio_t *s)
+static void uvproc__slot_close(uvproc__process_stdio_t *s)
 {
     if (s->closing)
         return;
@@ -47,15 +47,15 @@ static void uvproc__slot_close(uvproc__stdio_t *s)
 }
 
 /* A slot is finished when neither direction is left to serve. */
-static void uvproc__slot_maybe_close(uvproc__stdio_t *s)
+static void uvproc__slot_maybe_close(uvproc__process_stdio_t *s)
 {
     if ((!s->readable || s->read_done) && (!s->writable || s->write_done))
         uvproc__slot_close(s);
 }
 
-int uvproc__stdio_init(uvproc_process_t *p, int fd, int parent_reads, int parent_writes)
+int uvproc__process_stdio_init(uvproc_process_t *p, int fd, int parent_reads, int parent_writes)
 {
-    uvproc__stdio_t *s = &p->slots[fd];
+    uvproc__process_stdio_t *s = &p->slots[fd];
     int err = uv_pipe_init(p->loop, &s->pipe, 0);
     if (err != 0)
         return err;
@@ -70,8 +70,8 @@ int uvproc__stdio_init(uvproc_process_t *p, int fd, int parent_reads, int parent
 
 static void uvproc__read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
-    uvproc__stdio_t *s = stream->data;
-    uvproc_process_t *p = uvproc__slot_owner(s);
+    uvproc__process_stdio_t *s = stream->data;
+    uvproc_process_t *p = uvproc__process_slot_owner(s);
 
     if (nread > 0) {
         if (p->ev.on_data != NULL)
@@ -90,31 +90,31 @@ static void uvproc__read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
     uvproc__slot_maybe_close(s);
 }
 
-static int uvproc__slot_read_start(uvproc__stdio_t *s)
+static int uvproc__slot_read_start(uvproc__process_stdio_t *s)
 {
     int err;
     if (!s->readable || s->read_done || s->closing || s->reading || s->paused)
         return 0;
-    err = uv_read_start((uv_stream_t *)&s->pipe, uvproc__read_alloc, uvproc__read);
+    err = uv_read_start((uv_stream_t *)&s->pipe, uvproc__common_read_alloc, uvproc__read);
     if (err == 0)
         s->reading = 1;
     return err;
 }
 
-void uvproc__stdio_start(uvproc_process_t *p)
+void uvproc__process_stdio_start(uvproc_process_t *p)
 {
     for (int fd = 0; fd < p->slot_count; fd++)
         if (p->slots[fd].is_pipe)
             uvproc__slot_read_start(&p->slots[fd]);
 }
 
-void uvproc__stdio_on_exit(uvproc_process_t *p)
+void uvproc__process_stdio_on_exit(uvproc_process_t *p)
 {
     /* As Node destroys child.stdin on exit: nobody is left to read what we would write
      * (queued writes complete with UV_ECANCELED). Readable pipes stay open until EOF, so the
      * child's last bytes (or a grandchild's) still arrive. */
     for (int fd = 0; fd < p->slot_count; fd++) {
-        uvproc__stdio_t *s = &p->slots[fd];
+        uvproc__process_stdio_t *s = &p->slots[fd];
         if (s->is_pipe && s->writable) {
             s->write_done = 1;
             uvproc__slot_maybe_close(s);
@@ -122,14 +122,14 @@ void uvproc__stdio_on_exit(uvproc_process_t *p)
     }
 }
 
-void uvproc__stdio_close_all(uvproc_process_t *p)
+void uvproc__process_stdio_close_all(uvproc_process_t *p)
 {
     for (int fd = 0; fd < p->slot_count; fd++)
         if (p->slots[fd].is_pipe)
             uvproc__slot_close(&p->slots[fd]);
 }
 
-void uvproc__stdio_set_ref(uvproc_process_t *p, int ref)
+void uvproc__process_stdio_set_ref(uvproc_process_t *p, int ref)
 {
     for (int fd = 0; fd < p->slot_count; fd++)
         if (p->slots[fd].is_pipe)
@@ -139,8 +139,8 @@ void uvproc__stdio_set_ref(uvproc_process_t *p, int ref)
 static void uvproc__write_done(uv_write_t *req, int status)
 {
     uvproc__write_req_t *w = (uvproc__write_req_t *)req;
-    uvproc__stdio_t *s = w->slot;
-    uvproc_process_t *p = uvproc__slot_owner(s);
+    uvproc__process_stdio_t *s = w->slot;
+    uvproc_process_t *p = uvproc__process_slot_owner(s);
 
     if (w->cb != NULL)
         w->cb(p, s->fd, status, w->data);
@@ -155,7 +155,7 @@ static void uvproc__write_done(uv_write_t *req, int status)
 int uvproc_write(uvproc_process_t *p, int fd, const void *buf, size_t len, uvproc_write_cb cb,
                  void *data)
 {
-    uvproc__stdio_t *s = uvproc__slot(p, fd);
+    uvproc__process_stdio_t *s = uvproc__slot(p, fd);
     uvproc__write_req_t *w;
     uv_buf_t b;
     int err;
@@ -195,7 +195,7 @@ int uvproc_write(uvproc_process_t *p, int fd, const void *buf, size_t len, uvpro
 
 size_t uvproc_write_queue_size(const uvproc_process_t *p, int fd)
 {
-    uvproc__stdio_t *s = uvproc__slot((uvproc_process_t *)p, fd);
+    uvproc__process_stdio_t *s = uvproc__slot((uvproc_process_t *)p, fd);
     if (s == NULL || s->closing)
         return 0;
     return s->pipe.write_queue_size;
@@ -203,7 +203,7 @@ size_t uvproc_write_queue_size(const uvproc_process_t *p, int fd)
 
 static void uvproc__shutdown_done(uv_shutdown_t *req, int status)
 {
-    uvproc__stdio_t *s = req->data;
+    uvproc__process_stdio_t *s = req->data;
     (void)status;
     free(req);
     uvproc__slot_maybe_close(s);
@@ -211,7 +211,7 @@ static void uvproc__shutdown_done(uv_shutdown_t *req, int status)
 
 int uvproc_end(uvproc_process_t *p, int fd)
 {
-    uvproc__stdio_t *s = uvproc__slot(p, fd);
+    uvproc__process_stdio_t *s = uvproc__slot(p, fd);
     uv_shutdown_t *req;
     int err;
 
@@ -236,7 +236,7 @@ int uvproc_end(uvproc_process_t *p, int fd)
 
 int uvproc_close_stdio(uvproc_process_t *p, int fd)
 {
-    uvproc__stdio_t *s = uvproc__slot(p, fd);
+    uvproc__process_stdio_t *s = uvproc__slot(p, fd);
     if (s == NULL)
         return UV_EBADF;
     if (s->closing)
@@ -256,7 +256,7 @@ int uvproc_close_stdio(uvproc_process_t *p, int fd)
 
 int uvproc_pause(uvproc_process_t *p, int fd)
 {
-    uvproc__stdio_t *s = uvproc__slot(p, fd);
+    uvproc__process_stdio_t *s = uvproc__slot(p, fd);
     if (s == NULL || !s->readable)
         return UV_EBADF;
     s->paused = 1;
@@ -269,11 +269,11 @@ int uvproc_pause(uvproc_process_t *p, int fd)
 
 int uvproc_resume(uvproc_process_t *p, int fd)
 {
-    uvproc__stdio_t *s = uvproc__slot(p, fd);
+    uvproc__process_stdio_t *s = uvproc__slot(p, fd);
     if (s == NULL || !s->readable)
         return UV_EBADF;
     s->paused = 0;
-    /* Before the spawn event reading has not begun; uvproc__stdio_start will start it. */
+    /* Before the spawn event reading has not begun; uvproc__process_stdio_start will start it. */
     if (!p->started)
         return 0;
     return uvproc__slot_read_start(s);

@@ -20,9 +20,9 @@ static void uvproc__sync_done(const uvproc_exec_result_t *r, void *data)
 {
     uvproc_exec_result_t *out = data;
     *out = *r;
-    out->cmd = uvproc__memdup0(r->cmd, strlen(r->cmd));
-    out->out = uvproc__memdup0(r->out, r->out_len);
-    out->err = uvproc__memdup0(r->err, r->err_len);
+    out->cmd = uvproc__common_memdup0(r->cmd, strlen(r->cmd));
+    out->out = uvproc__common_memdup0(r->out, r->out_len);
+    out->err = uvproc__common_memdup0(r->err, r->err_len);
     if (out->cmd == NULL || out->out == NULL || out->err == NULL) {
         uvproc_exec_result_free(out);
         out->error = UV_ENOMEM;
@@ -45,9 +45,9 @@ static int uvproc__sync_run(const char *file, const char *const *args, int shell
     if (err != 0)
         return err;
     if (shell)
-        err = uvproc_exec(&loop, file, options, uvproc__sync_done, result, NULL);
+        err = uvproc_exec(&loop, NULL, file, options, uvproc__sync_done, result);
     else
-        err = uvproc_exec_file(&loop, file, args, options, uvproc__sync_done, result, NULL);
+        err = uvproc_exec_file(&loop, NULL, file, args, options, uvproc__sync_done, result);
     /* exec closes every handle it opened before its last callback returns, so one run ends
      * with nothing left and the close cannot fail. */
     if (err == 0)

@@ -8,7 +8,7 @@
 #include "threads.h"
 
 struct uvproc_broadcast_s {
-    uvproc__mailbox_t mb;
+    uvproc__threads_mailbox_t mb;
     char *name;
     uvproc_broadcast_options_t o;
     uvproc_broadcast_t *prev, *next; /* the registry, under its lock */
@@ -18,23 +18,23 @@ struct uvproc_broadcast_s {
 static uv_mutex_t uvproc__registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static uvproc_broadcast_t *uvproc__registry;
 
-static void uvproc__broadcast_deliver(uvproc__mailbox_t *m, uvproc__item_t *it)
+static void uvproc__broadcast_deliver(uvproc__threads_mailbox_t *m, uvproc__threads_item_t *it)
 {
     uvproc_broadcast_t *bc = (uvproc_broadcast_t *)m;
     if (it->kind == UVPROC__ITEM_MESSAGE && bc->o.on_message != NULL && !bc->closed)
         bc->o.on_message(bc, &it->msg);
-    uvproc__item_free(it);
+    uvproc__threads_item_free(it);
 }
 
-static void uvproc__broadcast_free(uvproc__mailbox_t *m)
+static void uvproc__broadcast_free(uvproc__threads_mailbox_t *m)
 {
     uvproc_broadcast_t *bc = (uvproc_broadcast_t *)m;
-    uvproc__mailbox_destroy(&bc->mb);
+    uvproc__threads_mailbox_destroy(&bc->mb);
     free(bc->name);
     free(bc);
 }
 
-static void uvproc__broadcast_teardown(uvproc__mailbox_t *m)
+static void uvproc__broadcast_teardown(uvproc__threads_mailbox_t *m)
 {
     uvproc_broadcast_close((uvproc_broadcast_t *)m);
 }
@@ -49,7 +49,7 @@ int uvproc_broadcast_open(uv_loop_t *loop, uvproc_broadcast_t **out, const char 
     bc = calloc(1, sizeof *bc);
     if (bc == NULL)
         return UV_ENOMEM;
-    if ((bc->name = strdup(name)) == NULL || uvproc__mailbox_init(&bc->mb) != 0) {
+    if ((bc->name = strdup(name)) == NULL || uvproc__threads_mailbox_init(&bc->mb) != 0) {
         free(bc->name);
         free(bc);
         return UV_ENOMEM;
@@ -58,7 +58,7 @@ int uvproc_broadcast_open(uv_loop_t *loop, uvproc_broadcast_t **out, const char 
         bc->o = *options;
     bc->mb.deliver = uvproc__broadcast_deliver;
     bc->mb.teardown = uvproc__broadcast_teardown;
-    err = uvproc__mailbox_attach(&bc->mb, loop, uvproc__worker_list_for(loop));
+    err = uvproc__threads_mailbox_attach(&bc->mb, loop, uvproc__threads_worker_list_for(loop));
     if (err != 0) {
         uvproc__broadcast_free(&bc->mb);
         return err;
@@ -83,12 +83,12 @@ int uvproc_broadcast_post(uvproc_broadcast_t *bc, const json_t *value)
     uv_mutex_lock(&uvproc__registry_lock);
     for (uvproc_broadcast_t *to = uvproc__registry; to != NULL && err == 0; to = to->next) {
         json_t *v = (json_t *)value;
-        uvproc__item_t *it;
+        uvproc__threads_item_t *it;
         if (to == bc || strcmp(to->name, bc->name) != 0)
             continue;
-        err = uvproc__item_build(&it, &v, 0, NULL);
-        if (err == 0 && uvproc__mailbox_push(&to->mb, it, 0) != 0)
-            uvproc__item_free(it);
+        err = uvproc__threads_item_build(&it, &v, 0, NULL);
+        if (err == 0 && uvproc__threads_mailbox_push(&to->mb, it, 0) != 0)
+            uvproc__threads_item_free(it);
     }
     uv_mutex_unlock(&uvproc__registry_lock);
     return err;
@@ -109,19 +109,19 @@ int uvproc_broadcast_close(uvproc_broadcast_t *bc)
     if (bc->next != NULL)
         bc->next->prev = bc->prev;
     uv_mutex_unlock(&uvproc__registry_lock);
-    uvproc__item_free_list(uvproc__mailbox_close(&bc->mb));
-    uvproc__mailbox_detach(&bc->mb, uvproc__broadcast_free);
+    uvproc__threads_item_free_list(uvproc__threads_mailbox_close(&bc->mb));
+    uvproc__threads_mailbox_detach(&bc->mb, uvproc__broadcast_free);
     return 0;
 }
 
 void uvproc_broadcast_ref(uvproc_broadcast_t *bc)
 {
-    uvproc__mailbox_set_ref(&bc->mb, 1);
+    uvproc__threads_mailbox_set_ref(&bc->mb, 1);
 }
 
 void uvproc_broadcast_unref(uvproc_broadcast_t *bc)
 {
-    uvproc__mailbox_set_ref(&bc->mb, 0);
+    uvproc__threads_mailbox_set_ref(&bc->mb, 0);
 }
 
 void *uvproc_broadcast_data(const uvproc_broadcast_t *bc)

@@ -19,37 +19,37 @@
 typedef struct {
     uv_poll_t handle;
     int fd;
-    uvproc__mailbox_t *m;
-    void (*done)(uvproc__mailbox_t *m);
+    uvproc__threads_mailbox_t *m;
+    void (*done)(uvproc__threads_mailbox_t *m);
     int detached; /* the owner's thread: the mailbox left this watcher */
 } uvproc__wake_t;
 
 static const char uvproc__library_handle = 0;
 
-void uvproc__mark_library_handle(uv_handle_t *h)
+void uvproc__threads_mark_library_handle(uv_handle_t *h)
 {
     h->data = (void *)&uvproc__library_handle;
 }
 
-int uvproc__is_library_handle(const uv_handle_t *h)
+int uvproc__threads_is_library_handle(const uv_handle_t *h)
 {
     return h->data == &uvproc__library_handle;
 }
 
-int uvproc__mailbox_init(uvproc__mailbox_t *m)
+int uvproc__threads_mailbox_init(uvproc__threads_mailbox_t *m)
 {
     int err;
-    *m = (uvproc__mailbox_t){0};
+    *m = (uvproc__threads_mailbox_t){0};
     err = uv_mutex_init(&m->lock);
     if (err == 0 && (err = uv_mutex_init(&m->wake_lock)) != 0)
         uv_mutex_destroy(&m->lock);
     return err;
 }
 
-void uvproc__mailbox_destroy(uvproc__mailbox_t *m)
+void uvproc__threads_mailbox_destroy(uvproc__threads_mailbox_t *m)
 {
-    uvproc__item_free_list(m->batch);
-    uvproc__item_free_list(m->head);
+    uvproc__threads_item_free_list(m->batch);
+    uvproc__threads_item_free_list(m->head);
     m->batch = m->head = m->tail = NULL;
     uv_mutex_destroy(&m->wake_lock);
     uv_mutex_destroy(&m->lock);
@@ -57,7 +57,7 @@ void uvproc__mailbox_destroy(uvproc__mailbox_t *m)
 
 /* Called without `lock`, after the caller set wake_pending under it. A detached mailbox
  * loses the wake-up: attaching it again sends a new one. */
-static void uvproc__mailbox_wake(uvproc__mailbox_t *m)
+static void uvproc__mailbox_wake(uvproc__threads_mailbox_t *m)
 {
     uint64_t one = 1;
     uv_mutex_lock(&m->wake_lock);
@@ -69,7 +69,8 @@ static void uvproc__mailbox_wake(uvproc__mailbox_t *m)
     uv_mutex_unlock(&m->wake_lock);
 }
 
-int uvproc__mailbox_push(uvproc__mailbox_t *m, uvproc__item_t *it, int force)
+int uvproc__threads_mailbox_push(uvproc__threads_mailbox_t *m, uvproc__threads_item_t *it,
+                                 int force)
 {
     int wake;
     uv_mutex_lock(&m->lock);
@@ -99,7 +100,7 @@ static void uvproc__mailbox_on_closed(uv_handle_t *h);
 
 /* Busy polling (opt-in, busy_poll_ns): waits up to that long for a push after `seen`, by
  * watching the push counter, without the lock and without a syscall. 1 if one came. */
-static int uvproc__mailbox_spin(uvproc__mailbox_t *m, unsigned long seen)
+static int uvproc__mailbox_spin(uvproc__threads_mailbox_t *m, unsigned long seen)
 {
     uint64_t deadline = uv_hrtime() + m->busy_poll_ns;
     for (unsigned i = 1;; i++) {
@@ -116,7 +117,7 @@ static int uvproc__mailbox_spin(uvproc__mailbox_t *m, unsigned long seen)
 static void uvproc__mailbox_on_wake(uv_poll_t *h, int status, int events)
 {
     uvproc__wake_t *w = (uvproc__wake_t *)h;
-    uvproc__mailbox_t *m = w->m;
+    uvproc__threads_mailbox_t *m = w->m;
     uint64_t count;
 
     (void)status;
@@ -127,7 +128,7 @@ static void uvproc__mailbox_on_wake(uv_poll_t *h, int status, int events)
      * no eventfd write, its items are picked up by the next round here. It is cleared only
      * where the queue is seen empty, under the lock, so no wake-up is ever lost. */
     for (int round = 1;; round++) {
-        uvproc__item_t *taken;
+        uvproc__threads_item_t *taken;
         unsigned long seen;
         uv_mutex_lock(&m->lock);
         taken = m->head;
@@ -141,7 +142,7 @@ static void uvproc__mailbox_on_wake(uv_poll_t *h, int status, int events)
         if (m->batch == NULL) {
             m->batch = taken;
         } else if (taken != NULL) {
-            uvproc__item_t *last = m->batch;
+            uvproc__threads_item_t *last = m->batch;
             while (last->next != NULL)
                 last = last->next;
             last->next = taken;
@@ -151,7 +152,7 @@ static void uvproc__mailbox_on_wake(uv_poll_t *h, int status, int events)
          * no longer this thread's to read: another thread may own it already. Only `w`, this
          * watcher, still is (it is freed by its close callback, later on this loop). */
         while (!w->detached) {
-            uvproc__item_t *it = m->batch;
+            uvproc__threads_item_t *it = m->batch;
             if (it == NULL || (m->hold && it->kind <= UVPROC__ITEM_TEXT))
                 break;
             m->batch = it->next;
@@ -176,7 +177,7 @@ static void uvproc__mailbox_on_wake(uv_poll_t *h, int status, int events)
             continue; /* something came: take it */
         }
         if (m->batch != NULL) {
-            /* Held: nothing more can be delivered until uvproc__mailbox_kick. */
+            /* Held: nothing more can be delivered until uvproc__threads_mailbox_kick. */
             uv_mutex_lock(&m->lock);
             m->wake_pending = 0;
             uv_mutex_unlock(&m->lock);
@@ -191,7 +192,8 @@ static void uvproc__mailbox_on_wake(uv_poll_t *h, int status, int events)
     }
 }
 
-int uvproc__mailbox_attach(uvproc__mailbox_t *m, uv_loop_t *loop, uvproc__mailbox_list_t *list)
+int uvproc__threads_mailbox_attach(uvproc__threads_mailbox_t *m, uv_loop_t *loop,
+                                   uvproc__threads_mailbox_list_t *list)
 {
     uvproc__wake_t *w = malloc(sizeof *w);
     int err, wake;
@@ -217,7 +219,7 @@ int uvproc__mailbox_attach(uvproc__mailbox_t *m, uv_loop_t *loop, uvproc__mailbo
         uv_close((uv_handle_t *)&w->handle, uvproc__mailbox_on_closed); /* frees w */
         return err;
     }
-    uvproc__mark_library_handle((uv_handle_t *)&w->handle);
+    uvproc__threads_mark_library_handle((uv_handle_t *)&w->handle);
     if (m->unref)
         uv_unref((uv_handle_t *)&w->handle);
     m->loop = loop;
@@ -250,7 +252,8 @@ static void uvproc__mailbox_on_closed(uv_handle_t *h)
     free(w);
 }
 
-void uvproc__mailbox_detach(uvproc__mailbox_t *m, void (*done)(uvproc__mailbox_t *m))
+void uvproc__threads_mailbox_detach(uvproc__threads_mailbox_t *m,
+                                    void (*done)(uvproc__threads_mailbox_t *m))
 {
     uvproc__wake_t *w;
     uv_mutex_lock(&m->wake_lock);
@@ -263,7 +266,7 @@ void uvproc__mailbox_detach(uvproc__mailbox_t *m, void (*done)(uvproc__mailbox_t
     /* The undelivered part of the batch goes back in front of the queue: whoever attaches
      * next (maybe another thread) finds every item, in order. */
     if (m->batch != NULL) {
-        uvproc__item_t *last = m->batch;
+        uvproc__threads_item_t *last = m->batch;
         while (last->next != NULL)
             last = last->next;
         last->next = m->head;
@@ -293,16 +296,16 @@ void uvproc__mailbox_detach(uvproc__mailbox_t *m, void (*done)(uvproc__mailbox_t
     uv_close((uv_handle_t *)&w->handle, uvproc__mailbox_on_closed);
 }
 
-uvproc__item_t *uvproc__mailbox_close(uvproc__mailbox_t *m)
+uvproc__threads_item_t *uvproc__threads_mailbox_close(uvproc__threads_mailbox_t *m)
 {
-    uvproc__item_t *all;
+    uvproc__threads_item_t *all;
     uv_mutex_lock(&m->lock);
     m->closed = 1;
     all = m->head;
     m->head = m->tail = NULL;
     uv_mutex_unlock(&m->lock);
     if (m->batch != NULL) {
-        uvproc__item_t *last = m->batch;
+        uvproc__threads_item_t *last = m->batch;
         while (last->next != NULL)
             last = last->next;
         last->next = all;
@@ -312,7 +315,7 @@ uvproc__item_t *uvproc__mailbox_close(uvproc__mailbox_t *m)
     return all;
 }
 
-void uvproc__mailbox_kick(uvproc__mailbox_t *m)
+void uvproc__threads_mailbox_kick(uvproc__threads_mailbox_t *m)
 {
     int wake;
     uv_mutex_lock(&m->lock);
@@ -326,9 +329,9 @@ void uvproc__mailbox_kick(uvproc__mailbox_t *m)
         uvproc__mailbox_wake(m);
 }
 
-uvproc__item_t *uvproc__mailbox_peek(uvproc__mailbox_t *m)
+uvproc__threads_item_t *uvproc__threads_mailbox_peek(uvproc__threads_mailbox_t *m)
 {
-    uvproc__item_t *it;
+    uvproc__threads_item_t *it;
     if (m->batch != NULL)
         return m->batch;
     uv_mutex_lock(&m->lock);
@@ -337,9 +340,9 @@ uvproc__item_t *uvproc__mailbox_peek(uvproc__mailbox_t *m)
     return it;
 }
 
-uvproc__item_t *uvproc__mailbox_take(uvproc__mailbox_t *m)
+uvproc__threads_item_t *uvproc__threads_mailbox_take(uvproc__threads_mailbox_t *m)
 {
-    uvproc__item_t *it = m->batch;
+    uvproc__threads_item_t *it = m->batch;
     if (it != NULL) {
         m->batch = it->next;
         it->next = NULL;
@@ -357,7 +360,7 @@ uvproc__item_t *uvproc__mailbox_take(uvproc__mailbox_t *m)
     return it;
 }
 
-void uvproc__mailbox_set_ref(uvproc__mailbox_t *m, int ref)
+void uvproc__threads_mailbox_set_ref(uvproc__threads_mailbox_t *m, int ref)
 {
     m->unref = !ref;
     if (m->async == NULL)

@@ -7,11 +7,11 @@
 #include "threads.h"
 
 /* One allocation: the item, then its buffer array, then its port array, then its text. */
-uvproc__item_t *uvproc__item_new(uvproc__item_kind_t kind, size_t nbufs, size_t nports,
-                                 size_t text_len)
+uvproc__threads_item_t *uvproc__threads_item_new(uvproc__threads_item_kind_t kind, size_t nbufs,
+                                                 size_t nports, size_t text_len)
 {
-    size_t size = sizeof(uvproc__item_t);
-    uvproc__item_t *it;
+    size_t size = sizeof(uvproc__threads_item_t);
+    uvproc__threads_item_t *it;
     if (nbufs > SIZE_MAX / 4 / sizeof(uvproc_buf_t) ||
         nports > SIZE_MAX / 4 / sizeof(uvproc_port_t *) || text_len > SIZE_MAX / 4)
         return NULL;
@@ -22,7 +22,7 @@ uvproc__item_t *uvproc__item_new(uvproc__item_kind_t kind, size_t nbufs, size_t 
     it = malloc(size);
     if (it == NULL)
         return NULL;
-    *it = (uvproc__item_t){.kind = kind};
+    *it = (uvproc__threads_item_t){.kind = kind};
     memset(it + 1, 0, size - sizeof *it);
     if (nbufs > 0) {
         it->msg.buffers = (uvproc_buf_t *)(it + 1);
@@ -40,7 +40,7 @@ uvproc__item_t *uvproc__item_new(uvproc__item_kind_t kind, size_t nbufs, size_t 
     return it;
 }
 
-void uvproc__item_free(uvproc__item_t *it)
+void uvproc__threads_item_free(uvproc__threads_item_t *it)
 {
     if (it == NULL)
         return;
@@ -54,21 +54,21 @@ void uvproc__item_free(uvproc__item_t *it)
     free(it);
 }
 
-void uvproc__item_free_list(uvproc__item_t *it)
+void uvproc__threads_item_free_list(uvproc__threads_item_t *it)
 {
     while (it != NULL) {
-        uvproc__item_t *next = it->next;
-        uvproc__item_free(it);
+        uvproc__threads_item_t *next = it->next;
+        uvproc__threads_item_free(it);
         it = next;
     }
 }
 
 void uvproc_message_free(uvproc_message_t *msg)
 {
-    uvproc__item_free((uvproc__item_t *)msg);
+    uvproc__threads_item_free((uvproc__threads_item_t *)msg);
 }
 
-int uvproc__item_parse_text(uvproc__item_t *it)
+int uvproc__threads_item_parse_text(uvproc__threads_item_t *it)
 {
     json_t *v;
     if (it->kind != UVPROC__ITEM_TEXT)
@@ -103,10 +103,11 @@ static int uvproc__exclusive(const json_t *v, int depth)
     return 1;
 }
 
-int uvproc__item_build(uvproc__item_t **out, json_t **value, int steal, const uvproc_transfer_t *t)
+int uvproc__threads_item_build(uvproc__threads_item_t **out, json_t **value, int steal,
+                               const uvproc_transfer_t *t)
 {
     static const uvproc_transfer_t none = {0};
-    uvproc__item_t *it;
+    uvproc__threads_item_t *it;
     size_t nbufs;
 
     if (t == NULL)
@@ -134,7 +135,7 @@ int uvproc__item_build(uvproc__item_t **out, json_t **value, int steal, const uv
     }
 
     nbufs = t->transfer_count + t->copy_count;
-    it = uvproc__item_new(UVPROC__ITEM_MESSAGE, nbufs, t->port_count, 0);
+    it = uvproc__threads_item_new(UVPROC__ITEM_MESSAGE, nbufs, t->port_count, 0);
     if (it == NULL)
         return UV_ENOMEM;
     for (size_t i = 0; i < t->transfer_count; i++)
@@ -144,8 +145,8 @@ int uvproc__item_build(uvproc__item_t **out, json_t **value, int steal, const uv
         b->len = t->copy[i].len;
         b->base = malloc(b->len > 0 ? b->len : 1);
         if (b->base == NULL) {
-            uvproc__item_disown(it, t->transfer_count);
-            uvproc__item_free(it);
+            uvproc__threads_item_disown(it, t->transfer_count);
+            uvproc__threads_item_free(it);
             return UV_ENOMEM;
         }
         if (b->len > 0)
@@ -160,8 +161,8 @@ int uvproc__item_build(uvproc__item_t **out, json_t **value, int steal, const uv
         } else {
             it->msg.value = json_deep_copy(*value);
             if (it->msg.value == NULL) {
-                uvproc__item_disown(it, t->transfer_count);
-                uvproc__item_free(it);
+                uvproc__threads_item_disown(it, t->transfer_count);
+                uvproc__threads_item_free(it);
                 return UV_ENOMEM;
             }
         }
@@ -170,7 +171,7 @@ int uvproc__item_build(uvproc__item_t **out, json_t **value, int steal, const uv
     return 0;
 }
 
-void uvproc__item_disown(uvproc__item_t *it, size_t transferred)
+void uvproc__threads_item_disown(uvproc__threads_item_t *it, size_t transferred)
 {
     for (size_t i = 0; i < transferred && i < it->msg.buffer_count; i++)
         it->msg.buffers[i] = (uvproc_buf_t){0};
@@ -178,7 +179,7 @@ void uvproc__item_disown(uvproc__item_t *it, size_t transferred)
         it->msg.ports[i] = NULL;
 }
 
-void uvproc__transfer_commit(uvproc_transfer_t *t)
+void uvproc__threads_transfer_commit(uvproc_transfer_t *t)
 {
     if (t == NULL)
         return;

@@ -9,15 +9,15 @@
 
 #define UVPROC__PORT(m) ((uvproc_port_t *)(m))
 
-static void uvproc__port_deliver(uvproc__mailbox_t *m, uvproc__item_t *it);
-static void uvproc__port_teardown(uvproc__mailbox_t *m);
+static void uvproc__port_deliver(uvproc__threads_mailbox_t *m, uvproc__threads_item_t *it);
+static void uvproc__port_teardown(uvproc__threads_mailbox_t *m);
 
 static uvproc_port_t *uvproc__port_new(void)
 {
     uvproc_port_t *p = calloc(1, sizeof *p);
     if (p == NULL)
         return NULL;
-    if (uvproc__mailbox_init(&p->mb) != 0) {
+    if (uvproc__threads_mailbox_init(&p->mb) != 0) {
         free(p);
         return NULL;
     }
@@ -28,14 +28,14 @@ static uvproc_port_t *uvproc__port_new(void)
     return p;
 }
 
-int uvproc__port_pair(uvproc_port_t **a, uvproc_port_t **b)
+int uvproc__threads_port_pair(uvproc_port_t **a, uvproc_port_t **b)
 {
     uvproc_port_t *x = uvproc__port_new(), *y = uvproc__port_new();
     if (x == NULL || y == NULL) {
         if (x != NULL)
-            uvproc__mailbox_destroy(&x->mb);
+            uvproc__threads_mailbox_destroy(&x->mb);
         if (y != NULL)
-            uvproc__mailbox_destroy(&y->mb);
+            uvproc__threads_mailbox_destroy(&y->mb);
         free(x);
         free(y);
         return UV_ENOMEM;
@@ -51,13 +51,13 @@ int uvproc_message_channel(uvproc_port_t **port1, uvproc_port_t **port2)
 {
     if (port1 == NULL || port2 == NULL)
         return UV_EINVAL;
-    return uvproc__port_pair(port1, port2);
+    return uvproc__threads_port_pair(port1, port2);
 }
 
-void uvproc__port_release(uvproc_port_t *p)
+void uvproc__threads_port_release(uvproc_port_t *p)
 {
     if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1) {
-        uvproc__mailbox_destroy(&p->mb);
+        uvproc__threads_mailbox_destroy(&p->mb);
         free(p);
     }
 }
@@ -66,11 +66,11 @@ void uvproc__port_release(uvproc_port_t *p)
 static void uvproc__port_finalize(uvproc_port_t *p)
 {
     uvproc_port_t *peer = p->peer;
-    uvproc__port_release(peer);
-    uvproc__port_release(p);
+    uvproc__threads_port_release(peer);
+    uvproc__threads_port_release(p);
 }
 
-static void uvproc__port_on_detached(uvproc__mailbox_t *m)
+static void uvproc__port_on_detached(uvproc__threads_mailbox_t *m)
 {
     uvproc_port_t *p = UVPROC__PORT(m);
     if (p->o.on_close != NULL)
@@ -78,19 +78,19 @@ static void uvproc__port_on_detached(uvproc__mailbox_t *m)
     uvproc__port_finalize(p);
 }
 
-void uvproc__port_shutdown(uvproc_port_t *p)
+void uvproc__threads_port_shutdown(uvproc_port_t *p)
 {
-    uvproc__item_t *close_item;
+    uvproc__threads_item_t *close_item;
     p->closed = 1;
     /* Unread messages die with the port (buffers freed, ports in them closed). */
-    uvproc__item_free_list(uvproc__mailbox_close(&p->mb));
-    close_item = uvproc__item_new(UVPROC__ITEM_CLOSE, 0, 0, 0);
+    uvproc__threads_item_free_list(uvproc__threads_mailbox_close(&p->mb));
+    close_item = uvproc__threads_item_new(UVPROC__ITEM_CLOSE, 0, 0, 0);
     /* The peer may have closed first: then it needs no telling. Out of memory, it is not
      * told either: a documented limit of a machine that cannot allocate 64 bytes. */
-    if (close_item != NULL && uvproc__mailbox_push(&p->peer->mb, close_item, 0) != 0)
-        uvproc__item_free(close_item);
+    if (close_item != NULL && uvproc__threads_mailbox_push(&p->peer->mb, close_item, 0) != 0)
+        uvproc__threads_item_free(close_item);
     if (p->mb.loop != NULL)
-        uvproc__mailbox_detach(&p->mb, uvproc__port_on_detached);
+        uvproc__threads_mailbox_detach(&p->mb, uvproc__port_on_detached);
     else
         uvproc__port_finalize(p);
 }
@@ -101,22 +101,22 @@ int uvproc_port_close(uvproc_port_t *p)
         return UV_EINVAL;
     if (p->closed)
         return UV_EALREADY;
-    uvproc__port_shutdown(p);
+    uvproc__threads_port_shutdown(p);
     return 0;
 }
 
-static void uvproc__port_teardown(uvproc__mailbox_t *m)
+static void uvproc__port_teardown(uvproc__threads_mailbox_t *m)
 {
-    uvproc__port_shutdown(UVPROC__PORT(m));
+    uvproc__threads_port_shutdown(UVPROC__PORT(m));
 }
 
-static void uvproc__port_deliver(uvproc__mailbox_t *m, uvproc__item_t *it)
+static void uvproc__port_deliver(uvproc__threads_mailbox_t *m, uvproc__threads_item_t *it)
 {
     uvproc_port_t *p = UVPROC__PORT(m);
     switch (it->kind) {
     case UVPROC__ITEM_TEXT:
     case UVPROC__ITEM_MESSAGE:
-        if (uvproc__item_parse_text(it) != 0) {
+        if (uvproc__threads_item_parse_text(it) != 0) {
             if (p->o.on_messageerror != NULL)
                 p->o.on_messageerror(p, UVPROC_EBADMSG, it->text, it->text_len);
         } else if (p->o.on_message != NULL) {
@@ -125,18 +125,18 @@ static void uvproc__port_deliver(uvproc__mailbox_t *m, uvproc__item_t *it)
         break;
     case UVPROC__ITEM_CLOSE:
         if (!p->closed)
-            uvproc__port_shutdown(p);
+            uvproc__threads_port_shutdown(p);
         break;
     default:
         break;
     }
-    uvproc__item_free(it);
+    uvproc__threads_item_free(it);
 }
 
 static void uvproc__port_apply_ref(uvproc_port_t *p)
 {
     int wanted = !p->user_unref && (p->o.on_message != NULL || p->o.on_close != NULL);
-    uvproc__mailbox_set_ref(&p->mb, wanted);
+    uvproc__threads_mailbox_set_ref(&p->mb, wanted);
 }
 
 int uvproc_port_start(uvproc_port_t *p, uv_loop_t *loop, const uvproc_port_options_t *options)
@@ -153,12 +153,12 @@ int uvproc_port_start(uvproc_port_t *p, uv_loop_t *loop, const uvproc_port_optio
     p->mb.busy_poll_ns = (uint64_t)p->o.busy_poll_us * 1000;
     if (p->mb.loop == NULL) {
         p->mb.unref = 1;
-        err = uvproc__mailbox_attach(&p->mb, loop, uvproc__worker_list_for(loop));
+        err = uvproc__threads_mailbox_attach(&p->mb, loop, uvproc__threads_worker_list_for(loop));
         if (err != 0)
             return err;
     }
     uvproc__port_apply_ref(p);
-    uvproc__mailbox_kick(&p->mb);
+    uvproc__threads_mailbox_kick(&p->mb);
     return 0;
 }
 
@@ -194,7 +194,7 @@ static void uvproc__ports_leave(uvproc_port_t **ports, size_t n, uvproc__port_wa
         uvproc_port_t *q = ports[i];
         was[i] = (uvproc__port_was_t){q->mb.loop, q->o, q->user_unref};
         if (q->mb.loop != NULL)
-            uvproc__mailbox_detach(&q->mb, NULL);
+            uvproc__threads_mailbox_detach(&q->mb, NULL);
         q->o = (uvproc_port_options_t){0};
         q->mb.hold = 1;
         q->mb.busy_poll_ns = 0;
@@ -211,13 +211,13 @@ static void uvproc__ports_return(uvproc_port_t **ports, size_t n, const uvproc__
             continue;
         q->user_unref = was[i].user_unref;
         if (uvproc_port_start(q, was[i].loop, &was[i].o) != 0)
-            uvproc__port_shutdown(q); /* out of memory: closed rather than lost silently */
+            uvproc__threads_port_shutdown(q); /* out of memory: closed rather than lost silently */
     }
 }
 
-int uvproc__port_post(uvproc_port_t *p, json_t **value, int steal, uvproc_transfer_t *t)
+int uvproc__threads_port_post(uvproc_port_t *p, json_t **value, int steal, uvproc_transfer_t *t)
 {
-    uvproc__item_t *it;
+    uvproc__threads_item_t *it;
     uvproc__port_was_t stack_was[8], *was = stack_was;
     size_t nports = t != NULL ? t->port_count : 0;
     int err;
@@ -230,16 +230,16 @@ int uvproc__port_post(uvproc_port_t *p, json_t **value, int steal, uvproc_transf
         if (q == NULL || q == p || q == p->peer || q->closed)
             return UV_EINVAL;
     }
-    err = uvproc__item_build(&it, value, steal, t);
+    err = uvproc__threads_item_build(&it, value, steal, t);
     if (err != 0)
         return err;
     if (nports > 8 && (was = malloc(nports * sizeof *was)) == NULL) {
-        uvproc__item_disown(it, t->transfer_count);
-        uvproc__item_free(it);
+        uvproc__threads_item_disown(it, t->transfer_count);
+        uvproc__threads_item_free(it);
         return UV_ENOMEM;
     }
     uvproc__ports_leave(it->msg.ports, nports, was);
-    err = uvproc__mailbox_push(&p->peer->mb, it, 0);
+    err = uvproc__threads_mailbox_push(&p->peer->mb, it, 0);
     if (err != 0) {
         uvproc__ports_return(it->msg.ports, nports, was);
         if (it->msg.value != NULL && steal && value != NULL && *value == NULL) {
@@ -248,32 +248,32 @@ int uvproc__port_post(uvproc_port_t *p, json_t **value, int steal, uvproc_transf
             *value = it->msg.value;
             it->msg.value = NULL;
         }
-        uvproc__item_disown(it, t != NULL ? t->transfer_count : 0);
-        uvproc__item_free(it);
+        uvproc__threads_item_disown(it, t != NULL ? t->transfer_count : 0);
+        uvproc__threads_item_free(it);
     } else {
-        uvproc__transfer_commit(t);
+        uvproc__threads_transfer_commit(t);
     }
     if (was != stack_was)
         free(was);
     return err;
 }
 
-int uvproc__port_post_text(uvproc_port_t *p, const char *text, size_t len)
+int uvproc__threads_port_post_text(uvproc_port_t *p, const char *text, size_t len)
 {
-    uvproc__item_t *it;
+    uvproc__threads_item_t *it;
     int err;
     if (text == NULL && len > 0)
         return UV_EINVAL;
     if (p->closed)
         return UV_EPIPE;
-    it = uvproc__item_new(UVPROC__ITEM_TEXT, 0, 0, len);
+    it = uvproc__threads_item_new(UVPROC__ITEM_TEXT, 0, 0, len);
     if (it == NULL)
         return UV_ENOMEM;
     if (len > 0)
         memcpy(it->text, text, len);
-    err = uvproc__mailbox_push(&p->peer->mb, it, 0);
+    err = uvproc__threads_mailbox_push(&p->peer->mb, it, 0);
     if (err != 0)
-        uvproc__item_free(it);
+        uvproc__threads_item_free(it);
     return err;
 }
 
@@ -282,42 +282,42 @@ int uvproc_port_post(uvproc_port_t *p, const json_t *value, uvproc_transfer_t *t
     json_t *v = (json_t *)value;
     if (p == NULL)
         return UV_EINVAL;
-    return uvproc__port_post(p, &v, 0, t);
+    return uvproc__threads_port_post(p, &v, 0, t);
 }
 
 int uvproc_port_post_new(uvproc_port_t *p, json_t *value, uvproc_transfer_t *t)
 {
-    int err = p != NULL ? uvproc__port_post(p, &value, 1, t) : UV_EINVAL;
+    int err = p != NULL ? uvproc__threads_port_post(p, &value, 1, t) : UV_EINVAL;
     json_decref(value);
     return err;
 }
 
 int uvproc_port_post_text(uvproc_port_t *p, const char *text, size_t len)
 {
-    return p != NULL ? uvproc__port_post_text(p, text, len) : UV_EINVAL;
+    return p != NULL ? uvproc__threads_port_post_text(p, text, len) : UV_EINVAL;
 }
 
 int uvproc_port_receive(uvproc_port_t *p, uvproc_message_t **out)
 {
-    uvproc__item_t *it;
+    uvproc__threads_item_t *it;
     if (p == NULL || out == NULL)
         return UV_EINVAL;
     if (p->closed)
         return UV_EPIPE;
     for (;;) {
-        it = uvproc__mailbox_peek(&p->mb);
+        it = uvproc__threads_mailbox_peek(&p->mb);
         if (it == NULL)
             return UV_EAGAIN;
         if (it->kind == UVPROC__ITEM_CLOSE)
             return UV_EPIPE;
-        it = uvproc__mailbox_take(&p->mb);
-        if (it->kind == UVPROC__ITEM_TEXT && uvproc__item_parse_text(it) != 0) {
-            uvproc__item_free(it);
+        it = uvproc__threads_mailbox_take(&p->mb);
+        if (it->kind == UVPROC__ITEM_TEXT && uvproc__threads_item_parse_text(it) != 0) {
+            uvproc__threads_item_free(it);
             return UVPROC_EBADMSG;
         }
         if (it->kind == UVPROC__ITEM_MESSAGE)
             break;
-        uvproc__item_free(it);
+        uvproc__threads_item_free(it);
     }
     *out = &it->msg;
     return 0;

@@ -27,29 +27,29 @@ typedef enum {
     UVPROC__ITEM_ONLINE,  /* worker lifecycle, to the parent's side only */
     UVPROC__ITEM_ERROR,   /* code, text: the message */
     UVPROC__ITEM_EXIT,    /* code */
-} uvproc__item_kind_t;
+} uvproc__threads_item_kind_t;
 
 /* msg comes first: a uvproc_message_t * handed to the user is the item itself. */
-typedef struct uvproc__item_s {
+typedef struct uvproc__threads_item_s {
     uvproc_message_t msg;
-    struct uvproc__item_s *next;
-    uvproc__item_kind_t kind;
+    struct uvproc__threads_item_s *next;
+    uvproc__threads_item_kind_t kind;
     int code;
     char *text;
     size_t text_len;
-} uvproc__item_t;
+} uvproc__threads_item_t;
 
-typedef struct uvproc__mailbox_s uvproc__mailbox_t;
+typedef struct uvproc__threads_mailbox_s uvproc__threads_mailbox_t;
 
 /* Handles a worker's loop closes at its end: every mailbox started on that loop. */
 typedef struct {
-    uvproc__mailbox_t *head;
-} uvproc__mailbox_list_t;
+    uvproc__threads_mailbox_t *head;
+} uvproc__threads_mailbox_list_t;
 
-struct uvproc__mailbox_s {
+struct uvproc__threads_mailbox_s {
     uv_mutex_t lock;
     /* Under lock. */
-    uvproc__item_t *head, *tail;
+    uvproc__threads_item_t *head, *tail;
     int closed;       /* pushes fail with UV_EPIPE (forced pushes still land) */
     int wake_pending; /* a wake-up is on its way (or the mailbox is detached): none needed */
     /* Under wake_lock, a second lock so that the eventfd write of uv_async_send happens after
@@ -62,92 +62,96 @@ struct uvproc__mailbox_s {
     unsigned long pushes; /* under lock; read without it, atomically, by a busy poll */
 
     /* The owner's thread only. */
-    uint64_t busy_poll_ns; /* after draining, keep polling this long before sleeping */
-    uvproc__item_t *batch; /* taken from the queue, not delivered yet (ahead of head) */
+    uint64_t busy_poll_ns;         /* after draining, keep polling this long before sleeping */
+    uvproc__threads_item_t *batch; /* taken from the queue, not delivered yet (ahead of head) */
     uv_loop_t *loop;
     int hold;  /* attached, but no one takes messages: they wait (a close still passes) */
     int unref; /* the async does not keep the loop alive */
     /* Delivers one item; takes it (frees it). May detach or close the mailbox. */
-    void (*deliver)(uvproc__mailbox_t *m, uvproc__item_t *it);
+    void (*deliver)(uvproc__threads_mailbox_t *m, uvproc__threads_item_t *it);
     /* A worker's end: closes whatever owns this mailbox (which must detach it). */
-    void (*teardown)(uvproc__mailbox_t *m);
-    uvproc__mailbox_list_t *list;
-    uvproc__mailbox_t *list_prev, *list_next;
+    void (*teardown)(uvproc__threads_mailbox_t *m);
+    uvproc__threads_mailbox_list_t *list;
+    uvproc__threads_mailbox_t *list_prev, *list_next;
 };
 
-int uvproc__mailbox_init(uvproc__mailbox_t *m);
+int uvproc__threads_mailbox_init(uvproc__threads_mailbox_t *m);
 /* Frees queued items; the mailbox must be detached. */
-void uvproc__mailbox_destroy(uvproc__mailbox_t *m);
+void uvproc__threads_mailbox_destroy(uvproc__threads_mailbox_t *m);
 /* Appends `it` (taken on success). UV_EPIPE when closed, unless `force`. */
-int uvproc__mailbox_push(uvproc__mailbox_t *m, uvproc__item_t *it, int force);
+int uvproc__threads_mailbox_push(uvproc__threads_mailbox_t *m, uvproc__threads_item_t *it,
+                                 int force);
 /* Starts delivering on `loop` (this thread's); `list` (may be NULL) is the worker's. */
-int uvproc__mailbox_attach(uvproc__mailbox_t *m, uv_loop_t *loop, uvproc__mailbox_list_t *list);
+int uvproc__threads_mailbox_attach(uvproc__threads_mailbox_t *m, uv_loop_t *loop,
+                                   uvproc__threads_mailbox_list_t *list);
 /* Leaves the loop: items (undelivered batch included) stay queued, in order. `done` (may be
  * NULL) runs on this loop once the async handle has closed. */
-void uvproc__mailbox_detach(uvproc__mailbox_t *m, void (*done)(uvproc__mailbox_t *m));
+void uvproc__threads_mailbox_detach(uvproc__threads_mailbox_t *m,
+                                    void (*done)(uvproc__threads_mailbox_t *m));
 /* Marks closed and returns everything queued (the caller frees it). */
-uvproc__item_t *uvproc__mailbox_close(uvproc__mailbox_t *m);
+uvproc__threads_item_t *uvproc__threads_mailbox_close(uvproc__threads_mailbox_t *m);
 /* Schedules a delivery round (after `hold` was cleared). */
-void uvproc__mailbox_kick(uvproc__mailbox_t *m);
+void uvproc__threads_mailbox_kick(uvproc__threads_mailbox_t *m);
 /* The next item without taking it, or NULL. */
-uvproc__item_t *uvproc__mailbox_peek(uvproc__mailbox_t *m);
+uvproc__threads_item_t *uvproc__threads_mailbox_peek(uvproc__threads_mailbox_t *m);
 /* Takes the next item, or NULL. */
-uvproc__item_t *uvproc__mailbox_take(uvproc__mailbox_t *m);
-void uvproc__mailbox_set_ref(uvproc__mailbox_t *m, int ref);
+uvproc__threads_item_t *uvproc__threads_mailbox_take(uvproc__threads_mailbox_t *m);
+void uvproc__threads_mailbox_set_ref(uvproc__threads_mailbox_t *m, int ref);
 /* Marks a handle as the library's own (a worker's end closes those itself, not as strays). */
-void uvproc__mark_library_handle(uv_handle_t *h);
-int uvproc__is_library_handle(const uv_handle_t *h);
+void uvproc__threads_mark_library_handle(uv_handle_t *h);
+int uvproc__threads_is_library_handle(const uv_handle_t *h);
 
 /* Items (message.c). */
-uvproc__item_t *uvproc__item_new(uvproc__item_kind_t kind, size_t nbufs, size_t nports,
-                                 size_t text_len);
-void uvproc__item_free(uvproc__item_t *it);
-void uvproc__item_free_list(uvproc__item_t *it);
+uvproc__threads_item_t *uvproc__threads_item_new(uvproc__threads_item_kind_t kind, size_t nbufs,
+                                                 size_t nports, size_t text_len);
+void uvproc__threads_item_free(uvproc__threads_item_t *it);
+void uvproc__threads_item_free_list(uvproc__threads_item_t *it);
 /* Parses a TEXT item into a MESSAGE (its msg.value): 0, or UVPROC_EBADMSG when the text is
  * not one JSON value (Node's messageerror). Other items: 0, unchanged. */
-int uvproc__item_parse_text(uvproc__item_t *it);
+int uvproc__threads_item_parse_text(uvproc__threads_item_t *it);
 /* Builds a MESSAGE item: `value` deep-copied, or moved when `steal` and nothing else holds
  * any part of it (then *value is set to NULL: the item has it). Buffers are copied or
- * recorded for transfer; ports recorded. Nothing is moved yet: see uvproc__item_commit. */
-int uvproc__item_build(uvproc__item_t **out, json_t **value, int steal, const uvproc_transfer_t *t);
+ * recorded for transfer; ports recorded. Nothing is moved yet: see uvproc__threads_item_commit. */
+int uvproc__threads_item_build(uvproc__threads_item_t **out, json_t **value, int steal,
+                               const uvproc_transfer_t *t);
 /* Forgets the caller's transfer buffers (the first `transferred`) and ports held by `it`, so
  * that freeing it leaves them to the caller (a post that failed). */
-void uvproc__item_disown(uvproc__item_t *it, size_t transferred);
+void uvproc__threads_item_disown(uvproc__threads_item_t *it, size_t transferred);
 /* After a successful push: detaches the transfer buffers and ports in the sender's list. */
-void uvproc__transfer_commit(uvproc_transfer_t *t);
+void uvproc__threads_transfer_commit(uvproc_transfer_t *t);
 /* The worker whose loop `loop` is, if the calling thread is that worker: its mailbox list. */
-uvproc__mailbox_list_t *uvproc__worker_list_for(uv_loop_t *loop);
+uvproc__threads_mailbox_list_t *uvproc__threads_worker_list_for(uv_loop_t *loop);
 
 /* Ports inside the library: worker.c builds a worker's two ends from these. */
 struct uvproc_port_s {
-    uvproc__mailbox_t mb; /* what the peer posts to this end */
-    uvproc_port_t *peer;  /* fixed at creation; kept alive by a reference */
-    atomic_int refs;      /* the owner's, and the peer's */
+    uvproc__threads_mailbox_t mb; /* what the peer posts to this end */
+    uvproc_port_t *peer;          /* fixed at creation; kept alive by a reference */
+    atomic_int refs;              /* the owner's, and the peer's */
     uvproc_port_options_t o;
     int closed;     /* the owner's thread: close has begun */
     int user_unref; /* uvproc_port_unref was called */
 };
 
 /* Two entangled ends, not attached anywhere. */
-int uvproc__port_pair(uvproc_port_t **a, uvproc_port_t **b);
+int uvproc__threads_port_pair(uvproc_port_t **a, uvproc_port_t **b);
 /* Posts from `p` to its peer: the body of every post call. `*value` is consumed when moved
  * (set to NULL); the caller drops what is left. */
-int uvproc__port_post(uvproc_port_t *p, json_t **value, int steal, uvproc_transfer_t *t);
-int uvproc__port_post_text(uvproc_port_t *p, const char *text, size_t len);
+int uvproc__threads_port_post(uvproc_port_t *p, json_t **value, int steal, uvproc_transfer_t *t);
+int uvproc__threads_port_post_text(uvproc_port_t *p, const char *text, size_t len);
 /* Closes `p`: its queue is dropped, its peer told, on_close follows if it is started. */
-void uvproc__port_shutdown(uvproc_port_t *p);
+void uvproc__threads_port_shutdown(uvproc_port_t *p);
 /* Drops a reference; the last one frees. */
-void uvproc__port_release(uvproc_port_t *p);
+void uvproc__threads_port_release(uvproc_port_t *p);
 
 /* A worker's environment map (worker_env.c). */
-typedef struct uvproc__env_s uvproc__env_t;
+typedef struct uvproc__threads_env_s uvproc__threads_env_t;
 
 /* The environment a new worker gets, made on the parent's thread. *out NULL means the process
  * environment (a shared-env worker of the main thread). */
-int uvproc__env_for_worker(uvproc_worker_env_mode_t mode, const char *const *list,
-                           uvproc__env_t **out);
-void uvproc__env_release(uvproc__env_t *env);
+int uvproc__threads_env_for_worker(uvproc_worker_env_mode_t mode, const char *const *list,
+                                   uvproc__threads_env_t **out);
+void uvproc__threads_env_release(uvproc__threads_env_t *env);
 /* Makes `env` the calling thread's (a worker's thread, at its start). */
-void uvproc__env_enter(uvproc__env_t *env);
+void uvproc__threads_env_enter(uvproc__threads_env_t *env);
 
 #endif

@@ -25,7 +25,7 @@ struct uvproc_worker_s {
     uvproc_worker_options_t o;
     char *name;
     json_t *data; /* workerData: the worker's own copy */
-    uvproc__env_t *env;
+    uvproc__threads_env_t *env;
 
     /* terminate: the flag is the cooperative check; the async stops a waiting loop. The lock
      * orders the parent's send against the worker closing the handle. */
@@ -35,13 +35,13 @@ struct uvproc_worker_s {
     int stop_open;
 
     /* The worker's thread only (until exit is posted, which publishes them). */
-    uvproc__mailbox_list_t owned;
+    uvproc__threads_mailbox_list_t owned;
     int exit_called, exit_code;
     int fail_called, fail_code;
     char *fail_message;
     size_t stray;
     /* Allocated at start: the parent gets its exit whatever memory is left at the end. */
-    uvproc__item_t *exit_item;
+    uvproc__threads_item_t *exit_item;
 
     /* The parent's thread only. */
     int terminate_called, exited;
@@ -52,7 +52,7 @@ struct uvproc_worker_s {
 static _Thread_local uvproc_worker_t *uvproc__tls_worker;
 static atomic_uint_fast64_t uvproc__next_thread_id = 1;
 
-uvproc__mailbox_list_t *uvproc__worker_list_for(uv_loop_t *loop)
+uvproc__threads_mailbox_list_t *uvproc__threads_worker_list_for(uv_loop_t *loop)
 {
     uvproc_worker_t *w = uvproc__tls_worker;
     return w != NULL && loop == &w->loop ? &w->owned : NULL;
@@ -67,7 +67,7 @@ static void uvproc__worker_on_stop(uv_async_t *h)
 
 static void uvproc__worker_close_stray(uv_handle_t *h, void *arg)
 {
-    if (uv_is_closing(h) || uvproc__is_library_handle(h))
+    if (uv_is_closing(h) || uvproc__threads_is_library_handle(h))
         return;
     (*(size_t *)arg)++;
     uv_close(h, NULL);
@@ -75,7 +75,7 @@ static void uvproc__worker_close_stray(uv_handle_t *h, void *arg)
 
 static void uvproc__worker_end_loop(uvproc_worker_t *w)
 {
-    uvproc__mailbox_t *m, *next;
+    uvproc__threads_mailbox_t *m, *next;
 
     uv_mutex_lock(&w->stop_lock);
     w->stop_open = 0;
@@ -99,15 +99,15 @@ static void uvproc__worker_end_loop(uvproc_worker_t *w)
 
 static void uvproc__worker_post_error(uvproc_worker_t *w)
 {
-    uvproc__item_t *it;
+    uvproc__threads_item_t *it;
     if (w->fail_called) {
         size_t len = w->fail_message != NULL ? strlen(w->fail_message) : 0;
-        it = uvproc__item_new(UVPROC__ITEM_ERROR, 0, 0, len);
+        it = uvproc__threads_item_new(UVPROC__ITEM_ERROR, 0, 0, len);
         if (it != NULL) {
             it->code = w->fail_code;
             if (len > 0)
                 memcpy(it->text, w->fail_message, len);
-            uvproc__mailbox_push(&w->pport->mb, it, 1);
+            uvproc__threads_mailbox_push(&w->pport->mb, it, 1);
         }
     }
 }
@@ -115,14 +115,14 @@ static void uvproc__worker_post_error(uvproc_worker_t *w)
 static void uvproc__worker_main(void *arg)
 {
     uvproc_worker_t *w = arg;
-    uvproc__item_t *online = uvproc__item_new(UVPROC__ITEM_ONLINE, 0, 0, 0);
-    uvproc__item_t *exit_item;
+    uvproc__threads_item_t *online = uvproc__threads_item_new(UVPROC__ITEM_ONLINE, 0, 0, 0);
+    uvproc__threads_item_t *exit_item;
     int code = 0;
 
     uvproc__tls_worker = w;
-    uvproc__env_enter(w->env);
+    uvproc__threads_env_enter(w->env);
     if (online != NULL)
-        uvproc__mailbox_push(&w->pport->mb, online, 1);
+        uvproc__threads_mailbox_push(&w->pport->mb, online, 1);
     if (!atomic_load(&w->terminate_flag)) {
         code = w->entry(&w->loop, w->arg);
         /* An entry that ran the loop itself may have been stopped by terminate in there. */
@@ -138,15 +138,15 @@ static void uvproc__worker_main(void *arg)
         code = 1;
     json_decref(w->data);
     w->data = NULL;
-    uvproc__env_enter(NULL);
-    uvproc__env_release(w->env);
+    uvproc__threads_env_enter(NULL);
+    uvproc__threads_env_release(w->env);
     w->env = NULL;
     uvproc__tls_worker = NULL;
     uvproc__worker_post_error(w);
     exit_item = w->exit_item;
     exit_item->code = code;
     /* The last touch of shared state: after this push the parent may join and free. */
-    uvproc__mailbox_push(&w->pport->mb, exit_item, 1);
+    uvproc__threads_mailbox_push(&w->pport->mb, exit_item, 1);
 }
 
 int uvproc_is_main_thread(void)
@@ -164,7 +164,7 @@ uvproc_port_t *uvproc_parent_port(void)
     return uvproc__tls_worker != NULL ? uvproc__tls_worker->wport : NULL;
 }
 
-const json_t *uvproc_worker_data(void)
+const json_t *uvproc_worker_workerdata(void)
 {
     return uvproc__tls_worker != NULL ? uvproc__tls_worker->data : NULL;
 }
@@ -214,9 +214,9 @@ int uvproc_worker_should_stop(void)
 
 static void uvproc__worker_free(uvproc_worker_t *w)
 {
-    uvproc__item_free(w->exit_item);
+    uvproc__threads_item_free(w->exit_item);
     json_decref(w->data);
-    uvproc__env_release(w->env);
+    uvproc__threads_env_release(w->env);
     free(w->fail_message);
     free(w->name);
     uv_mutex_destroy(&w->stop_lock);
@@ -224,20 +224,20 @@ static void uvproc__worker_free(uvproc_worker_t *w)
 }
 
 /* The parent's end has closed: the last thing that referred to the worker. */
-static void uvproc__worker_on_closed(uvproc__mailbox_t *m)
+static void uvproc__worker_on_closed(uvproc__threads_mailbox_t *m)
 {
     uvproc_port_t *pport = (uvproc_port_t *)m;
     uvproc_worker_t *w = pport->o.data;
-    uvproc__port_release(pport->peer);
-    uvproc__port_release(pport);
+    uvproc__threads_port_release(pport->peer);
+    uvproc__threads_port_release(pport);
     uvproc__worker_free(w);
 }
 
 static void uvproc__worker_close_parent_end(uvproc_worker_t *w)
 {
     w->pport->closed = 1;
-    uvproc__item_free_list(uvproc__mailbox_close(&w->pport->mb));
-    uvproc__mailbox_detach(&w->pport->mb, uvproc__worker_on_closed);
+    uvproc__threads_item_free_list(uvproc__threads_mailbox_close(&w->pport->mb));
+    uvproc__threads_mailbox_detach(&w->pport->mb, uvproc__worker_on_closed);
 }
 
 static void uvproc__worker_exited(uvproc_worker_t *w, int code)
@@ -251,7 +251,7 @@ static void uvproc__worker_exited(uvproc_worker_t *w, int code)
     uvproc__worker_close_parent_end(w);
 }
 
-static void uvproc__worker_deliver(uvproc__mailbox_t *m, uvproc__item_t *it)
+static void uvproc__worker_deliver(uvproc__threads_mailbox_t *m, uvproc__threads_item_t *it)
 {
     uvproc_port_t *pport = (uvproc_port_t *)m;
     uvproc_worker_t *w = pport->o.data;
@@ -263,7 +263,7 @@ static void uvproc__worker_deliver(uvproc__mailbox_t *m, uvproc__item_t *it)
         break;
     case UVPROC__ITEM_TEXT:
     case UVPROC__ITEM_MESSAGE:
-        if (uvproc__item_parse_text(it) != 0) {
+        if (uvproc__threads_item_parse_text(it) != 0) {
             if (w->o.on_messageerror != NULL)
                 w->o.on_messageerror(w, UVPROC_EBADMSG, it->text, it->text_len);
         } else if (w->o.on_message != NULL) {
@@ -284,15 +284,15 @@ static void uvproc__worker_deliver(uvproc__mailbox_t *m, uvproc__item_t *it)
         uvproc__worker_exited(w, it->code);
         break;
     }
-    uvproc__item_free(it);
+    uvproc__threads_item_free(it);
 }
 
 /* A worker started by a worker that is ending: Node terminates it with its parent. The
  * parent's loop then runs until its exit has arrived. */
-static void uvproc__worker_teardown_child(uvproc__mailbox_t *m)
+static void uvproc__worker_teardown_child(uvproc__threads_mailbox_t *m)
 {
     uvproc_worker_t *w = ((uvproc_port_t *)m)->o.data;
-    uvproc__mailbox_set_ref(m, 1);
+    uvproc__threads_mailbox_set_ref(m, 1);
     if (!w->terminate_called)
         uvproc_worker_terminate(w, NULL, NULL);
 }
@@ -304,10 +304,10 @@ static int uvproc__worker_prepare(uvproc_worker_t *w, const uvproc_worker_option
         return UV_ENOMEM;
     if (o->worker_data != NULL && (w->data = json_deep_copy(o->worker_data)) == NULL)
         return UV_ENOMEM;
-    w->exit_item = uvproc__item_new(UVPROC__ITEM_EXIT, 0, 0, 0);
+    w->exit_item = uvproc__threads_item_new(UVPROC__ITEM_EXIT, 0, 0, 0);
     if (w->exit_item == NULL)
         return UV_ENOMEM;
-    err = uvproc__env_for_worker(o->env_mode, o->env, &w->env);
+    err = uvproc__threads_env_for_worker(o->env_mode, o->env, &w->env);
     if (err != 0)
         return err;
     return uv_mutex_init(&w->stop_lock);
@@ -337,9 +337,9 @@ int uvproc_worker_start(uv_loop_t *loop, uvproc_worker_t **out, uvproc_worker_en
     atomic_init(&w->terminate_flag, 0);
     err = uvproc__worker_prepare(w, options);
     if (err != 0) {
-        uvproc__item_free(w->exit_item);
+        uvproc__threads_item_free(w->exit_item);
         json_decref(w->data);
-        uvproc__env_release(w->env);
+        uvproc__threads_env_release(w->env);
         free(w->name);
         free(w);
         return err;
@@ -351,23 +351,24 @@ int uvproc_worker_start(uv_loop_t *loop, uvproc_worker_t **out, uvproc_worker_en
     }
     /* From here on, undoing means closing handles (the error path below). */
     uv_async_init(&w->loop, &w->stop_async, uvproc__worker_on_stop);
-    uvproc__mark_library_handle((uv_handle_t *)&w->stop_async);
+    uvproc__threads_mark_library_handle((uv_handle_t *)&w->stop_async);
     uv_unref((uv_handle_t *)&w->stop_async);
     w->stop_open = 1;
 
-    err = uvproc__port_pair(&w->pport, &w->wport);
+    err = uvproc__threads_port_pair(&w->pport, &w->wport);
     if (err == 0) {
         w->pport->o.data = w;
         w->pport->mb.deliver = uvproc__worker_deliver;
         w->pport->mb.teardown = uvproc__worker_teardown_child;
         w->pport->mb.hold = 0;
         w->pport->mb.busy_poll_ns = (uint64_t)options->busy_poll_us * 1000;
-        err = uvproc__mailbox_attach(&w->pport->mb, loop, uvproc__worker_list_for(loop));
+        err = uvproc__threads_mailbox_attach(&w->pport->mb, loop,
+                                             uvproc__threads_worker_list_for(loop));
     }
     if (err == 0) {
         /* The parentPort waits, unref'd, until the worker's code sets on_message. */
         w->wport->mb.unref = 1;
-        err = uvproc__mailbox_attach(&w->wport->mb, &w->loop, &w->owned);
+        err = uvproc__threads_mailbox_attach(&w->wport->mb, &w->loop, &w->owned);
     }
     if (err == 0) {
         w->id = atomic_fetch_add(&uvproc__next_thread_id, 1);
@@ -382,7 +383,7 @@ int uvproc_worker_start(uv_loop_t *loop, uvproc_worker_t **out, uvproc_worker_en
          * loop (it frees the rest when its handle has closed). */
         if (w->wport != NULL && w->wport->mb.loop != NULL) {
             w->wport->closed = 1;
-            uvproc__mailbox_detach(&w->wport->mb, NULL);
+            uvproc__threads_mailbox_detach(&w->wport->mb, NULL);
         }
         uv_close((uv_handle_t *)&w->stop_async, NULL);
         uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -392,13 +393,13 @@ int uvproc_worker_start(uv_loop_t *loop, uvproc_worker_t **out, uvproc_worker_en
             return err;
         }
         /* The worker's end is done: its reference and its hold on the parent's end go. */
-        uvproc__port_release(w->pport);
-        uvproc__port_release(w->wport);
+        uvproc__threads_port_release(w->pport);
+        uvproc__threads_port_release(w->wport);
         if (w->pport->mb.loop != NULL) {
             uvproc__worker_close_parent_end(w);
         } else {
-            uvproc__port_release(w->wport);
-            uvproc__port_release(w->pport);
+            uvproc__threads_port_release(w->wport);
+            uvproc__threads_port_release(w->pport);
             uvproc__worker_free(w);
         }
         return err;
@@ -415,15 +416,15 @@ int uvproc_worker_post(uvproc_worker_t *w, const json_t *value, uvproc_transfer_
         return UV_EINVAL;
     if (w->exited || w->terminate_called)
         return UV_EPIPE;
-    return uvproc__port_post(w->pport, &v, 0, t);
+    return uvproc__threads_port_post(w->pport, &v, 0, t);
 }
 
 int uvproc_worker_post_new(uvproc_worker_t *w, json_t *value, uvproc_transfer_t *t)
 {
     int err = UV_EINVAL;
     if (w != NULL)
-        err =
-            w->exited || w->terminate_called ? UV_EPIPE : uvproc__port_post(w->pport, &value, 1, t);
+        err = w->exited || w->terminate_called ? UV_EPIPE
+                                               : uvproc__threads_port_post(w->pport, &value, 1, t);
     json_decref(value);
     return err;
 }
@@ -434,7 +435,7 @@ int uvproc_worker_post_text(uvproc_worker_t *w, const char *text, size_t len)
         return UV_EINVAL;
     if (w->exited || w->terminate_called)
         return UV_EPIPE;
-    return uvproc__port_post_text(w->pport, text, len);
+    return uvproc__threads_port_post_text(w->pport, text, len);
 }
 
 int uvproc_worker_terminate(uvproc_worker_t *w, uvproc_terminate_cb cb, void *data)
@@ -458,12 +459,12 @@ int uvproc_worker_terminate(uvproc_worker_t *w, uvproc_terminate_cb cb, void *da
 
 void uvproc_worker_ref(uvproc_worker_t *w)
 {
-    uvproc__mailbox_set_ref(&w->pport->mb, 1);
+    uvproc__threads_mailbox_set_ref(&w->pport->mb, 1);
 }
 
 void uvproc_worker_unref(uvproc_worker_t *w)
 {
-    uvproc__mailbox_set_ref(&w->pport->mb, 0);
+    uvproc__threads_mailbox_set_ref(&w->pport->mb, 0);
 }
 
 uint64_t uvproc_worker_thread_id(const uvproc_worker_t *w)
@@ -471,7 +472,7 @@ uint64_t uvproc_worker_thread_id(const uvproc_worker_t *w)
     return w->id;
 }
 
-void *uvproc_worker_userdata(const uvproc_worker_t *w)
+void *uvproc_worker_data(const uvproc_worker_t *w)
 {
     return w->o.data;
 }

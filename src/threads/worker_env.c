@@ -15,7 +15,7 @@ extern char **environ;
 /* A worker's environment starts as a flat copy of the "KEY=VALUE" strings (one malloc and a
  * memcpy: building jansson's map of ~40 variables took a third of a worker's start-up) and
  * becomes a map at its first use. Both under `lock` (a shared environment has two users). */
-struct uvproc__env_s {
+struct uvproc__threads_env_s {
     uv_mutex_t lock;
     json_t *map; /* name -> string; NULL until first used */
     char *flat;  /* NUL-separated "KEY=VALUE" entries while map is NULL */
@@ -23,12 +23,12 @@ struct uvproc__env_s {
     atomic_int refs;
 };
 
-static _Thread_local uvproc__env_t *uvproc__tls_env; /* NULL: the process environment */
+static _Thread_local uvproc__threads_env_t *uvproc__tls_env; /* NULL: the process environment */
 /* uv_mutex_t is a pthread_mutex_t on Unix: a static initializer needs no once-call that
  * could fail. */
 static uv_mutex_t uvproc__process_env_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static uv_mutex_t *uvproc__env_lock(uvproc__env_t *env)
+static uv_mutex_t *uvproc__env_lock(uvproc__threads_env_t *env)
 {
     return env != NULL ? &env->lock : &uvproc__process_env_lock;
 }
@@ -49,7 +49,7 @@ static int uvproc__env_put_entry(json_t *map, const char *entry)
 }
 
 /* The map of `env`, built from its flat copy at first use. Called under env->lock. */
-static json_t *uvproc__env_map(uvproc__env_t *env)
+static json_t *uvproc__env_map(uvproc__threads_env_t *env)
 {
     if (env->map == NULL) {
         json_t *map = json_object();
@@ -89,7 +89,7 @@ static char *uvproc__env_flatten(const char *const *entries, size_t *len)
 }
 
 /* A copy of `parent` (NULL: the process environment) into `env`. */
-static int uvproc__env_snapshot(uvproc__env_t *parent, uvproc__env_t *env)
+static int uvproc__env_snapshot(uvproc__threads_env_t *parent, uvproc__threads_env_t *env)
 {
     uv_mutex_t *lock = uvproc__env_lock(parent);
     int err = 0;
@@ -110,10 +110,10 @@ static int uvproc__env_snapshot(uvproc__env_t *parent, uvproc__env_t *env)
     return err;
 }
 
-int uvproc__env_for_worker(uvproc_worker_env_mode_t mode, const char *const *list,
-                           uvproc__env_t **out)
+int uvproc__threads_env_for_worker(uvproc_worker_env_mode_t mode, const char *const *list,
+                                   uvproc__threads_env_t **out)
 {
-    uvproc__env_t *env;
+    uvproc__threads_env_t *env;
     int err;
 
     if (list == NULL && mode == UVPROC_WORKER_ENV_SHARE) {
@@ -138,14 +138,14 @@ int uvproc__env_for_worker(uvproc_worker_env_mode_t mode, const char *const *lis
         err = uvproc__env_snapshot(uvproc__tls_env, env);
     }
     if (err != 0) {
-        uvproc__env_release(env);
+        uvproc__threads_env_release(env);
         return err;
     }
     *out = env;
     return 0;
 }
 
-void uvproc__env_release(uvproc__env_t *env)
+void uvproc__threads_env_release(uvproc__threads_env_t *env)
 {
     if (env != NULL && atomic_fetch_sub(&env->refs, 1) == 1) {
         json_decref(env->map);
@@ -155,7 +155,7 @@ void uvproc__env_release(uvproc__env_t *env)
     }
 }
 
-void uvproc__env_enter(uvproc__env_t *env)
+void uvproc__threads_env_enter(uvproc__threads_env_t *env)
 {
     uvproc__tls_env = env;
 }
@@ -167,7 +167,7 @@ static int uvproc__env_bad_name(const char *name)
 
 int uvproc_env_get(const char *name, char *buf, size_t *size)
 {
-    uvproc__env_t *env = uvproc__tls_env;
+    uvproc__threads_env_t *env = uvproc__tls_env;
     uv_mutex_t *lock;
     const char *v;
     size_t len;
@@ -197,7 +197,7 @@ int uvproc_env_get(const char *name, char *buf, size_t *size)
 
 int uvproc_env_set(const char *name, const char *value)
 {
-    uvproc__env_t *env = uvproc__tls_env;
+    uvproc__threads_env_t *env = uvproc__tls_env;
     uv_mutex_t *lock;
     int err;
 
@@ -218,7 +218,7 @@ int uvproc_env_set(const char *name, const char *value)
 
 int uvproc_env_unset(const char *name)
 {
-    uvproc__env_t *env = uvproc__tls_env;
+    uvproc__threads_env_t *env = uvproc__tls_env;
     uv_mutex_t *lock;
 
     if (uvproc__env_bad_name(name))

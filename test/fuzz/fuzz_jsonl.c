@@ -75,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n;
     long stop_after;
     fz_log_t got = {0}, want = {0};
-    uvproc__jsonl_t f;
+    uvproc__ipc_jsonl_t f;
     int rc = 0, stopped = 0;
 
     if (size < 3)
@@ -100,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     /* Feed; each chunk is copied to its own exact-size allocation so ASan sees any read past
      * a chunk's end, which the fuzzer's one big buffer would hide. */
-    uvproc__jsonl_init(&f, max_line);
+    uvproc__ipc_jsonl_init(&f, max_line);
     got.stop_after = stop_after;
     cut_ends = malloc((n + 1) * 2 * sizeof *cut_ends);
     if (cut_ends == NULL)
@@ -113,7 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             abort();
         if (len)
             memcpy(chunk, in + pos, len);
-        rc = uvproc__jsonl_feed(&f, chunk, len, fz_on_line, fz_on_error, &got);
+        rc = uvproc__ipc_jsonl_feed(&f, chunk, len, fz_on_line, fz_on_error, &got);
         free(chunk);
         pos += len;
         if (len)
@@ -126,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         if (f.cap > limit)
             fz_fail("buffer larger than max_line", got.n);
-        if (uvproc__jsonl_pending(&f) > limit)
+        if (uvproc__ipc_jsonl_pending(&f) > limit)
             fz_fail("pending larger than max_line", got.n);
         /* Zero-size chunks are legal but must not loop forever. */
         if (n == 0 || ci > 4 * n + 16)
@@ -134,7 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     if (pos < n && !stopped) {
         /* Only when every chunk size was 0: feed the rest at once. */
-        rc = uvproc__jsonl_feed(&f, in + pos, n - pos, fz_on_line, fz_on_error, &got);
+        rc = uvproc__ipc_jsonl_feed(&f, in + pos, n - pos, fz_on_line, fz_on_error, &got);
         cut_ends[ncut++] = n;
         pos = n;
         if (rc == 1)
@@ -169,13 +169,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (stop_after > 0 && (size_t)stop_after <= want.n) {
         if (!stopped || got.n != (size_t)stop_after)
             fz_fail("stop not honoured", got.n);
-        if (uvproc__jsonl_pending(&f) != 0 || f.discarding)
+        if (uvproc__ipc_jsonl_pending(&f) != 0 || f.discarding)
             fz_fail("state left after stop", got.n);
         want.n = (size_t)stop_after;
     } else {
         if (stopped || rc != 0)
             fz_fail("unexpected stop or error return", got.n);
-        if (uvproc__jsonl_pending(&f) != npend)
+        if (uvproc__ipc_jsonl_pending(&f) != npend)
             fz_fail("pending differs", got.n);
     }
     if (got.n != want.n)
@@ -193,6 +193,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(got.ev);
     free(want.ev);
     free(cut_ends);
-    uvproc__jsonl_free(&f);
+    uvproc__ipc_jsonl_free(&f);
     return 0;
 }

@@ -1,4 +1,4 @@
-/* libFuzzer target for wire.c: any bytes a peer could send as one line. uvproc__wire_parse must
+/* libFuzzer target for wire.c: any bytes a peer could send as one line. uvproc__ipc_wire_parse must
  * never crash or leak, and what it accepts must survive our own send path: our serializer
  * writes exactly jansson's compact bytes, one line that parses back to an equal value.
  * abort() is the fuzzer's way to report a mismatch. */
@@ -34,19 +34,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    json_t *v = uvproc__wire_parse((const char *)data, size);
+    json_t *v = uvproc__ipc_wire_parse((const char *)data, size);
     char *text;
     json_t *again;
     if (v == NULL)
         return 0;
-    (void)uvproc__wire_internal_cmd(v, NULL);
+    (void)uvproc__ipc_wire_internal_cmd(v, NULL);
     text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     if (text == NULL || strchr(text, '\n') != NULL)
         abort();
     {
         out_t ours = {0};
         int too_deep;
-        if (uvproc__wire_dump(v, put, &ours, &too_deep) == 0) {
+        if (uvproc__ipc_wire_dump(v, put, &ours, &too_deep) == 0) {
             if (ours.buf == NULL || strcmp(ours.buf, text) != 0)
                 abort();
         } else if (!too_deep) {
@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         free(ours.buf);
     }
-    again = uvproc__wire_parse(text, strlen(text));
+    again = uvproc__ipc_wire_parse(text, strlen(text));
     if (again == NULL || !json_equal(v, again))
         abort();
     json_decref(again);

@@ -166,7 +166,7 @@ static void listen_on(int p, const char *path)
                                           .path = path,
                                           .on_listening = on_listening,
                                           .on_connection = on_connection};
-    if (uvproc_cluster_listen(self, &lo, NULL) != 0)
+    if (uvproc_cluster_listen(self, NULL, &lo) != 0)
         exit(8);
 }
 

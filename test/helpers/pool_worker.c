@@ -1,4 +1,4 @@
-/* A C pool worker for the pool tests, built on uvproc_worker_run (the public worker side).
+/* A C pool worker for the pool tests, built on uvproc_pool_serve (the public worker side).
  * Methods (params a JSON array):
  *   echo [v]          -> v
  *   add [a, b]        -> a + b
@@ -24,29 +24,29 @@
 
 #include <uvproc.h>
 
-static void m_echo(uvproc_worker_call_t *c, json_t *params, void *data)
+static void m_echo(uvproc_pool_call_t *c, json_t *params, void *data)
 {
     (void)data;
-    uvproc_worker_resolve_new(c, json_incref(json_array_get(params, 0)));
+    uvproc_pool_call_resolve_new(c, json_incref(json_array_get(params, 0)));
 }
 
-static void m_add(uvproc_worker_call_t *c, json_t *params, void *data)
+static void m_add(uvproc_pool_call_t *c, json_t *params, void *data)
 {
     (void)data;
-    uvproc_worker_resolve_new(c, json_integer(json_integer_value(json_array_get(params, 0)) +
+    uvproc_pool_call_resolve_new(c, json_integer(json_integer_value(json_array_get(params, 0)) +
                                               json_integer_value(json_array_get(params, 1))));
 }
 
-static void m_pid(uvproc_worker_call_t *c, json_t *params, void *data)
+static void m_pid(uvproc_pool_call_t *c, json_t *params, void *data)
 {
     (void)params;
     (void)data;
-    uvproc_worker_resolve_new(c, json_integer(getpid()));
+    uvproc_pool_call_resolve_new(c, json_integer(getpid()));
 }
 
 typedef struct {
     uv_timer_t t;
-    uvproc_worker_call_t *call;
+    uvproc_pool_call_t *call;
     json_t *value;
 } sleeper_t;
 
@@ -58,11 +58,11 @@ static void sleeper_closed(uv_handle_t *h)
 static void sleeper_fire(uv_timer_t *t)
 {
     sleeper_t *s = (sleeper_t *)t;
-    uvproc_worker_resolve_new(s->call, s->value);
+    uvproc_pool_call_resolve_new(s->call, s->value);
     uv_close((uv_handle_t *)t, sleeper_closed);
 }
 
-static void m_sleep(uvproc_worker_call_t *c, json_t *params, void *data)
+static void m_sleep(uvproc_pool_call_t *c, json_t *params, void *data)
 {
     sleeper_t *s = malloc(sizeof *s);
     uv_loop_t *loop = data;
@@ -72,29 +72,29 @@ static void m_sleep(uvproc_worker_call_t *c, json_t *params, void *data)
     uv_timer_start(&s->t, sleeper_fire, (uint64_t)json_integer_value(json_array_get(params, 0)), 0);
 }
 
-static void m_fail(uvproc_worker_call_t *c, json_t *params, void *data)
+static void m_fail(uvproc_pool_call_t *c, json_t *params, void *data)
 {
     (void)data;
-    uvproc_worker_reject(c, json_string_value(json_array_get(params, 0)),
+    uvproc_pool_call_reject(c, json_string_value(json_array_get(params, 0)),
                          json_string_value(json_array_get(params, 1)));
 }
 
-static void m_emit(uvproc_worker_call_t *c, json_t *params, void *data)
+static void m_emit(uvproc_pool_call_t *c, json_t *params, void *data)
 {
     (void)data;
     for (json_int_t i = 0; i < json_integer_value(json_array_get(params, 0)); i++)
-        uvproc_worker_emit_new(c, json_pack("{s:I}", "i", i));
-    uvproc_worker_resolve_new(c, json_string("emitted"));
+        uvproc_pool_call_emit_new(c, json_pack("{s:I}", "i", i));
+    uvproc_pool_call_resolve_new(c, json_string("emitted"));
 }
 
-static void m_crash(uvproc_worker_call_t *c, json_t *params, void *data)
+static void m_crash(uvproc_pool_call_t *c, json_t *params, void *data)
 {
     (void)c;
     (void)data;
     _exit((int)json_integer_value(json_array_get(params, 0)));
 }
 
-static void m_crash_once(uvproc_worker_call_t *c, json_t *params, void *data)
+static void m_crash_once(uvproc_pool_call_t *c, json_t *params, void *data)
 {
     const char *path = json_string_value(json_array_get(params, 0));
     (void)data;
@@ -104,10 +104,10 @@ static void m_crash_once(uvproc_worker_call_t *c, json_t *params, void *data)
             fclose(f);
         _exit(3);
     }
-    uvproc_worker_resolve_new(c, json_string("survived"));
+    uvproc_pool_call_resolve_new(c, json_string("survived"));
 }
 
-static void m_grow(uvproc_worker_call_t *c, json_t *params, void *data)
+static void m_grow(uvproc_pool_call_t *c, json_t *params, void *data)
 {
     json_int_t mb = json_integer_value(json_array_get(params, 0));
     size_t n = (size_t)mb << 20;
@@ -119,17 +119,17 @@ static void m_grow(uvproc_worker_call_t *c, json_t *params, void *data)
             p[i] = 1;
         free(p);
     }
-    uvproc_worker_resolve_new(c, json_integer(mb));
+    uvproc_pool_call_resolve_new(c, json_integer(mb));
 }
 
-static void m_is_prime(uvproc_worker_call_t *c, json_t *params, void *data)
+static void m_is_prime(uvproc_pool_call_t *c, json_t *params, void *data)
 {
     json_int_t n = json_integer_value(json_array_get(params, 0));
     int prime = n >= 2;
     (void)data;
     for (json_int_t d = 2; prime && d * d <= n; d++)
         prime = n % d != 0;
-    uvproc_worker_resolve_new(c, json_pack("{s:I,s:b}", "number", n, "isPrime", prime));
+    uvproc_pool_call_resolve_new(c, json_pack("{s:I,s:b}", "number", n, "isPrime", prime));
 }
 
 /* The broken workers: blocking reads of whole lines, raw writes. */
@@ -180,14 +180,14 @@ int main(int argc, char **argv)
     if (argc > 1 && argv[1][0] != '\0' && argv[1][0] != '/')
         return raw_worker(argv[1]);
     uv_loop_init(&loop);
-    const uvproc_worker_method_t methods[] = {
+    const uvproc_pool_method_t methods[] = {
         {"echo", m_echo, NULL},   {"add", m_add, NULL},
         {"pid", m_pid, NULL},     {"sleep", m_sleep, &loop},
         {"fail", m_fail, NULL},   {"emit", m_emit, NULL},
         {"crash", m_crash, NULL}, {"crash_once", m_crash_once, NULL},
         {"grow", m_grow, NULL},   {"isPrime", m_is_prime, NULL},
     };
-    int r = uvproc_worker_run(&loop, methods, sizeof methods / sizeof methods[0]);
+    int r = uvproc_pool_serve(&loop, methods, sizeof methods / sizeof methods[0]);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     return r < 0 ? 2 : r;

@@ -1,8 +1,8 @@
 /* cluster-server: Node's cluster hello-world, with a C primary. The primary starts WORKERS
  * workers on one port, restarts any that dies (with backoff), reloads them one by one on
  * SIGHUP without failing a request, and stops gracefully on SIGINT/SIGTERM. The workers are
- * this same program (C, libuv + http_parser, tools/cluster-server/http_hello.c) or, with --node-worker, an
- * unmodified Node `cluster` program run with `node`. */
+ * this same program (C, libuv + http_parser, tools/cluster-server/http_hello.c) or, with
+ * --node-worker, an unmodified Node `cluster` program run with `node`. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +89,7 @@ static int worker_main(const char *host, int port)
         return 1;
     }
     http_hello_set_hook(crash_hook);
-    err = uvproc_cluster_listen(w, &lo, NULL);
+    err = uvproc_cluster_listen(w, NULL, &lo);
     if (err != 0) {
         fprintf(stderr, "cluster-server worker: listen: %s\n", uvproc_strerror(err));
         return 1;

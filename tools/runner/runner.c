@@ -1,4 +1,4 @@
-/* uvproc-runner: a pool worker (workerpool's protocol, uvproc_worker_run) that runs commands on
+/* uvproc-runner: a pool worker (workerpool's protocol, uvproc_pool_serve) that runs commands on
  * its own host. A command pool pays one launcher session (one ssh) per job; a worker pool of
  * runners on the remote hosts pays it once per worker, then ~1-2 ms per command
  * (bench/remote: 31x GNU parallel --sshlogin). Methods, params a JSON array:
@@ -68,21 +68,21 @@ static json_t *text_of(const char *b, size_t n)
 
 static void done(const uvproc_exec_result_t *r, void *data)
 {
-    uvproc_worker_call_t *call = data;
+    uvproc_pool_call_t *call = data;
     if (r->pid == 0) {
-        uvproc_worker_reject(call, uvproc_err_name(r->error), uvproc_strerror(r->error));
+        uvproc_pool_call_reject(call, uvproc_err_name(r->error), uvproc_strerror(r->error));
         return;
     }
-    uvproc_worker_resolve_new(call, json_pack("{s:I,s:i,s:o,s:o}", "code", (json_int_t)r->exit_code,
-                                              "signal", r->term_signal, "out",
-                                              text_of(r->out, r->out_len), "err",
-                                              text_of(r->err, r->err_len)));
+    uvproc_pool_call_resolve_new(call, json_pack("{s:I,s:i,s:o,s:o}", "code",
+                                                 (json_int_t)r->exit_code, "signal", r->term_signal,
+                                                 "out", text_of(r->out, r->out_len), "err",
+                                                 text_of(r->err, r->err_len)));
 }
 
 /* Output past 1 MiB is cut, the command runs to its end: a result, not a kill. */
 static const uvproc_exec_options_t exec_options = {.max_buffer_mode = UVPROC_MAXBUFFER_TRUNCATE};
 
-static void m_exec(uvproc_worker_call_t *call, json_t *params, void *data)
+static void m_exec(uvproc_pool_call_t *call, json_t *params, void *data)
 {
     size_t n = json_array_size(params);
     const char **args = calloc(n + 1, sizeof *args);
@@ -92,28 +92,28 @@ static void m_exec(uvproc_worker_call_t *call, json_t *params, void *data)
         if ((args[i - 1] = json_string_value(json_array_get(params, i))) == NULL)
             file = NULL; /* every argument must be a string */
     if (args != NULL && file != NULL)
-        err = uvproc_exec_file(data, file, args, &exec_options, done, call, NULL);
+        err = uvproc_exec_file(data, NULL, file, args, &exec_options, done, call);
     free(args);
     if (err != 0)
-        uvproc_worker_reject(call, uvproc_err_name(err), "exec wants [file, args...] strings");
+        uvproc_pool_call_reject(call, uvproc_err_name(err), "exec wants [file, args...] strings");
 }
 
-static void m_shell(uvproc_worker_call_t *call, json_t *params, void *data)
+static void m_shell(uvproc_pool_call_t *call, json_t *params, void *data)
 {
     const char *command = json_string_value(json_array_get(params, 0));
     int err =
-        command != NULL ? uvproc_exec(data, command, &exec_options, done, call, NULL) : UV_EINVAL;
+        command != NULL ? uvproc_exec(data, NULL, command, &exec_options, done, call) : UV_EINVAL;
     if (err != 0)
-        uvproc_worker_reject(call, uvproc_err_name(err), "shell wants [command]");
+        uvproc_pool_call_reject(call, uvproc_err_name(err), "shell wants [command]");
 }
 
 int main(void)
 {
     uv_loop_t *loop = uv_default_loop();
-    const uvproc_worker_method_t methods[] = {{"exec", m_exec, loop}, {"shell", m_shell, loop}};
+    const uvproc_pool_method_t methods[] = {{"exec", m_exec, loop}, {"shell", m_shell, loop}};
     /* Returns once the parent is gone and the commands still running have ended (behind
      * uvproc-relay, a parent that is gone stops them: the relay signals the whole group). */
-    int r = uvproc_worker_run(loop, methods, 2);
+    int r = uvproc_pool_serve(loop, methods, 2);
     uv_loop_close(loop);
     return r;
 }

@@ -13,18 +13,18 @@
 
 typedef struct {
     uvproc_channel_t *ch;
-    const uvproc_worker_method_t *methods;
+    const uvproc_pool_method_t *methods;
     size_t n;
     int exit_code;
     int terminating;
 } uvproc__worker_t;
 
-struct uvproc_worker_call_s {
+struct uvproc_pool_call_s {
     uvproc__worker_t *w;
     json_t *id; /* echoed exactly as it came */
 };
 
-static int reply_new(uvproc_worker_call_t *call, json_t *msg)
+static int reply_new(uvproc_pool_call_t *call, json_t *msg)
 {
     int r;
     if (msg == NULL) {
@@ -39,7 +39,7 @@ static int reply_new(uvproc_worker_call_t *call, json_t *msg)
     return r < 0 ? r : 0;
 }
 
-int uvproc_worker_resolve_new(uvproc_worker_call_t *call, json_t *result)
+int uvproc_pool_call_resolve_new(uvproc_pool_call_t *call, json_t *result)
 {
     if (call == NULL) {
         json_decref(result);
@@ -59,7 +59,7 @@ static json_t *error_object(const char *name, const char *message)
     return json_pack("{s:s,s:s,s:s}", "name", name, "message", message, "stack", stack);
 }
 
-int uvproc_worker_reject(uvproc_worker_call_t *call, const char *name, const char *message)
+int uvproc_pool_call_reject(uvproc_pool_call_t *call, const char *name, const char *message)
 {
     if (call == NULL)
         return UV_EINVAL;
@@ -67,7 +67,7 @@ int uvproc_worker_reject(uvproc_worker_call_t *call, const char *name, const cha
                                      error_object(name, message)));
 }
 
-int uvproc_worker_emit_new(uvproc_worker_call_t *call, json_t *payload)
+int uvproc_pool_call_emit_new(uvproc_pool_call_t *call, json_t *payload)
 {
     json_t *msg;
     int r;
@@ -84,20 +84,20 @@ int uvproc_worker_emit_new(uvproc_worker_call_t *call, json_t *payload)
     return r < 0 ? r : 0;
 }
 
-int64_t uvproc_worker_call_id(const uvproc_worker_call_t *call)
+int64_t uvproc_pool_call_id(const uvproc_pool_call_t *call)
 {
     return call != NULL ? (int64_t)json_integer_value(call->id) : 0;
 }
 
 /* workerpool's built-in "methods": the names it can run. */
-static void list_methods(uvproc_worker_call_t *call, const uvproc__worker_t *w)
+static void list_methods(uvproc_pool_call_t *call, const uvproc__worker_t *w)
 {
     json_t *names = json_array();
     for (size_t i = 0; names != NULL && i < w->n; i++)
         json_array_append_new(names, json_string(w->methods[i].name));
     if (names != NULL)
         json_array_append_new(names, json_string("methods"));
-    uvproc_worker_resolve_new(call, names);
+    uvproc_pool_call_resolve_new(call, names);
 }
 
 static void on_message(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *handle)
@@ -106,7 +106,7 @@ static void on_message(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *handl
     const char *method = json_string_value(json_object_get(msg, "method"));
     json_t *id = json_object_get(msg, "id");
     json_t *params = json_object_get(msg, "params");
-    uvproc_worker_call_t *call;
+    uvproc_pool_call_t *call;
     char text[300];
 
     if (handle != NULL) {
@@ -146,7 +146,7 @@ static void on_message(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *handl
         return;
     }
     snprintf(text, sizeof text, "Unknown method \"%.200s\"", method);
-    uvproc_worker_reject(call, "Error", text);
+    uvproc_pool_call_reject(call, "Error", text);
 }
 
 static void on_disconnect(uvproc_channel_t *ch)
@@ -157,7 +157,7 @@ static void on_disconnect(uvproc_channel_t *ch)
         w->exit_code = 1; /* the parent went away without a word (worker.js exits 1) */
 }
 
-int uvproc_worker_run(uv_loop_t *loop, const uvproc_worker_method_t *methods, size_t n)
+int uvproc_pool_serve(uv_loop_t *loop, const uvproc_pool_method_t *methods, size_t n)
 {
     uvproc__worker_t w = {.methods = methods, .n = n};
     uvproc_channel_options_t o = {
