@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """uvproc as other projects consume it (TAP, test/taplib.py).
 
-    packaging_test.py SOURCE_ROOT BUILD_ROOT
+    packaging_test.py SOURCE_ROOT BUILD_ROOT [B_SANITIZE]
 
 - cmake consumer: `meson install --destdir` of BUILD_ROOT into a temp dir, then a real CMake
   project (CMakeLists.txt + main.c) does find_package(uvproc VERSION CONFIG REQUIRED), links
@@ -22,6 +22,8 @@ import tempfile
 import taplib
 
 source_root, build_root = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+# The build's b_sanitize (a sanitized library needs the consumer built with the same runtime).
+sanitize = sys.argv[3] if len(sys.argv) > 3 else "none"
 tmp = tempfile.mkdtemp(prefix="uvproc-packaging-")
 state = {}
 
@@ -102,7 +104,10 @@ def cmake_project(name, version):
 
 def cmake_configure(src, prefix):
     bld = src + "-build"
-    return subprocess.run(["cmake", "-S", src, "-B", bld, f"-DCMAKE_PREFIX_PATH={prefix}"],
+    cmd = ["cmake", "-S", src, "-B", bld, f"-DCMAKE_PREFIX_PATH={prefix}"]
+    if sanitize not in ("", "none"):
+        cmd.append(f"-DCMAKE_C_FLAGS=-fsanitize={sanitize}")
+    return subprocess.run(cmd,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           timeout=300), bld
 
