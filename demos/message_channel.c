@@ -1,4 +1,5 @@
-/* message-channel: MessageChannel as in seed 001, then a port handed to a worker.
+/* message-channel: MessageChannel as in Node's worker_threads docs, then a port handed to a
+ * worker.
  *
  *   const { port1, port2 } = new MessageChannel();
  *   port1.on('message', (message) => console.log('received', message));

@@ -1,4 +1,4 @@
-/* worker-data: a worker started with workerData "Hello" prints it (seed 001):
+/* worker-data: a worker started with workerData "Hello" prints it (Node's worker_threads docs):
  *
  *   if (isMainThread) {
  *     new Worker(__filename, { workerData: 'Hello' });

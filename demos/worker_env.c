@@ -1,5 +1,5 @@
 /* worker-env: a worker sets SET_IN_WORKER=foo in its environment; the parent sees it only
- * when the worker shares the parent's environment (seed 001, Node's SHARE_ENV):
+ * when the worker shares the parent's environment (Node's SHARE_ENV):
  *
  *   new Worker('process.env.SET_IN_WORKER = "foo"', { eval: true, env: SHARE_ENV })
  *     .on('exit', () => { console.log(process.env.SET_IN_WORKER); });  // Prints 'foo'.

@@ -1,5 +1,6 @@
-/* worker-parse: seed 004's parseJSAsync in C: parse a large JSON text on a worker thread
- * and hand the result back, while the parent's loop stays free (its timer keeps ticking).
+/* worker-parse: the parseJSAsync example of Node's worker_threads docs in C: parse a large
+ * JSON text on a worker thread and hand the result back, while the parent's loop stays free
+ * (its timer keeps ticking).
  *
  *   function parseJSAsync(script) {
  *     return new Promise((resolve, reject) => {
@@ -115,7 +116,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("usage: %s [--json] [--main] [--bad] [RECORDS]\n"
-                   "Parses a JSON array of RECORDS objects (default 200000, ~17 MB) on a worker "
+                   "Parses a JSON array of RECORDS objects (default 200000, 15.3 MB) on a worker "
                    "thread\nwhile the parent's %d ms timer ticks, and prints how many ticks "
                    "happened meanwhile.\n  --main  also parse on the main thread, for "
                    "comparison (the timer stalls)\n  --bad   corrupt the text: the worker's "

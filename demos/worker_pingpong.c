@@ -1,4 +1,4 @@
-/* worker-pingpong: Node's worker_threads hello world (seed 001) in C. The parent posts
+/* worker-pingpong: Node's worker_threads hello world in C. The parent posts
  * "ping"; the worker, a thread with its own libuv loop, answers {"pong": "ping"}. With a
  * ROUNDS argument it goes on for that many round trips and prints the rate.
  *

@@ -39,9 +39,27 @@ extern "C" {
 #define UVPROC_EXTERN
 #endif
 
+/* The version this header belongs to (meson.build's project version; a test keeps the two
+ * equal). UVPROC_VERSION_HEX orders versions as one number, 0xMMmmpp: 0.2.0 is 0x000200. */
 #define UVPROC_VERSION_MAJOR 0
 #define UVPROC_VERSION_MINOR 2
 #define UVPROC_VERSION_PATCH 0
+#define UVPROC_VERSION_HEX                                                                     \
+    ((UVPROC_VERSION_MAJOR << 16) | (UVPROC_VERSION_MINOR << 8) | UVPROC_VERSION_PATCH)
+
+/* ABI. While the major version is 0, a patch release (0.2.0 -> 0.2.1) changes neither the API
+ * nor the ABI: a program built against 0.2.0 runs with any 0.2.x. A minor release (0.2 -> 0.3)
+ * may rename or remove calls and change structs (every change is listed in CHANGELOG.md, no
+ * compatibility aliases), so each minor release has its own soname, libuvproc.so.0.MINOR, and
+ * a program must be rebuilt. From 1.0 on, the soname is libuvproc.so.MAJOR and changes only
+ * with the major version. Handles are opaque, so their layout is not part of the ABI; option
+ * structs and callback signatures are, which is why changing one takes a new soname. */
+
+/* The version of the library actually loaded, in UVPROC_VERSION_HEX's form: it can be newer
+ * than the header the program was compiled with (a later patch release). */
+UVPROC_EXTERN unsigned int uvproc_version(void);
+/* The same as "MAJOR.MINOR.PATCH", e.g. "0.2.0". Static storage, never NULL. */
+UVPROC_EXTERN const char *uvproc_version_string(void);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Errors                                                                                   */

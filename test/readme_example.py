@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""The README's example must be demos/hello.c verbatim, and the README's two set-up commands
-must be the ones .ci/run runs. Two TAP cases (test/taplib.py)."""
+"""The README's example must be demos/hello.c verbatim, the README's two set-up commands must
+be the ones .ci/run runs (the main demo, then the tests), and the README stays short (at most
+350 lines). TAP cases (test/taplib.py)."""
 import re
 import sys
 
@@ -19,11 +20,18 @@ def c_example_is_hello_c():
 
 def two_setup_commands():
     commands = [l for l in readme.splitlines() if l.startswith(".ci/install-deps ")]
-    if (len(commands) != 2 or "build/tools/uvproc-loadtest" not in commands[0]
-            or "meson test" not in commands[1]):
+    if (len(commands) != 2 or not commands[0].endswith("build/tools/uvproc-loadtest")
+            or not commands[1].endswith("meson test -C build --print-errorlogs")):
         raise AssertionError("README.md must show exactly two set-up commands: the loadtest "
                              "demo, then the tests")
 
 
+def short_enough():
+    n = len(readme.splitlines())
+    if n > 350:
+        raise AssertionError(f"README.md has {n} lines, at most 350: move details to docs/")
+
+
 sys.exit(taplib.run([("C example is demos/hello.c", c_example_is_hello_c),
-                     ("two set-up commands", two_setup_commands)]))
+                     ("two set-up commands", two_setup_commands),
+                     ("at most 350 lines", short_enough)]))

@@ -17,10 +17,13 @@
  *                              .pipeline = 8, .hosts = &hosts, ...};
  *   uvproc_pool_call(pool, "shell", params ["make -C /src test"], NULL, &id);
  */
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <uvproc.h>
+
+#include "cli.h"
 
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 if none starts there. */
 static size_t utf8_len(const unsigned char *s, size_t n)
@@ -107,13 +110,74 @@ static void m_shell(uvproc_pool_call_t *call, json_t *params, void *data)
         uvproc_pool_call_reject(call, uvproc_err_name(err), "shell wants [command]");
 }
 
-int main(void)
+static void usage(const char *prog)
+{
+    printf("Usage: %s [--help] [--version]\n"
+           "A uvproc pool worker that runs commands on its own host. A pool starts it (worker\n"
+           "pool, npm workerpool's protocol over the channel in NODE_CHANNEL_FD); run by hand\n"
+           "it has nothing to serve. Methods, params a JSON array:\n"
+           "  exec  [file, args...]   run file with args (PATH lookup), no shell\n"
+           "  shell [command]         run /bin/sh -c command\n"
+           "Each resolves with {\"code\", \"signal\", \"out\", \"err\"} once the command has\n"
+           "exited (output kept up to 1 MiB per stream), or rejects with the spawn error's\n"
+           "name (\"ENOENT\", ...).\n"
+           "  -h, --help     print this help and exit\n"
+           "  -V, --version  print the version and exit\n"
+           "Exit status: 0 when the pool let it go; 1 when the pool went away without a\n"
+           "word, or when there is no pool; 2 on a usage error.\n"
+           "See uvproc-runner(1).\n",
+           prog);
+}
+
+static void parse_args(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *prog = cli_prog(argv[0]);
+    int c;
+    opterr = 0; /* cli_usage_error says it, in one line */
+    while ((c = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            usage(prog);
+            exit(0);
+        case 'V':
+            cli_print_version(prog);
+            exit(0);
+        default: {
+            /* A long option getopt knows sets optopt too: then only its argument was wrong. */
+            const char *arg = argv[optind - 1];
+            if (strncmp(arg, "--", 2) == 0)
+                cli_usage_error(prog, optopt != 0 ? "option '%s' takes no argument"
+                                                  : "unknown option '%s'",
+                                arg);
+            cli_usage_error(prog, "unknown option '-%c'", optopt);
+        }
+        }
+    }
+    if (optind < argc)
+        cli_usage_error(prog, "unexpected argument '%s': the pool sends the commands",
+                        argv[optind]);
+}
+
+int main(int argc, char **argv)
 {
     uv_loop_t *loop = uv_default_loop();
     const uvproc_pool_method_t methods[] = {{"exec", m_exec, loop}, {"shell", m_shell, loop}};
+    int r;
+    parse_args(argc, argv);
     /* Returns once the parent is gone and the commands still running have ended (behind
      * uvproc-relay, a parent that is gone stops them: the relay signals the whole group). */
-    int r = uvproc_pool_serve(loop, methods, 2);
+    r = uvproc_pool_serve(loop, methods, 2);
     uv_loop_close(loop);
+    if (r < 0) {
+        fprintf(stderr, "%s: %s%s\n", cli_prog(argv[0]), uvproc_strerror(r),
+                r == UVPROC_ENOCHANNEL ? " (a uvproc or workerpool pool starts it; see --help)"
+                                       : "");
+        return 1;
+    }
     return r;
 }
