@@ -619,7 +619,8 @@ int main(int argc, char **argv)
     S.prog = cli_prog(argv[0]);
     S.host = "127.0.0.1";
     S.argv = argv;
-    while ((opt = getopt_long(argc, argv, "w:p:hV", longopts, NULL)) != -1) {
+    opterr = 0; /* one line of our own (cli.h), not getopt's plus ours */
+    while ((opt = getopt_long(argc, argv, ":w:p:hV", longopts, NULL)) != -1) {
         switch (opt) {
         case 'w':
             if (cli_parse_long(optarg, 1, 4096, &workers) != 0)
@@ -656,6 +657,8 @@ int main(int argc, char **argv)
                                 opt == O_GRACE ? "grace" : "upgrade-timeout", optarg);
             break;
         case O_METRICS:
+            if (metrics_http_check(optarg) != 0)
+                cli_usage_error(S.prog, "--metrics %s: HOST:PORT, [IPV6]:PORT or PORT", optarg);
             metrics = optarg;
             break;
         case O_PIDFILE:
@@ -670,8 +673,10 @@ int main(int argc, char **argv)
         case 'V':
             cli_print_version(S.prog);
             return 0;
+        case ':':
+            cli_usage_error(S.prog, "option '%s' needs a value", argv[optind - 1]);
         default:
-            cli_usage_error(S.prog, "unknown or incomplete option");
+            cli_usage_error(S.prog, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)

@@ -1,9 +1,12 @@
 /* The /metrics endpoint (see metrics_http.h). A request is read up to its blank line (at most
  * 8 KiB: a scraper's GET is a few hundred bytes), answered in one write, and the connection
  * closed after it. A client that sends nothing is closed after 10 s. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "metrics_http.h"
 
@@ -196,6 +199,35 @@ static int parse_addr(const char *addr, struct sockaddr_storage *ss)
     return uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss) == 0 ? 0 : UV_EINVAL;
 }
 
+int metrics_http_check(const char *addr)
+{
+    struct sockaddr_storage ss;
+    return parse_addr(addr, &ss);
+}
+
+/* SO_REUSEPORT: during an upgrade (USR2) the old and the new primary both serve the same
+ * metrics address until the old one exits; a plain bind would fail in the new one. */
+static int bind_reuseport(uv_tcp_t *t, const struct sockaddr_storage *ss)
+{
+    int one = 1, err;
+    socklen_t len =
+        ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+        bind(fd, (const struct sockaddr *)ss, len) != 0) {
+        err = -errno;
+        close(fd);
+        return err;
+    }
+    err = uv_tcp_open(t, fd);
+    if (err != 0)
+        close(fd);
+    return err;
+}
+
 int metrics_http_start(uv_loop_t *loop, const char *addr, metrics_http_render_t render,
                        void *data, int *port)
 {
@@ -207,7 +239,7 @@ int metrics_http_start(uv_loop_t *loop, const char *addr, metrics_http_render_t 
     M.data = data;
     uv_tcp_init(loop, &M.server);
     M.open = 1;
-    err = uv_tcp_bind(&M.server, (struct sockaddr *)&ss, 0);
+    err = bind_reuseport(&M.server, &ss);
     if (err == 0)
         err = uv_listen((uv_stream_t *)&M.server, 64, on_connection);
     if (err == 0)

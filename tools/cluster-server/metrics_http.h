@@ -12,6 +12,8 @@
 /* A malloc()ed body and its length; NULL for a 500. */
 typedef char *(*metrics_http_render_t)(void *data, size_t *len);
 
+/* 0 when `addr` is well-formed (HOST:PORT, [V6]:PORT or PORT), else UV_EINVAL. */
+int metrics_http_check(const char *addr);
 /* Listens on `addr` ("HOST:PORT", "[V6]:PORT" or "PORT", host 127.0.0.1 then); *port gets the
  * bound port. 0 or a negative libuv error (UV_EINVAL for a malformed address). */
 int metrics_http_start(uv_loop_t *loop, const char *addr, metrics_http_render_t render,
