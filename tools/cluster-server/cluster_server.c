@@ -122,12 +122,18 @@ static int worker_main(const char *host, int port)
 {
     /* A terminal's Ctrl-C (or a SIGHUP, a SIGQUIT) reaches the whole process group: the
      * primary decides what workers do about it (a graceful stop, a reload), so they ignore
-     * them. USR1/USR2/TTIN/TTOU are sent to the primary's pid only. Workers stay in the
-     * primary's session rather than `detached`: a session of their own would also be a
-     * scheduling group of their own (Linux autogroup), changing their CPU share. */
+     * them. Workers stay in the primary's session rather than `detached`: a session of their
+     * own would also be a scheduling group of their own (Linux autogroup), changing their CPU
+     * share. */
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     signal(SIGQUIT, SIG_IGN);
+    /* The primary's controls, also ignored: `systemctl kill -s USR2` without --kill-who=main
+     * signals every process of the service, and a worker must not die (USR2) or stop (TTIN). */
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
+    signal(SIGTTIN, SIG_IGN);
+    signal(SIGTTOU, SIG_IGN);
     uv_loop_t *loop = uv_default_loop();
     uvproc_cluster_child_t *w;
     uvproc_cluster_child_options_t co = {.on_disconnect = worker_disconnect};
