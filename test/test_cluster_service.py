@@ -336,6 +336,30 @@ def test_ttin_ttou():
     check(rc == 0, f"exit {rc}: {srv.stderr_text()}")
 
 
+def test_ttin_during_reload():
+    """TTIN while HUP replaces the workers: the reload's replacements are not counted as the
+    extra worker, so three listen at the end."""
+    srv = Server(["-w", "2", "-p", "0", "--metrics", "0"])
+    try:
+        srv.listening_port()
+        mport = metrics_port(srv)
+        srv.send(signal.SIGHUP)
+        srv.send(signal.SIGTTIN)
+        srv.wait_err(r"^reload: done")
+        srv.wait_err(r"^ttin: 3 workers")
+        deadline = time.monotonic() + TIMEOUT
+        while True:  # the extra worker may still be starting: its state is the event
+            fams = metrics(mport)
+            states = [s.labels["state"] for s in fams["uvproc_cluster_worker_state"].samples]
+            if states.count("listening") == 3 and len(states) == 3:
+                break
+            check(time.monotonic() < deadline, states)
+            threading.Event().wait(0.05)
+    finally:
+        rc = srv.finish()
+    check(rc == 0, f"exit {rc}")
+
+
 def graceful(sig, name):
     srv = Server(["-w", "2", "-p", "0", "--json"])
     port = srv.listening_port()

@@ -280,8 +280,9 @@ int uvproc_cluster_resize(uvproc_cluster_t *c, unsigned n)
         return UV_EINVAL;
     if (c->stopping)
         return UV_EALREADY;
+    /* A reload's replacement takes an old worker's place: not one more (TTIN during HUP). */
     for (w = c->workers; w != NULL; w = w->next)
-        live += uvproc__cl_live(w);
+        live += uvproc__cl_live(w) && w != c->reload_new;
     c->target = n;
     for (; live < n; live++)
         uvproc__cluster_add_worker(c);
