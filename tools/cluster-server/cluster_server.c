@@ -268,11 +268,13 @@ static void announce(int port)
     int r;
     S.announced = 1;
     S.port = port;
+    /* The pid file first: whoever reads the line may act on the file at once (signal the
+     * new primary after an upgrade). */
+    pid_file_write();
     printf(strchr(S.host, ':') != NULL ? "cluster-server listening on http://[%s]:%d/\n"
                                        : "cluster-server listening on http://%s:%d/\n",
            S.host, port);
     fflush(stdout);
-    pid_file_write();
     /* Started by an upgrade: the old primary is the one that tells systemd (MAINPID). */
     r = uvproc_cluster_upgrade_ready();
     if (r == 1)
