@@ -187,22 +187,30 @@ TEST(upgrade_ready_pipe)
 {
     int sv[2];
     char env[32], buf[32];
-    CHECK_EQ(uvproc_cluster_upgrading(), 0);
-    CHECK_EQ(uvproc_cluster_upgrade_ready(), 0);
     CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
     snprintf(env, sizeof env, "%d", sv[1]);
     setenv("UVPROC_CLUSTER_UPGRADE_FD", env, 1);
     CHECK(uvproc_cluster_upgrading());
+    /* Taken out of the environment at once: the workers started next do not see it. */
+    CHECK(getenv("UVPROC_CLUSTER_UPGRADE_FD") == NULL);
     CHECK(fcntl(sv[1], F_GETFD) & FD_CLOEXEC);
     CHECK_EQ(uvproc_cluster_upgrade_ready(), 1);
     CHECK(fcntl(sv[1], F_GETFD) < 0); /* closed: the old primary reads EOF after READY */
-    CHECK(getenv("UVPROC_CLUSTER_UPGRADE_FD") == NULL);
+    CHECK_EQ(uvproc_cluster_upgrade_ready(), 0); /* told once */
+    CHECK_EQ(uvproc_cluster_upgrading(), 0);
     ssize_t n = read(sv[0], buf, sizeof buf - 1);
     CHECK(n == 8);
     buf[n] = '\0';
     CHECK_STR(buf, "READY=1\n");
     CHECK_EQ(read(sv[0], buf, sizeof buf), 0);
     close(sv[0]);
+}
+
+TEST(upgrade_ready_none)
+{
+    unsetenv("UVPROC_CLUSTER_UPGRADE_FD");
+    CHECK_EQ(uvproc_cluster_upgrading(), 0);
+    CHECK_EQ(uvproc_cluster_upgrade_ready(), 0);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -491,6 +499,7 @@ int main(int argc, char **argv)
     RUN(listen_fds_malformed);
     RUN(listen_fds_upgrade);
     RUN(upgrade_ready_pipe);
+    RUN(upgrade_ready_none);
     RUN(adopt_passed_socket_rr);
     RUN(adopt_passed_socket_shared);
     RUN(unclaimed_passed_socket_closed);

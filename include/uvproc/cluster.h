@@ -190,7 +190,8 @@ UVPROC_EXTERN int uvproc_cluster_upgrade(uvproc_cluster_t *c, const char *file, 
                                          void (*cb)(uvproc_cluster_t *c, int status, uv_pid_t pid,
                                                     void *data),
                                          void *data);
-/* In a primary started by uvproc_cluster_upgrade: non-zero. */
+/* In a primary started by uvproc_cluster_upgrade: non-zero. The first call (or
+ * uvproc_cluster_listen_fds) takes the readiness fd out of the environment. */
 UVPROC_EXTERN int uvproc_cluster_upgrading(void);
 /* Tells the primary that started this one that it serves (call it once its workers listen):
  * returns 1 when told, 0 when this process was not started by an upgrade, else a negative

@@ -195,6 +195,8 @@ int uvproc_cluster_listen_fds(int *fds, char (*names)[UVPROC_CLUSTER_FDNAME_MAX]
 
     if (fds == NULL && max > 0)
         return UV_EINVAL;
+    /* An upgrade's readiness end too, before any worker is started with this environment. */
+    uvproc_cluster_upgrading();
     err = systemd ? uvproc__cl_systemd_fds(fds, max, &n)
                   : uvproc__cl_upgrade_fds(upgrade, fds, max, &n);
     if (err != 0)

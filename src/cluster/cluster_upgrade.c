@@ -213,19 +213,29 @@ int uvproc_cluster_upgrade(uvproc_cluster_t *c, const char *file, const char *ar
 /* ---------------------------------------------------------------------------------------- */
 /* the new primary's side                                                                   */
 
+/* The readiness end, taken from the environment on first use (then unset, so that the
+ * workers this primary starts do not see it) and kept here: -2 not looked at yet, -1 none. */
+static int uvproc__cl_ready = -2;
+
 static int uvproc__cl_ready_fd(void)
 {
-    const char *s = getenv("UVPROC_CLUSTER_UPGRADE_FD");
+    const char *s;
     char *end;
     long fd;
+    if (uvproc__cl_ready != -2)
+        return uvproc__cl_ready;
+    uvproc__cl_ready = -1;
+    s = getenv("UVPROC_CLUSTER_UPGRADE_FD");
     if (s == NULL || *s < '0' || *s > '9')
         return -1;
     fd = strtol(s, &end, 10);
+    unsetenv("UVPROC_CLUSTER_UPGRADE_FD");
     if (*end != '\0' || fd < 3 || fd > 65535 || fcntl((int)fd, F_GETFD) < 0)
         return -1;
     /* Its workers must not hold it: the old primary reads EOF as "it died". */
     fcntl((int)fd, F_SETFD, FD_CLOEXEC);
-    return (int)fd;
+    uvproc__cl_ready = (int)fd;
+    return uvproc__cl_ready;
 }
 
 int uvproc_cluster_upgrading(void)
@@ -240,7 +250,7 @@ int uvproc_cluster_upgrade_ready(void)
     size_t off = 0, len = strlen(msg);
     if (fd < 0)
         return 0;
-    unsetenv("UVPROC_CLUSTER_UPGRADE_FD");
+    uvproc__cl_ready = -1; /* told once */
     while (off < len) {
         /* MSG_NOSIGNAL: an old primary gone meanwhile is EPIPE here, not a SIGPIPE. */
         ssize_t w = send(fd, msg + off, len - off, MSG_NOSIGNAL);

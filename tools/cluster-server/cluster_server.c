@@ -188,12 +188,26 @@ __attribute__((format(printf, 1, 2))) static void notify(const char *fmt, ...)
         fprintf(stderr, "cluster-server: sd_notify: %s\n", uvproc_strerror(err));
 }
 
+/* The live workers, malloc()ed (NULL when none or out of memory); *n gets the count. */
+static uvproc_cluster_worker_t **live_workers(size_t *n)
+{
+    uvproc_cluster_worker_t **ws;
+    *n = S.c != NULL ? uvproc_cluster_workers(S.c, NULL, 0) : 0;
+    ws = *n > 0 ? calloc(*n, sizeof *ws) : NULL;
+    if (ws == NULL)
+        *n = 0;
+    else
+        uvproc_cluster_workers(S.c, ws, *n);
+    return ws;
+}
+
 static unsigned listening_workers(void)
 {
-    uvproc_cluster_worker_t *ws[256];
-    size_t n = uvproc_cluster_workers(S.c, ws, 256), k = 0;
-    for (size_t i = 0; i < n && i < 256; i++)
+    size_t n, k = 0;
+    uvproc_cluster_worker_t **ws = live_workers(&n);
+    for (size_t i = 0; i < n; i++)
         k += uvproc_cluster_worker_state(ws[i]) == UVPROC_WORKER_LISTENING;
+    free(ws);
     return (unsigned)k;
 }
 
@@ -428,12 +442,13 @@ static void on_signal(uv_signal_t *s, int signum)
     if (S.stopping) {
         if (signum == SIGINT || signum == SIGTERM || signum == SIGQUIT) {
             /* Asked twice: the workers go now (nginx's fast shutdown). */
-            uvproc_cluster_worker_t *ws[256];
-            size_t n = S.c != NULL ? uvproc_cluster_workers(S.c, ws, 256) : 0;
+            size_t n;
+            uvproc_cluster_worker_t **ws = live_workers(&n);
             fprintf(stderr, "stopping now: killing %zu workers\n", n);
-            for (size_t i = 0; i < n && i < 256; i++)
+            for (size_t i = 0; i < n; i++)
                 if (uvproc_cluster_worker_pid(ws[i]) > 0)
                     kill(uvproc_cluster_worker_pid(ws[i]), SIGKILL);
+            free(ws);
         }
         return;
     }
