@@ -22,8 +22,7 @@ static int dgram_listener(struct sockaddr_un *sa, socklen_t *len, int abstract)
     sa->sun_family = AF_UNIX;
     if (abstract) {
         snprintf(sa->sun_path + 1, sizeof sa->sun_path - 1, "uvproc-notify-%d", (int)getpid());
-        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-                           strlen(sa->sun_path + 1));
+        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(sa->sun_path + 1));
     } else {
         snprintf(sa->sun_path, sizeof sa->sun_path, "/tmp/uvproc-notify-%d.sock", (int)getpid());
         unlink(sa->sun_path);
@@ -195,7 +194,7 @@ TEST(upgrade_ready_pipe)
     CHECK(getenv("UVPROC_CLUSTER_UPGRADE_FD") == NULL);
     CHECK(fcntl(sv[1], F_GETFD) & FD_CLOEXEC);
     CHECK_EQ(uvproc_cluster_upgrade_ready(), 1);
-    CHECK(fcntl(sv[1], F_GETFD) < 0); /* closed: the old primary reads EOF after READY */
+    CHECK(fcntl(sv[1], F_GETFD) < 0);            /* closed: the old primary reads EOF after READY */
     CHECK_EQ(uvproc_cluster_upgrade_ready(), 0); /* told once */
     CHECK_EQ(uvproc_cluster_upgrading(), 0);
     ssize_t n = read(sv[0], buf, sizeof buf - 1);
@@ -254,8 +253,8 @@ static void stopped(uvproc_cluster_t *c, void *data)
     ((rec_t *)data)->stopped = 1;
 }
 
-static void start(rec_t *r, unsigned workers, uvproc_cluster_policy_t pol, int port,
-                  const int *fds, size_t nfds)
+static void start(rec_t *r, unsigned workers, uvproc_cluster_policy_t pol, int port, const int *fds,
+                  size_t nfds)
 {
     char p[16];
     uvproc_cluster_options_t o = {0};
@@ -431,8 +430,8 @@ static void upgrade_to_cluster_server(uvproc_cluster_policy_t pol)
     rec_t r = {0};
     int port = free_port();
     char p[16];
-    const char *args[] = {"-w", "1", "-p", p, "--policy",
-                          pol == UVPROC_CLUSTER_RR ? "rr" : "shared", NULL};
+    const char *args[] = {
+        "-w", "1", "-p", p, "--policy", pol == UVPROC_CLUSTER_RR ? "rr" : "shared", NULL};
     snprintf(p, sizeof p, "%d", port);
     start(&r, 2, pol, port, NULL, 0);
     RUN_UNTIL(&r.loop, r.listening == 2);

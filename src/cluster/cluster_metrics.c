@@ -66,8 +66,10 @@ static void uvproc__cl_proc_usage(uv_pid_t pid, uint64_t *rss, double *cpu)
         char *p;
         buf[n] = '\0';
         p = strrchr(buf, ')');
-        if (p != NULL && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                                &utime, &stime) == 2 && ticks > 0)
+        if (p != NULL &&
+            sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                   &stime) == 2 &&
+            ticks > 0)
             *cpu = (double)(utime + stime) / (double)ticks;
         fclose(f);
     }
@@ -130,7 +132,7 @@ typedef struct {
 } uvproc__cl_text_t;
 
 __attribute__((format(printf, 2, 3))) static void uvproc__cl_put(uvproc__cl_text_t *t,
-                                                                  const char *fmt, ...)
+                                                                 const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -162,8 +164,7 @@ __attribute__((format(printf, 2, 3))) static void uvproc__cl_put(uvproc__cl_text
 static void uvproc__cl_head(uvproc__cl_text_t *t, const char *prefix, const char *name,
                             const char *type, const char *help)
 {
-    uvproc__cl_put(t, "# HELP %s_%s %s\n# TYPE %s_%s %s\n", prefix, name, help, prefix, name,
-                   type);
+    uvproc__cl_put(t, "# HELP %s_%s %s\n# TYPE %s_%s %s\n", prefix, name, help, prefix, name, type);
 }
 
 static void uvproc__cl_one(uvproc__cl_text_t *t, const char *prefix, const char *name,
@@ -190,8 +191,8 @@ static void uvproc__cl_per_worker(uvproc__cl_text_t *t, const uvproc_cluster_sta
     }
 }
 
-int uvproc_cluster_stats_prometheus(const uvproc_cluster_stats_t *s, const char *prefix,
-                                    char **out, size_t *len)
+int uvproc_cluster_stats_prometheus(const uvproc_cluster_stats_t *s, const char *prefix, char **out,
+                                    size_t *len)
 {
     uvproc__cl_text_t t = {0};
     const char *pf = prefix != NULL ? prefix : "uvproc_cluster";
@@ -216,8 +217,7 @@ int uvproc_cluster_stats_prometheus(const uvproc_cluster_stats_t *s, const char 
         uvproc__cl_put(&t, "%s_workers{state=\"%s\"} %u\n", pf,
                        uvproc_cluster_state_name((uvproc_cluster_worker_state_t)st), k);
     }
-    uvproc__cl_head(&t, pf, "worker_state", "gauge",
-                    "1 for each worker, labelled with its state.");
+    uvproc__cl_head(&t, pf, "worker_state", "gauge", "1 for each worker, labelled with its state.");
     for (size_t i = 0; i < s->nworkers; i++)
         uvproc__cl_put(&t, "%s_worker_state{worker=\"%u\",pid=\"%d\",state=\"%s\"} 1\n", pf,
                        s->workers[i].id, (int)s->workers[i].pid,
@@ -230,20 +230,18 @@ int uvproc_cluster_stats_prometheus(const uvproc_cluster_stats_t *s, const char 
                           "Resident memory of this worker's process.", 2);
     uvproc__cl_per_worker(&t, s, pf, "worker_cpu_seconds_total", "counter",
                           "User and system CPU time of this worker's process.", 3);
-    uvproc__cl_one(&t, pf, "forks_total", "counter", "Worker processes started.",
-                   (double)s->forks);
-    uvproc__cl_one(&t, pf, "exits_total", "counter", "Worker processes exited.",
-                   (double)s->exits);
+    uvproc__cl_one(&t, pf, "forks_total", "counter", "Worker processes started.", (double)s->forks);
+    uvproc__cl_one(&t, pf, "exits_total", "counter", "Worker processes exited.", (double)s->exits);
     uvproc__cl_one(&t, pf, "restarts_total", "counter", "Worker restarts scheduled.",
                    (double)s->restarts);
     uvproc__cl_one(&t, pf, "crash_loops_total", "counter",
                    "Worker slots given up after a crash loop.", (double)s->crash_loops);
     uvproc__cl_one(&t, pf, "reloads_total", "counter", "Rolling reloads completed.",
                    (double)s->reloads);
-    uvproc__cl_one(&t, pf, "reload_failures_total", "counter",
-                   "Rolling reloads that failed.", (double)s->reload_failures);
-    uvproc__cl_one(&t, pf, "upgrades_total", "counter",
-                   "Upgrades handed over to a new primary.", (double)s->upgrades);
+    uvproc__cl_one(&t, pf, "reload_failures_total", "counter", "Rolling reloads that failed.",
+                   (double)s->reload_failures);
+    uvproc__cl_one(&t, pf, "upgrades_total", "counter", "Upgrades handed over to a new primary.",
+                   (double)s->upgrades);
     uvproc__cl_one(&t, pf, "upgrade_failures_total", "counter",
                    "Upgrades whose new primary failed.", (double)s->upgrade_failures);
     uvproc__cl_one(&t, pf, "uptime_seconds", "gauge", "Seconds since the cluster started.",

@@ -129,8 +129,7 @@ static int uvproc__cl_upgrade_env(size_t nfds, int ready_fd, char *fds_env, size
 
 int uvproc_cluster_upgrade(uvproc_cluster_t *c, const char *file, const char *argv0,
                            const char *const *args, uint64_t timeout_ms,
-                           void (*cb)(uvproc_cluster_t *c, int status, uv_pid_t pid,
-                                      void *data),
+                           void (*cb)(uvproc_cluster_t *c, int status, uv_pid_t pid, void *data),
                            void *data)
 {
     uvproc_spawn_options_t so = {0};
@@ -169,8 +168,7 @@ int uvproc_cluster_upgrade(uvproc_cluster_t *c, const char *file, const char *ar
         slots[i] = (uvproc_stdio_t){.type = UVPROC_STDIO_FD, .fd = fds[i]};
     slots[nfds] = (uvproc_stdio_t){.type = UVPROC_STDIO_PIPE};
     u->ready_fd = (int)(3 + nfds);
-    uvproc__cl_upgrade_env(nfds, u->ready_fd, fds_env, 32 + nfds * 12, ready_env,
-                           sizeof ready_env);
+    uvproc__cl_upgrade_env(nfds, u->ready_fd, fds_env, 32 + nfds * 12, ready_env, sizeof ready_env);
     env[0] = fds_env;
     env[1] = ready_env;
     env[2] = NULL;

@@ -169,7 +169,7 @@ static struct {
     uv_pid_t upgraded_to;
     const char *host, *pid_file, *log_file;
     uint64_t upgrade_timeout;
-    char exe[4096];     /* what USR2 starts: argv[0] made absolute (a symlink is kept) */
+    char exe[4096]; /* what USR2 starts: argv[0] made absolute (a symlink is kept) */
     char **argv;
     uv_signal_t sig[NSIGNALS];
     uvproc_cluster_t *c;
@@ -400,8 +400,7 @@ static void upgraded(uvproc_cluster_t *c, int status, uv_pid_t pid, void *data)
     (void)c;
     (void)data;
     if (status != 0) {
-        fprintf(stderr, "upgrade: failed: %s; this primary serves on\n",
-                uvproc_strerror(status));
+        fprintf(stderr, "upgrade: failed: %s; this primary serves on\n", uvproc_strerror(status));
         notify("STATUS=upgrade failed (%s); %u workers listening", uvproc_strerror(status),
                listening_workers());
         return;
@@ -466,15 +465,15 @@ static void on_signal(uv_signal_t *s, int signum)
         break;
     case SIGUSR1:
         err = S.log_file != NULL ? log_open() : 0;
-        fprintf(stderr, "usr1: %s\n", S.log_file == NULL ? "no --log file to reopen"
-                                      : err == 0         ? "log reopened"
-                                                         : uvproc_strerror(err));
+        fprintf(stderr, "usr1: %s\n",
+                S.log_file == NULL ? "no --log file to reopen"
+                : err == 0         ? "log reopened"
+                                   : uvproc_strerror(err));
         break;
     case SIGUSR2:
         err = uvproc_cluster_upgrade(S.c, S.exe, S.argv[0], (const char *const *)S.argv + 1,
                                      S.upgrade_timeout, upgraded, NULL);
-        fprintf(stderr, "upgrade: %s %s\n", err == 0 ? "starting" : uvproc_strerror(err),
-                S.exe);
+        fprintf(stderr, "upgrade: %s %s\n", err == 0 ? "starting" : uvproc_strerror(err), S.exe);
         break;
     default:
         begin_stop(signum == SIGQUIT ? "SIGQUIT" : signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -615,8 +614,19 @@ static int start_primary(int port, const char *policy, const char *node_worker, 
 
 int main(int argc, char **argv)
 {
-    enum { O_HOST = 256, O_POLICY, O_NODE, O_JSON, O_MIN, O_MAX, O_GRACE, O_METRICS, O_PIDFILE,
-           O_LOG, O_UPTIMEOUT };
+    enum {
+        O_HOST = 256,
+        O_POLICY,
+        O_NODE,
+        O_JSON,
+        O_MIN,
+        O_MAX,
+        O_GRACE,
+        O_METRICS,
+        O_PIDFILE,
+        O_LOG,
+        O_UPTIMEOUT
+    };
     static const struct option longopts[] = {
         {"workers", required_argument, NULL, 'w'},
         {"port", required_argument, NULL, 'p'},
@@ -747,8 +757,7 @@ int main(int argc, char **argv)
             S.failed = 1;
             begin_stop("--metrics failed");
         } else {
-            fprintf(stderr, "metrics: serving /metrics on port %d (%s)\n", metrics_port,
-                    metrics);
+            fprintf(stderr, "metrics: serving /metrics on port %d (%s)\n", metrics_port, metrics);
         }
     }
     uv_run(loop, UV_RUN_DEFAULT);
@@ -757,8 +766,7 @@ int main(int argc, char **argv)
     if (S.json)
         printf("{\"port\":%d,\"forks\":%u,\"exits\":%u,\"restarts\":%u,\"crash_loops\":%u,"
                "\"reloads\":%u,\"upgraded_to\":%d}\n",
-               S.port, S.forks, S.exits, S.restarts, S.crash_loops, S.reloads,
-               (int)S.upgraded_to);
+               S.port, S.forks, S.exits, S.restarts, S.crash_loops, S.reloads, (int)S.upgraded_to);
     /* After an upgrade the new primary is still this process's child (unref'd, not reaped
      * here: it outlives us), so the loop cannot be closed then; the exit frees it. */
     uv_loop_close(loop);

@@ -228,8 +228,8 @@ static int bind_reuseport(uv_tcp_t *t, const struct sockaddr_storage *ss)
     return err;
 }
 
-int metrics_http_start(uv_loop_t *loop, const char *addr, metrics_http_render_t render,
-                       void *data, int *port)
+int metrics_http_start(uv_loop_t *loop, const char *addr, metrics_http_render_t render, void *data,
+                       int *port)
 {
     struct sockaddr_storage ss;
     int len = sizeof ss, err = parse_addr(addr, &ss);

@@ -16,8 +16,8 @@ typedef char *(*metrics_http_render_t)(void *data, size_t *len);
 int metrics_http_check(const char *addr);
 /* Listens on `addr` ("HOST:PORT", "[V6]:PORT" or "PORT", host 127.0.0.1 then); *port gets the
  * bound port. 0 or a negative libuv error (UV_EINVAL for a malformed address). */
-int metrics_http_start(uv_loop_t *loop, const char *addr, metrics_http_render_t render,
-                       void *data, int *port);
+int metrics_http_start(uv_loop_t *loop, const char *addr, metrics_http_render_t render, void *data,
+                       int *port);
 /* Closes the listener and every open connection. */
 void metrics_http_stop(void);
 /* Requests answered (200, 404 or 500), for the tests through stderr. */
