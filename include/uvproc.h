@@ -85,7 +85,8 @@ UVPROC_EXTERN const char *uvproc_version_string(void);
     XX(EJOBERROR, -30104, "pool worker's method reported an error")                            \
     XX(EPROTOCOL, -30105, "pool worker broke the workerpool protocol")                         \
     /* cluster */                                                                              \
-    XX(ECRASHLOOP, -30201, "a cluster worker kept crashing; restarts stopped")
+    XX(ECRASHLOOP, -30201, "a cluster worker kept crashing; restarts stopped")                 \
+    XX(EUPGRADE, -30202, "the new primary exited before it was ready")
 
 enum {
 #define UVPROC__ERR_ENUM(name, code, msg) UVPROC_##name = (code),
@@ -100,7 +101,8 @@ enum {
  * or terminate; EWORKERDIED: the worker running the job exited or was killed; EJOBERROR: the
  * worker's method threw or rejected (see error_name); EPROTOCOL: the worker broke
  * workerpool's protocol (garbage, a reply with an id it was not given): its jobs fail and it is
- * replaced. ECRASHLOOP: a cluster worker (or a reload's replacement) kept crashing. */
+ * replaced. ECRASHLOOP: a cluster worker (or a reload's replacement) kept crashing;
+ * EUPGRADE: uvproc_cluster_upgrade's new primary exited before saying it was ready. */
 
 /* A message for any code this library returns, libuv's included. Never NULL. */
 UVPROC_EXTERN const char *uvproc_strerror(int err);

@@ -33,7 +33,7 @@ TODO = {
     ("uvproc-relay", "man page"),
     ("uvproc-loadtest", "help"), ("uvproc-loadtest", "version"),
     ("uvproc-loadtest", "man page"),
-    ("pool-run", "*"), ("cluster-server", "*"),
+    ("pool-run", "*"),
 }
 UNKNOWN = "--no-such-option-xyzzy"
 

@@ -98,6 +98,14 @@ typedef struct uvproc_cluster_options_s {
      * or a failure on its behalf (the spawn error, UV_EADDRINUSE answered to a listen). The
      * primary and the other workers go on. */
     void (*on_error)(uvproc_cluster_t *c, uvproc_cluster_worker_t *w, int err, json_t *msg);
+
+    /* Listening sockets already open, from systemd's socket activation or from the primary
+     * this one upgrades (uvproc_cluster_listen_fds() collects both). A worker asking for
+     * the address one of them is bound to gets it instead of a new bind (TCP: same port, and
+     * the same address, "all interfaces" matching "::" or "0.0.0.0"), so the port never
+     * closes. The cluster owns them once uvproc_cluster_start() succeeds. */
+    const int *listen_fds;
+    size_t listen_fds_count;
 } uvproc_cluster_options_t;
 
 /* Starts the workers. `file` and `args` as uvproc_fork's (copied). Returns 0, or UV_EINVAL /
@@ -142,6 +150,95 @@ UVPROC_EXTERN uint64_t uvproc_cluster_worker_uptime(const uvproc_cluster_worker_
 UVPROC_EXTERN int uvproc_cluster_worker_rusage(const uvproc_cluster_worker_t *w,
                                                struct rusage *usage);
 UVPROC_EXTERN uvproc_cluster_t *uvproc_cluster_worker_cluster(const uvproc_cluster_worker_t *w);
+
+/* ---------------------------------------------------------------------------------------- */
+/* service helpers: systemd readiness, socket activation, the primary's upgrade, metrics     */
+
+/* sd_notify(3) without libsystemd: sends `state` ("READY=1", "STATUS=...", several lines
+ * joined by '\n') as one datagram to $NOTIFY_SOCKET (a path, or "@name" in the abstract
+ * namespace). Returns 1 when sent, 0 when NOTIFY_SOCKET is unset (not under systemd), else a
+ * negative error. One non-blocking sendmsg: it never waits. */
+UVPROC_EXTERN int uvproc_cluster_notify(const char *state);
+
+/* The longest LISTEN_FDNAMES entry kept, with its NUL (systemd allows 255 characters). */
+#define UVPROC_CLUSTER_FDNAME_MAX 256
+
+/* Takes the listening sockets this process was given: by an upgrading primary
+ * (UVPROC_CLUSTER_FDS, set by uvproc_cluster_upgrade) or by systemd's socket activation
+ * (LISTEN_FDS from fd 3 on, only when LISTEN_PID is this process; names from LISTEN_FDNAMES,
+ * "" when absent). Sets CLOEXEC on them (workers never inherit them by accident) and unsets
+ * the variables, as sd_listen_fds(1) does. Fills up to `max` fds (and names, when `names` is
+ * not NULL) and returns how many there are; 0 when none; UV_EINVAL when the variables are
+ * malformed (nothing taken), UV_E2BIG when more than `max` were passed. Pass them to the
+ * cluster in listen_fds. */
+UVPROC_EXTERN int uvproc_cluster_listen_fds(int *fds, char (*names)[UVPROC_CLUSTER_FDNAME_MAX],
+                                            size_t max);
+
+/* The primary's upgrade (nginx's and gunicorn's USR2): starts `file` (argv[0] `argv0`, NULL:
+ * file; `args` after it) as a new primary that inherits every listening socket of this
+ * cluster (handed over as open fds, never rebound, so no instant where the port refuses), plus
+ * a pipe on which it says it is ready (uvproc_cluster_upgrade_ready()). `cb` gets status 0
+ * and the new primary's pid once it is ready: both primaries serve; the caller then stops
+ * this one (uvproc_cluster_stop drains its workers gracefully) and exits. A failure leaves
+ * this cluster serving untouched: `cb` gets the spawn error, UVPROC_EUPGRADE (the new
+ * primary exited before it was ready) or UV_ETIMEDOUT (not ready within timeout_ms [30000];
+ * it is killed), or UV_ECANCELED (this cluster was stopped first). The new primary is not
+ * reaped by this process: it is unref'd, and outlives it. Returns 0, UV_EBUSY while an
+ * upgrade runs, UV_EALREADY while stopping, UV_ENOMEM. */
+UVPROC_EXTERN int uvproc_cluster_upgrade(uvproc_cluster_t *c, const char *file, const char *argv0,
+                                         const char *const *args, uint64_t timeout_ms,
+                                         void (*cb)(uvproc_cluster_t *c, int status, uv_pid_t pid,
+                                                    void *data),
+                                         void *data);
+/* In a primary started by uvproc_cluster_upgrade: non-zero. The first call (or
+ * uvproc_cluster_listen_fds) takes the readiness fd out of the environment. */
+UVPROC_EXTERN int uvproc_cluster_upgrading(void);
+/* Tells the primary that started this one that it serves (call it once its workers listen):
+ * returns 1 when told, 0 when this process was not started by an upgrade, else a negative
+ * error. After it, the old primary drains and exits. */
+UVPROC_EXTERN int uvproc_cluster_upgrade_ready(void);
+
+/* Resize by one, within bounds (TTIN / TTOU): `delta` +1 or -1 on the target count, clamped
+ * to [min, max]. Returns the new target, or UV_ERANGE when it is already at the bound,
+ * UV_EALREADY while stopping. */
+UVPROC_EXTERN int uvproc_cluster_resize_by(uvproc_cluster_t *c, int delta, unsigned min,
+                                           unsigned max);
+/* The target worker count (what start, resize and TTIN/TTOU set). */
+UVPROC_EXTERN unsigned uvproc_cluster_target(const uvproc_cluster_t *c);
+
+/* One worker slot, as a metrics snapshot sees it. */
+typedef struct {
+    unsigned id;
+    uv_pid_t pid; /* 0: no process now (backoff) */
+    uvproc_cluster_worker_state_t state;
+    unsigned restarts;
+    uint64_t uptime_ms;
+    uint64_t rss_bytes;  /* resident set now (/proc/PID/statm); 0 when unknown */
+    double cpu_seconds;  /* user + system CPU of the current process; 0 when unknown */
+} uvproc_cluster_worker_stats_t;
+
+/* The cluster at one instant: the primary's counters since start, and every live slot. */
+typedef struct {
+    unsigned target;                 /* workers wanted */
+    uint64_t forks, exits, restarts; /* processes started, exited; restarts scheduled */
+    uint64_t crash_loops;            /* slots given up */
+    uint64_t reloads, reload_failures;
+    uint64_t upgrades, upgrade_failures; /* uvproc_cluster_upgrade outcomes */
+    uint64_t uptime_ms;                  /* since uvproc_cluster_start */
+    uint64_t primary_rss_bytes;
+    double primary_cpu_seconds;
+    size_t nworkers;
+    uvproc_cluster_worker_stats_t *workers; /* nworkers, malloc()ed: uvproc_cluster_stats_free */
+} uvproc_cluster_stats_t;
+
+/* Fills `out` (0, or UV_ENOMEM); never blocks beyond reading /proc. */
+UVPROC_EXTERN int uvproc_cluster_stats(const uvproc_cluster_t *c, uvproc_cluster_stats_t *out);
+UVPROC_EXTERN void uvproc_cluster_stats_free(uvproc_cluster_stats_t *s);
+/* The snapshot in Prometheus' text exposition format (version 0.0.4), metric names prefixed
+ * `prefix` (NULL: "uvproc_cluster"): a malloc()ed NUL-terminated text in *out, its length in
+ * *len. 0 or UV_ENOMEM. */
+UVPROC_EXTERN int uvproc_cluster_stats_prometheus(const uvproc_cluster_stats_t *s,
+                                                  const char *prefix, char **out, size_t *len);
 
 /* Worker side, for C workers: join the primary (uvproc's or Node's) and listen through it. */
 typedef struct uvproc_cluster_child_s uvproc_cluster_child_t;

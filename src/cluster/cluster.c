@@ -174,6 +174,9 @@ static void a_exit(uvproc_cluster_worker_t *w, json_t *msg)
             uv_timer_start(&w->timer, uvproc__cl_timer_cb, (uint64_t)delay, 0);
         }
     }
+    c->count.exits++;
+    c->count.restarts += delay >= 0;
+    c->count.crash_loops += crash_loop;
     CL_EMIT(c, on_exit, w, w->exit_code, w->exit_signal);
     if (delay >= 0)
         CL_EMIT(c, on_restart, w, (uint64_t)delay);
@@ -190,6 +193,7 @@ static void a_exit_stopped(uvproc_cluster_worker_t *w, json_t *msg)
     uv_timer_stop(&w->timer);
     uvproc__cluster_forget_worker(w);
     uvproc__cl_dead(w);
+    w->cluster->count.exits++;
     CL_EMIT(w->cluster, on_exit, w, w->exit_code, w->exit_signal);
 }
 
@@ -446,6 +450,7 @@ static int uvproc__cl_spawn(uvproc_cluster_worker_t *w)
         return err;
     }
     w->peer.ch = uvproc_process_channel(w->proc);
+    c->count.forks++;
     CL_EMIT(c, on_fork, w);
     return 0;
 }

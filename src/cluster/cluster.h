@@ -60,6 +60,15 @@ struct uvproc_cluster_s {
     void *reload_data;
     int pending_closes; /* handles still closing */
     uv_idle_t finisher; /* ends the stop on a clean stack */
+    /* the service side: cluster_activation.c, cluster_upgrade.c, cluster_metrics.c */
+    int *inherited; /* listen_fds not yet taken by a handle (-1 once taken) */
+    size_t ninherited;
+    struct uvproc__cluster_upgrade_s *upgrade; /* the upgrade under way, or NULL */
+    uint64_t started_ms;
+    struct {
+        uint64_t forks, exits, restarts, crash_loops, reloads, reload_failures, upgrades,
+            upgrade_failures;
+    } count;
 };
 
 /* cluster_handle.c */
@@ -93,6 +102,21 @@ uvproc_cluster_worker_t *uvproc__cluster_add_worker(uvproc_cluster_t *c);
 /* Runs per cell of the state x event table ([state][event], events in the table's column
  * order: online, listening, disconnect, exit, stop, timer), for the tests. */
 extern unsigned long uvproc__cluster_cells[6][6];
+
+/* cluster_activation.c: the sockets the cluster was given (listen_fds). */
+int uvproc__cluster_inherit(uvproc_cluster_t *c, const int *fds, size_t n);
+/* An inherited socket bound where this query asks (address NULL: the cluster's host), taken
+ * out of the list; -1 when none. */
+int uvproc__cluster_take_inherited(uvproc_cluster_t *c, const char *address, int port,
+                                   int address_type);
+/* Closes the ones never taken (the cluster's end). */
+void uvproc__cluster_close_inherited(uvproc_cluster_t *c);
+
+/* cluster_handle.c: the fds of every open listening socket, up to max; returns the count. */
+size_t uvproc__cluster_handle_fds(uvproc_cluster_t *c, int *fds, size_t max);
+
+/* cluster_upgrade.c: a stop cancels an upgrade under way (its new primary is killed). */
+void uvproc__cluster_upgrade_cancel(uvproc_cluster_t *c);
 
 /* cluster_control.c: what slots tell the cluster. */
 void uvproc__cluster_handles_closed(uvproc_cluster_t *c);

@@ -52,6 +52,7 @@ static void uvproc__cl_strv_free(char **v)
 static void uvproc__cl_free(uvproc_cluster_t *c)
 {
     uvproc__cluster_free_handles(c);
+    uvproc__cluster_close_inherited(c);
     free(c->file);
     uvproc__cl_strv_free(c->args);
     c->env[c->env_len] = NULL;
@@ -123,6 +124,11 @@ int uvproc_cluster_start(uv_loop_t *loop, uvproc_cluster_t **out, const char *fi
      * out: workers still leave when the channel drops (Node's do; C workers see
      * on_disconnect(w, 0)). */
     c->pdeath = uvproc__launcher_posix_available();
+    if (uvproc__cluster_inherit(c, c->o.listen_fds, c->o.listen_fds_count) != 0) {
+        uvproc__cl_free(c);
+        return UV_ENOMEM;
+    }
+    c->started_ms = uv_now(loop);
     uv_idle_init(loop, &c->finisher);
     c->finisher.data = c;
     n = c->o.workers != 0 ? c->o.workers : uv_available_parallelism();
@@ -176,6 +182,7 @@ int uvproc_cluster_stop(uvproc_cluster_t *c, void (*cb)(uvproc_cluster_t *c, voi
     c->stop_data = data;
     if (c->reloading)
         uvproc__cluster_reload_end(c, UV_ECANCELED);
+    uvproc__cluster_upgrade_cancel(c);
     uvproc__cluster_close_handles(c);
     for (w = c->workers; w != NULL; w = next) {
         next = w->next;
@@ -196,6 +203,8 @@ static int uvproc__cl_live(const uvproc_cluster_worker_t *w)
 void uvproc__cluster_reload_end(uvproc_cluster_t *c, int status)
 {
     void (*cb)(uvproc_cluster_t *, int, void *) = c->reload_cb;
+    c->count.reloads += status == 0;
+    c->count.reload_failures += status != 0 && status != UV_ECANCELED;
     c->reloading = 0;
     c->reload_new = NULL;
     c->reload_cb = NULL;
@@ -271,8 +280,9 @@ int uvproc_cluster_resize(uvproc_cluster_t *c, unsigned n)
         return UV_EINVAL;
     if (c->stopping)
         return UV_EALREADY;
+    /* A reload's replacement takes an old worker's place: not one more (TTIN during HUP). */
     for (w = c->workers; w != NULL; w = w->next)
-        live += uvproc__cl_live(w);
+        live += uvproc__cl_live(w) && w != c->reload_new;
     c->target = n;
     for (; live < n; live++)
         uvproc__cluster_add_worker(c);

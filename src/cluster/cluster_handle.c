@@ -290,12 +290,20 @@ static int uvproc__cl_open(uvproc__cluster_handle_t *h, const uvproc__cluster_qu
     } else {
         const char *address = q->address != NULL ? q->address : c->o.host;
         int port = (int)q->port;
+        /* A socket systemd or the previous primary already listens on: never rebind it. */
+        int fd = uvproc__cluster_take_inherited(c, address, port, q->address_type);
         uv_tcp_init(c->loop, &h->u.tcp);
         h->initialised = 1;
-        err = uvproc__cl_sockaddr(address, port, &ss);
-        if (err == 0)
-            err = uvproc__cl_bind(h, &ss);
-        if (address == NULL && (err == UV_EAFNOSUPPORT || err == UV_EADDRNOTAVAIL)) {
+        if (fd >= 0) {
+            err = uv_tcp_open(&h->u.tcp, fd);
+            if (err != 0)
+                close(fd);
+        } else {
+            err = uvproc__cl_sockaddr(address, port, &ss);
+            if (err == 0)
+                err = uvproc__cl_bind(h, &ss);
+        }
+        if (fd < 0 && address == NULL && (err == UV_EAFNOSUPPORT || err == UV_EADDRNOTAVAIL)) {
             /* No IPv6 here: all interfaces are IPv4's, as Node falls back to 0.0.0.0. */
             uvproc__cl_sockaddr("0.0.0.0", port, &ss);
             err = uvproc__cl_bind(h, &ss);
@@ -501,4 +509,18 @@ void uvproc__cluster_free_handles(uvproc_cluster_t *c)
         c->handles = h->next;
         uvproc__cl_handle_free(h);
     }
+}
+
+size_t uvproc__cluster_handle_fds(uvproc_cluster_t *c, int *fds, size_t max)
+{
+    size_t n = 0;
+    for (uvproc__cluster_handle_t *h = c->handles; h != NULL; h = h->next) {
+        uv_os_fd_t fd;
+        if (h->closed || !h->initialised || uv_fileno((uv_handle_t *)&h->u, &fd) != 0)
+            continue;
+        if (n < max)
+            fds[n] = fd;
+        n++;
+    }
+    return n;
 }
