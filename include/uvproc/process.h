@@ -104,7 +104,8 @@ typedef struct uvproc_spawn_options_s {
     const char *shell; /* non-NULL: run `shell -c "file args..."` (UVPROC_SHELL) */
     /* Non-zero: the kernel sends the child SIGKILL when the thread that spawned it (the loop's
      * thread) exits, however it exits (Linux PR_SET_PDEATHSIG; a set-user-ID program the child
-     * execs loses it). UV_ENOSYS through on_error where the kernel has no pidfd. */
+     * execs loses it). UV_ENOSYS through on_error where the kernel has no pidfd:
+     * uvproc_supports(UVPROC_FEATURE_KILL_ON_PARENT_DEATH) tells beforehand. */
     int kill_on_parent_death;
 
     void *data; /* user pointer: uvproc_process_data() */
@@ -145,6 +146,16 @@ typedef struct uvproc_spawn_options_s {
  * UV_ENOENT / UV_EACCES / UV_ENOTDIR with syscall "chdir" (cwd), UV_EPERM (uid/gid). */
 UVPROC_EXTERN int uvproc_spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
                                const char *const *args, const uvproc_spawn_options_t *options);
+
+/* Options whose support depends on the kernel (or on running under valgrind), asked before
+ * relying on one: a spawn that asks for an unsupported one fails through on_error. */
+typedef enum {
+    /* kill_on_parent_death: needs pidfds (Linux >= 5.3; valgrind has none). */
+    UVPROC_FEATURE_KILL_ON_PARENT_DEATH = 1,
+} uvproc_feature_t;
+/* Non-zero when `feature` works in this process; 0 when it does not or is unknown to this
+ * version. Probed once per process; any thread. */
+UVPROC_EXTERN int uvproc_supports(uvproc_feature_t feature);
 
 /* Writes `len` bytes to the child's `fd` (0 or a writable extra pipe). The bytes are copied,
  * and every one is delivered whatever `len` is (4 GiB and more included). `cb` (may be NULL)
