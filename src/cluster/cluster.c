@@ -330,13 +330,13 @@ static void uvproc__cl_on_internal(uvproc_channel_t *ch, json_t *msg, uvproc_han
 
     if (!uvproc__cluster_is_cluster(msg)) {
         if (handle != NULL)
-            uv_close((uv_handle_t *)handle->stream, (uv_close_cb)free);
+            uvproc_handle_close(handle->stream);
         return; /* another NODE_ command: ignored, as Node's primary does */
     }
     if (uvproc__cluster_route_reply(&w->peer, msg, handle))
         return;
     if (handle != NULL) /* workers send no handles to the primary */
-        uv_close((uv_handle_t *)handle->stream, (uv_close_cb)free);
+        uvproc_handle_close(handle->stream);
     act = uvproc__cluster_act(msg);
     if (act == NULL)
         uvproc__cluster_report(w, UV_EPROTO, msg); /* no act, and no request of ours to answer */
@@ -365,7 +365,7 @@ static void uvproc__cl_on_message(uvproc_channel_t *ch, json_t *msg, uvproc_hand
 {
     uvproc_cluster_worker_t *w = uvproc_channel_data(ch);
     if (handle != NULL)
-        uv_close((uv_handle_t *)handle->stream, (uv_close_cb)free);
+        uvproc_handle_close(handle->stream);
     CL_EMIT(w->cluster, on_message, w, msg);
 }
 

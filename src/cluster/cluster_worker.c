@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/common.h"
 #include "cluster_proto.h"
 
 struct uvproc_cluster_server_s {
@@ -41,11 +42,6 @@ int uvproc_cluster_is_worker(void)
     return id != NULL && id[0] != '\0';
 }
 
-static void uvproc__cw_free_stream(uv_handle_t *h)
-{
-    free(h);
-}
-
 static void uvproc__cw_report(uvproc_cluster_child_t *w, int err)
 {
     if (w->o.on_error != NULL)
@@ -79,7 +75,7 @@ static void uvproc__cw_server_close(uvproc_cluster_server_t *s, int quiet)
                              NULL, NULL, NULL, NULL, NULL);
     s->listening = 0;
     if (s->listener != NULL) {
-        uv_close((uv_handle_t *)s->listener, uvproc__cw_free_stream);
+        uvproc__common_close_free((uv_handle_t *)s->listener);
         s->listener = NULL;
     }
     if (!s->querying)
@@ -100,7 +96,7 @@ static void uvproc__cw_on_connection(uv_stream_t *listener, int status)
     else
         uv_pipe_init(listener->loop, (uv_pipe_t *)client, 0);
     if (uv_accept(listener, client) != 0) {
-        uv_close((uv_handle_t *)client, uvproc__cw_free_stream);
+        uvproc__common_close_free((uv_handle_t *)client);
         return;
     }
     client->data = NULL;
@@ -145,7 +141,7 @@ static void uvproc__cw_query_reply(void *arg, json_t *reply, uvproc_handle_t *ha
     s->querying = 0;
     if (s->closed) {
         if (handle != NULL)
-            uv_close((uv_handle_t *)handle->stream, uvproc__cw_free_stream);
+            uvproc_handle_close(handle->stream);
         uvproc__cw_server_free(s);
         return;
     }
@@ -286,7 +282,7 @@ static void uvproc__cw_newconn(uvproc_cluster_child_t *w, json_t *msg, uvproc_ha
         NULL, NULL, NULL, NULL);
     if (s == NULL) {
         if (handle != NULL)
-            uv_close((uv_handle_t *)handle->stream, uvproc__cw_free_stream);
+            uvproc_handle_close(handle->stream);
         if (key == NULL || handle == NULL)
             uvproc__cw_report(w, UV_EPROTO);
         return;
@@ -321,7 +317,7 @@ static void uvproc__cw_on_internal(uvproc_channel_t *ch, json_t *msg, uvproc_han
 
     if (!uvproc__cluster_is_cluster(msg) || uvproc__cluster_route_reply(&w->peer, msg, handle)) {
         if (!uvproc__cluster_is_cluster(msg) && handle != NULL)
-            uv_close((uv_handle_t *)handle->stream, uvproc__cw_free_stream);
+            uvproc_handle_close(handle->stream);
         return;
     }
     act = uvproc__cluster_act(msg);
@@ -330,7 +326,7 @@ static void uvproc__cw_on_internal(uvproc_channel_t *ch, json_t *msg, uvproc_han
         return;
     }
     if (handle != NULL)
-        uv_close((uv_handle_t *)handle->stream, uvproc__cw_free_stream);
+        uvproc_handle_close(handle->stream);
     if (act != NULL && strcmp(act, "disconnect") == 0)
         uvproc__cw_primary_disconnect(w);
     else
@@ -341,7 +337,7 @@ static void uvproc__cw_on_message(uvproc_channel_t *ch, json_t *msg, uvproc_hand
 {
     uvproc_cluster_child_t *w = uvproc_channel_data(ch);
     if (handle != NULL)
-        uv_close((uv_handle_t *)handle->stream, uvproc__cw_free_stream);
+        uvproc_handle_close(handle->stream);
     if (w->o.on_message != NULL)
         w->o.on_message(w, msg);
 }
@@ -428,7 +424,7 @@ static void uvproc__cw_goodbye_acked(void *arg, json_t *reply, uvproc_handle_t *
     uvproc_cluster_child_t *w = arg;
     (void)reply;
     if (handle != NULL)
-        uv_close((uv_handle_t *)handle->stream, uvproc__cw_free_stream);
+        uvproc_handle_close(handle->stream);
     if (w->peer.ch != NULL)
         uvproc_channel_disconnect(w->peer.ch);
 }

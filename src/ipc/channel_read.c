@@ -12,15 +12,10 @@
 #include "common/common.h"
 #include "wire.h"
 
-static void uvproc__free_handle_cb(uv_handle_t *h)
-{
-    free(h);
-}
-
 void uvproc__ipc_channel_drop_stream(uv_stream_t *s)
 {
     if (s != NULL)
-        uv_close((uv_handle_t *)s, uvproc__free_handle_cb);
+        uvproc__common_close_free((uv_handle_t *)s);
 }
 
 void uvproc__ipc_channel_report(uvproc_channel_t *ch, int err, const char *line, size_t len)

@@ -11,40 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/common.h"
 #include "pool.h"
 
 uint64_t uvproc__pool_now_ns(void)
 {
     return uv_hrtime();
-}
-
-char **uvproc__pool_strv_dup(const char *first, const char *const *rest)
-{
-    size_t n = 0;
-    while (rest != NULL && rest[n] != NULL)
-        n++;
-    char **v = calloc(n + 2, sizeof *v);
-    size_t k = 0;
-    if (v == NULL)
-        return NULL;
-    if (first != NULL && (v[k++] = strdup(first)) == NULL)
-        goto fail;
-    for (size_t i = 0; i < n; i++)
-        if ((v[k++] = strdup(rest[i])) == NULL)
-            goto fail;
-    return v;
-fail:
-    uvproc__pool_strv_free(v);
-    return NULL;
-}
-
-void uvproc__pool_strv_free(char **v)
-{
-    if (v == NULL)
-        return;
-    for (size_t i = 0; v[i] != NULL; i++)
-        free(v[i]);
-    free(v);
 }
 
 /* ---- lists ---- */
@@ -109,7 +81,7 @@ void uvproc__pool_job_free_now(uvproc__pool_job_t *j)
 {
     job_clear_result(j);
     free(j->file);
-    uvproc__pool_strv_free(j->argv);
+    uvproc__common_strv_free(j->argv);
     free(j->input);
     free(j->method);
     json_decref(j->params);
@@ -567,9 +539,9 @@ void uvproc__pool_release(uvproc_pool_t *pool)
     uvproc__pool_joblog_close(pool);
     free(pool->joblog_path);
     free(pool->worker_file);
-    uvproc__pool_strv_free(pool->worker_args);
+    uvproc__common_strv_free(pool->worker_args);
     free(pool->worker_exec_path);
-    uvproc__pool_strv_free(pool->worker_exec_args);
+    uvproc__common_strv_free(pool->worker_exec_args);
     free(pool);
 }
 

@@ -142,8 +142,6 @@ void uvproc__pool_job_event(uvproc__pool_job_t *j, uvproc__pool_job_event_t ev, 
 void uvproc__pool_dispatch(uvproc_pool_t *pool);
 void uvproc__pool_kick(uvproc_pool_t *pool);
 uint64_t uvproc__pool_now_ns(void);
-char **uvproc__pool_strv_dup(const char *first, const char *const *rest);
-void uvproc__pool_strv_free(char **v);
 
 /* pool_command.c: start a command job; its end arrives as job events. */
 int uvproc__pool_command_start(uvproc__pool_job_t *j);

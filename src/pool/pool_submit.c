@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/common.h"
 #include "pool.h"
 
 static int pool_copy_options(uvproc_pool_t *pool, const uvproc_pool_options_t *o)
@@ -25,9 +26,9 @@ static int pool_copy_options(uvproc_pool_t *pool, const uvproc_pool_options_t *o
     if (o->kind == UVPROC_POOL_WORKERS) {
         const char *ep = o->worker_fork.exec_path;
         pool->worker_file = strdup(o->worker_file);
-        pool->worker_args = uvproc__pool_strv_dup(NULL, o->worker_args);
+        pool->worker_args = uvproc__common_strv_dup(NULL, o->worker_args, 0);
         pool->worker_exec_path = ep != NULL ? strdup(ep) : NULL;
-        pool->worker_exec_args = uvproc__pool_strv_dup(NULL, o->worker_fork.exec_args);
+        pool->worker_exec_args = uvproc__common_strv_dup(NULL, o->worker_fork.exec_args, 0);
         if (pool->worker_file == NULL || pool->worker_args == NULL ||
             pool->worker_exec_args == NULL || (ep != NULL && pool->worker_exec_path == NULL))
             return UV_ENOMEM;
@@ -154,7 +155,7 @@ int uvproc_pool_submit(uvproc_pool_t *pool, const char *file, const char *const 
     if (j == NULL)
         return UV_ENOMEM;
     j->file = strdup(file);
-    j->argv = uvproc__pool_strv_dup(NULL, args);
+    j->argv = uvproc__common_strv_dup(NULL, args, 0);
     if (j->file == NULL || j->argv == NULL) {
         uvproc__pool_job_free_now(j);
         return UV_ENOMEM;
@@ -174,7 +175,7 @@ int uvproc_pool_submit_shell(uvproc_pool_t *pool, const char *command,
     j = job_new(pool, options);
     if (j == NULL)
         return UV_ENOMEM;
-    j->argv = uvproc__pool_strv_dup(command, NULL);
+    j->argv = uvproc__common_strv_dup(command, NULL, 0);
     if (j->argv == NULL) {
         uvproc__pool_job_free_now(j);
         return UV_ENOMEM;
