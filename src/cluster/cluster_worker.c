@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/common.h"
+#include "common/list.h"
 #include "cluster_proto.h"
 
 struct uvproc_cluster_server_s {
@@ -17,7 +18,7 @@ struct uvproc_cluster_server_s {
     int port;
     uv_stream_t *listener; /* shared policy: the socket the primary bound, listening here */
     int querying, listening, closed;
-    uvproc_cluster_server_t *next;
+    uvproc__common_list_t node; /* on the worker's servers */
 };
 
 typedef struct uvproc__cl_index_s {
@@ -31,7 +32,7 @@ struct uvproc_cluster_child_s {
     uvproc_cluster_child_options_t o;
     uvproc__cluster_peer_t peer;
     unsigned id;
-    uvproc_cluster_server_t *servers;
+    uvproc__common_list_t servers; /* newest first */
     uvproc__cl_index_t *indexes;
     int asked; /* the disconnect was asked for (by the primary or by us) */
 };
@@ -50,12 +51,7 @@ static void uvproc__cw_report(uvproc_cluster_child_t *w, int err)
 
 static void uvproc__cw_server_free(uvproc_cluster_server_t *s)
 {
-    uvproc_cluster_child_t *w = s->w;
-    for (uvproc_cluster_server_t **pp = &w->servers; *pp != NULL; pp = &(*pp)->next)
-        if (*pp == s) {
-            *pp = s->next;
-            break;
-        }
+    uvproc__common_list_remove(&s->node);
     json_decref(s->query);
     free(s->key);
     free(s->host);
@@ -217,6 +213,7 @@ int uvproc_cluster_listen(uvproc_cluster_child_t *w, uvproc_cluster_server_t **o
         return UV_ENOMEM;
     }
     s->w = w;
+    uvproc__common_list_init(&s->node);
     s->o = *o;
     s->host = o->host != NULL ? strdup(o->host) : NULL;
     s->path = o->path != NULL ? strdup(o->path) : NULL;
@@ -248,8 +245,7 @@ int uvproc_cluster_listen(uvproc_cluster_child_t *w, uvproc_cluster_server_t **o
         free(s);
         return UV_ENOMEM;
     }
-    s->next = w->servers;
-    w->servers = s;
+    uvproc__common_list_unshift(&w->servers, &s->node);
     err = uvproc__cluster_send(&w->peer, json_deep_copy(s->query), NULL, uvproc__cw_query_reply, s,
                                NULL, NULL);
     if (err != 0) {
@@ -270,10 +266,16 @@ static void uvproc__cw_newconn(uvproc_cluster_child_t *w, json_t *msg, uvproc_ha
     const char *key = json_string_value(json_object_get(msg, "key"));
     json_t *seq = json_object_get(msg, "seq");
     uvproc_cluster_server_t *s = NULL;
+    uvproc__common_list_t *n;
 
-    for (s = w->servers; key != NULL && s != NULL; s = s->next)
-        if (s->listening && !s->closed && s->listener == NULL && strcmp(s->key, key) == 0)
+    uvproc__common_list_foreach(n, &w->servers) {
+        uvproc_cluster_server_t *t = uvproc__common_list_entry(n, uvproc_cluster_server_t, node);
+        if (key != NULL && t->listening && !t->closed && t->listener == NULL &&
+            strcmp(t->key, key) == 0) {
+            s = t;
             break;
+        }
+    }
     if (key == NULL || handle == NULL)
         s = NULL;
     uvproc__cluster_send(
@@ -293,11 +295,9 @@ static void uvproc__cw_newconn(uvproc_cluster_child_t *w, json_t *msg, uvproc_ha
 
 static void uvproc__cw_close_servers(uvproc_cluster_child_t *w, int quiet)
 {
-    uvproc_cluster_server_t *s = w->servers, *next;
-    for (; s != NULL; s = next) {
-        next = s->next;
-        uvproc__cw_server_close(s, quiet);
-    }
+    uvproc__common_list_t *n, *next;
+    uvproc__common_list_foreach_safe(n, next, &w->servers)
+        uvproc__cw_server_close(uvproc__common_list_entry(n, uvproc_cluster_server_t, node), quiet);
 }
 
 /* Node's _disconnect(primaryInitiated = true): close every server, then the channel. */
@@ -384,6 +384,7 @@ int uvproc_cluster_child_start(uv_loop_t *loop, uvproc_cluster_child_t **out,
     if (w == NULL)
         return UV_ENOMEM;
     w->loop = loop;
+    uvproc__common_list_init(&w->servers);
     if (options != NULL)
         w->o = *options;
     w->id = (unsigned)strtoul(id, NULL, 10); /* Node: +NODE_UNIQUE_ID | 0 */

@@ -55,6 +55,8 @@ int uvproc_pool_new(uv_loop_t *loop, uvproc_pool_t **out, const uvproc_pool_opti
     if (pool == NULL)
         return UV_ENOMEM;
     pool->loop = loop;
+    uvproc__common_list_init(&pool->submitted);
+    uvproc__common_list_init(&pool->done);
     err = pool_copy_options(pool, options);
     if (err == 0)
         err = uvproc__pool_hosts_init(pool, options); /* scale-out: slots on hosts */
@@ -78,6 +80,8 @@ static uvproc__pool_job_t *job_new(uvproc_pool_t *pool, const uvproc_pool_job_op
     if (j == NULL)
         return NULL;
     j->pool = pool;
+    uvproc__common_list_init(&j->snode);
+    uvproc__common_list_init(&j->dnode);
     j->res.exit_code = -1;
     if (jo != NULL) {
         j->data = jo->data;
@@ -112,12 +116,7 @@ static int submit_check(uvproc_pool_t *pool, uvproc_pool_kind_t kind)
 static int submit_job(uvproc_pool_t *pool, uvproc__pool_job_t *j, uint64_t *id)
 {
     j->id = ++pool->next_id;
-    j->sprev = pool->stail;
-    if (pool->stail != NULL)
-        pool->stail->snext = j;
-    else
-        pool->shead = j;
-    pool->stail = j;
+    uvproc__common_list_push(&pool->submitted, &j->snode);
     pool->c.submitted++;
     if (id != NULL)
         *id = j->id;
@@ -210,9 +209,13 @@ int uvproc_pool_cancel(uvproc_pool_t *pool, uint64_t id)
     uvproc__pool_job_t *j;
     if (pool == NULL)
         return UV_EINVAL;
-    for (j = pool->shead; j != NULL && j->id != id; j = j->snext)
-        ;
-    if (j == NULL)
+    uvproc__common_list_t *n;
+    uvproc__common_list_foreach(n, &pool->submitted) {
+        j = uvproc__common_list_entry(n, uvproc__pool_job_t, snode);
+        if (j->id == id)
+            break;
+    }
+    if (n == &pool->submitted)
         return id != 0 && id <= pool->next_id ? UV_EALREADY : UV_ENOENT;
     if (j->state == UVPROC__JOB_DONE || j->state == UVPROC__JOB_STOPPING)
         return UV_EALREADY;
@@ -242,13 +245,7 @@ int uvproc_pool_terminate(uvproc_pool_t *pool)
         return UV_EALREADY;
     pool->terminating = 1;
     pool->in_api++;
-    while (pool->qhead != NULL)
-        uvproc__pool_job_event(pool->qhead, UVPROC__EV_CANCEL, UV_ECANCELED);
-    for (uvproc__pool_job_t *j = pool->shead, *next; j != NULL; j = next) {
-        next = j->snext;
-        if (j->state == UVPROC__JOB_RUNNING || j->state == UVPROC__JOB_WAITING)
-            uvproc__pool_job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
-    }
+    uvproc__pool_cancel_unfinished(pool, 1);
     if (pool->o.kind == UVPROC_POOL_WORKERS)
         uvproc__pool_worker_retire_all(pool, 1);
     pool->in_api--;
