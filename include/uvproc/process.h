@@ -89,6 +89,42 @@ typedef struct {
 /* Default shell for the `shell` option. */
 #define UVPROC_SHELL "/bin/sh"
 
+/* A child's events. Any may be NULL. Order (as Node's): spawn, then data/end per readable fd,
+ * exit exactly once, close last, once exit has happened and every parent-side pipe (and the
+ * IPC channel) has closed. A child that cannot be started gets error, then close, no exit.
+ * The members are listed once, here, for this struct and for the spawn options' anonymous
+ * member of the same layout. */
+#define UVPROC_PROCESS_EVENT_MEMBERS                                                          \
+    void (*on_spawn)(uvproc_process_t *p);                                                    \
+    void (*on_error)(uvproc_process_t *p, const uvproc_error_t *err);                         \
+    /* Output from the child on `fd` (1, 2 or an extra pipe slot). */                         \
+    void (*on_data)(uvproc_process_t *p, int fd, const char *buf, size_t len);                \
+    /* `fd` has ended: status 0 at EOF, else a read error (UV_ECONNRESET, ...). */            \
+    void (*on_end)(uvproc_process_t *p, int fd, int status);                                  \
+    /* A writable fd's queue emptied after a write returned 0 (backpressure). */              \
+    void (*on_drain)(uvproc_process_t *p, int fd);                                            \
+    /* `signal` 0: exited with `code`; otherwise killed by `signal` and `code` is -1. */      \
+    void (*on_exit)(uvproc_process_t *p, int64_t code, int signal);                           \
+    /* Last event. A failed spawn closes with code = the (negative) error and signal 0. */    \
+    void (*on_close)(uvproc_process_t *p, int64_t code, int signal);
+
+typedef struct uvproc_process_events_s {
+    UVPROC_PROCESS_EVENT_MEMBERS
+} uvproc_process_events_t;
+
+/* Anonymous structs are C11; C++ has them only as an extension (GCC, Clang, MSVC), which
+ * -pedantic would report in every C++ user's build: said to be intended here. */
+#if defined(__cplusplus) && defined(__GNUC__)
+#define UVPROC__ANONYMOUS_STRUCT __extension__
+#else
+#define UVPROC__ANONYMOUS_STRUCT
+#endif
+#if defined(__cplusplus) && defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wnested-anon-types"
+#pragma clang diagnostic ignored "-Wgnu-anonymous-struct"
+#endif
+
 typedef struct uvproc_spawn_options_s {
     const char *cwd;            /* NULL: the parent's */
     const char *const *env;     /* NULL-terminated "KEY=VALUE" list; NULL: the parent's env */
@@ -110,26 +146,22 @@ typedef struct uvproc_spawn_options_s {
 
     void *data; /* user pointer: uvproc_process_data() */
 
-    /* Events. Any may be NULL. Order (as Node's): spawn, then data/end per readable fd, exit
-     * exactly once, close last, once exit has happened and every parent-side pipe (and the IPC
-     * channel) has closed. A child that cannot be started gets error, then close, no exit. */
-    void (*on_spawn)(uvproc_process_t *p);
-    void (*on_error)(uvproc_process_t *p, const uvproc_error_t *err);
-    /* Output from the child on `fd` (1, 2 or an extra pipe slot). */
-    void (*on_data)(uvproc_process_t *p, int fd, const char *buf, size_t len);
-    /* `fd` has ended: status 0 at EOF, else a read error (UV_ECONNRESET, ...). */
-    void (*on_end)(uvproc_process_t *p, int fd, int status);
-    /* A writable fd's queue emptied after a write returned 0 (backpressure). */
-    void (*on_drain)(uvproc_process_t *p, int fd);
-    /* `signal` 0: exited with `code`; otherwise killed by `signal` and `code` is -1. */
-    void (*on_exit)(uvproc_process_t *p, int64_t code, int signal);
-    /* Last event. A failed spawn closes with code = the (negative) error and signal 0. */
-    void (*on_close)(uvproc_process_t *p, int64_t code, int signal);
+    /* Events (uvproc_process_events_t above), by name (`options.on_exit = ...`) or as one
+     * struct (`options.events = my_events`): both name the same members. */
+    union {
+        uvproc_process_events_t events;
+        UVPROC__ANONYMOUS_STRUCT struct {
+            UVPROC_PROCESS_EVENT_MEMBERS
+        };
+    };
 
     /* Scale-out: non-NULL runs the child on another host through a launcher (ssh, srun, ...);
      * see "Remote children" above. Borrowed for the call. */
     const uvproc_remote_t *remote;
 } uvproc_spawn_options_t;
+#if defined(__cplusplus) && defined(__clang__)
+#pragma clang diagnostic pop
+#endif
 
 /* Starts `file` with `args` (NULL-terminated, NOT including argv[0]; NULL means none).
  * `file`, `args` and every string of `options` are used before this returns: none of them
