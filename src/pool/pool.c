@@ -385,6 +385,7 @@ static const uvproc__job_action_t job_table[UVPROC__JOB_NSTATES][UVPROC__EV_NEVE
             [UVPROC__EV_CANCEL] = act_unwait,
             [UVPROC__EV_REQUEUE] = act_impossible,
             [UVPROC__EV_NOWORKER] = act_impossible,
+            [UVPROC__EV_HOSTLOST] = act_impossible, /* waiting, it runs on no host */
         },
     [UVPROC__JOB_DONE] =
         {
