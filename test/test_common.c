@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "common/common.h"
+#include "common/fifo.h"
 #include "common/list.h"
 #include "uvproc.h"
 
@@ -125,6 +126,36 @@ TEST(close_free_and_handle_close)
     CHECK_LOOP_CLOSE(&loop);
 }
 
+/* The cluster's deferred events: run in the order raised, duplicates and arguments kept, and
+ * an overflow refused rather than merged. */
+TEST(fifo_keeps_order_duplicates_and_args)
+{
+    uvproc__common_fifo_t f = {0};
+    uvproc__common_fifo_item_t it;
+    int args[3];
+
+    CHECK_OK(uvproc__common_fifo_push(&f, 4, &args[0]));
+    CHECK_OK(uvproc__common_fifo_push(&f, 1, NULL));
+    CHECK_OK(uvproc__common_fifo_push(&f, 4, &args[2])); /* a bitmask would have merged it */
+    CHECK(uvproc__common_fifo_shift(&f, &it) && it.ev == 4 && it.arg == &args[0]);
+    CHECK(uvproc__common_fifo_shift(&f, &it) && it.ev == 1 && it.arg == NULL);
+    CHECK(uvproc__common_fifo_shift(&f, &it) && it.ev == 4 && it.arg == &args[2]);
+    CHECK(!uvproc__common_fifo_shift(&f, &it));
+
+    /* Around the ring's end, then full. */
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < UVPROC__COMMON_FIFO_CAP; i++)
+            CHECK_OK(uvproc__common_fifo_push(&f, i, NULL));
+        CHECK_EQ(uvproc__common_fifo_push(&f, 99, NULL), UV_ENOBUFS);
+        for (int i = 0; i < UVPROC__COMMON_FIFO_CAP - 1; i++)
+            CHECK(uvproc__common_fifo_shift(&f, &it) && it.ev == i);
+        CHECK_OK(uvproc__common_fifo_push(&f, 100, NULL));
+        CHECK(uvproc__common_fifo_shift(&f, &it) && it.ev == UVPROC__COMMON_FIFO_CAP - 1);
+        CHECK(uvproc__common_fifo_shift(&f, &it) && it.ev == 100);
+        CHECK(!uvproc__common_fifo_shift(&f, &it));
+    }
+}
+
 typedef struct {
     int spawned, err;
 } pdeath_t;
@@ -171,6 +202,7 @@ int main(int argc, char **argv)
     RUN(strv_copies_with_room);
     RUN(grow_doubles_and_keeps_contents);
     RUN(close_free_and_handle_close);
+    RUN(fifo_keeps_order_duplicates_and_args);
     RUN(supports_matches_what_spawn_does);
     return check_done();
 }
