@@ -77,6 +77,13 @@ TEST(strv_copies_with_room)
     CHECK_EQ(uvproc__common_strv_len((const char *const *)v), 5);
     uvproc__common_strv_free(v);
 
+    char *line = uvproc__common_strv_join("ls", rest);
+    CHECK_STR(line, "ls b c");
+    free(line);
+    line = uvproc__common_strv_join("true", NULL);
+    CHECK_STR(line, "true");
+    free(line);
+
     v = uvproc__common_strv_dup(NULL, NULL, 0);
     CHECK(v != NULL && v[0] == NULL);
     uvproc__common_strv_free(v);

@@ -427,13 +427,10 @@ static int uvproc__cl_spawn(uvproc_cluster_worker_t *w)
     fo.spawn.env_mode = c->env_mode;
     fo.spawn.kill_on_parent_death = c->pdeath;
     fo.spawn.data = w;
-    fo.spawn.on_spawn = NULL;
-    fo.spawn.on_data = NULL;
-    fo.spawn.on_end = NULL;
-    fo.spawn.on_drain = NULL;
-    fo.spawn.on_exit = NULL;
-    fo.spawn.on_error = uvproc__cl_on_spawn_error;
-    fo.spawn.on_close = uvproc__cl_on_close;
+    fo.spawn.events = (uvproc_process_events_t){
+        .on_error = uvproc__cl_on_spawn_error,
+        .on_close = uvproc__cl_on_close,
+    };
     fo.channel.data = w;
     fo.channel.on_message = uvproc__cl_on_message;
     fo.channel.on_internal = uvproc__cl_on_internal;

@@ -35,6 +35,9 @@ size_t uvproc__common_strv_len(const char *const *v);
  * NULL-terminated. NULL when out of memory (nothing is leaked). */
 char **uvproc__common_strv_dup(const char *first, const char *const *rest, size_t extra);
 void uvproc__common_strv_free(char **v);
+/* `first` and the words of `rest` (may be NULL) joined with single spaces, as Node joins a
+ * command line (exec's `cmd`, spawn's shell mode); NULL when out of memory. */
+char *uvproc__common_strv_join(const char *first, const char *const *rest);
 
 /* An array of `elem`-sized entries holding `n` with room for `*cap`: returns it unchanged
  * while n < *cap, else realloc()ed to twice the capacity (`first` entries the first time) and

@@ -31,6 +31,28 @@ fail:
     return NULL;
 }
 
+char *uvproc__common_strv_join(const char *first, const char *const *rest)
+{
+    size_t len = strlen(first) + 1, at;
+    char *line;
+
+    for (size_t i = 0; rest != NULL && rest[i] != NULL; i++)
+        len += strlen(rest[i]) + 1;
+    line = malloc(len);
+    if (line == NULL)
+        return NULL;
+    at = strlen(first);
+    memcpy(line, first, at);
+    for (size_t i = 0; rest != NULL && rest[i] != NULL; i++) {
+        size_t n = strlen(rest[i]);
+        line[at++] = ' ';
+        memcpy(line + at, rest[i], n);
+        at += n;
+    }
+    line[at] = '\0';
+    return line;
+}
+
 void uvproc__common_strv_free(char **v)
 {
     for (size_t i = 0; v != NULL && v[i] != NULL; i++)

@@ -171,7 +171,7 @@ void uvproc__pool_worker_job_left(
 int uvproc__pool_launch_worker(uvproc_pool_t *pool, uvproc__pool_slot_t *s,
                           const uvproc_fork_options_t *events);
 int uvproc__pool_launch_command(uvproc__pool_job_t *j, uvproc_exec_cb cb,
-                           const uvproc_spawn_options_t *events);
+                                const uvproc_process_events_t *events);
 
 /* pool_hosts.c: scale-out. Hosts with slots, each UP, DOWN (backoff) or PROBING, as a
  * state x event table; the launcher each slot or command job gets. All are no-ops (NULL

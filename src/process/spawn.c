@@ -101,25 +101,6 @@ static int uvproc__build_env(const uvproc_spawn_options_t *o, const char *const 
     return 0;
 }
 
-/* Node's shell mode: the command line is `file` and `args` joined with spaces. */
-static char *uvproc__join_command(const char *file, const char *const *args)
-{
-    size_t len = strlen(file) + 1;
-    char *cmd, *at;
-    for (size_t i = 0; args != NULL && args[i] != NULL; i++)
-        len += strlen(args[i]) + 1;
-    cmd = malloc(len);
-    if (cmd == NULL)
-        return NULL;
-    at = cmd;
-    at += strlen(strcpy(at, file));
-    for (size_t i = 0; args != NULL && args[i] != NULL; i++) {
-        *at++ = ' ';
-        at += strlen(strcpy(at, args[i]));
-    }
-    return cmd;
-}
-
 typedef struct {
     const char *file;
     char **argv;
@@ -137,7 +118,7 @@ static int uvproc__build_argv(const char *file, const char *const *args,
 
     memset(a, 0, sizeof *a);
     if (o->shell != NULL) {
-        a->command = uvproc__join_command(file, args);
+        a->command = uvproc__common_strv_join(file, args); /* Node's shell mode */
         a->argv = malloc(4 * sizeof *a->argv);
         if (a->command == NULL || a->argv == NULL)
             return UV_ENOMEM;
