@@ -24,7 +24,7 @@ struct uvproc_cluster_server_s {
 typedef struct uvproc__cl_index_s {
     char *triple; /* address:port:addressType, Node's indexesKey without the fd */
     int64_t next;
-    struct uvproc__cl_index_s *next_entry;
+    uvproc__common_list_t node; /* on the worker's indexes */
 } uvproc__cl_index_t;
 
 struct uvproc_cluster_child_s {
@@ -33,7 +33,7 @@ struct uvproc_cluster_child_s {
     uvproc__cluster_peer_t peer;
     unsigned id;
     uvproc__common_list_t servers; /* newest first */
-    uvproc__cl_index_t *indexes;
+    uvproc__common_list_t indexes;
     int asked; /* the disconnect was asked for (by the primary or by us) */
 };
 
@@ -167,17 +167,19 @@ static void uvproc__cw_query_reply(void *arg, json_t *reply, uvproc_handle_t *ha
 static int64_t uvproc__cw_next_index(uvproc_cluster_child_t *w, const char *triple)
 {
     uvproc__cl_index_t *e;
-    for (e = w->indexes; e != NULL; e = e->next_entry)
+    uvproc__common_list_t *n;
+    uvproc__common_list_foreach(n, &w->indexes) {
+        e = uvproc__common_list_entry(n, uvproc__cl_index_t, node);
         if (strcmp(e->triple, triple) == 0)
             return e->next++;
+    }
     e = calloc(1, sizeof *e);
     if (e == NULL || (e->triple = strdup(triple)) == NULL) {
         free(e);
         return -1;
     }
     e->next = 1;
-    e->next_entry = w->indexes;
-    w->indexes = e;
+    uvproc__common_list_unshift(&w->indexes, &e->node);
     return 0;
 }
 
@@ -352,14 +354,14 @@ static void uvproc__cw_on_error(uvproc_channel_t *ch, int err, const char *line,
 static void uvproc__cw_on_disconnect(uvproc_channel_t *ch)
 {
     uvproc_cluster_child_t *w = uvproc_channel_data(ch);
+    uvproc__common_list_t *n;
     w->peer.ch = NULL;
     uvproc__cluster_cancel_all(&w->peer);
     uvproc__cw_close_servers(w, 1);
     if (w->o.on_disconnect != NULL)
         w->o.on_disconnect(w, w->asked);
-    while (w->indexes != NULL) {
-        uvproc__cl_index_t *e = w->indexes;
-        w->indexes = e->next_entry;
+    while ((n = uvproc__common_list_shift(&w->indexes)) != NULL) {
+        uvproc__cl_index_t *e = uvproc__common_list_entry(n, uvproc__cl_index_t, node);
         free(e->triple);
         free(e);
     }
@@ -385,6 +387,7 @@ int uvproc_cluster_child_start(uv_loop_t *loop, uvproc_cluster_child_t **out,
         return UV_ENOMEM;
     w->loop = loop;
     uvproc__common_list_init(&w->servers);
+    uvproc__common_list_init(&w->indexes);
     if (options != NULL)
         w->o = *options;
     w->id = (unsigned)strtoul(id, NULL, 10); /* Node: +NODE_UNIQUE_ID | 0 */
