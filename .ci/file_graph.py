@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""File graph of src/ from its #include lines: files, edges, levels, upward edges, cycles.
-usage: graph.py SRC_DIR
-A node is a file of src/ (.c or .h). An edge a -> b: a includes b (quoted includes that resolve
-to a file of src/: same folder first, then relative to src/). Levels: the graph's strongly
-connected components are condensed; a component's level is 0 when it includes nothing, else 1 +
-the highest level it includes. An edge is upward when it goes from a file of a lower level to a
-file of a higher or equal level in another component (i.e. it is inside a cycle) -- counted as
-the number of edges inside cycles, since in a DAG no edge goes up. Folder-level upward edges:
-edges from folder F to folder G where G is not at or below F in the layering rule."""
+"""The file graph of the library, for reviewing its layering.
+
+    file_graph.py SRC_DIR                   a -> b when file a #includes file b
+    file_graph.py --nm LIBUVPROC_A [folders] a -> b when a's object uses a symbol b's defines
+                                            ("folders": objects are named <folder>_<file>.c.o)
+
+Prints: files; edges and cross-folder edges; levels (of the condensed graph, cycles as one
+node, and of a layered drawing once the DFS back edges are set aside); upward edges (those DFS
+back edges: the ones that point up however the files are layered); cycles; and edges that break
+the folder rule (common <- launcher <- process <- ipc <- {pool, cluster}; common <- threads):
+a private header, or an internal uvproc__ symbol, of a folder the file may not reach."""
 import os, re, sys
 from collections import defaultdict
 
