@@ -62,6 +62,38 @@ TEST(list_push_unshift_remove_shift)
     CHECK(uvproc__common_list_empty(&head));
 }
 
+/* Splicing one list into another at the front, at the tail and in the middle. */
+TEST(list_splice)
+{
+    uvproc__common_list_t a, b;
+    item_t it[6];
+    int got[6], n;
+
+    uvproc__common_list_init(&a);
+    uvproc__common_list_init(&b);
+    for (int i = 0; i < 6; i++)
+        it[i].v = i;
+    uvproc__common_list_push(&a, &it[2].node);
+    uvproc__common_list_push(&a, &it[3].node);
+    uvproc__common_list_push(&b, &it[0].node);
+    uvproc__common_list_push(&b, &it[1].node);
+    uvproc__common_list_splice(&a, &b); /* in front */
+    CHECK(uvproc__common_list_empty(&b));
+    uvproc__common_list_splice(&a, &b); /* an empty list: nothing */
+    uvproc__common_list_push(&b, &it[5].node);
+    uvproc__common_list_splice(a.prev, &b); /* at the tail */
+    uvproc__common_list_push(&b, &it[4].node);
+    uvproc__common_list_splice(&it[3].node, &b); /* after 3 */
+    list_values(&a, got, &n);
+    CHECK_EQ(n, 6);
+    for (int i = 0; i < 6; i++)
+        CHECK_EQ(got[i], i);
+    /* Backwards too: the prev links are right. */
+    n = 5;
+    for (uvproc__common_list_t *q = a.prev; q != &a; q = q->prev)
+        CHECK_EQ(uvproc__common_list_entry(q, item_t, node)->v, n--);
+}
+
 TEST(strv_copies_with_room)
 {
     const char *rest[] = {"b", "c", NULL};
@@ -206,6 +238,7 @@ TEST(supports_matches_what_spawn_does)
 int main(int argc, char **argv)
 {
     RUN(list_push_unshift_remove_shift);
+    RUN(list_splice);
     RUN(strv_copies_with_room);
     RUN(grow_doubles_and_keeps_contents);
     RUN(close_free_and_handle_close);

@@ -81,6 +81,21 @@ static inline void uvproc__common_list_remove(uvproc__common_list_t *node)
     uvproc__common_list_init(node);
 }
 
+/* Moves every node of list `from` in after node `at` (at == head: in front; at == head->prev:
+ * at the tail), in their order; `from` is left empty. A queue drained whole per wake-up (the
+ * threads' mailboxes) takes its items with this in O(1). */
+static inline void uvproc__common_list_splice(uvproc__common_list_t *at,
+                                              uvproc__common_list_t *from)
+{
+    if (from->next == from)
+        return;
+    from->prev->next = at->next;
+    at->next->prev = from->prev;
+    at->next = from->next;
+    from->next->prev = at;
+    uvproc__common_list_init(from);
+}
+
 /* Unlinks and returns the first node, or NULL for an empty list. */
 static inline uvproc__common_list_t *uvproc__common_list_shift(uvproc__common_list_t *head)
 {
