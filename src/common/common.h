@@ -1,8 +1,9 @@
 /* common: what every layer of the library may use. error.c (uvproc_strerror and
  * uvproc_err_name over the code list in uvproc.h), sigpipe.c (SIGPIPE policy), memdup.c
  * (NUL-terminated copies), readbuf.c (the read buffer every stream shares), list.h (the
- * intrusive list), close.c (free-on-close, and uvproc_handle_close for users), strv.c (string
- * vectors), grow.c (array doubling).
+ * intrusive list), fifo.h (events a state machine raises on itself, in order), close.c
+ * (free-on-close, and uvproc_handle_close for users), strv.c (string vectors), grow.c (array
+ * doubling).
  * Calls go one way: every other folder may include this header; this folder includes no other. */
 #ifndef UVPROC__COMMON_H
 #define UVPROC__COMMON_H
