@@ -57,7 +57,7 @@ static void keep_handle(peer_t *p, uvproc_handle_t *h)
 static void release_handle(peer_t *p, uvproc_handle_t *h)
 {
     if (h != NULL && p->handles[p->nhandles - 1] != NULL) {
-        uv_close((uv_handle_t *)h->stream, (uv_close_cb)free);
+        uvproc_handle_close(h->stream);
         p->handles[p->nhandles - 1] = NULL;
     }
 }
@@ -910,7 +910,7 @@ static void use_handle(peer_t *p, json_t *msg, uvproc_handle_t *h)
         return;
     }
     CHECK_OK(uv_write(&hello_req, h->stream, &b, 1, NULL));
-    uv_close((uv_handle_t *)h->stream, close_free);
+    uvproc_handle_close(h->stream);
 }
 
 /* Reads `fd` to EOF while the loop serves it. */
@@ -1207,7 +1207,7 @@ static void count_handle(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *h)
     json_array_append(p->msgs, msg);
     if (h != NULL) {
         handles_seen++;
-        uv_close((uv_handle_t *)h->stream, (uv_close_cb)free);
+        uvproc_handle_close(h->stream);
     }
 }
 

@@ -26,7 +26,7 @@ static void on_message(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *h)
     json_t *s = json_object_get(msg, "s");
     (void)ch;
     if (h != NULL)
-        uv_close((uv_handle_t *)h->stream, (uv_close_cb)free);
+        uvproc_handle_close(h->stream);
     if (json_is_integer(s) && json_object_size(msg) == 1) {
         v.out_of_order |= json_integer_value(s) != v.next_sentinel;
         v.next_sentinel++;
@@ -40,7 +40,7 @@ static void on_internal(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *h)
     (void)ch;
     (void)msg;
     if (h != NULL)
-        uv_close((uv_handle_t *)h->stream, (uv_close_cb)free);
+        uvproc_handle_close(h->stream);
     v.internal_msgs++;
 }
 

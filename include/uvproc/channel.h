@@ -16,11 +16,17 @@ typedef struct uvproc_channel_s uvproc_channel_t;
 
 /* A handle that came with a message. The stream is a uv_tcp_t (Node types "net.Server",
  * "net.Socket", "net.Native") or a uv_pipe_t, initialised on the channel's loop; ownership
- * passes to the user, who must uv_close() it and free() it (it was malloc()ed). */
+ * passes to the user, who ends it with uvproc_handle_close(handle->stream) (the struct itself
+ * is borrowed for the callback). */
 typedef struct {
     uv_stream_t *stream;
     const char *type; /* Node's envelope type: "net.Server", "net.Socket", "net.Native", ... */
 } uvproc_handle_t;
+
+/* Closes a stream the library handed over (a uvproc_handle_t's stream, a cluster connection)
+ * and frees it once libuv is done with it: uv_close() with a callback that free()s it. Call it
+ * once, instead of uv_close(), on a stream that is not closing yet; NULL does nothing. */
+UVPROC_EXTERN void uvproc_handle_close(uv_stream_t *stream);
 
 typedef struct uvproc_channel_options_s {
     size_t max_message_size; /* bytes per line; 0: 64 MiB */

@@ -279,8 +279,8 @@ typedef struct uvproc_cluster_listen_options_s {
      * failure the server is freed when this returns. */
     void (*on_listening)(uvproc_cluster_server_t *s, int status);
     /* A connection, in either policy: `client` (a uv_tcp_t, or a uv_pipe_t for a Unix
-     * socket) is connected, initialised on the loop and the user's: uv_close() it, then
-     * free() it (it was malloc()ed). */
+     * socket) is connected, initialised on the loop and the user's: end it with
+     * uvproc_handle_close(client). */
     void (*on_connection)(uvproc_cluster_server_t *s, uv_stream_t *client);
 } uvproc_cluster_listen_options_t;
 

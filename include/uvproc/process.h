@@ -89,6 +89,42 @@ typedef struct {
 /* Default shell for the `shell` option. */
 #define UVPROC_SHELL "/bin/sh"
 
+/* A child's events. Any may be NULL. Order (as Node's): spawn, then data/end per readable fd,
+ * exit exactly once, close last, once exit has happened and every parent-side pipe (and the
+ * IPC channel) has closed. A child that cannot be started gets error, then close, no exit.
+ * The members are listed once, here, for this struct and for the spawn options' anonymous
+ * member of the same layout. */
+#define UVPROC_PROCESS_EVENT_MEMBERS                                                          \
+    void (*on_spawn)(uvproc_process_t *p);                                                    \
+    void (*on_error)(uvproc_process_t *p, const uvproc_error_t *err);                         \
+    /* Output from the child on `fd` (1, 2 or an extra pipe slot). */                         \
+    void (*on_data)(uvproc_process_t *p, int fd, const char *buf, size_t len);                \
+    /* `fd` has ended: status 0 at EOF, else a read error (UV_ECONNRESET, ...). */            \
+    void (*on_end)(uvproc_process_t *p, int fd, int status);                                  \
+    /* A writable fd's queue emptied after a write returned 0 (backpressure). */              \
+    void (*on_drain)(uvproc_process_t *p, int fd);                                            \
+    /* `signal` 0: exited with `code`; otherwise killed by `signal` and `code` is -1. */      \
+    void (*on_exit)(uvproc_process_t *p, int64_t code, int signal);                           \
+    /* Last event. A failed spawn closes with code = the (negative) error and signal 0. */    \
+    void (*on_close)(uvproc_process_t *p, int64_t code, int signal);
+
+typedef struct uvproc_process_events_s {
+    UVPROC_PROCESS_EVENT_MEMBERS
+} uvproc_process_events_t;
+
+/* Anonymous structs are C11; C++ has them only as an extension (GCC, Clang, MSVC), which
+ * -pedantic would report in every C++ user's build: said to be intended here. */
+#if defined(__cplusplus) && defined(__GNUC__)
+#define UVPROC__ANONYMOUS_STRUCT __extension__
+#else
+#define UVPROC__ANONYMOUS_STRUCT
+#endif
+#if defined(__cplusplus) && defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wnested-anon-types"
+#pragma clang diagnostic ignored "-Wgnu-anonymous-struct"
+#endif
+
 typedef struct uvproc_spawn_options_s {
     const char *cwd;            /* NULL: the parent's */
     const char *const *env;     /* NULL-terminated "KEY=VALUE" list; NULL: the parent's env */
@@ -104,31 +140,28 @@ typedef struct uvproc_spawn_options_s {
     const char *shell; /* non-NULL: run `shell -c "file args..."` (UVPROC_SHELL) */
     /* Non-zero: the kernel sends the child SIGKILL when the thread that spawned it (the loop's
      * thread) exits, however it exits (Linux PR_SET_PDEATHSIG; a set-user-ID program the child
-     * execs loses it). UV_ENOSYS through on_error where the kernel has no pidfd. */
+     * execs loses it). UV_ENOSYS through on_error where the kernel has no pidfd:
+     * uvproc_supports(UVPROC_FEATURE_KILL_ON_PARENT_DEATH) tells beforehand. */
     int kill_on_parent_death;
 
     void *data; /* user pointer: uvproc_process_data() */
 
-    /* Events. Any may be NULL. Order (as Node's): spawn, then data/end per readable fd, exit
-     * exactly once, close last, once exit has happened and every parent-side pipe (and the IPC
-     * channel) has closed. A child that cannot be started gets error, then close, no exit. */
-    void (*on_spawn)(uvproc_process_t *p);
-    void (*on_error)(uvproc_process_t *p, const uvproc_error_t *err);
-    /* Output from the child on `fd` (1, 2 or an extra pipe slot). */
-    void (*on_data)(uvproc_process_t *p, int fd, const char *buf, size_t len);
-    /* `fd` has ended: status 0 at EOF, else a read error (UV_ECONNRESET, ...). */
-    void (*on_end)(uvproc_process_t *p, int fd, int status);
-    /* A writable fd's queue emptied after a write returned 0 (backpressure). */
-    void (*on_drain)(uvproc_process_t *p, int fd);
-    /* `signal` 0: exited with `code`; otherwise killed by `signal` and `code` is -1. */
-    void (*on_exit)(uvproc_process_t *p, int64_t code, int signal);
-    /* Last event. A failed spawn closes with code = the (negative) error and signal 0. */
-    void (*on_close)(uvproc_process_t *p, int64_t code, int signal);
+    /* Events (uvproc_process_events_t above), by name (`options.on_exit = ...`) or as one
+     * struct (`options.events = my_events`): both name the same members. */
+    union {
+        uvproc_process_events_t events;
+        UVPROC__ANONYMOUS_STRUCT struct {
+            UVPROC_PROCESS_EVENT_MEMBERS
+        };
+    };
 
     /* Scale-out: non-NULL runs the child on another host through a launcher (ssh, srun, ...);
      * see "Remote children" above. Borrowed for the call. */
     const uvproc_remote_t *remote;
 } uvproc_spawn_options_t;
+#if defined(__cplusplus) && defined(__clang__)
+#pragma clang diagnostic pop
+#endif
 
 /* Starts `file` with `args` (NULL-terminated, NOT including argv[0]; NULL means none).
  * `file`, `args` and every string of `options` are used before this returns: none of them
@@ -145,6 +178,16 @@ typedef struct uvproc_spawn_options_s {
  * UV_ENOENT / UV_EACCES / UV_ENOTDIR with syscall "chdir" (cwd), UV_EPERM (uid/gid). */
 UVPROC_EXTERN int uvproc_spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
                                const char *const *args, const uvproc_spawn_options_t *options);
+
+/* Options whose support depends on the kernel (or on running under valgrind), asked before
+ * relying on one: a spawn that asks for an unsupported one fails through on_error. */
+typedef enum {
+    /* kill_on_parent_death: needs pidfds (Linux >= 5.3; valgrind has none). */
+    UVPROC_FEATURE_KILL_ON_PARENT_DEATH = 1,
+} uvproc_feature_t;
+/* Non-zero when `feature` works in this process; 0 when it does not or is unknown to this
+ * version. Probed once per process; any thread. */
+UVPROC_EXTERN int uvproc_supports(uvproc_feature_t feature);
 
 /* Writes `len` bytes to the child's `fd` (0 or a writable extra pipe). The bytes are copied,
  * and every one is delivered whatever `len` is (4 GiB and more included). `cb` (may be NULL)

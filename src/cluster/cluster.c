@@ -286,22 +286,34 @@ static void uvproc__cl_slot_free(uvproc_cluster_worker_t *w)
     uv_close((uv_handle_t *)&w->timer, uvproc__cl_slot_freed);
 }
 
+/* Queues an event raised while a cell of this slot runs, with a reference on its message. */
+static void uvproc__cl_defer(uvproc_cluster_worker_t *w, uvproc__cluster_event_t ev, json_t *msg)
+{
+    if (uvproc__common_fifo_push(&w->pending, (int)ev, msg) == 0)
+        json_incref(msg);
+    else /* more than UVPROC__COMMON_FIFO_CAP events raised inside one cell */
+        uvproc__cluster_report(w, UV_ENOBUFS, msg);
+}
+
 /* Runs the cell for (state, ev). Events raised while a cell runs (a user callback calling
- * uvproc_cluster_stop, say) run after it, in order, so no cell ever sees a half-changed slot. */
+ * uvproc_cluster_stop, say) wait in w->pending and run after it, each in the state the one
+ * before it left, in the order raised, with their messages: no cell ever sees a half-changed
+ * slot. */
 void uvproc__cluster_event(uvproc_cluster_worker_t *w, uvproc__cluster_event_t ev, json_t *msg)
 {
+    uvproc__common_fifo_item_t next;
+
     if (w->dispatching) {
-        w->events |= 1u << ev;
+        uvproc__cl_defer(w, ev, msg);
         return;
     }
     w->dispatching = 1;
     uvproc__cluster_cells[w->state][ev]++;
     uvproc__cl_table[w->state][ev](w, msg);
-    while (w->events != 0) {
-        int next = __builtin_ctz(w->events);
-        w->events &= ~(1u << next);
-        uvproc__cluster_cells[w->state][next]++;
-        uvproc__cl_table[w->state][next](w, NULL);
+    while (uvproc__common_fifo_shift(&w->pending, &next)) {
+        uvproc__cluster_cells[w->state][next.ev]++;
+        uvproc__cl_table[w->state][next.ev](w, next.arg);
+        json_decref(next.arg);
     }
     w->dispatching = 0;
     if (w->state == UVPROC_WORKER_DEAD && w->proc == NULL)
@@ -334,13 +346,13 @@ static void uvproc__cl_on_internal(uvproc_channel_t *ch, json_t *msg, uvproc_han
 
     if (!uvproc__cluster_is_cluster(msg)) {
         if (handle != NULL)
-            uv_close((uv_handle_t *)handle->stream, (uv_close_cb)free);
+            uvproc_handle_close(handle->stream);
         return; /* another NODE_ command: ignored, as Node's primary does */
     }
     if (uvproc__cluster_route_reply(&w->peer, msg, handle))
         return;
     if (handle != NULL) /* workers send no handles to the primary */
-        uv_close((uv_handle_t *)handle->stream, (uv_close_cb)free);
+        uvproc_handle_close(handle->stream);
     act = uvproc__cluster_act(msg);
     if (act == NULL)
         uvproc__cluster_report(w, UV_EPROTO, msg); /* no act, and no request of ours to answer */
@@ -369,7 +381,7 @@ static void uvproc__cl_on_message(uvproc_channel_t *ch, json_t *msg, uvproc_hand
 {
     uvproc_cluster_worker_t *w = uvproc_channel_data(ch);
     if (handle != NULL)
-        uv_close((uv_handle_t *)handle->stream, (uv_close_cb)free);
+        uvproc_handle_close(handle->stream);
     CL_EMIT(w->cluster, on_message, w, msg);
 }
 
@@ -419,13 +431,10 @@ static int uvproc__cl_spawn(uvproc_cluster_worker_t *w)
     fo.spawn.env_mode = c->env_mode;
     fo.spawn.kill_on_parent_death = c->pdeath;
     fo.spawn.data = w;
-    fo.spawn.on_spawn = NULL;
-    fo.spawn.on_data = NULL;
-    fo.spawn.on_end = NULL;
-    fo.spawn.on_drain = NULL;
-    fo.spawn.on_exit = NULL;
-    fo.spawn.on_error = uvproc__cl_on_spawn_error;
-    fo.spawn.on_close = uvproc__cl_on_close;
+    fo.spawn.events = (uvproc_process_events_t){
+        .on_error = uvproc__cl_on_spawn_error,
+        .on_close = uvproc__cl_on_close,
+    };
     fo.channel.data = w;
     fo.channel.on_message = uvproc__cl_on_message;
     fo.channel.on_internal = uvproc__cl_on_internal;
@@ -446,7 +455,7 @@ static int uvproc__cl_spawn(uvproc_cluster_worker_t *w)
         w->exit_signal = 0;
         w->exited_ms = w->started_ms;
         w->has_usage = 0;
-        w->events |= 1u << UVPROC__EV_EXIT;
+        uvproc__cl_defer(w, UVPROC__EV_EXIT, NULL);
         return err;
     }
     w->peer.ch = uvproc_process_channel(w->proc);
@@ -459,14 +468,15 @@ static int uvproc__cl_spawn(uvproc_cluster_worker_t *w)
 uvproc_cluster_worker_t *uvproc__cluster_add_worker(uvproc_cluster_t *c)
 {
     uvproc_cluster_worker_t *w = uvproc__cl_slot_new(c);
+    uvproc__common_fifo_item_t exit_ev;
     if (w == NULL)
         return NULL;
     w->dispatching = 1; /* a synchronous failure becomes an EXIT event, run below */
     uvproc__cl_spawn(w);
     w->dispatching = 0;
-    if (w->events != 0) {
-        w->events = 0;
-        uvproc__cluster_event(w, UVPROC__EV_EXIT, NULL);
+    if (uvproc__common_fifo_shift(&w->pending, &exit_ev)) {
+        uvproc__cluster_event(w, (uvproc__cluster_event_t)exit_ev.ev, exit_ev.arg);
+        json_decref(exit_ev.arg);
         return NULL;
     }
     return w;

@@ -4,6 +4,7 @@
 #define UVPROC__CLUSTER_H
 
 #include "cluster_proto.h"
+#include "common/fifo.h"
 #include "uvproc.h"
 
 typedef struct uvproc__cluster_handle_s uvproc__cluster_handle_t;
@@ -26,7 +27,7 @@ struct uvproc_cluster_worker_s {
     int exit_signal;
     int has_usage, usage_err;
     struct rusage usage;
-    unsigned events; /* events raised during an action, run after it (bit per event) */
+    uvproc__common_fifo_t pending; /* events raised while a cell runs (a json_t ref each) */
     int dispatching;
     uvproc_cluster_worker_t *replaces; /* reload: the old slot this one takes over from */
     uvproc_cluster_worker_t *prev, *next;

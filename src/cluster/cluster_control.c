@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "cluster.h"
-#include "launcher/launcher.h"
 
 static void uvproc__cl_reload_step(uvproc_cluster_t *c);
 
@@ -123,7 +122,7 @@ int uvproc_cluster_start(uv_loop_t *loop, uvproc_cluster_t **out, const char *fi
      * valgrind) has none, a worker asked to have it would not start at all. It is then left
      * out: workers still leave when the channel drops (Node's do; C workers see
      * on_disconnect(w, 0)). */
-    c->pdeath = uvproc__launcher_posix_available();
+    c->pdeath = uvproc_supports(UVPROC_FEATURE_KILL_ON_PARENT_DEATH);
     if (uvproc__cluster_inherit(c, c->o.listen_fds, c->o.listen_fds_count) != 0) {
         uvproc__cl_free(c);
         return UV_ENOMEM;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/common.h"
+#include "common/list.h"
 #include "cluster_proto.h"
 
 struct uvproc_cluster_server_s {
@@ -16,13 +18,13 @@ struct uvproc_cluster_server_s {
     int port;
     uv_stream_t *listener; /* shared policy: the socket the primary bound, listening here */
     int querying, listening, closed;
-    uvproc_cluster_server_t *next;
+    uvproc__common_list_t node; /* on the worker's servers */
 };
 
 typedef struct uvproc__cl_index_s {
     char *triple; /* address:port:addressType, Node's indexesKey without the fd */
     int64_t next;
-    struct uvproc__cl_index_s *next_entry;
+    uvproc__common_list_t node; /* on the worker's indexes */
 } uvproc__cl_index_t;
 
 struct uvproc_cluster_child_s {
@@ -30,8 +32,8 @@ struct uvproc_cluster_child_s {
     uvproc_cluster_child_options_t o;
     uvproc__cluster_peer_t peer;
     unsigned id;
-    uvproc_cluster_server_t *servers;
-    uvproc__cl_index_t *indexes;
+    uvproc__common_list_t servers; /* newest first */
+    uvproc__common_list_t indexes;
     int asked; /* the disconnect was asked for (by the primary or by us) */
 };
 
@@ -39,11 +41,6 @@ int uvproc_cluster_is_worker(void)
 {
     const char *id = getenv("NODE_UNIQUE_ID");
     return id != NULL && id[0] != '\0';
-}
-
-static void uvproc__cw_free_stream(uv_handle_t *h)
-{
-    free(h);
 }
 
 static void uvproc__cw_report(uvproc_cluster_child_t *w, int err)
@@ -54,12 +51,7 @@ static void uvproc__cw_report(uvproc_cluster_child_t *w, int err)
 
 static void uvproc__cw_server_free(uvproc_cluster_server_t *s)
 {
-    uvproc_cluster_child_t *w = s->w;
-    for (uvproc_cluster_server_t **pp = &w->servers; *pp != NULL; pp = &(*pp)->next)
-        if (*pp == s) {
-            *pp = s->next;
-            break;
-        }
+    uvproc__common_list_remove(&s->node);
     json_decref(s->query);
     free(s->key);
     free(s->host);
@@ -79,7 +71,7 @@ static void uvproc__cw_server_close(uvproc_cluster_server_t *s, int quiet)
                              NULL, NULL, NULL, NULL, NULL);
     s->listening = 0;
     if (s->listener != NULL) {
-        uv_close((uv_handle_t *)s->listener, uvproc__cw_free_stream);
+        uvproc__common_close_free((uv_handle_t *)s->listener);
         s->listener = NULL;
     }
     if (!s->querying)
@@ -100,7 +92,7 @@ static void uvproc__cw_on_connection(uv_stream_t *listener, int status)
     else
         uv_pipe_init(listener->loop, (uv_pipe_t *)client, 0);
     if (uv_accept(listener, client) != 0) {
-        uv_close((uv_handle_t *)client, uvproc__cw_free_stream);
+        uvproc__common_close_free((uv_handle_t *)client);
         return;
     }
     client->data = NULL;
@@ -145,7 +137,7 @@ static void uvproc__cw_query_reply(void *arg, json_t *reply, uvproc_handle_t *ha
     s->querying = 0;
     if (s->closed) {
         if (handle != NULL)
-            uv_close((uv_handle_t *)handle->stream, uvproc__cw_free_stream);
+            uvproc_handle_close(handle->stream);
         uvproc__cw_server_free(s);
         return;
     }
@@ -175,17 +167,19 @@ static void uvproc__cw_query_reply(void *arg, json_t *reply, uvproc_handle_t *ha
 static int64_t uvproc__cw_next_index(uvproc_cluster_child_t *w, const char *triple)
 {
     uvproc__cl_index_t *e;
-    for (e = w->indexes; e != NULL; e = e->next_entry)
+    uvproc__common_list_t *n;
+    uvproc__common_list_foreach(n, &w->indexes) {
+        e = uvproc__common_list_entry(n, uvproc__cl_index_t, node);
         if (strcmp(e->triple, triple) == 0)
             return e->next++;
+    }
     e = calloc(1, sizeof *e);
     if (e == NULL || (e->triple = strdup(triple)) == NULL) {
         free(e);
         return -1;
     }
     e->next = 1;
-    e->next_entry = w->indexes;
-    w->indexes = e;
+    uvproc__common_list_unshift(&w->indexes, &e->node);
     return 0;
 }
 
@@ -221,6 +215,7 @@ int uvproc_cluster_listen(uvproc_cluster_child_t *w, uvproc_cluster_server_t **o
         return UV_ENOMEM;
     }
     s->w = w;
+    uvproc__common_list_init(&s->node);
     s->o = *o;
     s->host = o->host != NULL ? strdup(o->host) : NULL;
     s->path = o->path != NULL ? strdup(o->path) : NULL;
@@ -252,8 +247,7 @@ int uvproc_cluster_listen(uvproc_cluster_child_t *w, uvproc_cluster_server_t **o
         free(s);
         return UV_ENOMEM;
     }
-    s->next = w->servers;
-    w->servers = s;
+    uvproc__common_list_unshift(&w->servers, &s->node);
     err = uvproc__cluster_send(&w->peer, json_deep_copy(s->query), NULL, uvproc__cw_query_reply, s,
                                NULL, NULL);
     if (err != 0) {
@@ -274,10 +268,16 @@ static void uvproc__cw_newconn(uvproc_cluster_child_t *w, json_t *msg, uvproc_ha
     const char *key = json_string_value(json_object_get(msg, "key"));
     json_t *seq = json_object_get(msg, "seq");
     uvproc_cluster_server_t *s = NULL;
+    uvproc__common_list_t *n;
 
-    for (s = w->servers; key != NULL && s != NULL; s = s->next)
-        if (s->listening && !s->closed && s->listener == NULL && strcmp(s->key, key) == 0)
+    uvproc__common_list_foreach(n, &w->servers) {
+        uvproc_cluster_server_t *t = uvproc__common_list_entry(n, uvproc_cluster_server_t, node);
+        if (key != NULL && t->listening && !t->closed && t->listener == NULL &&
+            strcmp(t->key, key) == 0) {
+            s = t;
             break;
+        }
+    }
     if (key == NULL || handle == NULL)
         s = NULL;
     uvproc__cluster_send(
@@ -286,7 +286,7 @@ static void uvproc__cw_newconn(uvproc_cluster_child_t *w, json_t *msg, uvproc_ha
         NULL, NULL, NULL, NULL);
     if (s == NULL) {
         if (handle != NULL)
-            uv_close((uv_handle_t *)handle->stream, uvproc__cw_free_stream);
+            uvproc_handle_close(handle->stream);
         if (key == NULL || handle == NULL)
             uvproc__cw_report(w, UV_EPROTO);
         return;
@@ -297,11 +297,9 @@ static void uvproc__cw_newconn(uvproc_cluster_child_t *w, json_t *msg, uvproc_ha
 
 static void uvproc__cw_close_servers(uvproc_cluster_child_t *w, int quiet)
 {
-    uvproc_cluster_server_t *s = w->servers, *next;
-    for (; s != NULL; s = next) {
-        next = s->next;
-        uvproc__cw_server_close(s, quiet);
-    }
+    uvproc__common_list_t *n, *next;
+    uvproc__common_list_foreach_safe(n, next, &w->servers)
+        uvproc__cw_server_close(uvproc__common_list_entry(n, uvproc_cluster_server_t, node), quiet);
 }
 
 /* Node's _disconnect(primaryInitiated = true): close every server, then the channel. */
@@ -321,7 +319,7 @@ static void uvproc__cw_on_internal(uvproc_channel_t *ch, json_t *msg, uvproc_han
 
     if (!uvproc__cluster_is_cluster(msg) || uvproc__cluster_route_reply(&w->peer, msg, handle)) {
         if (!uvproc__cluster_is_cluster(msg) && handle != NULL)
-            uv_close((uv_handle_t *)handle->stream, uvproc__cw_free_stream);
+            uvproc_handle_close(handle->stream);
         return;
     }
     act = uvproc__cluster_act(msg);
@@ -330,7 +328,7 @@ static void uvproc__cw_on_internal(uvproc_channel_t *ch, json_t *msg, uvproc_han
         return;
     }
     if (handle != NULL)
-        uv_close((uv_handle_t *)handle->stream, uvproc__cw_free_stream);
+        uvproc_handle_close(handle->stream);
     if (act != NULL && strcmp(act, "disconnect") == 0)
         uvproc__cw_primary_disconnect(w);
     else
@@ -341,7 +339,7 @@ static void uvproc__cw_on_message(uvproc_channel_t *ch, json_t *msg, uvproc_hand
 {
     uvproc_cluster_child_t *w = uvproc_channel_data(ch);
     if (handle != NULL)
-        uv_close((uv_handle_t *)handle->stream, uvproc__cw_free_stream);
+        uvproc_handle_close(handle->stream);
     if (w->o.on_message != NULL)
         w->o.on_message(w, msg);
 }
@@ -356,14 +354,14 @@ static void uvproc__cw_on_error(uvproc_channel_t *ch, int err, const char *line,
 static void uvproc__cw_on_disconnect(uvproc_channel_t *ch)
 {
     uvproc_cluster_child_t *w = uvproc_channel_data(ch);
+    uvproc__common_list_t *n;
     w->peer.ch = NULL;
     uvproc__cluster_cancel_all(&w->peer);
     uvproc__cw_close_servers(w, 1);
     if (w->o.on_disconnect != NULL)
         w->o.on_disconnect(w, w->asked);
-    while (w->indexes != NULL) {
-        uvproc__cl_index_t *e = w->indexes;
-        w->indexes = e->next_entry;
+    while ((n = uvproc__common_list_shift(&w->indexes)) != NULL) {
+        uvproc__cl_index_t *e = uvproc__common_list_entry(n, uvproc__cl_index_t, node);
         free(e->triple);
         free(e);
     }
@@ -388,6 +386,8 @@ int uvproc_cluster_child_start(uv_loop_t *loop, uvproc_cluster_child_t **out,
     if (w == NULL)
         return UV_ENOMEM;
     w->loop = loop;
+    uvproc__common_list_init(&w->servers);
+    uvproc__common_list_init(&w->indexes);
     if (options != NULL)
         w->o = *options;
     w->id = (unsigned)strtoul(id, NULL, 10); /* Node: +NODE_UNIQUE_ID | 0 */
@@ -428,7 +428,7 @@ static void uvproc__cw_goodbye_acked(void *arg, json_t *reply, uvproc_handle_t *
     uvproc_cluster_child_t *w = arg;
     (void)reply;
     if (handle != NULL)
-        uv_close((uv_handle_t *)handle->stream, uvproc__cw_free_stream);
+        uvproc_handle_close(handle->stream);
     if (w->peer.ch != NULL)
         uvproc_channel_disconnect(w->peer.ch);
 }

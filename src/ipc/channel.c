@@ -141,6 +141,8 @@ int uvproc__ipc_channel_create(uv_loop_t *loop, uvproc_channel_t **out,
     if (ch == NULL)
         return UV_ENOMEM;
     ch->loop = loop;
+    uvproc__common_list_init(&ch->recv);
+    uvproc__common_list_init(&ch->held);
     if (options != NULL)
         ch->o = *options;
     ch->ack_timeout_ms =

@@ -105,11 +105,7 @@ int uvproc__ipc_channel_accept_pending(uvproc_channel_t *ch)
             continue;
         }
         r->stream = s;
-        if (ch->recv_tail != NULL)
-            ch->recv_tail->next = r;
-        else
-            ch->recv_head = r;
-        ch->recv_tail = r;
+        uvproc__common_list_push(&ch->recv, &r->node);
         ch->nrecv++;
     }
     if (dropped > 0)
@@ -119,32 +115,30 @@ int uvproc__ipc_channel_accept_pending(uvproc_channel_t *ch)
 
 void uvproc__ipc_channel_drop_recv(uvproc_channel_t *ch)
 {
-    while (ch->recv_head != NULL) {
-        uvproc__ipc_recv_t *r = ch->recv_head;
-        ch->recv_head = r->next;
+    uvproc__common_list_t *n;
+    while ((n = uvproc__common_list_shift(&ch->recv)) != NULL) {
+        uvproc__ipc_recv_t *r = uvproc__common_list_entry(n, uvproc__ipc_recv_t, node);
         uvproc__ipc_channel_drop_stream(r->stream);
         free(r);
     }
-    ch->recv_tail = NULL;
     ch->nrecv = 0;
 }
 
 void uvproc__ipc_channel_on_handle(uvproc_channel_t *ch, json_t *msg)
 {
-    uvproc__ipc_recv_t *r = ch->recv_head;
+    uvproc__common_list_t *first = uvproc__common_list_shift(&ch->recv);
+    uvproc__ipc_recv_t *r;
     json_t *inner = msg;
     const char *type = NULL;
     uv_stream_t *s;
 
-    if (r == NULL) {
+    if (first == NULL) {
         /* The envelope came without its fd (MSG_CTRUNC, or a peer that forgot it): the
          * sender retransmits on NACK. */
         uvproc__ipc_channel_reply_cmd(ch, "NODE_HANDLE_NACK");
         return;
     }
-    ch->recv_head = r->next;
-    if (ch->recv_head == NULL)
-        ch->recv_tail = NULL;
+    r = uvproc__common_list_entry(first, uvproc__ipc_recv_t, node);
     ch->nrecv--;
     s = r->stream;
     free(r);

@@ -12,15 +12,10 @@
 #include "common/common.h"
 #include "wire.h"
 
-static void uvproc__free_handle_cb(uv_handle_t *h)
-{
-    free(h);
-}
-
 void uvproc__ipc_channel_drop_stream(uv_stream_t *s)
 {
     if (s != NULL)
-        uv_close((uv_handle_t *)s, uvproc__free_handle_cb);
+        uvproc__common_close_free((uv_handle_t *)s);
 }
 
 void uvproc__ipc_channel_report(uvproc_channel_t *ch, int err, const char *line, size_t len)
@@ -46,11 +41,7 @@ static void uvproc__hold(uvproc_channel_t *ch, json_t *msg, uv_stream_t *s, cons
     }
     m->msg = json_incref(msg);
     m->stream = s;
-    if (ch->held_tail != NULL)
-        ch->held_tail->next = m;
-    else
-        ch->held_head = m;
-    ch->held_tail = m;
+    uvproc__common_list_push(&ch->held, &m->node);
 }
 
 void uvproc__ipc_channel_deliver_user(uvproc_channel_t *ch, json_t *msg, uv_stream_t *s,
@@ -61,7 +52,7 @@ void uvproc__ipc_channel_deliver_user(uvproc_channel_t *ch, json_t *msg, uv_stre
         uvproc__ipc_channel_drop_stream(s);
         return;
     }
-    if (ch->o.on_message == NULL || ch->held_head != NULL)
+    if (ch->o.on_message == NULL || !uvproc__common_list_empty(&ch->held))
         uvproc__hold(ch, msg, s, type);
     else
         uvproc__call_user(ch, msg, s, type);
@@ -83,11 +74,10 @@ void uvproc__ipc_channel_deliver_internal(uvproc_channel_t *ch, json_t *msg, uv_
  * it is delivered before on_disconnect. */
 void uvproc__ipc_channel_deliver_held(uvproc_channel_t *ch)
 {
-    while (ch->held_head != NULL && ch->o.on_message != NULL && !ch->disconnecting) {
-        uvproc__ipc_held_t *m = ch->held_head;
-        ch->held_head = m->next;
-        if (ch->held_head == NULL)
-            ch->held_tail = NULL;
+    while (!uvproc__common_list_empty(&ch->held) && ch->o.on_message != NULL &&
+           !ch->disconnecting) {
+        uvproc__ipc_held_t *m = uvproc__common_list_entry(uvproc__common_list_shift(&ch->held),
+                                                          uvproc__ipc_held_t, node);
         uvproc__call_user(ch, m->msg, m->stream, m->type);
         json_decref(m->msg);
         free(m->type);
@@ -103,15 +93,14 @@ static void uvproc__deliver_held_cb(uv_idle_t *idle)
 
 void uvproc__ipc_channel_drop_held(uvproc_channel_t *ch)
 {
-    while (ch->held_head != NULL) {
-        uvproc__ipc_held_t *m = ch->held_head;
-        ch->held_head = m->next;
+    uvproc__common_list_t *n;
+    while ((n = uvproc__common_list_shift(&ch->held)) != NULL) {
+        uvproc__ipc_held_t *m = uvproc__common_list_entry(n, uvproc__ipc_held_t, node);
         uvproc__ipc_channel_drop_stream(m->stream);
         json_decref(m->msg);
         free(m->type);
         free(m);
     }
-    ch->held_tail = NULL;
 }
 
 static void uvproc__route(uvproc_channel_t *ch, json_t *msg)
@@ -204,6 +193,6 @@ void uvproc_channel_set_on_message(uvproc_channel_t *ch,
     ch->o.on_message = on_message;
     if (ch->auto_ref)
         uvproc__ipc_channel_auto_ref(ch);
-    if (on_message != NULL && ch->held_head != NULL && !ch->closing)
+    if (on_message != NULL && !uvproc__common_list_empty(&ch->held) && !ch->closing)
         uv_idle_start(&ch->deliverer, uvproc__deliver_held_cb);
 }

@@ -13,6 +13,7 @@
 
 #include "uvproc.h"
 #include "jsonl.h"
+#include "common/list.h"
 
 /* The seam between channel.c and fork.c: a channel whose pipe someone else opens (uv_spawn
  * connects it to the child), and hooks that tie the channel's end to the process's close.
@@ -94,13 +95,13 @@ typedef struct uvproc__ipc_batch_s {
 
 /* A handle accepted from the socket, waiting for the NODE_HANDLE line it belongs to. */
 typedef struct uvproc__ipc_recv_s {
-    struct uvproc__ipc_recv_s *next;
+    uvproc__common_list_t node; /* on the channel's recv list */
     uv_stream_t *stream; /* NULL: a kind we cannot hand out (UDP, a file, ...), already closed */
 } uvproc__ipc_recv_t;
 
 /* A user message that arrived while on_message was NULL. */
 typedef struct uvproc__ipc_held_s {
-    struct uvproc__ipc_held_s *next;
+    uvproc__common_list_t node; /* on the channel's held list */
     json_t *msg;
     uv_stream_t *stream;
     char *type;
@@ -125,9 +126,9 @@ struct uvproc_channel_s {
     size_t queued;                /* bytes in head..tail and ctrl */
     int alloc_failed;
 
-    uvproc__ipc_recv_t *recv_head, *recv_tail;
-    size_t nrecv; /* in recv_head..recv_tail: at most UVPROC__MAX_UNCLAIMED_FDS */
-    uvproc__ipc_held_t *held_head, *held_tail;
+    uvproc__common_list_t recv; /* uvproc__ipc_recv_t, in arrival order */
+    size_t nrecv;               /* on recv: at most UVPROC__MAX_UNCLAIMED_FDS */
+    uvproc__common_list_t held; /* uvproc__ipc_held_t, in arrival order */
 
     uvproc__ipc_channel_hook_t gone, released;
     void *hook_arg;

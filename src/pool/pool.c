@@ -11,40 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/common.h"
 #include "pool.h"
 
 uint64_t uvproc__pool_now_ns(void)
 {
     return uv_hrtime();
-}
-
-char **uvproc__pool_strv_dup(const char *first, const char *const *rest)
-{
-    size_t n = 0;
-    while (rest != NULL && rest[n] != NULL)
-        n++;
-    char **v = calloc(n + 2, sizeof *v);
-    size_t k = 0;
-    if (v == NULL)
-        return NULL;
-    if (first != NULL && (v[k++] = strdup(first)) == NULL)
-        goto fail;
-    for (size_t i = 0; i < n; i++)
-        if ((v[k++] = strdup(rest[i])) == NULL)
-            goto fail;
-    return v;
-fail:
-    uvproc__pool_strv_free(v);
-    return NULL;
-}
-
-void uvproc__pool_strv_free(char **v)
-{
-    if (v == NULL)
-        return;
-    for (size_t i = 0; v[i] != NULL; i++)
-        free(v[i]);
-    free(v);
 }
 
 /* ---- lists ---- */
@@ -109,7 +81,7 @@ void uvproc__pool_job_free_now(uvproc__pool_job_t *j)
 {
     job_clear_result(j);
     free(j->file);
-    uvproc__pool_strv_free(j->argv);
+    uvproc__common_strv_free(j->argv);
     free(j->input);
     free(j->method);
     json_decref(j->params);
@@ -139,40 +111,30 @@ static void deliver_one(uvproc_pool_t *pool, uvproc__pool_job_t *j)
 {
     j->res.id = j->id;
     j->res.data = j->data;
-    if (j->sprev != NULL)
-        j->sprev->snext = j->snext;
-    else
-        pool->shead = j->snext;
-    if (j->snext != NULL)
-        j->snext->sprev = j->sprev;
-    else
-        pool->stail = j->sprev;
+    uvproc__common_list_remove(&j->snode);
+    uvproc__common_list_remove(&j->dnode);
     if (pool->o.on_done != NULL)
         pool->o.on_done(pool, &j->res);
     job_free(j);
 }
 
 /* Delivers finished jobs: keep_order waits for the oldest of the submission list; otherwise
- * they leave in completion order from the done list (linked through qnext: a finished job is
- * in no run queue). */
+ * they leave in completion order from the done list. */
 static void pool_deliver(uvproc_pool_t *pool)
 {
     if (pool->in_callback) /* an on_done that caused this: the outer loop picks it up */
         return;
     pool->in_callback = 1;
     for (;;) {
+        uvproc__common_list_t *n = pool->o.keep_order ? uvproc__common_list_first(&pool->submitted)
+                                                      : uvproc__common_list_first(&pool->done);
         uvproc__pool_job_t *j;
-        if (pool->o.keep_order) {
-            j = pool->shead;
-            if (j == NULL || j->state != UVPROC__JOB_DONE)
-                break;
-        } else {
-            j = pool->dhead;
-            if (j == NULL)
-                break;
-            pool->dhead = j->qnext;
-            j->qnext = NULL;
-        }
+        if (n == NULL)
+            break;
+        j = pool->o.keep_order ? uvproc__common_list_entry(n, uvproc__pool_job_t, snode)
+                               : uvproc__common_list_entry(n, uvproc__pool_job_t, dnode);
+        if (j->state != UVPROC__JOB_DONE)
+            break;
         deliver_one(pool, j);
     }
     pool->in_callback = 0;
@@ -423,6 +385,7 @@ static const uvproc__job_action_t job_table[UVPROC__JOB_NSTATES][UVPROC__EV_NEVE
             [UVPROC__EV_CANCEL] = act_unwait,
             [UVPROC__EV_REQUEUE] = act_impossible,
             [UVPROC__EV_NOWORKER] = act_impossible,
+            [UVPROC__EV_HOSTLOST] = act_impossible, /* waiting, it runs on no host */
         },
     [UVPROC__JOB_DONE] =
         {
@@ -478,23 +441,24 @@ static void job_arm_timer(uvproc__pool_job_t *j)
 
 /* ---- finishing, halt ---- */
 
+void uvproc__pool_cancel_unfinished(uvproc_pool_t *pool, int running_too)
+{
+    uvproc__common_list_t *n, *next;
+    while (pool->qhead != NULL)
+        uvproc__pool_job_event(pool->qhead, UVPROC__EV_CANCEL, UV_ECANCELED);
+    uvproc__common_list_foreach_safe(n, next, &pool->submitted) {
+        uvproc__pool_job_t *j = uvproc__common_list_entry(n, uvproc__pool_job_t, snode);
+        if (j->state == UVPROC__JOB_WAITING || (running_too && j->state == UVPROC__JOB_RUNNING))
+            uvproc__pool_job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
+    }
+}
+
 static void pool_halt(uvproc_pool_t *pool)
 {
     pool->halted = 1;
-    while (pool->qhead != NULL)
-        uvproc__pool_job_event(pool->qhead, UVPROC__EV_CANCEL, UV_ECANCELED);
-    if (pool->o.halt == UVPROC_HALT_NOW)
-        for (uvproc__pool_job_t *j = pool->shead, *next; j != NULL; j = next) {
-            next = j->snext;
-            if (j->state == UVPROC__JOB_RUNNING || j->state == UVPROC__JOB_WAITING)
-                uvproc__pool_job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
-        }
-    else /* a retry waiting for its backoff would start something new */
-        for (uvproc__pool_job_t *j = pool->shead, *next; j != NULL; j = next) {
-            next = j->snext;
-            if (j->state == UVPROC__JOB_WAITING)
-                uvproc__pool_job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
-        }
+    /* HALT_SOON lets running jobs finish; a retry waiting for its backoff would start
+     * something new, so it goes with the queue. */
+    uvproc__pool_cancel_unfinished(pool, pool->o.halt == UVPROC_HALT_NOW);
 }
 
 void uvproc__pool_job_finish(uvproc__pool_job_t *j, int err)
@@ -510,14 +474,8 @@ void uvproc__pool_job_finish(uvproc__pool_job_t *j, int err)
     }
     j->state = UVPROC__JOB_DONE;
     j->res.error = err;
-    if (!pool->o.keep_order) {
-        j->qnext = NULL;
-        if (pool->dhead != NULL)
-            pool->dtail->qnext = j;
-        else
-            pool->dhead = j;
-        pool->dtail = j;
-    }
+    if (!pool->o.keep_order)
+        uvproc__common_list_push(&pool->done, &j->dnode);
     if (err == 0)
         pool->c.done++;
     else
@@ -567,9 +525,9 @@ void uvproc__pool_release(uvproc_pool_t *pool)
     uvproc__pool_joblog_close(pool);
     free(pool->joblog_path);
     free(pool->worker_file);
-    uvproc__pool_strv_free(pool->worker_args);
+    uvproc__common_strv_free(pool->worker_args);
     free(pool->worker_exec_path);
-    uvproc__pool_strv_free(pool->worker_exec_args);
+    uvproc__common_strv_free(pool->worker_exec_args);
     free(pool);
 }
 
@@ -587,7 +545,8 @@ static void pool_maybe_close(uvproc_pool_t *pool)
         return;
     if (pool->qhead == NULL && pool->c.running == 0 && pool->live_slots > 0)
         uvproc__pool_worker_retire_all(pool, pool->terminating);
-    if (pool->shead != NULL || pool->live_slots > 0 || pool->slots != NULL)
+    if (!uvproc__common_list_empty(&pool->submitted) || pool->live_slots > 0 ||
+        pool->slots != NULL)
         return;
     pool->closed = 1;
     uv_close((uv_handle_t *)&pool->kick, pool_free);

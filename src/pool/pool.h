@@ -6,6 +6,7 @@
 #define UVPROC__POOL_H
 
 #include "uvproc.h"
+#include "common/list.h"
 
 /* A job's states and the events that move it (pool.c has the table). */
 typedef enum {
@@ -38,7 +39,8 @@ struct uvproc__pool_job_s {
     uint64_t id;
     uvproc__pool_job_state_t state;
     uvproc__pool_job_t *qprev, *qnext; /* the run queue (QUEUED jobs) */
-    uvproc__pool_job_t *sprev, *snext; /* every live job in submission order */
+    uvproc__common_list_t snode;       /* on pool->submitted: every live job, in order */
+    uvproc__common_list_t dnode;       /* on pool->done (finished, not delivered) */
     uvproc__pool_job_t *wnext;         /* jobs in flight on the same worker, oldest first */
     void *data;
     uint64_t timeout_ms;
@@ -117,8 +119,8 @@ struct uvproc_pool_s {
     size_t resume_count;
     uv_timer_t kick; /* deferred work: dispatch and close, never from inside a user's call */
     uvproc__pool_job_t *qhead, *qtail;
-    uvproc__pool_job_t *shead, *stail;
-    uvproc__pool_job_t *dhead, *dtail; /* finished, not yet delivered (completion order) */
+    uvproc__common_list_t submitted; /* every live job, in submission order (snode) */
+    uvproc__common_list_t done;      /* finished, not yet delivered, completion order (dnode) */
     uvproc__pool_slot_t *slots;
     uvproc_pool_counters_t c;
     uint64_t next_id;
@@ -141,9 +143,10 @@ void uvproc__pool_job_begin(uvproc__pool_job_t *j); /* it really starts: its clo
 void uvproc__pool_job_event(uvproc__pool_job_t *j, uvproc__pool_job_event_t ev, int reason);
 void uvproc__pool_dispatch(uvproc_pool_t *pool);
 void uvproc__pool_kick(uvproc_pool_t *pool);
+/* Cancels every QUEUED and WAITING job (a retry in its backoff), and the RUNNING ones too if
+ * running_too (halt now, terminate). */
+void uvproc__pool_cancel_unfinished(uvproc_pool_t *pool, int running_too);
 uint64_t uvproc__pool_now_ns(void);
-char **uvproc__pool_strv_dup(const char *first, const char *const *rest);
-void uvproc__pool_strv_free(char **v);
 
 /* pool_command.c: start a command job; its end arrives as job events. */
 int uvproc__pool_command_start(uvproc__pool_job_t *j);
@@ -168,7 +171,7 @@ void uvproc__pool_worker_job_left(
 int uvproc__pool_launch_worker(uvproc_pool_t *pool, uvproc__pool_slot_t *s,
                           const uvproc_fork_options_t *events);
 int uvproc__pool_launch_command(uvproc__pool_job_t *j, uvproc_exec_cb cb,
-                           const uvproc_spawn_options_t *events);
+                                const uvproc_process_events_t *events);
 
 /* pool_hosts.c: scale-out. Hosts with slots, each UP, DOWN (backoff) or PROBING, as a
  * state x event table; the launcher each slot or command job gets. All are no-ops (NULL

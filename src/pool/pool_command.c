@@ -82,7 +82,7 @@ static void closed(uvproc_process_t *p, int64_t code, int signal)
 
 int uvproc__pool_command_start(uvproc__pool_job_t *j)
 {
-    static const uvproc_spawn_options_t events = {
+    static const uvproc_process_events_t events = {
         .on_spawn = spawned,
         .on_error = spawn_error,
         .on_exit = exited,

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/common.h"
 #include "pool.h"
 
 #define MAX_HOSTS 1024
@@ -280,9 +281,9 @@ static void hosts_free(uvproc__hosts_t *all)
 {
     for (size_t i = 0; i < all->n; i++) {
         free(all->h[i].name);
-        uvproc__pool_strv_free(all->h[i].launcher);
+        uvproc__common_strv_free(all->h[i].launcher);
     }
-    uvproc__pool_strv_free(all->env);
+    uvproc__common_strv_free(all->env);
     free(all->cwd);
     free(all->relay);
     free(all);
@@ -352,8 +353,8 @@ static int host_launcher(uvproc__host_t *h, const char *const *launcher)
         n++;
     if (n == 0)
         return UV_EINVAL;
-    /* strv_dup leaves room for one more entry before the NULL: the name goes there. */
-    h->launcher = uvproc__pool_strv_dup(NULL, launcher);
+    /* Room for one more entry: the name goes there. */
+    h->launcher = uvproc__common_strv_dup(NULL, launcher, 1);
     if (h->launcher == NULL || (h->launcher[n] = strdup(h->name)) == NULL)
         return UV_ENOMEM;
     return 0;
@@ -389,7 +390,7 @@ int uvproc__pool_hosts_init(uvproc_pool_t *pool, const uvproc_pool_options_t *op
         all->o.backoff_max_ms = 30000;
     if (all->o.backoff_max_ms < all->o.backoff_ms)
         all->o.backoff_max_ms = all->o.backoff_ms;
-    all->env = o->remote.env != NULL ? uvproc__pool_strv_dup(NULL, o->remote.env) : NULL;
+    all->env = o->remote.env != NULL ? uvproc__common_strv_dup(NULL, o->remote.env, 0) : NULL;
     all->cwd = o->remote.cwd != NULL ? strdup(o->remote.cwd) : NULL;
     all->relay = o->remote.relay != NULL ? strdup(o->remote.relay) : NULL;
     if ((o->remote.env != NULL && all->env == NULL) || (o->remote.cwd != NULL && !all->cwd) ||

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/common.h"
 #include "pool.h"
 
 static int cmp_u64(const void *a, const void *b)
@@ -32,14 +33,11 @@ static int joblog_read(uvproc_pool_t *pool, FILE *f)
             continue; /* the header, or a torn last line */
         if (exitval != 0 || sig != 0)
             continue;
-        if (pool->resume_count == cap) {
-            size_t ncap = cap != 0 ? cap * 2 : 256;
-            uint64_t *n = realloc(pool->resume_ok, ncap * sizeof *n);
-            if (n == NULL)
-                return UV_ENOMEM;
-            pool->resume_ok = n;
-            cap = ncap;
-        }
+        uint64_t *ok = uvproc__common_grow(pool->resume_ok, &cap, pool->resume_count,
+                                           sizeof *ok, 256);
+        if (ok == NULL)
+            return UV_ENOMEM;
+        pool->resume_ok = ok;
         pool->resume_ok[pool->resume_count++] = seq;
     }
     qsort(pool->resume_ok, pool->resume_count, sizeof *pool->resume_ok, cmp_u64);

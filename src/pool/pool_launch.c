@@ -5,7 +5,7 @@
 #include "pool.h"
 
 static int launch_command(uvproc__pool_job_t *j, uvproc_exec_cb cb,
-                          const uvproc_spawn_options_t *events, const uvproc_remote_t *remote)
+                          const uvproc_process_events_t *events, const uvproc_remote_t *remote)
 {
     uvproc_pool_t *pool = j->pool;
     const char *const *args = (const char *const *)j->argv;
@@ -32,13 +32,7 @@ static int launch_command(uvproc__pool_job_t *j, uvproc_exec_cb cb,
     so.extra_stdio = NULL;
     so.extra_stdio_count = 0;
     so.data = j;
-    so.on_spawn = events->on_spawn;
-    so.on_error = events->on_error;
-    so.on_exit = events->on_exit;
-    so.on_close = events->on_close;
-    so.on_data = events->on_data;
-    so.on_end = NULL;
-    so.on_drain = NULL;
+    so.events = *events;
     so.remote = remote;
     uvproc__pool_hosts_tag_output(j, &so); /* scale-out: "HOST\t" before each line, on request */
     if (j->file != NULL) {
@@ -53,7 +47,7 @@ static int launch_command(uvproc__pool_job_t *j, uvproc_exec_cb cb,
 /* Scale-out: the job's host (pool_hosts.c) decides the launcher; a start that fails at once
  * gives its host slot back. */
 int uvproc__pool_launch_command(uvproc__pool_job_t *j, uvproc_exec_cb cb,
-                                const uvproc_spawn_options_t *events)
+                                const uvproc_process_events_t *events)
 {
     const uvproc_remote_t *remote;
     int err = uvproc__pool_hosts_pick_command(j, &remote);
@@ -76,13 +70,7 @@ int uvproc__pool_launch_worker(uvproc_pool_t *pool, uvproc__pool_slot_t *s,
     fo.exec_path = pool->worker_exec_path;
     fo.exec_args = (const char *const *)pool->worker_exec_args;
     fo.spawn.data = s;
-    fo.spawn.on_spawn = events->spawn.on_spawn;
-    fo.spawn.on_error = events->spawn.on_error;
-    fo.spawn.on_exit = events->spawn.on_exit;
-    fo.spawn.on_close = events->spawn.on_close;
-    fo.spawn.on_data = NULL;
-    fo.spawn.on_end = NULL;
-    fo.spawn.on_drain = NULL;
+    fo.spawn.events = events->spawn.events; /* the user's own callbacks never reach a worker */
     fo.channel = events->channel;
     fo.channel.max_message_size = pool->o.worker_fork.channel.max_message_size;
     return uvproc_fork(pool->loop, &s->proc, pool->worker_file,

@@ -110,7 +110,7 @@ static void on_message(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *handl
     char text[300];
 
     if (handle != NULL) {
-        uv_close((uv_handle_t *)handle->stream, (uv_close_cb)free);
+        uvproc_handle_close(handle->stream);
         return;
     }
     if (json_is_string(msg) && strcmp(json_string_value(msg), TERMINATE_MESSAGE) == 0) {

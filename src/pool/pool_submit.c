@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/common.h"
 #include "pool.h"
 
 static int pool_copy_options(uvproc_pool_t *pool, const uvproc_pool_options_t *o)
@@ -25,9 +26,9 @@ static int pool_copy_options(uvproc_pool_t *pool, const uvproc_pool_options_t *o
     if (o->kind == UVPROC_POOL_WORKERS) {
         const char *ep = o->worker_fork.exec_path;
         pool->worker_file = strdup(o->worker_file);
-        pool->worker_args = uvproc__pool_strv_dup(NULL, o->worker_args);
+        pool->worker_args = uvproc__common_strv_dup(NULL, o->worker_args, 0);
         pool->worker_exec_path = ep != NULL ? strdup(ep) : NULL;
-        pool->worker_exec_args = uvproc__pool_strv_dup(NULL, o->worker_fork.exec_args);
+        pool->worker_exec_args = uvproc__common_strv_dup(NULL, o->worker_fork.exec_args, 0);
         if (pool->worker_file == NULL || pool->worker_args == NULL ||
             pool->worker_exec_args == NULL || (ep != NULL && pool->worker_exec_path == NULL))
             return UV_ENOMEM;
@@ -54,6 +55,8 @@ int uvproc_pool_new(uv_loop_t *loop, uvproc_pool_t **out, const uvproc_pool_opti
     if (pool == NULL)
         return UV_ENOMEM;
     pool->loop = loop;
+    uvproc__common_list_init(&pool->submitted);
+    uvproc__common_list_init(&pool->done);
     err = pool_copy_options(pool, options);
     if (err == 0)
         err = uvproc__pool_hosts_init(pool, options); /* scale-out: slots on hosts */
@@ -77,6 +80,8 @@ static uvproc__pool_job_t *job_new(uvproc_pool_t *pool, const uvproc_pool_job_op
     if (j == NULL)
         return NULL;
     j->pool = pool;
+    uvproc__common_list_init(&j->snode);
+    uvproc__common_list_init(&j->dnode);
     j->res.exit_code = -1;
     if (jo != NULL) {
         j->data = jo->data;
@@ -111,12 +116,7 @@ static int submit_check(uvproc_pool_t *pool, uvproc_pool_kind_t kind)
 static int submit_job(uvproc_pool_t *pool, uvproc__pool_job_t *j, uint64_t *id)
 {
     j->id = ++pool->next_id;
-    j->sprev = pool->stail;
-    if (pool->stail != NULL)
-        pool->stail->snext = j;
-    else
-        pool->shead = j;
-    pool->stail = j;
+    uvproc__common_list_push(&pool->submitted, &j->snode);
     pool->c.submitted++;
     if (id != NULL)
         *id = j->id;
@@ -154,7 +154,7 @@ int uvproc_pool_submit(uvproc_pool_t *pool, const char *file, const char *const 
     if (j == NULL)
         return UV_ENOMEM;
     j->file = strdup(file);
-    j->argv = uvproc__pool_strv_dup(NULL, args);
+    j->argv = uvproc__common_strv_dup(NULL, args, 0);
     if (j->file == NULL || j->argv == NULL) {
         uvproc__pool_job_free_now(j);
         return UV_ENOMEM;
@@ -174,7 +174,7 @@ int uvproc_pool_submit_shell(uvproc_pool_t *pool, const char *command,
     j = job_new(pool, options);
     if (j == NULL)
         return UV_ENOMEM;
-    j->argv = uvproc__pool_strv_dup(command, NULL);
+    j->argv = uvproc__common_strv_dup(command, NULL, 0);
     if (j->argv == NULL) {
         uvproc__pool_job_free_now(j);
         return UV_ENOMEM;
@@ -209,9 +209,13 @@ int uvproc_pool_cancel(uvproc_pool_t *pool, uint64_t id)
     uvproc__pool_job_t *j;
     if (pool == NULL)
         return UV_EINVAL;
-    for (j = pool->shead; j != NULL && j->id != id; j = j->snext)
-        ;
-    if (j == NULL)
+    uvproc__common_list_t *n;
+    uvproc__common_list_foreach(n, &pool->submitted) {
+        j = uvproc__common_list_entry(n, uvproc__pool_job_t, snode);
+        if (j->id == id)
+            break;
+    }
+    if (n == &pool->submitted)
         return id != 0 && id <= pool->next_id ? UV_EALREADY : UV_ENOENT;
     if (j->state == UVPROC__JOB_DONE || j->state == UVPROC__JOB_STOPPING)
         return UV_EALREADY;
@@ -241,13 +245,7 @@ int uvproc_pool_terminate(uvproc_pool_t *pool)
         return UV_EALREADY;
     pool->terminating = 1;
     pool->in_api++;
-    while (pool->qhead != NULL)
-        uvproc__pool_job_event(pool->qhead, UVPROC__EV_CANCEL, UV_ECANCELED);
-    for (uvproc__pool_job_t *j = pool->shead, *next; j != NULL; j = next) {
-        next = j->snext;
-        if (j->state == UVPROC__JOB_RUNNING || j->state == UVPROC__JOB_WAITING)
-            uvproc__pool_job_event(j, UVPROC__EV_CANCEL, UV_ECANCELED);
-    }
+    uvproc__pool_cancel_unfinished(pool, 1);
     if (pool->o.kind == UVPROC_POOL_WORKERS)
         uvproc__pool_worker_retire_all(pool, 1);
     pool->in_api--;

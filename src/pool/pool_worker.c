@@ -100,7 +100,7 @@ static void on_message_cb(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *ha
     uvproc__pool_job_t *j;
 
     if (handle != NULL) { /* workerpool never sends handles */
-        uv_close((uv_handle_t *)handle->stream, (uv_close_cb)free);
+        uvproc_handle_close(handle->stream);
         slot_protocol_error(s);
         return;
     }

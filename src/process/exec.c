@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/common.h"
 #include "uvproc.h"
 
 #define UVPROC__EXEC_DEFAULT_MAX_BUFFER ((size_t)1024 * 1024) /* Node's maxBuffer */
@@ -295,28 +296,6 @@ static void uvproc__exec_on_close(uvproc_process_t *p, int64_t code, int signal)
     uv_close((uv_handle_t *)&e->timer, uvproc__exec_free);
 }
 
-/* The command line for messages: file and args joined with spaces, as Node's `cmd`. */
-static char *uvproc__exec_join(const char *file, const char *const *args)
-{
-    size_t len = strlen(file) + 1, at;
-    char *cmd;
-    for (size_t i = 0; args != NULL && args[i] != NULL; i++)
-        len += strlen(args[i]) + 1;
-    cmd = malloc(len);
-    if (cmd == NULL)
-        return NULL;
-    at = strlen(file);
-    memcpy(cmd, file, at);
-    for (size_t i = 0; args != NULL && args[i] != NULL; i++) {
-        size_t n = strlen(args[i]);
-        cmd[at++] = ' ';
-        memcpy(cmd + at, args[i], n);
-        at += n;
-    }
-    cmd[at] = '\0';
-    return cmd;
-}
-
 /* Bad stop signals are the caller's mistake: refuse them now rather than at the timeout. */
 static int uvproc__exec_check_stop(const uvproc_stop_t *s)
 {
@@ -324,6 +303,16 @@ static int uvproc__exec_check_stop(const uvproc_stop_t *s)
         return UV_EINVAL;
     return 0;
 }
+
+/* The user's own events are not exec's: its child reports to these only. */
+static const uvproc_process_events_t uvproc__exec_events = {
+    .on_spawn = uvproc__exec_on_spawn,
+    .on_error = uvproc__exec_on_error,
+    .on_data = uvproc__exec_on_data,
+    .on_drain = uvproc__exec_on_drain,
+    .on_exit = uvproc__exec_on_exit,
+    .on_close = uvproc__exec_on_close,
+};
 
 static int uvproc__exec_start(uv_loop_t *loop, const char *file, const char *const *args,
                               const char *shell, const uvproc_exec_options_t *options,
@@ -356,7 +345,7 @@ static int uvproc__exec_start(uv_loop_t *loop, const char *file, const char *con
     e->max_buffer = o->max_buffer != 0 ? o->max_buffer : UVPROC__EXEC_DEFAULT_MAX_BUFFER;
     e->max_buffer_mode = o->max_buffer_mode;
     e->kill_tree = o->kill_tree;
-    e->cmd = uvproc__exec_join(file, args);
+    e->cmd = uvproc__common_strv_join(file, args); /* Node's `cmd` */
     err = UV_ENOMEM;
     if (e->cmd == NULL)
         goto fail;
@@ -380,13 +369,7 @@ static int uvproc__exec_start(uv_loop_t *loop, const char *file, const char *con
     so.detached = o->spawn.detached || o->kill_tree; /* a group of its own to signal */
     so.shell = shell;
     so.data = e;
-    so.on_spawn = uvproc__exec_on_spawn;
-    so.on_error = uvproc__exec_on_error;
-    so.on_data = uvproc__exec_on_data;
-    so.on_end = NULL;
-    so.on_drain = uvproc__exec_on_drain;
-    so.on_exit = uvproc__exec_on_exit;
-    so.on_close = uvproc__exec_on_close;
+    so.events = uvproc__exec_events;
     err = uvproc_spawn(loop, &e->proc, file, args, &so);
     if (err != 0)
         goto fail;

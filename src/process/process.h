@@ -22,16 +22,6 @@ typedef struct {
     unsigned char want_drain; /* a write returned 0: emit on_drain when the queue empties */
 } uvproc__process_stdio_t;
 
-typedef struct {
-    void (*on_spawn)(uvproc_process_t *p);
-    void (*on_error)(uvproc_process_t *p, const uvproc_error_t *err);
-    void (*on_data)(uvproc_process_t *p, int fd, const char *buf, size_t len);
-    void (*on_end)(uvproc_process_t *p, int fd, int status);
-    void (*on_drain)(uvproc_process_t *p, int fd);
-    void (*on_exit)(uvproc_process_t *p, int64_t code, int signal);
-    void (*on_close)(uvproc_process_t *p, int64_t code, int signal);
-} uvproc__process_events_t;
-
 struct uvproc_process_s {
     uv_loop_t *loop;
     uvproc__launcher_t *launcher; /* NULL once closed */
@@ -41,7 +31,7 @@ struct uvproc_process_s {
      * usage, kept from the exit on. */
     struct uvproc__process_stopper_s *stopper; /* NULL until uvproc_stop(); freed when closed */
     struct rusage *usage; /* NULL until the exit (or when the launcher has none) */
-    uvproc__process_events_t ev;
+    uvproc_process_events_t ev; /* the options' events, copied */
     void *data;
 
     int64_t exit_code;

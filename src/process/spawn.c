@@ -52,14 +52,6 @@ static void uvproc__release_std_fds(const int held[3])
             close(held[fd]);
 }
 
-static size_t uvproc__count(const char *const *v)
-{
-    size_t n = 0;
-    while (v != NULL && v[n] != NULL)
-        n++;
-    return n;
-}
-
 static size_t uvproc__key_len(const char *entry)
 {
     const char *eq = strchr(entry, '=');
@@ -94,7 +86,7 @@ static int uvproc__build_env(const uvproc_spawn_options_t *o, const char *const 
         return 0;
     if (user == NULL || o->env_mode == UVPROC_ENV_EXTEND)
         base = (const char *const *)environ;
-    cap = uvproc__count(base) + uvproc__count(user) + uvproc__count(override) + 1;
+    cap = uvproc__common_strv_len(base) + uvproc__common_strv_len(user) + uvproc__common_strv_len(override) + 1;
     env = malloc(cap * sizeof *env);
     if (env == NULL)
         return UV_ENOMEM;
@@ -107,25 +99,6 @@ static int uvproc__build_env(const uvproc_spawn_options_t *o, const char *const 
     env[n] = NULL;
     *out = env;
     return 0;
-}
-
-/* Node's shell mode: the command line is `file` and `args` joined with spaces. */
-static char *uvproc__join_command(const char *file, const char *const *args)
-{
-    size_t len = strlen(file) + 1;
-    char *cmd, *at;
-    for (size_t i = 0; args != NULL && args[i] != NULL; i++)
-        len += strlen(args[i]) + 1;
-    cmd = malloc(len);
-    if (cmd == NULL)
-        return NULL;
-    at = cmd;
-    at += strlen(strcpy(at, file));
-    for (size_t i = 0; args != NULL && args[i] != NULL; i++) {
-        *at++ = ' ';
-        at += strlen(strcpy(at, args[i]));
-    }
-    return cmd;
 }
 
 typedef struct {
@@ -145,7 +118,7 @@ static int uvproc__build_argv(const char *file, const char *const *args,
 
     memset(a, 0, sizeof *a);
     if (o->shell != NULL) {
-        a->command = uvproc__join_command(file, args);
+        a->command = uvproc__common_strv_join(file, args); /* Node's shell mode */
         a->argv = malloc(4 * sizeof *a->argv);
         if (a->command == NULL || a->argv == NULL)
             return UV_ENOMEM;
@@ -156,7 +129,7 @@ static int uvproc__build_argv(const char *file, const char *const *args,
         a->argv[n] = NULL;
         return 0;
     }
-    a->argv = malloc((uvproc__count(exec_args) + uvproc__count(args) + 3) * sizeof *a->argv);
+    a->argv = malloc((uvproc__common_strv_len(exec_args) + uvproc__common_strv_len(args) + 3) * sizeof *a->argv);
     if (a->argv == NULL)
         return UV_ENOMEM;
     if (exec_path != NULL) {
@@ -255,27 +228,9 @@ static const char *uvproc__attribute_error(const char *cwd, int *err)
     return "spawn";
 }
 
-int uvproc__process_spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
-                  const char *const *args, const uvproc_spawn_options_t *options,
-                  const uvproc__process_spawn_extra_t *extra)
+/* Step 1: arguments that make no process at all. */
+static int uvproc__check_options(uv_loop_t *loop, const char *file, const uvproc_spawn_options_t *o)
 {
-    static const uvproc_spawn_options_t defaults;
-    const uvproc_spawn_options_t *o = options != NULL ? options : &defaults;
-    int ipc = extra != NULL && extra->ipc_pipe != NULL;
-    int chan_stdio = extra != NULL && extra->channel_stdio[0] != NULL;
-    int first_extra = 3 + ipc;
-    int slot_count = first_extra + (int)o->extra_stdio_count;
-    uvproc__launcher_launch_slot_t stack_slots[8];
-    uvproc__launcher_launch_slot_t *slots = stack_slots;
-    uvproc__launcher_launch_t req;
-    uvproc__argv_t argv;
-    uvproc_process_t *p;
-    char **env = NULL;
-    int held[3];
-    int err;
-
-    if (out != NULL)
-        *out = NULL;
     if (loop == NULL || file == NULL || file[0] == '\0')
         return UV_EINVAL;
     if (o->extra_stdio_count > 1024 || (o->extra_stdio_count > 0 && o->extra_stdio == NULL))
@@ -288,54 +243,55 @@ int uvproc__process_spawn(uv_loop_t *loop, uvproc_process_t **out, const char *f
     for (size_t i = 0; i < o->extra_stdio_count; i++)
         if (uvproc__check_stdio(&o->extra_stdio[i]) != 0)
             return UV_EINVAL;
+    return 0;
+}
 
-    uvproc__common_ignore_sigpipe_once();
-    err = uvproc__build_argv(file, args, o, extra, &argv);
+/* What step 2 builds: the launch request and the memory behind it, freed once launched. */
+typedef struct {
+    uvproc__launcher_launch_t req;
+    uvproc__argv_t argv;
+    char **env;
+    uvproc__launcher_launch_slot_t *slots;
+    uvproc__launcher_launch_slot_t stack_slots[8];
+} uvproc__spawn_request_t;
+
+static void uvproc__request_free(uvproc__spawn_request_t *r)
+{
+    if (r->slots != r->stack_slots)
+        free(r->slots);
+    free(r->env);
+    free(r->argv.argv);
+    free(r->argv.command);
+    free(r->argv.prefixed);
+}
+
+/* Step 2a: the command, environment and slot array of the request (slots still empty). */
+static int uvproc__build_request(uvproc__spawn_request_t *r, const char *file,
+                                 const char *const *args, const uvproc_spawn_options_t *o,
+                                 const uvproc__process_spawn_extra_t *x)
+{
+    int slot_count = 3 + (x != NULL && x->ipc_pipe != NULL) + (int)o->extra_stdio_count;
+    int err;
+
+    r->env = NULL;
+    r->slots = r->stack_slots;
+    err = uvproc__build_argv(file, args, o, x, &r->argv);
     if (err == 0)
-        err = uvproc__apply_remote(o, extra, &argv);
+        err = uvproc__apply_remote(o, x, &r->argv);
     if (err == 0)
-        err = uvproc__build_env(o, extra != NULL ? extra->env_override : NULL, &env);
-    if (err == 0 && slot_count > (int)(sizeof stack_slots / sizeof stack_slots[0])) {
-        slots = calloc((size_t)slot_count, sizeof *slots);
-        if (slots == NULL)
+        err = uvproc__build_env(o, x != NULL ? x->env_override : NULL, &r->env);
+    if (err == 0 && slot_count > (int)(sizeof r->stack_slots / sizeof r->stack_slots[0])) {
+        r->slots = calloc((size_t)slot_count, sizeof *r->slots);
+        if (r->slots == NULL)
             err = UV_ENOMEM;
     }
-    p = err == 0 ? uvproc__process_new(loop, o, slot_count) : NULL;
-    if (p == NULL) {
-        err = err != 0 ? err : UV_ENOMEM;
-        goto done;
-    }
-    memset(slots, 0, (size_t)slot_count * sizeof *slots);
-    /* Only a child with a pipe needs the check (libuv opens its EMFILE reserve fd at the
-     * loop's first stream, and the launcher makes the pipes): one with none skips its three
-     * fcntl calls. */
-    held[0] = held[1] = held[2] = -1;
-    if (ipc || chan_stdio || uvproc__wants_pipe(o))
-        uvproc__hold_std_fds(held);
-    if (ipc || chan_stdio)
-        uvproc__process_hold(p); /* released by the channel once its pipe is closed */
-    for (int fd = 0; fd < slot_count && err == 0; fd++) {
-        if (fd < 2 && chan_stdio) {
-            slots[fd].kind = UVPROC__SLOT_PIPE;
-            slots[fd].pipe = extra->channel_stdio[fd];
-            slots[fd].child_reads = fd == 0;
-            slots[fd].child_writes = fd == 1;
-            continue;
-        }
-        if (fd == 3 && ipc) {
-            slots[fd].kind = UVPROC__SLOT_PIPE;
-            slots[fd].pipe = extra->ipc_pipe;
-            slots[fd].child_reads = slots[fd].child_writes = 1;
-            continue;
-        }
-        err = uvproc__setup_slot(p, &slots[fd], fd,
-                                 fd < 3 ? &o->stdio[fd] : &o->extra_stdio[fd - first_extra]);
-    }
-
-    req = (uvproc__launcher_launch_t){
-        .file = argv.file,
-        .argv = argv.prefixed != NULL ? argv.prefixed : argv.argv,
-        .env = env,
+    if (err != 0)
+        return err;
+    memset(r->slots, 0, (size_t)slot_count * sizeof *r->slots);
+    r->req = (uvproc__launcher_launch_t){
+        .file = r->argv.file,
+        .argv = r->argv.prefixed != NULL ? r->argv.prefixed : r->argv.argv,
+        .env = r->env,
         .cwd = o->cwd,
         .detached = o->detached,
         .kill_on_parent_death = o->kill_on_parent_death,
@@ -344,27 +300,98 @@ int uvproc__process_spawn(uv_loop_t *loop, uvproc_process_t **out, const char *f
         .uid = o->uid,
         .gid = o->gid,
         .slot_count = slot_count,
-        .slots = slots,
+        .slots = r->slots,
     };
+    return 0;
+}
+
+/* Step 2b: each slot of the request, with the process's pipe where the slot is one. */
+static int uvproc__setup_slots(uvproc_process_t *p, uvproc__spawn_request_t *r,
+                               const uvproc_spawn_options_t *o,
+                               const uvproc__process_spawn_extra_t *x)
+{
+    int ipc = x != NULL && x->ipc_pipe != NULL;
+    int chan_stdio = x != NULL && x->channel_stdio[0] != NULL;
+    uvproc__launcher_launch_slot_t *slots = r->slots;
+    int err = 0;
+
+    for (int fd = 0; fd < r->req.slot_count && err == 0; fd++) {
+        if (fd < 2 && chan_stdio) {
+            slots[fd].kind = UVPROC__SLOT_PIPE;
+            slots[fd].pipe = x->channel_stdio[fd];
+            slots[fd].child_reads = fd == 0;
+            slots[fd].child_writes = fd == 1;
+            continue;
+        }
+        if (fd == 3 && ipc) {
+            slots[fd].kind = UVPROC__SLOT_PIPE;
+            slots[fd].pipe = x->ipc_pipe;
+            slots[fd].child_reads = slots[fd].child_writes = 1;
+            continue;
+        }
+        err = uvproc__setup_slot(p, &slots[fd], fd,
+                                 fd < 3 ? &o->stdio[fd] : &o->extra_stdio[fd - 3 - ipc]);
+    }
+    return err;
+}
+
+/* Step 3: start the child. Whatever fails from here on is the child's runtime failure,
+ * reported through error and close, never returned. */
+static void uvproc__start(uvproc_process_t *p, uvproc__spawn_request_t *r,
+                          const uvproc_spawn_options_t *o,
+                          const uvproc__process_spawn_extra_t *x)
+{
+    int channel = x != NULL && (x->ipc_pipe != NULL || x->channel_stdio[0] != NULL);
+    int held[3] = {-1, -1, -1};
+    int err;
+
+    /* Only a child with a pipe needs the check (libuv opens its EMFILE reserve fd at the
+     * loop's first stream, and the launcher makes the pipes): one with none skips its three
+     * fcntl calls. */
+    if (channel || uvproc__wants_pipe(o))
+        uvproc__hold_std_fds(held);
+    if (channel)
+        uvproc__process_hold(p); /* released by the channel once its pipe is closed */
+    err = uvproc__setup_slots(p, r, o, x);
+
     p->detached = (unsigned char)(o->detached != 0);
     if (err == 0)
-        err = uvproc__process_launch(p, &req);
+        err = uvproc__process_launch(p, &r->req);
     uvproc__release_std_fds(held);
     if (err != 0) {
         const char *syscall = uvproc__attribute_error(o->cwd, &err);
-        uvproc__process_failed(p, err, syscall, strcmp(syscall, "chdir") == 0 ? o->cwd : argv.file);
+        uvproc__process_failed(p, err, syscall,
+                               strcmp(syscall, "chdir") == 0 ? o->cwd : r->argv.file);
     }
-    err = 0;
-    if (out != NULL)
-        *out = p;
+}
 
-done:
-    if (slots != stack_slots)
-        free(slots);
-    free(env);
-    free(argv.argv);
-    free(argv.command);
-    free(argv.prefixed);
+int uvproc__process_spawn(uv_loop_t *loop, uvproc_process_t **out, const char *file,
+                          const char *const *args, const uvproc_spawn_options_t *options,
+                          const uvproc__process_spawn_extra_t *extra)
+{
+    static const uvproc_spawn_options_t defaults;
+    const uvproc_spawn_options_t *o = options != NULL ? options : &defaults;
+    uvproc__spawn_request_t r;
+    uvproc_process_t *p = NULL;
+    int err;
+
+    if (out != NULL)
+        *out = NULL;
+    err = uvproc__check_options(loop, file, o);
+    if (err != 0)
+        return err;
+
+    uvproc__common_ignore_sigpipe_once();
+    err = uvproc__build_request(&r, file, args, o, extra);
+    if (err == 0 && (p = uvproc__process_new(loop, o, r.req.slot_count)) == NULL)
+        err = UV_ENOMEM;
+
+    if (err == 0) {
+        uvproc__start(p, &r, o, extra);
+        if (out != NULL)
+            *out = p;
+    }
+    uvproc__request_free(&r);
     return err;
 }
 

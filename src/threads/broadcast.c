@@ -5,18 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/list.h"
 #include "threads.h"
 
 struct uvproc_broadcast_s {
     uvproc__threads_mailbox_t mb;
     char *name;
     uvproc_broadcast_options_t o;
-    uvproc_broadcast_t *prev, *next; /* the registry, under its lock */
-    int closed;                      /* the owner's thread */
+    uvproc__common_list_t node; /* on the registry, under its lock */
+    int closed;                 /* the owner's thread */
 };
 
 static uv_mutex_t uvproc__registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static uvproc_broadcast_t *uvproc__registry;
+static uvproc__common_list_t uvproc__registry = {&uvproc__registry, &uvproc__registry};
 
 static void uvproc__broadcast_deliver(uvproc__threads_mailbox_t *m, uvproc__threads_item_t *it)
 {
@@ -64,10 +65,7 @@ int uvproc_broadcast_open(uv_loop_t *loop, uvproc_broadcast_t **out, const char 
         return err;
     }
     uv_mutex_lock(&uvproc__registry_lock);
-    bc->next = uvproc__registry;
-    if (uvproc__registry != NULL)
-        uvproc__registry->prev = bc;
-    uvproc__registry = bc;
+    uvproc__common_list_unshift(&uvproc__registry, &bc->node);
     uv_mutex_unlock(&uvproc__registry_lock);
     *out = bc;
     return 0;
@@ -75,13 +73,15 @@ int uvproc_broadcast_open(uv_loop_t *loop, uvproc_broadcast_t **out, const char 
 
 int uvproc_broadcast_post(uvproc_broadcast_t *bc, const json_t *value)
 {
+    uvproc__common_list_t *n;
     int err = 0;
     if (bc == NULL)
         return UV_EINVAL;
     if (bc->closed)
         return UV_EPIPE;
     uv_mutex_lock(&uvproc__registry_lock);
-    for (uvproc_broadcast_t *to = uvproc__registry; to != NULL && err == 0; to = to->next) {
+    uvproc__common_list_foreach(n, &uvproc__registry) {
+        uvproc_broadcast_t *to = uvproc__common_list_entry(n, uvproc_broadcast_t, node);
         json_t *v = (json_t *)value;
         uvproc__threads_item_t *it;
         if (to == bc || strcmp(to->name, bc->name) != 0)
@@ -89,6 +89,8 @@ int uvproc_broadcast_post(uvproc_broadcast_t *bc, const json_t *value)
         err = uvproc__threads_item_build(&it, &v, 0, NULL);
         if (err == 0 && uvproc__threads_mailbox_push(&to->mb, it, 0) != 0)
             uvproc__threads_item_free(it);
+        if (err != 0)
+            break;
     }
     uv_mutex_unlock(&uvproc__registry_lock);
     return err;
@@ -102,12 +104,7 @@ int uvproc_broadcast_close(uvproc_broadcast_t *bc)
         return UV_EALREADY;
     bc->closed = 1;
     uv_mutex_lock(&uvproc__registry_lock);
-    if (bc->prev != NULL)
-        bc->prev->next = bc->next;
-    else
-        uvproc__registry = bc->next;
-    if (bc->next != NULL)
-        bc->next->prev = bc->prev;
+    uvproc__common_list_remove(&bc->node);
     uv_mutex_unlock(&uvproc__registry_lock);
     uvproc__threads_item_free_list(uvproc__threads_mailbox_close(&bc->mb));
     uvproc__threads_mailbox_detach(&bc->mb, uvproc__broadcast_free);

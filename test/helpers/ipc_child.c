@@ -166,7 +166,7 @@ static void on_message(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *h)
     }
     if (h != NULL) {
         /* Nothing to do with other handles here. */
-        uv_close((uv_handle_t *)h->stream, free_cb);
+        uvproc_handle_close(h->stream);
     }
     if (json_is_integer(i) && json_object_size(msg) == 1) {
         count_in_order &= json_integer_value(i) == count_n;
