@@ -329,9 +329,11 @@ TEST(ten_megabytes)
     peer_init(&b);
     CHECK_OK(uv_loop_init(&loop));
     pair_open(&loop, &a, &b);
-    /* Backpressure: 10 MB queued is far past the 128 KiB mark. */
+    /* Backpressure: 10 MB queued is far past the 128 KiB mark. Write-through may already have
+     * handed the socket what its buffer takes (the peer reads nothing yet: a few hundred KiB);
+     * the rest is queued. */
     CHECK_EQ(uvproc_channel_send_new(a.ch, json_string(s), NULL, NULL), 0);
-    CHECK(uvproc_channel_queue_size(a.ch) > n);
+    CHECK(uvproc_channel_queue_size(a.ch) > n - (1u << 20));
     CHECK_EQ(uvproc_channel_send_new(a.ch, json_string("after"), NULL, NULL), 0);
     CHECK_OK(uvproc_channel_disconnect(a.ch));
     CHECK_LOOP_CLOSE(&loop);
@@ -394,14 +396,19 @@ TEST(hundred_thousand_in_order_batched)
     peer_t a, b;
     double t0;
     int backpressure_at = -1;
+    size_t before = 0, after = 0;
 
     counted_pair_open(&loop, &check, &a, &b);
     t0 = now_ms();
     for (int i = 0; i < N; i++) {
+        size_t q = uvproc_channel_queue_size(a.ch);
         int r = uvproc_channel_send_new(a.ch, json_pack("{s:i}", "i", i), counted_cb, NULL);
         CHECK(r == 0 || r == 1);
-        if (r == 0 && backpressure_at < 0)
+        if (r == 0 && backpressure_at < 0) {
             backpressure_at = i;
+            before = q;
+            after = uvproc_channel_queue_size(a.ch);
+        }
     }
     CHECK_OK(uvproc_channel_disconnect(a.ch));
     run_until(&loop, &b.disconnects, 1);
@@ -411,10 +418,14 @@ TEST(hundred_thousand_in_order_batched)
     CHECK(b.in_order);
     CHECK_EQ(cb_count, N);
     CHECK_EQ(cb_bad_status, 0);
-    /* Queued in one loop turn: one write. */
-    CHECK_EQ(write_groups, 1);
-    /* 128 KiB of ~10-byte frames. */
-    CHECK(backpressure_at > 5000 && backpressure_at < 20000);
+    /* Sent in one loop turn: written through in 64 KiB steps while the socket took them (the
+     * peer reads nothing during the loop), the rest in one write; the callbacks of what was
+     * written through run together from the flusher. A few groups, never one per message. */
+    CHECK(write_groups >= 1 && write_groups <= 4);
+    /* send returns 0 once 128 KiB are unwritten (what the socket took does not count, as in
+     * Node), and only then. */
+    CHECK(backpressure_at > 5000);
+    CHECK(before < 128 * 1024 && after >= 128 * 1024);
     uv_close((uv_handle_t *)&check, NULL);
     CHECK_LOOP_CLOSE(&loop);
     peer_free(&a);
