@@ -69,7 +69,8 @@ int uvproc__threads_mailbox_init(uvproc__threads_mailbox_t *m)
 static void uvproc__link(uvproc__threads_mailbox_t *m, uvproc__threads_item_t *it)
 {
     uvproc__threads_item_t *prev;
-    __atomic_store_n(&it->next, NULL, UVPROC__SEQ);
+    /* Published by the exchange below (and read only through prev->next, which orders it). */
+    __atomic_store_n(&it->next, NULL, __ATOMIC_RELAXED);
     prev = __atomic_exchange_n(&m->in, it, UVPROC__SEQ);
     /* Between the exchange and this store the queue is cut: the owner sees nothing past
      * `prev` until it lands (uvproc__pop then reports empty, and this sender's wake-up
@@ -156,8 +157,11 @@ int uvproc__threads_mailbox_push(uvproc__threads_mailbox_t *m, uvproc__threads_i
         return UV_EPIPE;
     uvproc__link(m, it);
     /* wake_pending is 0 only while attached (the owner clears it only then, and a detach
-     * sets it first), and efd was set before the attach cleared it. */
-    if (!__atomic_exchange_n(&m->wake_pending, 1, UVPROC__SEQ))
+     * sets it first), and efd was set before the attach cleared it. Loaded first: while the
+     * owner drains a burst it stays 1, and a plain load costs no locked instruction and no
+     * cache-line steal per message (a seq_cst load still orders after the link above). */
+    if (__atomic_load_n(&m->wake_pending, UVPROC__SEQ) == 0 &&
+        !__atomic_exchange_n(&m->wake_pending, 1, UVPROC__SEQ))
         uvproc__mailbox_wake(m);
     return 0;
 }
@@ -166,8 +170,9 @@ int uvproc__threads_mailbox_push(uvproc__threads_mailbox_t *m, uvproc__threads_i
 
 static void uvproc__mailbox_on_closed(uv_handle_t *h);
 
-/* Rounds of take-and-deliver per wake-up before the loop gets its turn back. */
-#define UVPROC__DRAIN_ROUNDS 64
+/* Items delivered per wake-up before the loop gets its turn back (a sender that keeps up
+ * with the receiver would otherwise keep it here forever). */
+#define UVPROC__DRAIN_ITEMS 16384
 
 /* Busy polling (opt-in, busy_poll_ns): waits up to that long for a push after `seen` (the
  * queue's last item when the owner found it empty) by watching it change, without a syscall.
@@ -198,29 +203,47 @@ static size_t uvproc__drain(uvproc__threads_mailbox_t *m)
     return n;
 }
 
+/* The next item to deliver (left at the front of the batch), or NULL. Items are taken from
+ * the queue one at a time, right before their delivery: each is read from memory once,
+ * while it is hot, instead of in a first pass that drains and a second that delivers. */
+static uvproc__threads_item_t *uvproc__front(uvproc__threads_mailbox_t *m, size_t *taken)
+{
+    uvproc__threads_item_t *it;
+    if (m->batch != NULL)
+        return m->batch;
+    if ((it = uvproc__pop(m)) != NULL) {
+        uvproc__batch_append(m, it);
+        (*taken)++;
+    }
+    return it;
+}
+
 static void uvproc__mailbox_on_wake(uv_poll_t *h, int status, int events)
 {
     uvproc__wake_t *w = (uvproc__wake_t *)h;
     uvproc__threads_mailbox_t *m = w->m;
+    size_t taken = 0;
     uint64_t count;
 
     (void)status;
     (void)events;
     while (read(m->efd, &count, sizeof count) < 0 && errno == EINTR)
         ;
-    /* wake_pending stays set while this drains: a sender that keeps posting meanwhile pays
-     * no eventfd write, its items are picked up by the next round here. */
-    for (int round = 1;; round++) {
-        size_t taken = uvproc__drain(m);
-        /* deliver may detach the mailbox (a port moved away, or closed): the rest of the
-         * batch then stays with the mailbox for the next owner, in order, and the mailbox is
-         * no longer this thread's to read: another thread may own it already. Only `w`, this
-         * watcher, still is (it is freed by its close callback, later on this loop). */
+    /* wake_pending stays set while this delivers: a sender that keeps posting meanwhile pays
+     * no eventfd write, its items are picked up here. */
+    for (;;) {
+        size_t before = taken;
+        /* deliver may detach the mailbox (a port moved away, or closed): the rest stays with
+         * the mailbox for the next owner, in order (the batch ahead of the queue), and the
+         * mailbox is no longer this thread's to read: another thread may own it already.
+         * Only `w`, this watcher, still is (freed by its close callback, later on this loop). */
         while (!w->detached) {
-            uvproc__threads_item_t *it = m->batch;
+            uvproc__threads_item_t *it = uvproc__front(m, &taken);
             if (it == NULL || (m->hold && it->kind <= UVPROC__ITEM_TEXT))
                 break;
             m->deliver(m, uvproc__batch_shift(m));
+            if (taken >= UVPROC__DRAIN_ITEMS)
+                break;
         }
         if (w->detached)
             return;
@@ -230,7 +253,13 @@ static void uvproc__mailbox_on_wake(uv_poll_t *h, int status, int events)
             __atomic_store_n(&m->wake_pending, 0, UVPROC__SEQ);
             return;
         }
-        if (taken == 0) {
+        if (taken >= UVPROC__DRAIN_ITEMS) {
+            /* Still busy: let the loop's other handles run, and come back (wake_pending is
+             * still set, so nobody else will write). */
+            uvproc__mailbox_wake(m);
+            return;
+        }
+        if (taken == before || m->busy_poll_ns == 0) {
             uvproc__threads_item_t *it;
             /* A busy poll keeps wake_pending set while it polls: the peer pays no write. */
             if (m->busy_poll_ns != 0 && uvproc__mailbox_spin(m, __atomic_load_n(&m->in, UVPROC__SEQ)))
@@ -240,15 +269,9 @@ static void uvproc__mailbox_on_wake(uv_poll_t *h, int status, int events)
             if ((it = uvproc__pop(m)) == NULL)
                 return;
             uvproc__batch_append(m, it);
+            taken++;
             /* Ours again; if a sender took it first, its wake-up only costs an empty round. */
             __atomic_store_n(&m->wake_pending, 1, UVPROC__SEQ);
-            continue;
-        }
-        if (round >= UVPROC__DRAIN_ROUNDS) {
-            /* Still busy: let the loop's other handles run, and come back (wake_pending is
-             * still set, so nobody else will write). */
-            uvproc__mailbox_wake(m);
-            return;
         }
     }
 }
