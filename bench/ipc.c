@@ -704,7 +704,8 @@ static const variant_t oneway_variants[] = {
      run_uvproc,
      {.child_mode = "oneway_burst"},
      0,
-     "the same, the child sends all N in one tight loop (one loop turn: one batch)"},
+     "the same, the child sends all N in one tight loop, in one loop turn, ignoring backpressure "
+     "(the channel writes through in ~64 KiB writes as the batch grows)"},
     {"uvproc_c_c_reuse",
      run_uvproc,
      {.child_mode = "oneway_reuse"},
