@@ -247,16 +247,17 @@ static void uvproc__mailbox_on_wake(uv_poll_t *h, int status, int events)
         }
         if (w->detached)
             return;
+        if (taken >= UVPROC__DRAIN_ITEMS) {
+            /* Still busy: let the loop's other handles run, and come back (wake_pending is
+             * still set, so nobody else will write). First, because the batch may hold an item
+             * that on_message peeked at (uvproc_port_receive) and left. */
+            uvproc__mailbox_wake(m);
+            return;
+        }
         if (m->batch != NULL) {
             /* Held: nothing more can be delivered until uvproc__threads_mailbox_kick, which
              * looks at the queue itself. */
             __atomic_store_n(&m->wake_pending, 0, UVPROC__SEQ);
-            return;
-        }
-        if (taken >= UVPROC__DRAIN_ITEMS) {
-            /* Still busy: let the loop's other handles run, and come back (wake_pending is
-             * still set, so nobody else will write). */
-            uvproc__mailbox_wake(m);
             return;
         }
         if (taken == before || m->busy_poll_ns == 0) {
