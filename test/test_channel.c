@@ -1148,6 +1148,62 @@ TEST(handle_without_fd_gets_nack)
     peer_free(&a);
 }
 
+/* A burst from on_message is written through until the socket is full, most likely cutting a
+ * frame in two; a NACK queued right after, from the same read, must wait for the rest of that
+ * frame instead of jumping the queue into it. */
+enum { CUT_N = 1000 };
+static void burst_on_go(peer_t *p, json_t *msg, uvproc_handle_t *h)
+{
+    char pad[1001];
+    (void)h;
+    if (!json_is_true(json_object_get(msg, "go")))
+        return;
+    memset(pad, 'x', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    for (int i = 0; i < CUT_N; i++)
+        CHECK(uvproc_channel_send_new(p->ch, json_pack("{s:i,s:s}", "i", i, "pad", pad), NULL,
+                                      NULL) >= 0);
+    /* Part of it is in the socket already, part still queued. */
+    CHECK(uvproc_channel_queue_size(p->ch) > 0);
+    CHECK(uvproc_channel_queue_size(p->ch) < (size_t)CUT_N * 1000);
+}
+
+TEST(reply_never_cuts_a_written_through_frame)
+{
+    static char buf[4 << 20];
+    uv_loop_t loop;
+    peer_t a;
+    int fd, nacks = 0;
+    long next = 0;
+    char *line, *save = NULL;
+
+    peer_init(&a);
+    a.hook = burst_on_go;
+    CHECK_OK(uv_loop_init(&loop));
+    fd = half_open(&loop, &a, NULL);
+    /* One write: both lines arrive in one read, the burst first, then the NACK is queued. */
+    RAW(fd, "{\"go\":true}\n"
+            "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Socket\",\"msg\":{\"x\":1}}\n");
+    raw_read(&loop, fd, buf, sizeof buf, CUT_N + 1, 0, NULL, NULL);
+    for (line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+        json_t *v = parse(line);
+        if (json_object_get(v, "cmd") != NULL) {
+            CHECK_STR(json_string_value(json_object_get(v, "cmd")), "NODE_HANDLE_NACK");
+            nacks++;
+        } else {
+            CHECK_EQ(json_integer_value(json_object_get(v, "i")), next);
+            next++;
+        }
+        json_decref(v);
+    }
+    CHECK_EQ(next, CUT_N);
+    CHECK_EQ(nacks, 1);
+    CHECK_OK(uvproc_channel_disconnect(a.ch));
+    close(fd);
+    CHECK_LOOP_CLOSE(&loop);
+    peer_free(&a);
+}
+
 static int count_open_fds(void)
 {
     int fds[1024];
@@ -1471,6 +1527,7 @@ int main(int argc, char **argv)
     RUN(wire_format);
     RUN(ten_megabytes);
     RUN(hundred_thousand_in_order_batched);
+    RUN(reply_never_cuts_a_written_through_frame);
     RUN(batches_follow_loop_turns);
     RUN(bad_input_is_reported_and_skipped);
     RUN(send_raw_validation);

@@ -270,7 +270,9 @@ static int uvproc__flush(uvproc_channel_t *ch)
 
     if (!uvproc__can_flush(ch))
         return 0;
-    if (ch->ctrl != NULL) {
+    /* Our replies jump the queue, but never into a batch partly written through: they would
+     * land inside one of its frames. */
+    if (ch->ctrl != NULL && (ch->head == NULL || ch->head->sent == 0)) {
         b = ch->ctrl;
         ch->ctrl = NULL;
     } else if (ch->head != NULL) {
