@@ -124,7 +124,8 @@ struct uvproc_channel_s {
     uint64_t ack_timeout_ms;
 
     uvproc__ipc_batch_t *head, *tail; /* waiting for their write, in order */
-    uvproc__ipc_batch_t *ctrl;        /* our ACK/NACK/... replies: they bypass the ACK wait */
+    uvproc__ipc_batch_t *ctrl; /* our ACK/NACK/... replies: they bypass the ACK wait and jump
+                                * the queue, but not into a batch partly written through */
     uvproc__ipc_batch_t *inflight;    /* handed to libuv; one at a time */
     uvproc__ipc_batch_t *unacked;     /* a handle frame written, waiting for ACK or NACK */
     /* Written through from send(); their callbacks run from the flusher (never inside send),
