@@ -4,6 +4,14 @@
  *               libuv coalesces), the receiver draining the whole queue per wake-up;
  *   raw_efd     the same with uvproc's wake-up: an eventfd + uv_poll_t, written only when
  *               the queue was empty (the tightest bound of uvproc's own design);
+ *   efd_block   the floor (rtt and oneway tables, their baseline): two threads and no event
+ *               loop, blocking read()s of an eventfd per direction. Round trips: one shared
+ *               slot per direction, write the peer's eventfd, block on your own (the
+ *               "blocking eventfd hand-off", 2 syscalls per hop). One-way: a preallocated
+ *               single-producer/single-consumer ring of N slots, and the eventfd written only
+ *               when the receiver said it is about to block (the "raw eventfd pair": the
+ *               fewest syscalls a cross-thread hand-off can make that does not spin). The
+ *               uv_async bound (raw_async) is not a floor: it collapses under load;
  *   uvproc      uvproc_worker_start / ports;
  *   uvproc_poll the same with opt-in busy polling (busy_poll_us = 50) on both sides;
  *   node        Node's worker_threads (bench/node/workers.js), timed inside Node;
@@ -19,6 +27,8 @@
  *               copied both ways (malloc + memcpy; Node: structured clone).
  * Every message is a jansson value built by the sender and freed by the receiver in every C
  * variant (the raw ones pass the json_t pointer itself: they know nobody else holds it).
+ * Beside each rate: the process's CPU time (both threads) per message or round trip over the
+ * timed loop (not for Node, which runs as a subprocess).
  *
  *   bench/workers [-r 5] [--tables startup,rtt,oneway,buf_transfer,buf_copy]
  *                 [--startups 200] [--node-startups 20] [--rt 20000] [--oneway 200000]
@@ -42,6 +52,14 @@
 #endif
 
 #define BUF_SIZE (1u << 20)
+
+/* CPU seconds of this process, every thread. */
+static double bench_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 typedef enum { T_STARTUP, T_RTT, T_ONEWAY, T_BUF_TRANSFER, T_BUF_COPY } table_t;
 
@@ -219,7 +237,7 @@ typedef struct {
     long got;
     int online, bad;
     void *buf;
-    double t0, t1;
+    double t0, t1, c1;
 } raw_round_t;
 
 static void raw_parent_on_msg(raw_q_t *q, raw_msg_t *m)
@@ -233,14 +251,14 @@ static void raw_parent_on_msg(raw_q_t *q, raw_msg_t *m)
             r->bad = 1;
         json_decref(m->v);
         if (++r->got == r->cfg->n) {
-            r->t1 = bench_now();
+            r->t1 = bench_now(), r->c1 = bench_cpu();
             uv_stop(&r->loop);
         } else if (r->cfg->table == T_RTT) {
             raw_push(&r->w.in, M_DATA, json_pack("{s:I}", "n", (json_int_t)r->got), NULL);
         }
     } else {
         if (++r->got == r->cfg->n) {
-            r->t1 = bench_now();
+            r->t1 = bench_now(), r->c1 = bench_cpu();
             r->buf = m->buf;
             uv_stop(&r->loop);
         } else if (r->cfg->table == T_BUF_TRANSFER) {
@@ -286,8 +304,10 @@ static int run_raw(void *arg, double *m, int efd_mode)
         }
         m[0] = total * 1e6 / (double)cfg->n;
     } else {
+        double c0;
         raw_start(&r, cfg->n);
         r.t0 = bench_now();
+        c0 = bench_cpu();
         if (cfg->table == T_ONEWAY) {
             raw_push(&r.w.in, M_GO, NULL, NULL);
         } else if (cfg->table == T_RTT) {
@@ -299,6 +319,7 @@ static int run_raw(void *arg, double *m, int efd_mode)
                 free(b);
         }
         uv_run(&r.loop, UV_RUN_DEFAULT);
+        m[1] = (r.c1 - c0) * 1e6 / (double)cfg->n;
         free(r.buf);
         raw_stop(&r);
         m[0] = (double)cfg->n / (r.t1 - r.t0);
@@ -320,6 +341,126 @@ static int run_raw_efd(void *arg, double *m)
     return run_raw(arg, m, 1);
 }
 
+/* --- the floor: blocking eventfd hand-offs, no event loop ------------------------------ */
+
+typedef struct {
+    const cfg_t *cfg;
+    int to_w, to_p;        /* eventfds, blocking */
+    json_t *slot_w, *slot_p; /* rtt: the message in flight each way */
+    json_t **ring;         /* oneway: N slots, written by the worker, read by the parent */
+    long head, tail;       /* ring indexes: head written by the worker, tail by the parent */
+    int sleeping;          /* oneway: the parent is about to block in read() */
+    int bad;
+} efd_round_t;
+
+static void efd_wait(int fd)
+{
+    uint64_t v;
+    while (read(fd, &v, sizeof v) < 0 && errno == EINTR)
+        ;
+}
+
+static void efd_signal(int fd)
+{
+    uint64_t one = 1;
+    while (write(fd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+}
+
+static void efd_worker(void *arg)
+{
+    efd_round_t *r = arg;
+    const cfg_t *cfg = r->cfg;
+    if (cfg->table == T_RTT) {
+        for (;;) {
+            json_t *v;
+            json_int_t n;
+            efd_wait(r->to_w);
+            v = __atomic_load_n(&r->slot_w, __ATOMIC_ACQUIRE);
+            if (v == NULL)
+                return;
+            n = json_integer_value(json_object_get(v, "n"));
+            json_decref(v);
+            __atomic_store_n(&r->slot_p, json_pack("{s:I}", "n", n), __ATOMIC_RELEASE);
+            efd_signal(r->to_p);
+        }
+    }
+    efd_wait(r->to_w); /* go */
+    for (long i = 0; i < cfg->n; i++) {
+        r->ring[i] = json_pack("{s:I}", "n", (json_int_t)i);
+        __atomic_store_n(&r->head, i + 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&r->sleeping, __ATOMIC_SEQ_CST) &&
+            __atomic_exchange_n(&r->sleeping, 0, __ATOMIC_SEQ_CST))
+            efd_signal(r->to_p);
+    }
+}
+
+static int run_efd_block(void *arg, double *m)
+{
+    efd_round_t r = {.cfg = arg};
+    const cfg_t *cfg = r.cfg;
+    uv_thread_t t;
+    double t0, t1, c0, c1;
+
+    r.to_w = eventfd(0, EFD_CLOEXEC);
+    r.to_p = eventfd(0, EFD_CLOEXEC);
+    if (cfg->table == T_ONEWAY)
+        r.ring = malloc((size_t)cfg->n * sizeof *r.ring);
+    if (r.to_w < 0 || r.to_p < 0 || (cfg->table == T_ONEWAY && r.ring == NULL) ||
+        uv_thread_create(&t, efd_worker, &r) != 0) {
+        fprintf(stderr, "workers: efd_block set-up failed\n");
+        exit(1);
+    }
+    t0 = bench_now();
+    c0 = bench_cpu();
+    if (cfg->table == T_RTT) {
+        for (long i = 0; i < cfg->n; i++) {
+            json_t *v;
+            __atomic_store_n(&r.slot_w, json_pack("{s:I}", "n", (json_int_t)i), __ATOMIC_RELEASE);
+            efd_signal(r.to_w);
+            efd_wait(r.to_p);
+            v = __atomic_load_n(&r.slot_p, __ATOMIC_ACQUIRE);
+            r.bad |= json_integer_value(json_object_get(v, "n")) != i;
+            json_decref(v);
+        }
+        t1 = bench_now();
+        c1 = bench_cpu();
+        __atomic_store_n(&r.slot_w, NULL, __ATOMIC_RELEASE);
+        efd_signal(r.to_w);
+    } else {
+        efd_signal(r.to_w);
+        while (r.tail < cfg->n) {
+            long head = __atomic_load_n(&r.head, __ATOMIC_SEQ_CST);
+            if (head == r.tail) {
+                /* Say so, look again (the worker may have pushed before it saw the flag),
+                 * then block until it writes. */
+                __atomic_store_n(&r.sleeping, 1, __ATOMIC_SEQ_CST);
+                if (__atomic_load_n(&r.head, __ATOMIC_SEQ_CST) != r.tail) {
+                    if (!__atomic_exchange_n(&r.sleeping, 0, __ATOMIC_SEQ_CST))
+                        efd_wait(r.to_p); /* the worker saw the flag and writes: eat it */
+                    continue;
+                }
+                efd_wait(r.to_p);
+                continue;
+            }
+            for (; r.tail < head; r.tail++) {
+                json_t *v = r.ring[r.tail];
+                r.bad |= json_integer_value(json_object_get(v, "n")) != r.tail;
+                json_decref(v);
+            }
+        }
+        t1 = bench_now();
+        c1 = bench_cpu();
+    }
+    uv_thread_join(&t);
+    close(r.to_w);
+    close(r.to_p);
+    free(r.ring);
+    m[0] = (double)cfg->n / (t1 - t0);
+    m[1] = (c1 - c0) * 1e6 / (double)cfg->n;
+    return r.bad;
+}
+
 /* --- uvproc -------------------------------------------------------------------------- */
 
 typedef struct {
@@ -328,7 +469,7 @@ typedef struct {
     uvproc_worker_t *w;
     long got;
     int online, exited, bad;
-    double t0, t1, start;
+    double t0, t1, c1, start;
     double startup_total;
 } up_round_t;
 
@@ -377,11 +518,11 @@ static void up_message(uvproc_worker_t *w, uvproc_message_t *msg)
         if (json_integer_value(json_object_get(msg->value, "n")) != r->got)
             r->bad = 1;
         if (++r->got == cfg->n)
-            r->t1 = bench_now();
+            r->t1 = bench_now(), r->c1 = bench_cpu();
         else if (cfg->table == T_RTT)
             uvproc_worker_post_new(w, json_pack("{s:I}", "n", (json_int_t)r->got), NULL);
     } else if (++r->got == cfg->n) {
-        r->t1 = bench_now(); /* the library frees the last buffer */
+        r->t1 = bench_now(), r->c1 = bench_cpu(); /* the library frees the last buffer */
     } else {
         uvproc_transfer_t t = {.transfer = msg->buffers, .transfer_count = 1};
         uvproc_transfer_t c = {.copy = msg->buffers, .copy_count = 1};
@@ -427,8 +568,10 @@ static int run_uvproc(void *arg, double *m)
         }
         m[0] = r.startup_total * 1e6 / (double)cfg->n;
     } else {
+        double c0;
         up_start(&r);
         r.t0 = bench_now();
+        c0 = bench_cpu();
         if (cfg->table == T_ONEWAY) {
             uvproc_worker_post_new(r.w, json_string("go"), NULL);
         } else if (cfg->table == T_RTT) {
@@ -444,6 +587,7 @@ static int run_uvproc(void *arg, double *m)
         }
         uv_run(&r.loop, UV_RUN_DEFAULT);
         m[0] = (double)cfg->n / (r.t1 - r.t0);
+        m[1] = (r.c1 - c0) * 1e6 / (double)cfg->n;
     }
     uv_run(&r.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&r.loop) != 0)
@@ -476,7 +620,8 @@ static int run_node(void *arg, double *m)
 static void usage(FILE *out)
 {
     fprintf(out, "  --tables LIST       startup,rtt,oneway,buf_transfer,buf_copy (default all)\n"
-                 "  --baseline NAME     the variant ratios are taken against (default raw_async)\n"
+                 "  --baseline NAME     the variant ratios are taken against (default efd_block for rtt\n"
+                 "                      and oneway, the floor; raw_async for the others)\n"
                  "  --startups N        workers started per round, C variants (default 200)\n"
                  "  --node-startups N   the same for Node (default 20: ~50 ms each)\n"
                  "  --rt N              round trips per round (default 20000)\n"
@@ -508,7 +653,7 @@ static int run(int argc, char **argv, int argc0, char **argv0)
 {
     bench_args_t a = {.rounds = 5};
     const char *tables = "startup,rtt,oneway,buf_transfer,buf_copy";
-    const char *baseline = "raw_async";
+    const char *baseline = NULL;
     long startups = 200, node_startups = 20, rt = 20000, oneway = 200000, buf = 3000;
     int r = bench_parse_args(&argc, argv, &a, usage);
     if (r != 0)
@@ -575,17 +720,32 @@ static int run(int argc, char **argv, int argc0, char **argv0)
                      node_startups);
         bench_init(&b, title, &a);
         bench_metric(&b, all[t].metric, all[t].higher);
+        if (all[t].table != T_STARTUP)
+            bench_metric(&b, all[t].table == T_ONEWAY ? "CPU us/msg" : "CPU us/round trip",
+                         BENCH_LOWER);
         bench_variant(&b, "raw_async", "2 threads, 2 loops, mutex queue + uv_async_t",
                       run_raw_async, &cfg);
         bench_variant(&b, "raw_efd", "2 threads, 2 loops, mutex queue + eventfd/uv_poll_t",
                       run_raw_efd, &cfg);
+        if (all[t].table == T_RTT)
+            bench_variant(&b, "efd_block",
+                          "the floor: 2 threads, no loop, one slot per direction, write the "
+                          "peer's eventfd and block in read() on your own",
+                          run_efd_block, &cfg);
+        else if (all[t].table == T_ONEWAY)
+            bench_variant(&b, "efd_block",
+                          "the floor: 2 threads, no loop, a preallocated SPSC ring, the "
+                          "eventfd written only when the receiver is about to block in read()",
+                          run_efd_block, &cfg);
         uv = bench_variant(&b, "uvproc", "uvproc_worker_start + ports", run_uvproc, &cfg);
         if (all[t].table != T_STARTUP)
             bench_variant(&b, "uvproc_poll",
                           "the same with busy_poll_us = 50 on both sides (opt-in busy polling)",
                           run_uvproc, &poll_cfg);
         bench_variant(&b, "node", "Node worker_threads (bench/node/workers.js)", run_node, &cfg);
-        bench_baseline(&b, baseline);
+        bench_baseline(&b, baseline != NULL ? baseline
+                           : all[t].table == T_RTT || all[t].table == T_ONEWAY ? "efd_block"
+                                                                              : "raw_async");
         if (bench_node() == NULL)
             bench_disable(&b, "node", "node not found");
         bench_run(&b);

@@ -61,7 +61,9 @@ typedef struct uvproc_channel_options_s {
  * the channel closed before it was, UV_EPIPE / other write errors otherwise. */
 typedef void (*uvproc_send_cb)(uvproc_channel_t *ch, int status, void *data);
 
-/* Sends one JSON value (borrowed). Frames queued in one loop turn leave in one write.
+/* Sends one JSON value (borrowed). Frames queued in one loop turn leave in one write, or in
+ * ~64 KiB writes from inside send() once that much is queued (write-through; never blocking,
+ * callbacks still from the loop).
  * Returns 1 while fewer than 128 KiB are queued, 0 when the caller should slow down (the
  * message is still queued), or a negative error: UV_EPIPE after disconnect, UV_EINVAL for a
  * value jansson cannot encode. */

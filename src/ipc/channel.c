@@ -54,6 +54,8 @@ static void uvproc__pipe_closed(uv_handle_t *h)
     uvproc__ipc_batch_t *unacked = ch->unacked;
 
     ch->unacked = NULL;
+    /* Written through before the close: their bytes left, so they report 0, first. */
+    uvproc__ipc_channel_report_written(ch);
     if (unacked != NULL)
         uvproc__ipc_channel_complete(ch, unacked, UV_ECANCELED);
     uvproc__cancel_list(ch, &ch->ctrl);

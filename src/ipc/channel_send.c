@@ -1,7 +1,14 @@
-/* The channel's send path: frames are serialised straight into a batch buffer; everything
- * queued during one loop turn leaves in one write from a uv_prepare callback (the last thing
- * before the loop can block in poll), and while a write is in flight the next batch keeps
- * growing. Node makes one write(2) per message; this is the thing to beat.
+/* The channel's send path: frames are serialised straight into a batch buffer. What is queued
+ * leaves in one write from a uv_prepare callback (the last thing before the loop can block in
+ * poll), and while a write is in flight the next batch keeps growing. Node makes one write(2)
+ * per message; this is the thing to beat.
+ *
+ * Write-through: once 64 KiB more are queued (UVPROC__WRITE_THROUGH), send() itself writes
+ * whole batches from the head with uv_try_write, as far as the socket takes them, so that a
+ * sender's burst of 200k frames in one callback overlaps with the peer's reading instead of
+ * being serialised entirely before the first byte leaves. It never blocks and never calls
+ * uv_write: what the socket does not take stays queued for the flusher, and the frames' send
+ * callbacks still run from the flusher, never from inside send().
  *
  * A frame carrying a handle is a batch of its own (channel_handles.c builds it); after it
  * nothing but our own ACK/NACK replies (the `ctrl` batch) is written until the peer
@@ -114,7 +121,8 @@ void uvproc__ipc_channel_link_tail(uvproc_channel_t *ch, uvproc__ipc_batch_t *b)
 static uvproc__ipc_batch_t *uvproc__open_batch(uvproc_channel_t *ch)
 {
     uvproc__ipc_batch_t *b = ch->tail;
-    if (b != NULL && b->handle == NULL && b->len < UVPROC__BATCH_SPLIT)
+    /* A batch partly written through is closed too: its written prefix is not kept growing. */
+    if (b != NULL && b->handle == NULL && b->sent == 0 && b->len < UVPROC__BATCH_SPLIT)
         return b;
     b = uvproc__ipc_channel_batch_new(ch);
     if (b != NULL)
@@ -144,6 +152,50 @@ void uvproc__ipc_channel_schedule(uvproc_channel_t *ch)
         uv_prepare_start(&ch->flusher, uvproc__flush_cb);
 }
 
+void uvproc__ipc_channel_report_written(uvproc_channel_t *ch)
+{
+    uvproc__ipc_batch_t *b;
+    while ((b = ch->written_head) != NULL) {
+        ch->written_head = b->next;
+        if (ch->written_head == NULL)
+            ch->written_tail = NULL;
+        uvproc__ipc_channel_complete(ch, b, 0);
+    }
+}
+
+/* Writes plain batches from the head while the socket takes them whole; stops at a partial
+ * write (the rest waits for the flusher or the next write-through), at a handle frame, or
+ * when anything else must go first. An error is left for the flusher's uv_write to meet and
+ * report, as a failed uv_try_write in uvproc__submit does. */
+static void uvproc__write_through(uvproc_channel_t *ch)
+{
+    uvproc__ipc_batch_t *b;
+
+    while (ch->ctrl == NULL && uvproc__can_flush(ch) && (b = ch->head) != NULL &&
+           b->handle == NULL) {
+        uv_buf_t buf = uv_buf_init(b->buf + b->sent, (unsigned int)(b->len - b->sent));
+        int n = buf.len > 0 ? uv_try_write((uv_stream_t *)ch->out, &buf, 1) : 0;
+        if (n < 0)
+            break;
+        b->sent += (size_t)n;
+        ch->queued -= (size_t)n;
+        if (b->sent < b->len)
+            break;
+        ch->head = b->next;
+        if (ch->head == NULL)
+            ch->tail = NULL;
+        b->next = NULL;
+        if (ch->written_tail != NULL)
+            ch->written_tail->next = b;
+        else
+            ch->written_head = b;
+        ch->written_tail = b;
+    }
+    ch->wt_mark = ch->queued;
+    if (ch->written_head != NULL)
+        uv_prepare_start(&ch->flusher, uvproc__flush_cb);
+}
+
 static void uvproc__write_done(uv_write_t *req, int status)
 {
     uvproc__ipc_batch_t *b = req->data;
@@ -170,7 +222,7 @@ static void uvproc__write_done(uv_write_t *req, int status)
  * one now, 0 when a write is in flight or the channel is closing. */
 static int uvproc__submit(uvproc_channel_t *ch, uvproc__ipc_batch_t *b)
 {
-    uv_buf_t buf = uv_buf_init(b->buf, (unsigned int)b->len);
+    uv_buf_t buf = uv_buf_init(b->buf + b->sent, (unsigned int)(b->len - b->sent));
     uv_os_fd_t fd;
     int err, own_fault;
 
@@ -218,7 +270,9 @@ static int uvproc__flush(uvproc_channel_t *ch)
 
     if (!uvproc__can_flush(ch))
         return 0;
-    if (ch->ctrl != NULL) {
+    /* Our replies jump the queue, but never into a batch partly written through: they would
+     * land inside one of its frames. */
+    if (ch->ctrl != NULL && (ch->head == NULL || ch->head->sent == 0)) {
         b = ch->ctrl;
         ch->ctrl = NULL;
     } else if (ch->head != NULL) {
@@ -232,7 +286,7 @@ static int uvproc__flush(uvproc_channel_t *ch)
         return 0;
     }
     b->next = NULL;
-    ch->queued -= b->len;
+    ch->queued -= b->len - b->sent;
     if (b->len == 0) {
         /* A batch opened for a frame that then failed to serialise. */
         uvproc__ipc_channel_complete(ch, b, 0);
@@ -246,9 +300,16 @@ static void uvproc__flush_cb(uv_prepare_t *h)
     uvproc_channel_t *ch = h->data;
     uv_prepare_stop(h);
     /* A prepare handle started from its own callback runs only in the next loop turn, after
-     * poll may have blocked: whatever completion callbacks queue is flushed here. */
-    while (uvproc__flush(ch))
-        ;
+     * poll may have blocked: whatever completion callbacks queue (or write through) is
+     * flushed or reported here. Batches written through go first: they left first. */
+    for (;;) {
+        uvproc__ipc_channel_report_written(ch);
+        if (uvproc__flush(ch))
+            continue;
+        if (ch->written_head == NULL)
+            break;
+    }
+    ch->wt_mark = ch->queued;
     if (!ch->closing && !uvproc__can_flush(ch))
         uv_prepare_stop(h);
 }
@@ -285,6 +346,8 @@ void uvproc__ipc_channel_reply_cmd(uvproc_channel_t *ch, const char *cmd)
 int uvproc__ipc_channel_queued(uvproc_channel_t *ch, size_t n)
 {
     ch->queued += n;
+    if (ch->queued >= ch->wt_mark + UVPROC__WRITE_THROUGH)
+        uvproc__write_through(ch);
     uvproc__ipc_channel_schedule(ch);
     return uvproc_channel_queue_size(ch) < UVPROC__CHANNEL_HIGH_WATER ? 1 : 0;
 }

@@ -72,6 +72,10 @@ int uvproc__ipc_channel_from_parent_stdio(uv_loop_t *loop, uvproc_channel_t **ou
 /* A batch that has grown this big while a write was in flight is closed to new frames: a
  * 10 MB message then costs one realloc chain of its own, not a copy of everything before it. */
 #define UVPROC__BATCH_SPLIT ((size_t)16 << 20)
+/* Once this many more bytes are queued, send() writes what the socket takes at once instead of
+ * waiting for the loop's prepare phase: a sender's burst then overlaps with the peer's
+ * parsing. About what one write moves well; under a unix socket's default 208 KiB buffer. */
+#define UVPROC__WRITE_THROUGH ((size_t)64 * 1024)
 #define UVPROC__FLAGS_OUT (JSON_COMPACT | JSON_ENCODE_ANY)
 
 typedef struct {
@@ -86,6 +90,7 @@ typedef struct uvproc__ipc_batch_s {
     uvproc_channel_t *ch;
     char *buf;
     size_t len, cap;
+    size_t sent; /* bytes already written by write-through; such a batch takes no new frames */
     uvproc__ipc_done_t *done; /* completions to report, in frame order (frames with a cb only) */
     size_t ndone, done_cap;
     uv_stream_t *handle; /* non-NULL: a NODE_HANDLE envelope carrying this handle's fd */
@@ -120,10 +125,15 @@ struct uvproc_channel_s {
     uint64_t ack_timeout_ms;
 
     uvproc__ipc_batch_t *head, *tail; /* waiting for their write, in order */
-    uvproc__ipc_batch_t *ctrl;        /* our ACK/NACK/... replies: they bypass the ACK wait */
+    uvproc__ipc_batch_t *ctrl; /* our ACK/NACK/... replies: they bypass the ACK wait and jump
+                                * the queue, but not into a batch partly written through */
     uvproc__ipc_batch_t *inflight;    /* handed to libuv; one at a time */
     uvproc__ipc_batch_t *unacked;     /* a handle frame written, waiting for ACK or NACK */
-    size_t queued;                /* bytes in head..tail and ctrl */
+    /* Written through from send(); their callbacks run from the flusher (never inside send),
+     * in order, before anything written later completes. */
+    uvproc__ipc_batch_t *written_head, *written_tail;
+    size_t queued;   /* unwritten bytes in head..tail and ctrl */
+    size_t wt_mark;  /* `queued` after the last write-through or flush */
     int alloc_failed;
 
     uvproc__common_list_t recv; /* uvproc__ipc_recv_t, in arrival order */
@@ -201,6 +211,10 @@ int uvproc__ipc_channel_queued(uvproc_channel_t *ch, size_t n);
 
 /* Arms the flusher if something can be written now (after a completion, an ACK, a start). */
 void uvproc__ipc_channel_schedule(uvproc_channel_t *ch);
+
+/* Reports the batches written through from send() (status 0), in order. Callbacks may send
+ * or disconnect. */
+void uvproc__ipc_channel_report_written(uvproc_channel_t *ch);
 
 /* Queues one of our own internal replies (ACK, NACK, socket counts): they go out ahead of
  * queued user frames and never wait for an ACK. Dropped when the channel is closing. */

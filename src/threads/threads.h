@@ -16,10 +16,11 @@
 #include "uvproc.h"
 
 /* The receiving end of every cross-thread message path (ports, a worker's parent side,
- * broadcast channels): a mutex-protected queue of items plus a uv_async_t on the loop of the
- * thread that owns it. Senders (any thread) push under the lock and wake the owner only when
- * no wake-up is pending; the owner takes the whole queue per wake-up and delivers it item by
- * item (the batching that makes a busy sender cheap). */
+ * broadcast channels): a lock-free queue of items plus an eventfd watched on the loop of the
+ * thread that owns it. Senders (any thread, several at once for a broadcast channel or a port
+ * whose peer moved) push without a lock and write the eventfd only when no wake-up is pending;
+ * the owner drains without a lock and delivers item by item (the batching that makes a busy
+ * sender cheap). See mailbox.c. */
 typedef enum {
     UVPROC__ITEM_MESSAGE, /* msg: a value, buffers, ports */
     UVPROC__ITEM_TEXT,    /* text: JSON text parsed by the receiver */
@@ -47,26 +48,26 @@ typedef struct {
 } uvproc__threads_mailbox_list_t;
 
 struct uvproc__threads_mailbox_s {
-    uv_mutex_t lock;
-    /* Under lock. */
-    uvproc__threads_item_t *head, *tail;
-    int closed;       /* pushes fail with UV_EPIPE (forced pushes still land) */
-    int wake_pending; /* a wake-up is on its way (or the mailbox is detached): none needed */
-    /* Under wake_lock, a second lock so that the eventfd write of uv_async_send happens after
-     * `lock` is released: a receiver woken while the sender still held `lock` would go
-     * straight back to sleep on it. wake_lock only keeps the handle alive against a
-     * concurrent detach. */
-    uv_mutex_t wake_lock;
-    void *async; /* the wake-up watcher (mailbox.c); NULL while not attached to a loop */
-
-    unsigned long pushes; /* under lock; read without it, atomically, by a busy poll */
+    /* Written by senders (atomics only). */
+    uvproc__threads_item_t *in; /* the last item pushed (Vyukov's MPSC queue: its "head") */
+    int closed;                 /* pushes fail with UV_EPIPE (forced pushes still land) */
+    /* 1: someone will look at the queue without being told (the owner is draining, an
+     * eventfd write is on its way, or the mailbox is detached): a sender need not write. */
+    int wake_pending;
+    int efd; /* the wake-up eventfd, from the first attach until destroy; -1 before */
+    char pad[64]; /* the owner's fields below on another cache line than the senders' */
 
     /* The owner's thread only. */
-    uint64_t busy_poll_ns;         /* after draining, keep polling this long before sleeping */
-    uvproc__threads_item_t *batch; /* taken from the queue, not delivered yet (ahead of head) */
+    uvproc__threads_item_t *out; /* the oldest item not yet taken, or &stub */
+    uvproc__threads_item_t stub; /* the queue is never empty of nodes: see mailbox.c */
+    /* Taken from the queue, not delivered yet: ahead of the queue, also across a detach (a
+     * port moved to another thread takes them along, in order). */
+    uvproc__threads_item_t *batch, *batch_tail;
+    void *async;           /* the watcher (mailbox.c); NULL while not attached to a loop */
+    uint64_t busy_poll_ns; /* after draining, keep polling this long before sleeping */
     uv_loop_t *loop;
     int hold;  /* attached, but no one takes messages: they wait (a close still passes) */
-    int unref; /* the async does not keep the loop alive */
+    int unref; /* the watcher does not keep the loop alive */
     /* Delivers one item; takes it (frees it). May detach or close the mailbox. */
     void (*deliver)(uvproc__threads_mailbox_t *m, uvproc__threads_item_t *it);
     /* A worker's end: closes whatever owns this mailbox (which must detach it). */
@@ -78,14 +79,18 @@ struct uvproc__threads_mailbox_s {
 int uvproc__threads_mailbox_init(uvproc__threads_mailbox_t *m);
 /* Frees queued items; the mailbox must be detached. */
 void uvproc__threads_mailbox_destroy(uvproc__threads_mailbox_t *m);
-/* Appends `it` (taken on success). UV_EPIPE when closed, unless `force`. */
+/* Appends `it` (taken on success). UV_EPIPE when closed, unless `force`. Any thread, no lock:
+ * the mailbox must stay alive until it returns (the sender holds a reference). A push racing
+ * with the owner's close may land after it: it is freed with the mailbox, undelivered, as a
+ * message posted just before a close is. */
 int uvproc__threads_mailbox_push(uvproc__threads_mailbox_t *m, uvproc__threads_item_t *it,
                                  int force);
 /* Starts delivering on `loop` (this thread's); `list` (may be NULL) is the worker's. */
 int uvproc__threads_mailbox_attach(uvproc__threads_mailbox_t *m, uv_loop_t *loop,
                                    uvproc__threads_mailbox_list_t *list);
 /* Leaves the loop: items (undelivered batch included) stay queued, in order. `done` (may be
- * NULL) runs on this loop once the async handle has closed. */
+ * NULL) runs on this loop once the watcher has closed. Whoever attaches next must have
+ * received the mailbox from this thread through something that orders memory (a message). */
 void uvproc__threads_mailbox_detach(uvproc__threads_mailbox_t *m,
                                     void (*done)(uvproc__threads_mailbox_t *m));
 /* Marks closed and returns everything queued (the caller frees it). */
