@@ -4,11 +4,13 @@ each listens on a free port of 127.0.0.1, prints "listening PORT", and on SIGTER
 it saw as one JSON line and exits.
 
     loadtest_servers.py delay D_MS K LONG_MS   every request answered after exactly D ms,
-                                               every K-th (by arrival) after LONG ms
+                                               every K-th (by arrival) after LONG ms; reports
+                                               how long it really held each (held_ms)
     loadtest_servers.py stall PERIOD_MS MS     hello, but the whole server blocks for MS ms
                                                every PERIOD_MS ms (a GC pause)
     loadtest_servers.py interim CODE...        each answer is preceded by these 1xx responses
     loadtest_servers.py upgrade                answers 101 Switching Protocols, then non-HTTP
+    loadtest_servers.py record                 hello; keeps the first request whole
     loadtest_servers.py tls CERT KEY [close]   HTTPS hello (with "close": Connection: close on
                                                every answer); counts SNI names and resumed
                                                sessions
@@ -24,22 +26,24 @@ HELLO = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\
 
 mode = sys.argv[1]
 args = sys.argv[2:]
-seen = {"requests": 0, "connections": 0, "sni": [], "resumed": 0, "delays_ms": {}}
+seen = {"requests": 0, "connections": 0, "sni": [], "resumed": 0, "delays_ms": {}, "held_ms": []}
 
 
 async def read_request(reader):
     """One request (headers and a Content-Length body); None at the end of the connection."""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
-    except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+        body = b""
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError,
+            ssl.SSLError):
         return None
     length = 0
     for line in head.split(b"\r\n"):
         if line.lower().startswith(b"content-length:"):
             length = int(line.split(b":", 1)[1])
     if length:
-        await reader.readexactly(length)
-    return head
+        body = await reader.readexactly(length)
+    return head + body
 
 
 async def serve(reader, writer):
@@ -49,16 +53,23 @@ async def serve(reader, writer):
         seen["resumed"] += 1
     try:
         while True:
-            if await read_request(reader) is None:
+            req = await read_request(reader)
+            if req is None:
                 break
             seen["requests"] += 1
+            if mode == "record" and "first" not in seen:
+                seen["first"] = req.decode("latin-1")
             n = seen["requests"]
             if mode == "delay":
                 d = float(args[2]) if n % int(args[1]) == 0 else float(args[0])
                 key = str(d)
                 seen["delays_ms"][key] = seen["delays_ms"].get(key, 0) + 1
+                t0 = time.monotonic()
                 await asyncio.sleep(d / 1000.0)
                 writer.write(HELLO)
+                # What the server really held the request for: its own delays on a busy
+                # machine (a late wake-up) are part of the truth the client must see.
+                seen["held_ms"].append((time.monotonic() - t0) * 1000.0)
             elif mode == "interim":
                 for code in args:
                     writer.write(b"HTTP/1.1 %s Interim\r\nLink: </a.css>; rel=preload\r\n\r\n"
@@ -74,8 +85,8 @@ async def serve(reader, writer):
             else:
                 writer.write(HELLO)
             await writer.drain()
-    except (ConnectionError, ssl.SSLError):
-        pass
+    except (ConnectionError, ssl.SSLError, asyncio.CancelledError):
+        pass  # the peer went, or the server stops
     finally:
         try:
             writer.close()

@@ -37,7 +37,7 @@ typedef struct {
     lt_stats_t one;    /* scratch: one report, added to every tally it belongs to */
     lt_stats_t interval; /* counts of the current interval of the time series */
     lt_interval_t *series;
-    int series_count, series_cap, ticks;
+    int series_count, series_cap;
     double interval_t0;
     char *request; /* what every connection sends */
     size_t request_len;
@@ -355,7 +355,9 @@ static void on_tick(uv_timer_t *t)
     (void)t;
     if (run.opt.live && !run.stopping)
         live_line();
-    if (++run.ticks % (LT_INTERVAL_MS / LT_REPORT_MS) == 0 && !run.stopping)
+    /* By the clock, not by counting ticks: a late tick on a busy machine makes one interval
+     * longer (its rate divides by its own length), not the series shorter. */
+    if (!run.stopping && now_s() - run.interval_t0 >= LT_INTERVAL_MS / 1000.0 - 0.01)
         push_interval();
     /* The window that now becomes current starts empty. */
     run.window_i = (run.window_i + 1) % WINDOWS;
@@ -519,8 +521,10 @@ static void maybe_finish(void)
             close_all();
         return;
     }
-    if (run.started > 0 && run.series_count == 0 ? 1 : now_s() - run.interval_t0 > 0.05)
-        push_interval(); /* the last, partial interval */
+    /* The last, partial interval, with the final reports: every count is in the series. */
+    if (run.started > 0 &&
+        (run.series_count == 0 || run.interval.requests != 0 || lt_stats_errors(&run.interval)))
+        push_interval();
     run.exit_code = print_summary();
     if (run.started == 0 && !run.interrupted)
         run.exit_code = 1;

@@ -77,7 +77,7 @@ static const char *const tail[] = {
     "/* A line chart: pts [[x, y], ...]; xs(x) and xticks give the x axis. */\n"
     "function chart(svg, pts, o) {\n"
     "  var W = +svg.getAttribute('width'), H = +svg.getAttribute('height');\n"
-    "  var L = 64, R = 16, T = 12, B = 34, w = W - L - R, h = H - T - B;\n"
+    "  var L = 64, R = 40, T = 12, B = 34, w = W - L - R, h = H - T - B;\n"
     "  var ymax = nice(Math.max.apply(null, pts.map(function (p) { return p[1]; }).concat([0])));\n"
     "  var xmin = o.xmin, xmax = o.xmax > o.xmin ? o.xmax : o.xmin + 1;\n"
     "  function X(x) { return L + (x - xmin) / (xmax - xmin) * w; }\n"

@@ -134,9 +134,25 @@ int lt_stats_decode_add(lt_stats_t *dst, const json_t *msg)
          it = json_object_iter_next((json_t *)st, it))
         if (status_key(json_object_iter_key(it)) < 0 || get_count(json_object_iter_value(it), &x))
             return -1;
-    for (i = 0; i < json_array_size(h); i++)
-        if (get_count(json_array_get(h, i), &x) || (i % 2 == 0 && x >= HDR_BUCKETS))
+    /* The buckets: indexes in range, counts that do not overflow, and the sender's exact min
+     * and max inside its lowest and highest non-empty bucket (else percentiles, clamped to
+     * them, could come out of order). */
+    uint32_t lo = HDR_BUCKETS, hi = 0;
+    uint64_t samples = 0;
+    for (i = 0; i < json_array_size(h); i += 2) {
+        uint64_t idx, c;
+        if (get_count(json_array_get(h, i), &idx) || idx >= HDR_BUCKETS ||
+            get_count(json_array_get(h, i + 1), &c) || samples + c < samples ||
+            dst->latency.total + samples + c < dst->latency.total)
             return -1;
+        samples += c;
+        if (c != 0) {
+            lo = (uint32_t)idx < lo ? (uint32_t)idx : lo;
+            hi = (uint32_t)idx > hi ? (uint32_t)idx : hi;
+        }
+    }
+    if (samples != 0 && (min > max || hdr_index_of(min) != lo || hdr_index_of(max) != hi))
+        return -1;
     if (tls != NULL && (!json_is_array(tls) || json_array_size(tls) != 2 ||
                         get_count(json_array_get(tls, 0), &hs) ||
                         get_count(json_array_get(tls, 1), &resumed)))

@@ -82,7 +82,7 @@ lt_tls_ctx_t *lt_tls_ctx_new(const char *host, int insecure)
     SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
     SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(t->ctx, new_session);
-    /* Read-ahead and released buffers: fewer calls per record, less memory per idle conn. */
+    /* Buffers released while idle: less memory per connection. */
     SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);
     if (!insecure) {
         SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
@@ -137,6 +137,10 @@ void lt_tls_free(lt_tls_t *c)
 {
     if (c == NULL)
         return;
+    /* Closing without a close_notify is how HTTP clients end a connection whose last answer
+     * is whole; without this, SSL_free takes it for a broken session and marks it (the very
+     * session kept for the next connections) not resumable. */
+    SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     SSL_free(c->ssl); /* frees both BIOs */
     free(c);
 }
