@@ -134,23 +134,30 @@ def test_duration_counts_and_table():
 
 def test_errors_classified():
     """A server that resets, stalls, closes and fails some requests: each failure is counted
-    under its own name, and every request the server saw is accounted for exactly once."""
+    under its own name, and every request the server saw is accounted for exactly once.
+
+    Once (issue 16) this counted 401 outcomes for 400 requests on a busy machine: a load
+    child descheduled between starting a connect and its callback found the connect past
+    --timeout when its timers ran, and counted it as a request timeout although no request
+    was out. A connect that times out is now a "connect" error (connection-level)."""
     s = NodeServer("chaos")
     try:
-        j = loadtest_json("-p", "2", "-c", "10", "-n", "400", "--timeout", "300ms", s.url)
+        j = loadtest_json("-p", "2", "-c", "10", "-n", "400", "--timeout", "1s", s.url)
     finally:
         seen = s.stop()
     e = j["errors"]
     check(e["reset"] > 0 and e["timeout"] > 0 and e["closed"] > 0, e)
-    check(e["refused"] == 0 and e["parse"] == 0, e)
+    check(e["refused"] == 0 and e["parse"] == 0 and e["unasked"] == 0, e)
     check(j["status"].get("500", 0) > 0 and j["status"]["200"] > 0 and j["non2xx"] > 0, j)
     # Every request ends as one response or one request-level error (docs/loadtest.md).
     accounted = (j["requests"] + e["reset"] + e["timeout"] + e["closed"] + e["parse"]
                  + e["upgrade"] + e["other"])
     check(accounted == 400 == seen["requests"], f"{accounted} accounted, server {seen}, {j}")
-    # By the server's own rule: 40 of each failure kind in 400 requests.
-    check(e["reset"] + e["other"] == 40 and e["timeout"] == 40 and e["closed"] == 40, e)
-    check(j["status"]["500"] == 40 and j["status"]["200"] == 240, j["status"])
+    # By the server's own rule, 40 of each kind in 400 requests; a server too slow to answer
+    # within --timeout on a busy machine turns some of the others into timeouts, never the
+    # other way round.
+    check(e["reset"] + e["other"] <= 40 and e["closed"] <= 40 and e["timeout"] >= 40, e)
+    check(j["status"]["500"] <= 40 and j["status"]["200"] <= 240, j["status"])
     check_percentiles(j)
 
 
