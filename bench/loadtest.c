@@ -9,9 +9,10 @@
  * stderr to /dev/null): same work plus 4 redraws a second. The report's: loadtest_p1_report
  * writes --report and --hgrm at the end.
  *
- * --tls: the same over HTTPS, against Node's https hello server (bench/node/https_hello.js,
- * a certificate made with the openssl command for the run); every tool told not to verify it.
- * The naive Node tester speaks HTTP only and is left out.
+ * --tls: the same over HTTPS, against bench/tls_hello_server (raw_http_server's counterpart:
+ * one libuv loop, OpenSSL, keep-alive; a certificate made with the openssl command for the
+ * run); every tool told not to verify it. The naive Node tester speaks HTTP only and is left
+ * out.
  *
  *   bench/loadtest [-n SECONDS=3] [-r 3] [-c CONNECTIONS=50] [-w SERVER_PROCESSES=1] [--tls]
  *                  [--only ...]
@@ -36,6 +37,9 @@
 #endif
 #ifndef RAW_HTTP_SERVER_BIN
 #define RAW_HTTP_SERVER_BIN "bench/raw_http_server"
+#endif
+#ifndef TLS_HELLO_SERVER_BIN
+#define TLS_HELLO_SERVER_BIN "bench/tls_hello_server"
 #endif
 
 /* Each generator is one shell command: the tool, then a filter that turns what it prints into
@@ -156,7 +160,7 @@ static void usage(FILE *out)
     fprintf(out, "  -n SECONDS   each generator's run (default 3)\n"
                  "  -c N         connections, every generator (default 50)\n"
                  "  -w N         server processes (default 1)\n"
-                 "  --tls        HTTPS, against bench/node/https_hello.js\n");
+                 "  --tls        HTTPS, against bench/tls_hello_server (one process)\n");
 }
 
 static int have(const char *prog)
@@ -196,19 +200,20 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
     snprintf(tmpdir, sizeof tmpdir, "/tmp/bench-loadtest-XXXXXX");
     if (mkdtemp(tmpdir) == NULL)
         return 1;
-    char cert[128], key[128], mk[512], js[256];
+    char cert[128], key[128], mk[512];
     snprintf(cert, sizeof cert, "%s/cert.pem", tmpdir);
     snprintf(key, sizeof key, "%s/key.pem", tmpdir);
-    snprintf(js, sizeof js, "%s/https_hello.js", BENCH_NODE_DIR);
     if (tls) {
         snprintf(mk, sizeof mk,
                  "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 1 "
                  "-subj /CN=localhost >/dev/null 2>&1",
                  key, cert);
-        if (system(mk) != 0 || bench_node() == NULL) {
-            fprintf(stderr, "--tls needs the openssl command and node\n");
+        if (system(mk) != 0 || access(TLS_HELLO_SERVER_BIN, X_OK) != 0) {
+            fprintf(stderr, "--tls needs the openssl command and %s (OpenSSL at build time)\n",
+                    TLS_HELLO_SERVER_BIN);
             return 1;
         }
+        w = 1;
     }
 
     /* The server: started once, warm for every round. */
@@ -217,7 +222,7 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
     posix_spawn_file_actions_t fa;
     snprintf(wbuf, sizeof wbuf, "%d", w);
     char *hargv[] = {RAW_HTTP_SERVER_BIN, "-p", "0", "-w", wbuf, NULL};
-    char *targv[] = {(char *)bench_node(), js, cert, key, wbuf, NULL};
+    char *targv[] = {TLS_HELLO_SERVER_BIN, cert, key, NULL};
     char **sargv = tls ? targv : hargv;
     if (pipe2(fds, O_CLOEXEC) != 0)
         return 1;
@@ -258,7 +263,7 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
     bench_print_header(stdout, cmd_argc, cmd);
     snprintf(title, sizeof title,
              "%s load generated against %s (%d process%s), %d connections, %ld s per run",
-             tls ? "HTTPS" : "HTTP", tls ? "Node's https hello" : "raw_http_server", w,
+             tls ? "HTTPS" : "HTTP", tls ? "tls_hello_server" : "raw_http_server", w,
              w > 1 ? "es" : "", c, a.n);
     bench_init(&b, title, &a);
     bench_metric(&b, "req/s", BENCH_HIGHER);
