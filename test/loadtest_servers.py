@@ -106,12 +106,13 @@ async def main():
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args[0], args[1])
         ctx.sni_callback = lambda obj, name, c: seen["sni"].append(name) and None
+    stop = asyncio.Event()
+    # Before "listening": a SIGTERM right after it must find its handler.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=ctx, backlog=1024)
-    print(f"listening {server.sockets[0].getsockname()[1]}", flush=True)
     if mode == "stall":
         asyncio.get_running_loop().create_task(stall_loop(float(args[0]), float(args[1])))
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print(f"listening {server.sockets[0].getsockname()[1]}", flush=True)
     await stop.wait()
     seen["sni"] = sorted(set(seen["sni"]))
     print(json.dumps(seen), flush=True)

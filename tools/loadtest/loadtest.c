@@ -450,7 +450,7 @@ static int print_summary(void)
                          why[0] ? ", " : "", lt_err_names[k], (unsigned long long)t->errors[k]);
         fprintf(stderr, "uvproc-loadtest: %s %s: %s%s%s%s\n",
                 request_errors == 0 ? "unable to connect to" : "no response from", run.url,
-                t->note[0] ? t->note : why[0] ? "" : "no request was sent",
+                t->note[0] ? t->note : why[0] ? "" : "no connection was made within the run",
                 t->note[0] && why[0] ? " (" : "", why, t->note[0] && why[0] ? ")" : "");
     }
     json_t *j = NULL;
