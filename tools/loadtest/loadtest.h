@@ -138,8 +138,13 @@ int lt_tls_resumed(const lt_tls_t *c);
 /* Plaintext: > 0 bytes, 0 none for now, -1 error, -2 the server's close_notify. */
 int lt_tls_read(lt_tls_t *c, char *buf, size_t size);
 int lt_tls_write(lt_tls_t *c, const char *data, size_t len);
-/* Ciphertext waiting to be sent; 0 when none. */
-size_t lt_tls_take(lt_tls_t *c, char *buf, size_t size);
+/* Ciphertext waiting to be sent, in place (no copy); 0 when none. lt_tls_consumed once all of
+ * it has been written or copied. */
+size_t lt_tls_peek(lt_tls_t *c, const char **data);
+void lt_tls_consumed(lt_tls_t *c);
+/* Whether lt_tls_read may give more without new ciphertext (saves a call that would only
+ * say "want read"). */
+int lt_tls_more(const lt_tls_t *c);
 /* What went wrong last, in a few words ("certificate verify failed: ..."). */
 const char *lt_tls_last_error(void);
 

@@ -64,7 +64,6 @@ struct child_s {
     lt_tls_ctx_t *tls;   /* https only */
     char readbuf[65536]; /* one for all connections: every read is parsed at once */
     char plain[65536];   /* TLS: decrypted bytes of one read */
-    char cipher[65536];  /* TLS: ciphertext on its way out */
 };
 
 /* A write that did not fit the socket at once: its bytes travel with it. */
@@ -180,14 +179,14 @@ static int conn_write(conn_t *c, const char *data, size_t len)
 /* Whatever ciphertext TLS has produced goes out. */
 static int tls_flush(conn_t *c)
 {
-    child_t *ch = c->child;
-    size_t n;
-    while ((n = lt_tls_take(c->tls, ch->cipher, sizeof ch->cipher)) > 0) {
-        int r = conn_write(c, ch->cipher, n);
-        if (r != 0)
-            return r;
-    }
-    return 0;
+    const char *data;
+    size_t n = lt_tls_peek(c->tls, &data);
+    if (n == 0)
+        return 0;
+    /* conn_write sends it or copies what did not fit: either way the BIO is done with it. */
+    int r = conn_write(c, data, n);
+    lt_tls_consumed(c->tls);
+    return r;
 }
 
 static void tls_handshake(conn_t *c)
@@ -353,6 +352,8 @@ static void tls_read(conn_t *c, const char *data, size_t len)
         }
         if (conn_plain(c, ch->plain, (size_t)n) != 0)
             return;
+        if (!lt_tls_more(c->tls))
+            break;
     }
     /* TLS 1.3 may answer what it read (key updates); the next request may be out already. */
     if (tls_flush(c) != 0)

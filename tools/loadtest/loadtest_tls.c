@@ -196,8 +196,20 @@ int lt_tls_write(lt_tls_t *c, const char *data, size_t len)
     return -1;
 }
 
-size_t lt_tls_take(lt_tls_t *c, char *buf, size_t size)
+size_t lt_tls_peek(lt_tls_t *c, const char **data)
 {
-    int n = BIO_read(c->out, buf, (int)size);
+    char *p = NULL;
+    long n = BIO_get_mem_data(c->out, &p);
+    *data = p;
     return n > 0 ? (size_t)n : 0;
+}
+
+void lt_tls_consumed(lt_tls_t *c)
+{
+    (void)BIO_reset(c->out);
+}
+
+int lt_tls_more(const lt_tls_t *c)
+{
+    return SSL_pending(c->ssl) > 0 || BIO_ctrl_pending(c->in) > 0;
 }
