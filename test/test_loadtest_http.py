@@ -272,8 +272,14 @@ def test_json_ladder_series_and_hgrm():
     s = Server("delay", "2", "10", "20")
     try:
         j = loadtest_json("-p", "1", "-c", "4", "-d", "2.2", "--hgrm", hgrm, s.url)
+        table = loadtest("-p", "1", "-c", "4", "-n", "200", "--latency", s.url)
     finally:
         s.stop()
+    # --latency: the ladder on the terminal, as wrk's --latency
+    check(table.returncode == 0 and "latency distribution" in table.stdout, table)
+    for level in ("50%", "75%", "90%", "99%", "99.9%", "99.99%", "99.999%", "max"):
+        check(re.search(r"^\s+%s\s+\d" % re.escape(level), table.stdout, re.M),
+              f"no {level} line: {table.stdout}")
     lat = j["latency_ms"]
     keys = ["p50", "p75", "p90", "p99", "p99.9", "p99.99", "p99.999", "max"]
     vals = [lat[k] for k in keys]
