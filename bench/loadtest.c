@@ -62,7 +62,7 @@ typedef struct {
     " | awk -F'[:,] *' '/\"rps\"/ && !r {print \"rps=\" $2; r = 1}"                                \
     " /\"p99\"/ && !p {print \"p99=\" $2; p = 1}"                                                  \
     " /\"non2xx\"/ && !n {print \"non2xx=\" $2; n = 1} /\"cpu_s\"/ {c = 1}"                        \
-    " c && /\"children\"/ {cc = $2}"                                                             \
+    " c && /\"children\"/ {cc = $2}"                                                               \
     " c && /\"parent\"/ {pc = $2} END {if (cc + pc > 0) print \"pcpu=\" 100 * pc / (cc + pc)}'"
 #define AUTOCANNON_FILTER                                                                          \
     " | node -e 'let s = \"\"; process.stdin.on(\"data\", (d) => s += d).on(\"end\", () => {"      \
@@ -77,7 +77,8 @@ static const gen_t gens[] = {
      "{bin} --json --live -k -p 1 -c {c} -d {d}s {url} 2>/dev/null" LOADTEST_FILTER, 4},
     {"loadtest_p1_report", "uvproc-loadtest -p 1 writing --report and --hgrm",
      "{bin} --json --no-live -k -p 1 -c {c} -d {d}s --report {tmp}/r.html --hgrm {tmp}/r.hgrm"
-     " {url}" LOADTEST_FILTER, 4},
+     " {url}" LOADTEST_FILTER,
+     4},
     {"wrk_t2", "wrk -t2 (two threads)", "wrk -t2 -c{c} -d{d}s --latency {url}" WRK_FILTER, 2},
     {"loadtest_p2", "**uvproc-loadtest -p 2** (two load processes)",
      "{bin} --json --no-live -k -p 2 -c {c} -d {d}s {url}" LOADTEST_FILTER, 4},
@@ -86,8 +87,7 @@ static const gen_t gens[] = {
      " / 99% in/ {print \"p99=\" $3 * 1000}'",
      2},
     {"autocannon", "autocannon 9.0.0 (Node, npm)",
-     "NODE_TLS_REJECT_UNAUTHORIZED=0 {ac} -c {c} -d {d} -j {url} 2>/dev/null" AUTOCANNON_FILTER,
-     2},
+     "NODE_TLS_REJECT_UNAUTHORIZED=0 {ac} -c {c} -d {d} -j {url} 2>/dev/null" AUTOCANNON_FILTER, 2},
     {"naive_node2", "naive Node tester: fork 2 children, http.get loops",
      "node {naive} {url} 2 {c} {d}", 1},
     {"naive_node8", "naive Node tester: fork 8 children, http.get loops",
@@ -101,14 +101,11 @@ static const char *autocannon_bin = BENCH_NODE_DIR "/node_modules/.bin/autocanno
 /* gen->cmd with its {names} replaced by their values, single-quoted. */
 static int expand(const char *tmpl, char *out, size_t size)
 {
-    const char *subst[][2] = {{"{url}", url},
-                              {"{c}", conns},
-                              {"{c2}", half},
-                              {"{d}", secs},
-                              {"{bin}", LOADTEST_BIN},
-                              {"{ac}", autocannon_bin},
-                              {"{tmp}", tmpdir},
-                              {"{naive}", BENCH_NODE_DIR "/naive_loadtest.js"}};
+    const char *subst[][2] = {
+        {"{url}", url},          {"{c}", conns},
+        {"{c2}", half},          {"{d}", secs},
+        {"{bin}", LOADTEST_BIN}, {"{ac}", autocannon_bin},
+        {"{tmp}", tmpdir},       {"{naive}", BENCH_NODE_DIR "/naive_loadtest.js"}};
     size_t len = 0;
     while (*tmpl != '\0') {
         size_t k = 0, n = sizeof subst / sizeof subst[0];

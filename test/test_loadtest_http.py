@@ -126,8 +126,8 @@ def test_stall_open_model_shows_it_closed_model_says_it_cannot():
     check(not op["stall_hidden"] and "coordinated omission" not in runs["open"][1], op)
     check(cl["latency_ms"]["max"] >= 250, cl["latency_ms"])
     check(cl["stall_hidden"], f"closed model did not say it: {cl['latency_ms']}")
-    check("coordinated omission" in runs["closed"][1] and "-R RATE" in runs["closed"][1],
-          runs["closed"][1])
+    check("coordinated omission" in runs["closed"][1] and "-R RATE" in runs["closed"][1]
+          and "a stall" in runs["closed"][1], runs["closed"][1])
 
 
 # --- HTTP as it is spoken --------------------------------------------------------------------

@@ -1,5 +1,5 @@
-/* What a load child reports to loadtest's parent (tools/loadtest/loadtest_stats.c): a report survives
- * the trip through JSON exactly, and a malformed one is refused whole, adding nothing. */
+/* What a load child reports to loadtest's parent (tools/loadtest/loadtest_stats.c): a report
+ * survives the trip through JSON exactly, and a malformed one is refused whole, adding nothing. */
 #include "check.h"
 #include "loadtest.h"
 
@@ -69,7 +69,7 @@ TEST(malformed_reports_add_nothing)
         {"bytes", NULL},
         {"err", json_pack("[i,i]", 1, 2)}, /* not one count per kind */
         {"err", json_pack("[i,i,i,i,i,i,i,i,i,i]", 0, 0, 0, 0, 0, 0, 0, 0, 0, -4)},
-        {"tls", json_pack("[i]", 1)},                 /* handshakes without resumed */
+        {"tls", json_pack("[i]", 1)}, /* handshakes without resumed */
         {"tls", json_pack("[i,i]", 1, -1)},
         {"note", json_integer(3)},
         {"st", json_pack("{s:i}", "abc", 1)}, /* not a status code */

@@ -32,9 +32,9 @@ typedef struct {
     lt_stats_t window[WINDOWS]; /* counts of the last report periods, for the live line */
     int window_i;
     uint64_t window_t[WINDOWS];
-    lt_stats_t recent; /* scratch: the windows merged */
-    lt_stats_t step;   /* --ramp: counts of the current step */
-    lt_stats_t one;    /* scratch: one report, added to every tally it belongs to */
+    lt_stats_t recent;   /* scratch: the windows merged */
+    lt_stats_t step;     /* --ramp: counts of the current step */
+    lt_stats_t one;      /* scratch: one report, added to every tally it belongs to */
     lt_stats_t interval; /* counts of the current interval of the time series */
     lt_interval_t *series;
     int series_count, series_cap;
@@ -125,10 +125,11 @@ static void tell_crash(lt_slot_t *s)
     if (run.live_shown)
         fprintf(stderr, "\n");
     if (v->term_signal != 0)
-        fprintf(stderr,
-                "uvproc-loadtest: process %d (pid %d) killed by %s after %.1f s; its counts so far are "
-                "kept\n",
-                v->index, v->pid, signame(v->term_signal), v->ended_s - v->started_s);
+        fprintf(
+            stderr,
+            "uvproc-loadtest: process %d (pid %d) killed by %s after %.1f s; its counts so far are "
+            "kept\n",
+            v->index, v->pid, signame(v->term_signal), v->ended_s - v->started_s);
     else
         fprintf(stderr,
                 "uvproc-loadtest: process %d (pid %d) exited with code %lld after %.1f s, before "
@@ -197,8 +198,8 @@ static int start_child(void)
     int p = run.opt.processes;
     cfg.connections = run.opt.connections / p + (i < run.opt.connections % p ? 1 : 0);
     if (run.opt.requests != 0) /* processes share the request count exactly */
-        cfg.budget = run.opt.requests / (uint64_t)p +
-                     ((uint64_t)i < run.opt.requests % (uint64_t)p ? 1 : 0);
+        cfg.budget =
+            run.opt.requests / (uint64_t)p + ((uint64_t)i < run.opt.requests % (uint64_t)p ? 1 : 0);
     if (run.opt.rate > 0) /* the same rate on every connection */
         cfg.rate = run.opt.rate * cfg.connections / run.opt.connections;
     /* scale-out: a child whose host is not this one starts through the launcher, its
@@ -420,8 +421,8 @@ static int print_summary(void)
         .sustained_step = run.sustained,
     };
     if (run.opt.max_errors >= 0) {
-        double share = t->requests + errors ? 100.0 * (double)errors / (double)(t->requests + errors)
-                                            : 0;
+        double share =
+            t->requests + errors ? 100.0 * (double)errors / (double)(t->requests + errors) : 0;
         if (run.opt.max_errors_pct && share > run.opt.max_errors)
             snprintf(exceeded, sizeof exceeded, "%.2f%% errors > --max-errors %g%%", share,
                      run.opt.max_errors);
@@ -450,7 +451,9 @@ static int print_summary(void)
                          why[0] ? ", " : "", lt_err_names[k], (unsigned long long)t->errors[k]);
         fprintf(stderr, "uvproc-loadtest: %s %s: %s%s%s%s\n",
                 request_errors == 0 ? "unable to connect to" : "no response from", run.url,
-                t->note[0] ? t->note : why[0] ? "" : "no connection was made within the run",
+                t->note[0] ? t->note
+                : why[0]   ? ""
+                           : "no connection was made within the run",
                 t->note[0] && why[0] ? " (" : "", why, t->note[0] && why[0] ? ")" : "");
     }
     json_t *j = NULL;

@@ -78,9 +78,9 @@ typedef struct {
     int port;
     char *request; /* the whole request, sent as is on every round (malloc'd) */
     size_t request_len;
-    int tls;           /* https: TLS over the connection */
-    int insecure;      /* -k: do not verify the server's certificate */
-    char host[256];    /* the URL's host: SNI and certificate name */
+    int tls;        /* https: TLS over the connection */
+    int insecure;   /* -k: do not verify the server's certificate */
+    char host[256]; /* the URL's host: SNI and certificate name */
     int connections;
     uint64_t budget;     /* requests this child may send; 0: unlimited */
     double rate;         /* requests/s for this child; 0: as fast as responses come back */
@@ -271,7 +271,7 @@ typedef struct {
     int interval_count;
     const lt_ramp_step_t *steps; /* --ramp only */
     int step_count;
-    int sustained_step; /* index into steps of the largest sustained step, -1: none */
+    int sustained_step;              /* index into steps of the largest sustained step, -1: none */
     const char *max_errors_exceeded; /* "12 errors > --max-errors 10", or NULL */
 } lt_summary_t;
 

@@ -266,8 +266,9 @@ static double duration(const char *prog, const char *opt, const char *v, double 
 {
     double x;
     if (lt_parse_duration(v, &x) != 0)
-        cli_usage_error(prog, "%s needs a duration such as 2s, 500ms, 1m (a bare number is "
-                              "seconds), not '%s'",
+        cli_usage_error(prog,
+                        "%s needs a duration such as 2s, 500ms, 1m (a bare number is "
+                        "seconds), not '%s'",
                         opt, v);
     if (!(x >= min && x <= max))
         cli_usage_error(prog, "%s must be from %gs to %gs, not '%s'", opt, min, max, v);

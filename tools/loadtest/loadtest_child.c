@@ -20,11 +20,11 @@
 typedef enum {
     CONN_CONNECTING,
     CONN_HANDSHAKE, /* TLS: connected, handshake under way */
-    CONN_IDLE,    /* connected, no request out (budget spent, or waiting for its rate slot) */
-    CONN_BUSY,    /* a request is out */
-    CONN_CLOSING, /* uv_close called */
-    CONN_CLOSED,  /* handle closed; reconnects after the back-off, or stays closed */
-    CONN_RETIRED, /* closed for good (101 Switching Protocols) */
+    CONN_IDLE,      /* connected, no request out (budget spent, or waiting for its rate slot) */
+    CONN_BUSY,      /* a request is out */
+    CONN_CLOSING,   /* uv_close called */
+    CONN_CLOSED,    /* handle closed; reconnects after the back-off, or stays closed */
+    CONN_RETIRED,   /* closed for good (101 Switching Protocols) */
 } conn_state_t;
 
 typedef struct child_s child_t;

@@ -76,8 +76,8 @@ void lt_report_table(FILE *out, const lt_summary_t *s)
     fprintf(out, "uvproc-loadtest %s%s%s%s\n", s->url, s->target_note ? " (" : "",
             s->target_note ? s->target_note : "", s->target_note ? ")" : "");
     fprintf(out, "  %d connection%s over %d process%s, %.2f s%s%s\n", s->connections,
-            s->connections == 1 ? "" : "s", s->children, s->children == 1 ? "" : "es", s->seconds, s->rate > 0 ? ", constant rate" : "",
-            s->interrupted ? ", INTERRUPTED (Ctrl-C)" : "");
+            s->connections == 1 ? "" : "s", s->children, s->children == 1 ? "" : "es", s->seconds,
+            s->rate > 0 ? ", constant rate" : "", s->interrupted ? ", INTERRUPTED (Ctrl-C)" : "");
     if (s->rate > 0)
         fprintf(out,
                 "  target rate %.0f req/s; latency counts from each request's intended send "
@@ -132,10 +132,10 @@ void lt_report_table(FILE *out, const lt_summary_t *s)
     fputc('\n', out);
     if (stall_hidden(s))
         fprintf(out,
-                "  note        the worst latency is over 10x p99: the server stalled. Without\n"
-                "              -R, requests it kept from being sent meanwhile were never\n"
-                "              timed (coordinated omission): this tail cannot show the stall.\n"
-                "              Run with -R RATE to measure it.\n");
+                "  note        max is %.0fx p99: a stall. Without -R the requests it held back\n"
+                "              were never timed (coordinated omission); -R RATE measures them.\n",
+                (double)l->max /
+                    (double)(hdr_value_at_percentile(l, 99) ? hdr_value_at_percentile(l, 99) : 1));
 
     fprintf(out, "\n  process   pid   requests    share       p99   errors  outcome\n");
     for (int i = 0; i < s->child_count; i++) {
@@ -251,7 +251,8 @@ json_t *lt_report_json(const lt_summary_t *s)
     json_object_set_new(lat, "min", ms_or_null(l, l->min));
     json_object_set_new(lat, "mean", l->total ? json_real(hdr_mean(l) / 1000.0) : json_null());
     for (int i = 0; i < LADDER; i++)
-        json_object_set_new(lat, ladder_names[i], ms_or_null(l, hdr_value_at_percentile(l, ladder[i])));
+        json_object_set_new(lat, ladder_names[i],
+                            ms_or_null(l, hdr_value_at_percentile(l, ladder[i])));
     json_object_set_new(lat, "max", ms_or_null(l, l->max));
     distribution(l, json_row, dist);
     for (int i = 0; i < LT_STATUS_MAX; i++) {
@@ -267,16 +268,15 @@ json_t *lt_report_json(const lt_summary_t *s)
     for (int i = 0; i < s->child_count; i++) {
         const lt_child_view_t *c = &s->child[i];
         const hdr_histogram_t *cl = &c->stats.latency;
-        json_t *o = json_pack(
-            "{s:i, s:i, s:I, s:I, s:o, s:s, s:I, s:i, s:f, s:f}", "index", c->index, "pid", c->pid,
-            "requests", (json_int_t)c->stats.requests, "errors",
-            (json_int_t)lt_stats_errors(&c->stats), "p99_ms",
-            ms_or_null(cl, hdr_value_at_percentile(cl, 99)), "outcome",
-            c->outcome == LT_CHILD_DONE      ? "done"
-            : c->outcome == LT_CHILD_CRASHED ? "crashed"
-                                             : "running",
-            "exit_code", (json_int_t)c->exit_code, "signal", c->term_signal, "started_s",
-            c->started_s, "ended_s", c->ended_s);
+        json_t *o = json_pack("{s:i, s:i, s:I, s:I, s:o, s:s, s:I, s:i, s:f, s:f}", "index",
+                              c->index, "pid", c->pid, "requests", (json_int_t)c->stats.requests,
+                              "errors", (json_int_t)lt_stats_errors(&c->stats), "p99_ms",
+                              ms_or_null(cl, hdr_value_at_percentile(cl, 99)), "outcome",
+                              c->outcome == LT_CHILD_DONE      ? "done"
+                              : c->outcome == LT_CHILD_CRASHED ? "crashed"
+                                                               : "running",
+                              "exit_code", (json_int_t)c->exit_code, "signal", c->term_signal,
+                              "started_s", c->started_s, "ended_s", c->ended_s);
         json_object_set_new(o, "cpu_s", c->cpu_s >= 0 ? json_real(c->cpu_s) : json_null());
         json_object_set_new(o, "max_rss_kb",
                             c->max_rss_kb >= 0 ? json_integer(c->max_rss_kb) : json_null());
@@ -284,10 +284,10 @@ json_t *lt_report_json(const lt_summary_t *s)
     }
     for (int i = 0; i < s->interval_count; i++) {
         const lt_interval_t *iv = &s->intervals[i];
-        json_t *o = json_pack("{s:f, s:I, s:f, s:I, s:I}", "t", iv->t, "requests",
-                              (json_int_t)iv->requests, "rps",
-                              iv->seconds > 0 ? (double)iv->requests / iv->seconds : 0.0, "errors",
-                              (json_int_t)iv->errors, "non2xx", (json_int_t)iv->non2xx);
+        json_t *o =
+            json_pack("{s:f, s:I, s:f, s:I, s:I}", "t", iv->t, "requests", (json_int_t)iv->requests,
+                      "rps", iv->seconds > 0 ? (double)iv->requests / iv->seconds : 0.0, "errors",
+                      (json_int_t)iv->errors, "non2xx", (json_int_t)iv->non2xx);
         json_object_set_new(o, "p50_ms", iv->requests ? json_real(ms(iv->p50_us)) : json_null());
         json_object_set_new(o, "p99_ms", iv->requests ? json_real(ms(iv->p99_us)) : json_null());
         json_object_set_new(o, "max_ms", iv->requests ? json_real(ms(iv->max_us)) : json_null());
@@ -320,12 +320,11 @@ json_t *lt_report_json(const lt_summary_t *s)
         json_object_set_new(j, "tls",
                             json_pack("{s:I, s:I}", "handshakes", (json_int_t)t->handshakes,
                                       "resumed", (json_int_t)t->resumed));
-    json_object_set_new(j, "cpu_s",
-                        json_pack("{s:f, s:f}", "children", children_cpu(s), "parent",
-                                  s->parent_cpu_s));
+    json_object_set_new(
+        j, "cpu_s",
+        json_pack("{s:f, s:f}", "children", children_cpu(s), "parent", s->parent_cpu_s));
     json_object_set_new(j, "max_errors_exceeded",
-                        s->max_errors_exceeded ? json_string(s->max_errors_exceeded)
-                                               : json_null());
+                        s->max_errors_exceeded ? json_string(s->max_errors_exceeded) : json_null());
     if (s->step_count > 0) {
         json_object_set_new(j, "ramp", steps);
         json_object_set_new(j, "sustained_children",

@@ -80,13 +80,13 @@ json_t *lt_stats_encode(const lt_stats_t *s, int final, int open_conns)
         }
     }
     json_t *j = json_pack(
-        "{s:s, s:b, s:i, s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:I, s:I}", "t", "stats", "final", final,
-        "open", open_conns, "req", (json_int_t)s->requests, "bytes", (json_int_t)s->bytes, "unf",
-        (json_int_t)s->unfinished, "err", err, "st", st, "h", h, "min",
+        "{s:s, s:b, s:i, s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:I, s:I}", "t", "stats", "final",
+        final, "open", open_conns, "req", (json_int_t)s->requests, "bytes", (json_int_t)s->bytes,
+        "unf", (json_int_t)s->unfinished, "err", err, "st", st, "h", h, "min",
         (json_int_t)(l->total ? l->min : 0), "max", (json_int_t)l->max, "sum", (json_int_t)l->sum);
     if (s->handshakes != 0 || s->resumed != 0)
-        json_object_set_new(j, "tls", json_pack("[I,I]", (json_int_t)s->handshakes,
-                                                (json_int_t)s->resumed));
+        json_object_set_new(j, "tls",
+                            json_pack("[I,I]", (json_int_t)s->handshakes, (json_int_t)s->resumed));
     if (s->note[0] != '\0')
         json_object_set_new(j, "note", json_string(s->note));
     return j;
@@ -153,9 +153,9 @@ int lt_stats_decode_add(lt_stats_t *dst, const json_t *msg)
     }
     if (samples != 0 && (min > max || hdr_index_of(min) != lo || hdr_index_of(max) != hi))
         return -1;
-    if (tls != NULL && (!json_is_array(tls) || json_array_size(tls) != 2 ||
-                        get_count(json_array_get(tls, 0), &hs) ||
-                        get_count(json_array_get(tls, 1), &resumed)))
+    if (tls != NULL &&
+        (!json_is_array(tls) || json_array_size(tls) != 2 ||
+         get_count(json_array_get(tls, 0), &hs) || get_count(json_array_get(tls, 1), &resumed)))
         return -1;
     if (note != NULL && !json_is_string(note))
         return -1;
@@ -201,8 +201,8 @@ json_t *lt_child_config_encode(const lt_child_config_t *c)
     return json_pack("{s:s, s:s, s:i, s:s#, s:b, s:b, s:s, s:i, s:I, s:f, s:I, s:i}", "t", "config",
                      "ip", c->ip, "port", c->port, "request", c->request, (int)c->request_len,
                      "tls", c->tls, "insecure", c->insecure, "host", c->host, "connections",
-                     c->connections, "budget", (json_int_t)c->budget, "rate", c->rate,
-                     "timeout_ms", (json_int_t)c->timeout_ms, "index", c->index);
+                     c->connections, "budget", (json_int_t)c->budget, "rate", c->rate, "timeout_ms",
+                     (json_int_t)c->timeout_ms, "index", c->index);
 }
 
 int lt_child_config_decode(lt_child_config_t *c, const json_t *msg)
@@ -213,8 +213,8 @@ int lt_child_config_decode(lt_child_config_t *c, const json_t *msg)
     double rate;
     memset(c, 0, sizeof *c);
     if (json_unpack((json_t *)msg, "{s:s, s:s, s:i, s:s%, s:b, s:b, s:s, s:i, s:I, s:F, s:I, s:i}",
-                    "t", &t, "ip", &ip, "port", &c->port, "request", &request, &request_len,
-                    "tls", &c->tls, "insecure", &c->insecure, "host", &host, "connections",
+                    "t", &t, "ip", &ip, "port", &c->port, "request", &request, &request_len, "tls",
+                    &c->tls, "insecure", &c->insecure, "host", &host, "connections",
                     &c->connections, "budget", &budget, "rate", &rate, "timeout_ms", &timeout_ms,
                     "index", &c->index) != 0 ||
         strcmp(t, "config") != 0 || strlen(ip) >= sizeof c->ip || strlen(host) >= sizeof c->host ||

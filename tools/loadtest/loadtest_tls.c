@@ -80,7 +80,8 @@ lt_tls_ctx_t *lt_tls_ctx_new(const char *host, int insecure)
     t->insecure = insecure;
     SSL_CTX_set_app_data(t->ctx, t);
     SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
-    SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_set_session_cache_mode(t->ctx,
+                                   SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(t->ctx, new_session);
     /* Not SSL_MODE_RELEASE_BUFFERS: it frees and reallocates the record buffers around every
      * request, a cost per request that wrk does not pay. */
