@@ -5,10 +5,16 @@
  * (bench/node/naive_loadtest.js: fork N children doing http.get loops). Every variant is a
  * fresh process run for -n seconds, interleaved round by round (bench.h); the baseline is wrk.
  *
- * The live line's cost: loadtest_c1_live is loadtest_c1 with the live line forced (--live,
- * stderr to /dev/null): same work plus 4 redraws a second.
+ * The live line's cost: loadtest_p1_live is loadtest_p1 with the live line forced (--live,
+ * stderr to /dev/null): same work plus 4 redraws a second. The report's: loadtest_p1_report
+ * writes --report and --hgrm at the end.
  *
- *   bench/loadtest [-n SECONDS=3] [-r 3] [-c CONNECTIONS=50] [-w SERVER_PROCESSES=1]
+ * --tls: the same over HTTPS, against bench/tls_hello_server (raw_http_server's counterpart:
+ * one libuv loop, OpenSSL, keep-alive; a certificate made with the openssl command for the
+ * run); every tool told not to verify it. The naive Node tester speaks HTTP only and is left
+ * out.
+ *
+ *   bench/loadtest [-n SECONDS=3] [-r 3] [-c CONNECTIONS=50] [-w SERVER_PROCESSES=1] [--tls]
  *                  [--only ...]
  */
 #include <fcntl.h>
@@ -32,6 +38,9 @@
 #ifndef RAW_HTTP_SERVER_BIN
 #define RAW_HTTP_SERVER_BIN "bench/raw_http_server"
 #endif
+#ifndef TLS_HELLO_SERVER_BIN
+#define TLS_HELLO_SERVER_BIN "bench/tls_hello_server"
+#endif
 
 /* Each generator is one shell command: the tool, then a filter that turns what it prints into
  * the "rps=N p99=MS" tokens bench_subprocess() reads. {url} {c} {c2} (half of c) {d} {bin}
@@ -46,11 +55,14 @@ typedef struct {
     " | awk '/Requests\\/sec/ {print \"rps=\" $2} / 99%/ {v = $2; m = 1;"                          \
     " if (v ~ /us$/) m = 0.001; else if (v ~ /ms$/) m = 1; else if (v ~ /s$/) m = 1000;"           \
     " sub(/[a-z]+$/, \"\", v); print \"p99=\" v * m}'"
-/* loadtest --json: "rps": N, the first "p99": (the total's), "non2xx": N, and from "cpu_s"
+/* loadtest --json: the first "rps", "p99" and "non2xx" (the totals'; the per-interval series
+ * repeats the keys), and from "cpu_s"
  * {"children": N, "parent": N} the parent's share of the CPU time, in percent. */
 #define LOADTEST_FILTER                                                                            \
-    " | awk -F'[:,] *' '/\"rps\"/ {print \"rps=\" $2} /\"p99\"/ && !p {print \"p99=\" $2; p = 1}"  \
-    " /\"non2xx\"/ {print \"non2xx=\" $2} /\"cpu_s\"/ {c = 1} c && /\"children\"/ {cc = $2}"       \
+    " | awk -F'[:,] *' '/\"rps\"/ && !r {print \"rps=\" $2; r = 1}"                                \
+    " /\"p99\"/ && !p {print \"p99=\" $2; p = 1}"                                                  \
+    " /\"non2xx\"/ && !n {print \"non2xx=\" $2; n = 1} /\"cpu_s\"/ {c = 1}"                        \
+    " c && /\"children\"/ {cc = $2}"                                                               \
     " c && /\"parent\"/ {pc = $2} END {if (cc + pc > 0) print \"pcpu=\" 100 * pc / (cc + pc)}'"
 #define AUTOCANNON_FILTER                                                                          \
     " | node -e 'let s = \"\"; process.stdin.on(\"data\", (d) => s += d).on(\"end\", () => {"      \
@@ -59,19 +71,23 @@ typedef struct {
 
 static const gen_t gens[] = {
     {"wrk", "wrk -t1 (one thread)", "wrk -t1 -c{c} -d{d}s --latency {url}" WRK_FILTER, 2},
-    {"loadtest_c1", "**loadtest -c 1** (one load child)",
-     "{bin} --json --no-live -c 1 -k {c} -d {d} {url}" LOADTEST_FILTER, 4},
-    {"loadtest_c1_live", "loadtest -c 1 with the live line forced on (--live)",
-     "{bin} --json --live -c 1 -k {c} -d {d} {url} 2>/dev/null" LOADTEST_FILTER, 4},
+    {"loadtest_p1", "**uvproc-loadtest -p 1** (one load process)",
+     "{bin} --json --no-live -k -p 1 -c {c} -d {d}s {url}" LOADTEST_FILTER, 4},
+    {"loadtest_p1_live", "uvproc-loadtest -p 1 with the live line forced on (--live)",
+     "{bin} --json --live -k -p 1 -c {c} -d {d}s {url} 2>/dev/null" LOADTEST_FILTER, 4},
+    {"loadtest_p1_report", "uvproc-loadtest -p 1 writing --report and --hgrm",
+     "{bin} --json --no-live -k -p 1 -c {c} -d {d}s --report {tmp}/r.html --hgrm {tmp}/r.hgrm"
+     " {url}" LOADTEST_FILTER,
+     4},
     {"wrk_t2", "wrk -t2 (two threads)", "wrk -t2 -c{c} -d{d}s --latency {url}" WRK_FILTER, 2},
-    {"loadtest_c2", "**loadtest -c 2** (two load children)",
-     "{bin} --json --no-live -c 2 -k {c2} -d {d} {url}" LOADTEST_FILTER, 4},
-    {"hey", "hey (Go, Debian package)",
+    {"loadtest_p2", "**uvproc-loadtest -p 2** (two load processes)",
+     "{bin} --json --no-live -k -p 2 -c {c} -d {d}s {url}" LOADTEST_FILTER, 4},
+    {"hey", "hey (Go, Debian package; does not verify certificates)",
      "hey -z {d}s -c {c} {url} | awk '/Requests\\/sec/ {print \"rps=\" $2}"
      " / 99% in/ {print \"p99=\" $3 * 1000}'",
      2},
     {"autocannon", "autocannon 9.0.0 (Node, npm)",
-     "{ac} -c {c} -d {d} -j {url} 2>/dev/null" AUTOCANNON_FILTER, 2},
+     "NODE_TLS_REJECT_UNAUTHORIZED=0 {ac} -c {c} -d {d} -j {url} 2>/dev/null" AUTOCANNON_FILTER, 2},
     {"naive_node2", "naive Node tester: fork 2 children, http.get loops",
      "node {naive} {url} 2 {c} {d}", 1},
     {"naive_node8", "naive Node tester: fork 8 children, http.get loops",
@@ -79,19 +95,17 @@ static const gen_t gens[] = {
 };
 #define GEN_COUNT (sizeof gens / sizeof gens[0])
 
-static char url[128], conns[16], half[16], secs[16];
+static char url[128], conns[16], half[16], secs[16], tmpdir[64];
 static const char *autocannon_bin = BENCH_NODE_DIR "/node_modules/.bin/autocannon";
 
 /* gen->cmd with its {names} replaced by their values, single-quoted. */
 static int expand(const char *tmpl, char *out, size_t size)
 {
-    const char *subst[][2] = {{"{url}", url},
-                              {"{c}", conns},
-                              {"{c2}", half},
-                              {"{d}", secs},
-                              {"{bin}", LOADTEST_BIN},
-                              {"{ac}", autocannon_bin},
-                              {"{naive}", BENCH_NODE_DIR "/naive_loadtest.js"}};
+    const char *subst[][2] = {
+        {"{url}", url},          {"{c}", conns},
+        {"{c2}", half},          {"{d}", secs},
+        {"{bin}", LOADTEST_BIN}, {"{ac}", autocannon_bin},
+        {"{tmp}", tmpdir},       {"{naive}", BENCH_NODE_DIR "/naive_loadtest.js"}};
     size_t len = 0;
     while (*tmpl != '\0') {
         size_t k = 0, n = sizeof subst / sizeof subst[0];
@@ -142,7 +156,8 @@ static void usage(FILE *out)
 {
     fprintf(out, "  -n SECONDS   each generator's run (default 3)\n"
                  "  -c N         connections, every generator (default 50)\n"
-                 "  -w N         raw_http_server processes (default 1)\n");
+                 "  -w N         server processes (default 1)\n"
+                 "  --tls        HTTPS, against bench/tls_hello_server (one process)\n");
 }
 
 static int have(const char *prog)
@@ -155,7 +170,7 @@ static int have(const char *prog)
 static int run(int argc, char **argv, int cmd_argc, char **cmd)
 {
     bench_args_t a = {.n = 3, .rounds = 3};
-    int c = 50, w = 1;
+    int c = 50, w = 1, tls = 0;
     char title[200], wbuf[16];
     bench_t b;
     int r = bench_parse_args(&argc, argv, &a, usage);
@@ -166,6 +181,8 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
             c = atoi(argv[++i]);
         else if (strcmp(argv[i], "-w") == 0 && i + 1 < argc)
             w = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--tls") == 0)
+            tls = 1;
         else {
             fprintf(stderr, "%s: unknown option %s (try --help)\n", argv[0], argv[i]);
             return 2;
@@ -177,12 +194,33 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
     snprintf(half, sizeof half, "%d", c / 2);
     snprintf(secs, sizeof secs, "%ld", a.n);
 
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/bench-loadtest-XXXXXX");
+    if (mkdtemp(tmpdir) == NULL)
+        return 1;
+    char cert[128], key[128], mk[512];
+    snprintf(cert, sizeof cert, "%s/cert.pem", tmpdir);
+    snprintf(key, sizeof key, "%s/key.pem", tmpdir);
+    if (tls) {
+        snprintf(mk, sizeof mk,
+                 "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 1 "
+                 "-subj /CN=localhost >/dev/null 2>&1",
+                 key, cert);
+        if (system(mk) != 0 || access(TLS_HELLO_SERVER_BIN, X_OK) != 0) {
+            fprintf(stderr, "--tls needs the openssl command and %s (OpenSSL at build time)\n",
+                    TLS_HELLO_SERVER_BIN);
+            return 1;
+        }
+        w = 1;
+    }
+
     /* The server: started once, warm for every round. */
     int fds[2];
     pid_t server;
     posix_spawn_file_actions_t fa;
     snprintf(wbuf, sizeof wbuf, "%d", w);
-    char *sargv[] = {RAW_HTTP_SERVER_BIN, "-p", "0", "-w", wbuf, NULL};
+    char *hargv[] = {RAW_HTTP_SERVER_BIN, "-p", "0", "-w", wbuf, NULL};
+    char *targv[] = {TLS_HELLO_SERVER_BIN, cert, key, NULL};
+    char **sargv = tls ? targv : hargv;
     if (pipe2(fds, O_CLOEXEC) != 0)
         return 1;
     posix_spawn_file_actions_init(&fa);
@@ -193,7 +231,7 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-    int spawned = posix_spawn(&server, sargv[0], &fa, &attr, sargv, environ);
+    int spawned = posix_spawnp(&server, sargv[0], &fa, &attr, sargv, environ);
     posix_spawnattr_destroy(&attr);
     if (spawned != 0) {
         fprintf(stderr, "cannot start %s\n", sargv[0]);
@@ -209,7 +247,7 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
             break;
         got += (size_t)n;
     }
-    char *at = strstr(line, "http://");
+    char *at = strstr(line, tls ? "https://" : "http://");
     if (at == NULL) {
         fprintf(stderr, "raw_http_server said: %s\n", line);
         kill(server, SIGTERM);
@@ -221,9 +259,9 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
 
     bench_print_header(stdout, cmd_argc, cmd);
     snprintf(title, sizeof title,
-             "HTTP load generated against raw_http_server (%d process%s), %d connections, %ld s "
-             "per run",
-             w, w > 1 ? "es" : "", c, a.n);
+             "%s load generated against %s (%d process%s), %d connections, %ld s per run",
+             tls ? "HTTPS" : "HTTP", tls ? "tls_hello_server" : "raw_http_server", w,
+             w > 1 ? "es" : "", c, a.n);
     bench_init(&b, title, &a);
     bench_metric(&b, "req/s", BENCH_HIGHER);
     bench_metric(&b, "p99 ms", BENCH_LOWER);
@@ -236,20 +274,24 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
         bench_disable(&b, "hey", "hey not installed (apt-get install hey)");
     if (access(autocannon_bin, X_OK) != 0)
         bench_disable(&b, "autocannon", "run npm install in bench/node");
-    if (bench_node() == NULL) {
-        bench_disable(&b, "naive_node2", "node not found");
-        bench_disable(&b, "naive_node8", "node not found");
+    if (bench_node() == NULL || tls) {
+        bench_disable(&b, "naive_node2", tls ? "HTTP only" : "node not found");
+        bench_disable(&b, "naive_node8", tls ? "HTTP only" : "node not found");
     }
     bench_run(&b);
     bench_print(&b, stdout);
-    /* The same rounds again with loadtest as the baseline: the targets are loadtest's ratios
-     * to each tool (>= 0.9x wrk, >= 3x autocannon, >= 7x the naive tester), and the live
-     * line's cost is loadtest_c1_live against loadtest_c1, all paired per round. */
-    bench_baseline(&b, "loadtest_c1");
+    /* The same rounds again with uvproc-loadtest as the baseline: the targets are its ratios
+     * to each tool (>= 1.0x wrk on HTTP, >= 0.9x on HTTPS, >= 3x autocannon), and the live
+     * line's and the report's cost are loadtest_p1_live and loadtest_p1_report against
+     * loadtest_p1, all paired per round. */
+    bench_baseline(&b, "loadtest_p1");
     bench_print(&b, stdout);
     kill(server, SIGTERM);
     waitpid(server, NULL, 0);
     close(fds[0]);
+    snprintf(mk, sizeof mk, "rm -rf '%s'", tmpdir);
+    if (system(mk) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
     return 0;
 }
 

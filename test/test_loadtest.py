@@ -90,7 +90,7 @@ def wait_for_live_line(p, children):
         check(chunk, f"loadtest ended early: {buf!r}")
         buf += chunk
         for line in buf.replace(b"\r", b"\n").split(b"\n"):
-            if f"children {children}/{children}".encode() in line and b" req/s" in line:
+            if f"processes {children}/{children}".encode() in line and b" req/s" in line:
                 rps = float(line.split(b"req/s")[0].split()[-1])
                 if rps > 0:
                     return buf
@@ -101,7 +101,7 @@ def test_counts_match_node_server():
     """-n N: exactly N requests go out, all are answered, and the server saw exactly N."""
     s = NodeServer("hello")
     try:
-        j = loadtest_json("-c", "2", "-k", "4", "-n", "3000", s.url)
+        j = loadtest_json("-p", "2", "-c", "8", "-n", "3000", s.url)
     finally:
         seen = s.stop()
     check(j["requests"] == 3000 and j["status"] == {"200": 3000}, j)
@@ -119,7 +119,7 @@ def test_duration_counts_and_table():
     without --json the summary is a table."""
     s = NodeServer("hello")
     try:
-        r = loadtest("-c", "2", "-k", "3", "-d", "1", s.url)
+        r = loadtest("-p", "2", "-c", "6", "-d", "1", s.url)
     finally:
         seen = s.stop()
     check(r.returncode == 0, r)
@@ -134,21 +134,30 @@ def test_duration_counts_and_table():
 
 def test_errors_classified():
     """A server that resets, stalls, closes and fails some requests: each failure is counted
-    under its own name, and every request the server saw is accounted for exactly once."""
+    under its own name, and every request the server saw is accounted for exactly once.
+
+    Once (issue 16) this counted 401 outcomes for 400 requests on a busy machine: a load
+    child descheduled between starting a connect and its callback found the connect past
+    --timeout when its timers ran, and counted it as a request timeout although no request
+    was out. A connect that times out is now a "connect" error (connection-level)."""
     s = NodeServer("chaos")
     try:
-        j = loadtest_json("-c", "2", "-k", "5", "-n", "400", "--timeout", "300", s.url)
+        j = loadtest_json("-p", "2", "-c", "10", "-n", "400", "--timeout", "1s", s.url)
     finally:
         seen = s.stop()
     e = j["errors"]
     check(e["reset"] > 0 and e["timeout"] > 0 and e["closed"] > 0, e)
-    check(e["refused"] == 0 and e["parse"] == 0, e)
+    check(e["refused"] == 0 and e["parse"] == 0 and e["unasked"] == 0, e)
     check(j["status"].get("500", 0) > 0 and j["status"]["200"] > 0 and j["non2xx"] > 0, j)
-    accounted = j["requests"] + e["reset"] + e["timeout"] + e["closed"] + e["other"]
+    # Every request ends as one response or one request-level error (docs/loadtest.md).
+    accounted = (j["requests"] + e["reset"] + e["timeout"] + e["closed"] + e["parse"]
+                 + e["upgrade"] + e["other"])
     check(accounted == 400 == seen["requests"], f"{accounted} accounted, server {seen}, {j}")
-    # By the server's own rule: 40 of each failure kind in 400 requests.
-    check(e["reset"] + e["other"] == 40 and e["timeout"] == 40 and e["closed"] == 40, e)
-    check(j["status"]["500"] == 40 and j["status"]["200"] == 240, j["status"])
+    # By the server's own rule, 40 of each kind in 400 requests; a server too slow to answer
+    # within --timeout on a busy machine turns some of the others into timeouts, never the
+    # other way round.
+    check(e["reset"] + e["other"] <= 40 and e["closed"] <= 40 and e["timeout"] >= 40, e)
+    check(j["status"]["500"] <= 40 and j["status"]["200"] <= 240, j["status"])
     check_percentiles(j)
 
 
@@ -158,9 +167,16 @@ def test_refused():
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    r = loadtest("--json", "-c", "1", "-k", "2", "-d", "0.5", f"http://127.0.0.1:{port}/")
+    r = loadtest("--json", "-p", "1", "-c", "2", "-d", "0.5", f"http://127.0.0.1:{port}/")
     j = json.loads(r.stdout)
     check(j["requests"] == 0 and j["errors"]["refused"] > 0, j)
+    # As wrk: one clear line and exit 1, not percentiles of nothing.
+    check(r.returncode == 1, r)
+    check(r.stderr.count("\n") == 1 and "unable to connect to" in r.stderr
+          and "refused" in r.stderr, r.stderr)
+    check(j["latency_ms"]["p99"] is None and j["latency_ms"]["max"] is None, j["latency_ms"])
+    r = loadtest("-p", "1", "-c", "2", "-d", "0.5", f"http://127.0.0.1:{port}/")
+    check(r.returncode == 1 and r.stdout == "" and "unable to connect" in r.stderr, r)
 
 
 def run_live(args, children, act):
@@ -185,7 +201,7 @@ def run_live(args, children, act):
 def test_killed_child_reported():
     """A load child SIGKILLed mid-run: the run goes on with the others and finishes, and the
     crash is in the summary (with the counts it had reported) and said on stderr."""
-    rc, out, err, kids = run_live(["--json", "-c", "3", "-k", "2", "-d", "2"], 3,
+    rc, out, err, kids = run_live(["--json", "-p", "3", "-c", "6", "-d", "2"], 3,
                                   lambda p, kids: os.kill(kids[1], signal.SIGKILL))
     check(rc == 0, (rc, err))
     j = json.loads(out)
@@ -200,7 +216,7 @@ def test_killed_child_reported():
 def test_stuck_child_killed_after_grace():
     """A child that does not answer the stop (SIGSTOPped) is killed 3 s after the run's end and
     reported; the others' results stand."""
-    rc, out, err, kids = run_live(["--json", "-c", "2", "-k", "2", "-d", "1"], 2,
+    rc, out, err, kids = run_live(["--json", "-p", "2", "-c", "4", "-d", "1"], 2,
                                   lambda p, kids: os.kill(kids[0], signal.SIGSTOP))
     check(rc == 0, (rc, err))
     j = json.loads(out)
@@ -222,7 +238,7 @@ def test_second_sigint_kills_at_once():
             time.sleep(0.01)
         p.send_signal(signal.SIGINT)
 
-    rc, out, err, kids = run_live(["--json", "-c", "2", "-k", "2", "-d", "60"], 2, act)
+    rc, out, err, kids = run_live(["--json", "-p", "2", "-c", "4", "-d", "60"], 2, act)
     check(rc == 130, (rc, err))
     j = json.loads(out)
     stuck = [c for c in j["per_child"] if c["pid"] == kids[1]][0]
@@ -231,11 +247,11 @@ def test_second_sigint_kills_at_once():
 
 
 def test_ramp_ends_when_a_child_dies():
-    rc, out, err, kids = run_live(["--json", "--ramp", "-c", "4", "-k", "2", "--ramp-step", "30"],
+    rc, out, err, kids = run_live(["--json", "--ramp", "-p", "4", "-c", "8", "--ramp-step", "30"],
                                   1, lambda p, kids: os.kill(kids[0], signal.SIGKILL))
     j = json.loads(out)
     check(rc == 0, (rc, err))
-    check(len(j["ramp"]) == 1 and j["ramp"][0]["stop"] == "child 1 died", j["ramp"])
+    check(len(j["ramp"]) == 1 and j["ramp"][0]["stop"] == "process 1 died", j["ramp"])
     check(j["sustained_children"] == 0, j)
 
 
@@ -251,7 +267,7 @@ def test_sigkilled_parent_leaves_no_child():
     kernel takes its load children and the server down with it (kill_on_parent_death)."""
     if not os.path.exists(os.path.join(BUILD, "cluster-server")):
         raise taplib.Skip("cluster-server is not built")
-    p = subprocess.Popen([LOADTEST, "--live", "-c", "2", "-k", "2", "-d", "60"],
+    p = subprocess.Popen([LOADTEST, "--live", "-p", "2", "-c", "4", "-d", "60"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_for_live_line(p, 2)
     family = descendants(p.pid)
@@ -269,7 +285,7 @@ def test_sigkilled_parent_leaves_no_child():
 
 
 def test_sigint_prints_summary_and_leaves_no_child():
-    rc, out, err, kids = run_live(["-c", "2", "-k", "2", "-d", "60"], 2,
+    rc, out, err, kids = run_live(["-p", "2", "-c", "4", "-d", "60"], 2,
                                   lambda p, kids: p.send_signal(signal.SIGINT))
     check(rc == 130, (rc, err))
     out = out.decode()
@@ -283,7 +299,7 @@ def test_ramp_stops_at_refusing_server():
     step; the third child (6 connections) is refused, so the largest sustained step is 2."""
     s = NodeServer("maxconn", "5")
     try:
-        j = loadtest_json("--ramp", "-c", "8", "-k", "2", "--ramp-step", "0.5", s.url)
+        j = loadtest_json("--ramp", "-p", "8", "-c", "16", "--ramp-step", "0.5", s.url)
     finally:
         s.stop()
     steps = j["ramp"]
@@ -297,7 +313,7 @@ def test_rate():
     """--rate: the requests go out at that rate, not as fast as the server answers."""
     s = NodeServer("hello")
     try:
-        j = loadtest_json("--rate", "400", "-c", "2", "-k", "4", "-d", "1.5", s.url)
+        j = loadtest_json("-R", "400", "-p", "2", "-c", "8", "-d", "1.5", s.url)
     finally:
         s.stop()
     check(abs(j["rps"] - 400) < 60, f"rate 400 asked, {j['rps']} measured")
@@ -311,7 +327,7 @@ def test_live_line_on_a_terminal():
     s = NodeServer("hello")
     master, slave = pty.openpty()
     try:
-        p = subprocess.Popen([LOADTEST, "-c", "2", "-k", "2", "-d", "1.6", s.url],
+        p = subprocess.Popen([LOADTEST, "-p", "2", "-c", "4", "-d", "1.6", s.url],
                              stdout=subprocess.PIPE, stderr=slave)
         os.close(slave)
         buf = b""
@@ -331,7 +347,7 @@ def test_live_line_on_a_terminal():
     lines = [l for l in buf.split(b"\r") if b"req/s" in l]
     # 1.6 s at 4 Hz is 6 redraws; at least 2 Hz means at least 3.
     check(len(lines) >= 3, f"{len(lines)} live lines: {buf!r}")
-    check(b"children 2/2" in lines[-1] and b"p99" in lines[-1], lines[-1])
+    check(b"processes 2/2" in lines[-1] and b"p99" in lines[-1], lines[-1])
     check(b"requests" in out and b"req/s" in out, out)
 
 
@@ -341,10 +357,10 @@ def test_rate_counts_latency_from_intended_send_time():
     that should have gone out during the freeze carries its wait, as wrk2 counts it: about a
     quarter of the run's requests, so p90 is hundreds of ms."""
     runs = {}
-    for name, extra in (("closed", []), ("rate", ["--rate", "500"])):
+    for name, extra in (("closed", []), ("rate", ["-R", "500"])):
         s = NodeServer("freeze", "600")
         try:
-            runs[name] = loadtest_json("-c", "1", "-k", "4", "-d", "2", *extra, s.url)
+            runs[name] = loadtest_json("-p", "1", "-c", "4", "-d", "2", *extra, s.url)
         finally:
             s.stop()
     closed, rate = runs["closed"]["latency_ms"], runs["rate"]["latency_ms"]
@@ -355,21 +371,47 @@ def test_rate_counts_latency_from_intended_send_time():
 
 
 def test_bad_arguments():
-    for args in (["-c", "0"], ["-c", "1000"], ["-d", "99999"], ["-k", "x"], ["--nope"],
-                 ["--rate", "5", "--ramp"], ["a", "b"]):
+    """Usage errors, a bad URL among them, are one line on stderr and exit 2 (cli.h)."""
+    for args in (["-c", "0"], ["-p", "65"], ["-d", "99999"], ["-d", "2x"], ["-d", "-1"],
+                 ["--timeout", "5 s"], ["-c", "x"], ["--nope"], ["-R", "5", "--ramp"], ["a", "b"],
+                 ["-H", "no colon"], ["-H", "Bad Name: x"], ["-m", "GE T"], ["-b", "x",
+                 "--body-file", "/dev/null"], ["--body-file", "/nonexistent/x"],
+                 ["--max-errors", "x"], ["--max-errors", "101%"], ["-p", "4", "-c", "2"],
+                 ["ftp://127.0.0.1/"], ["http://"], ["https://127.0.0.1:0/"], ["-k"],
+                 ["--hosts", "0/x"]):
+        if args == ["-k"]:
+            args = ["-k", "not a url"]
         r = loadtest(*args)
-        check(r.returncode == 2 and "loadtest:" in r.stderr, (args, r))
+        check(r.returncode == 2 and r.stderr.startswith("uvproc-loadtest: ")
+              and "--help" in r.stderr, (args, r))
     r = loadtest("ftp://127.0.0.1/")
-    check(r.returncode == 1 and "not an http:// URL" in r.stderr, r)
+    check("not an http:// or https:// URL" in r.stderr, r)
     r = loadtest("--help")
-    check(r.returncode == 0 and "usage" in r.stdout, r)
+    check(r.returncode == 0 and "usage: uvproc-loadtest" in r.stdout, r)
+    r = loadtest("--version")
+    check(r.returncode == 0 and r.stdout.startswith("uvproc-loadtest "), r)
+
+
+def test_wrk_spellings():
+    """What a wrk user types works: -c connections in all (split over -p processes), -d 2s /
+    500ms / bare seconds, --timeout 2s, --opt=value, clustered short options."""
+    s = NodeServer("hello")
+    try:
+        j = loadtest_json("-c", "10", "-p", "3", "-d", "500ms", "--timeout=2s", s.url)
+        j2 = loadtest_json("-c7", "-p2", "-d", "0.3", s.url)
+    finally:
+        seen = s.stop()
+    check(j["connections"] == 10 and j["children"] == 3, j)
+    check(0.45 <= j["seconds"] < 3, j["seconds"])
+    check(j2["connections"] == 7 and j2["children"] == 2, j2)
+    check(seen["connections"] == 17, f"10 + 7 connections expected: {seen}")
 
 
 def test_embedded_cluster_server():
     """No URL: loadtest starts cluster-server itself, loads it and stops it."""
     if not os.path.exists(os.path.join(BUILD, "cluster-server")):
         raise taplib.Skip("cluster-server is not built")
-    j = loadtest_json("-n", "2000", "-c", "2", "-k", "4")
+    j = loadtest_json("-n", "2000", "-p", "2", "-c", "8")
     check("cluster-server" in j["target"], j)
     check(j["requests"] == 2000 and j["status"] == {"200": 2000}, j)
     check(sum(j["errors"].values()) == 0, j)
@@ -401,7 +443,7 @@ def test_embedded_fallback_without_cluster_server():
 NEEDS_NODE = {"test_counts_match_node_server", "test_duration_counts_and_table",
               "test_errors_classified", "test_killed_child_reported",
               "test_sigint_prints_summary_and_leaves_no_child", "test_ramp_stops_at_refusing_server",
-              "test_rate"}
+              "test_rate", "test_wrk_spellings"}
 tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
 sys.exit(taplib.run([(n, f) for n, f in tests if not ONLY or n[5:] in ONLY or n in ONLY],
                     lambda n: "node is not installed" if n in NEEDS_NODE and not NODE else None,

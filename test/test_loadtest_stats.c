@@ -1,5 +1,5 @@
-/* What a load child reports to loadtest's parent (tools/loadtest/loadtest_stats.c): a report survives
- * the trip through JSON exactly, and a malformed one is refused whole, adding nothing. */
+/* What a load child reports to loadtest's parent (tools/loadtest/loadtest_stats.c): a report
+ * survives the trip through JSON exactly, and a malformed one is refused whole, adding nothing. */
 #include "check.h"
 #include "loadtest.h"
 
@@ -15,6 +15,9 @@ static void fill(lt_stats_t *s)
     s->errors[LT_ERR_TIMEOUT] = 2;
     s->status[200] = 990;
     s->status[503] = 10;
+    s->handshakes = 5;
+    s->resumed = 4;
+    strcpy(s->note, "certificate verify failed: self-signed certificate");
     for (uint64_t v = 1; v <= 1000; v++)
         hdr_record(&s->latency, v * v);
 }
@@ -28,6 +31,9 @@ TEST(round_trip_is_exact)
     lt_stats_init(&b);
     CHECK_EQ(lt_stats_decode_add(&b, back), 0);
     CHECK_EQ(b.requests, 1000);
+    CHECK_EQ(b.handshakes, 5);
+    CHECK_EQ(b.resumed, 4);
+    CHECK_STR(b.note, a.note);
     CHECK_EQ(b.bytes, 123456);
     CHECK_EQ(b.unfinished, 3);
     CHECK(memcmp(b.errors, a.errors, sizeof a.errors) == 0);
@@ -62,7 +68,10 @@ TEST(malformed_reports_add_nothing)
         {"req", json_string("12")},
         {"bytes", NULL},
         {"err", json_pack("[i,i]", 1, 2)}, /* not one count per kind */
-        {"err", json_pack("[i,i,i,i,i,i,i]", 0, 0, 0, 0, 0, 0, -4)},
+        {"err", json_pack("[i,i,i,i,i,i,i,i,i,i]", 0, 0, 0, 0, 0, 0, 0, 0, 0, -4)},
+        {"tls", json_pack("[i]", 1)}, /* handshakes without resumed */
+        {"tls", json_pack("[i,i]", 1, -1)},
+        {"note", json_integer(3)},
         {"st", json_pack("{s:i}", "abc", 1)}, /* not a status code */
         {"st", json_pack("{s:i}", "700", 1)}, /* out of range */
         {"st", json_pack("{s:i}", "200", -1)},
@@ -93,18 +102,30 @@ TEST(config)
     lt_child_config_t c = {
         .port = 8080, .connections = 25, .budget = 7, .rate = 12.5, .timeout_ms = 2000, .index = 2};
     lt_child_config_t d;
+    char request[] = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\na\0b";
     strcpy(c.ip, "127.0.0.1");
-    strcpy(c.request, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    strcpy(c.host, "example.test");
+    c.tls = 1;
+    c.request = request;
+    c.request_len = sizeof request - 1; /* a body may hold a NUL byte */
     json_t *msg = lt_child_config_encode(&c);
     CHECK_EQ(lt_child_config_decode(&d, msg), 0);
     CHECK_STR(d.ip, c.ip);
-    CHECK_STR(d.request, c.request);
+    CHECK_STR(d.host, c.host);
+    CHECK_EQ(d.tls, 1);
+    CHECK_EQ(d.insecure, 0);
+    CHECK_EQ(d.request_len, c.request_len);
+    CHECK(memcmp(d.request, c.request, c.request_len) == 0);
+    lt_child_config_free(&d);
     CHECK_EQ(d.port, 8080);
     CHECK_EQ(d.connections, 25);
     CHECK_EQ(d.budget, 7);
     CHECK(d.rate == 12.5);
     CHECK_EQ(d.timeout_ms, 2000);
     CHECK_EQ(d.index, 2);
+    json_object_set_new(msg, "request", json_string(""));
+    CHECK_EQ(lt_child_config_decode(&d, msg), -1);
+    json_object_set_new(msg, "request", json_string("GET / HTTP/1.1\r\n\r\n"));
     json_object_set_new(msg, "connections", json_integer(0));
     CHECK_EQ(lt_child_config_decode(&d, msg), -1);
     json_object_set_new(msg, "connections", json_integer(LT_MAX_CONNECTIONS + 1));

@@ -59,7 +59,7 @@ def children_across_hosts():
             "--json")
     check(r.returncode == 0, "loadtest --hosts exits 0 (%d: %s)" % (r.returncode, r.stderr))
     d = json.loads(r.stdout)
-    check(d["children"] == 4, "-c defaults to the sum of the slots")
+    check(d["children"] == 4, "-p defaults to the sum of the slots")
     check(d["requests"] == 4000, "every request counted once: %s" % d["requests"])
     check(sum(d["errors"].values()) == 0, "no errors: %s" % d["errors"])
     check(sorted(d["hosts"]) == sorted([":", "127.0.0.2", "127.0.0.2", "127.0.0.3"]),

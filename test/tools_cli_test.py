@@ -31,8 +31,6 @@ import taplib
 TODO = {
     ("uvproc-relay", "version"), ("uvproc-relay", "unknown option"),
     ("uvproc-relay", "man page"),
-    ("uvproc-loadtest", "help"), ("uvproc-loadtest", "version"),
-    ("uvproc-loadtest", "man page"),
     ("pool-run", "*"),
 }
 UNKNOWN = "--no-such-option-xyzzy"

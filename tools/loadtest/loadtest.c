@@ -1,20 +1,20 @@
-/* loadtest: an HTTP load tester made of processes. The parent forks N load children (this
- * same program with --child, each on its own libuv loop, see loadtest_child.c), sends each its
- * share of the work over the IPC channel, merges the counts and latency histograms they report
- * every 250 ms, shows a live line on a terminal and prints a summary (or JSON) at the end.
- * With no URL it starts the cluster-server demo on a free port and loads that.
+/* uvproc-loadtest: an HTTP(S) load tester made of processes. The parent forks N load children
+ * (this same program with --child, each on its own libuv loop, see loadtest_child.c), sends
+ * each its share of the work over the IPC channel, merges the counts and latency histograms
+ * they report every 250 ms, shows a live line on a terminal and prints a summary (or JSON) at
+ * the end, and writes the .hgrm and HTML exports. With no URL it starts cluster-server on a
+ * free port and loads that.
  *
  * This file: the run: forking the children, their reports into the tallies, the run's clock
  * (duration, live line, ramp steps, Ctrl-C), the end. The command line is loadtest_args.c,
  * each child's supervision loadtest_slot.c, the output loadtest_report.c, the embedded server
  * loadtest_target.c. */
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
-
-#include <http_parser.h>
 
 #include "loadtest.h"
 
@@ -27,14 +27,20 @@ typedef struct {
     char exe[4096];
     lt_child_config_t base; /* what every child gets, but its share */
     lt_slot_t slot[LT_MAX_CHILDREN];
-    int started, alive;
+    int started, alive, conns_started;
     lt_stats_t total;
     lt_stats_t window[WINDOWS]; /* counts of the last report periods, for the live line */
     int window_i;
     uint64_t window_t[WINDOWS];
-    lt_stats_t recent; /* scratch: the windows merged */
-    lt_stats_t step;   /* --ramp: counts of the current step */
-    lt_stats_t one;    /* scratch: one report, added to every tally it belongs to */
+    lt_stats_t recent;   /* scratch: the windows merged */
+    lt_stats_t step;     /* --ramp: counts of the current step */
+    lt_stats_t one;      /* scratch: one report, added to every tally it belongs to */
+    lt_stats_t interval; /* counts of the current interval of the time series */
+    lt_interval_t *series;
+    int series_count, series_cap;
+    double interval_t0;
+    char *request; /* what every connection sends */
+    size_t request_len;
     uint64_t step_t0;
     lt_ramp_step_t steps[LT_MAX_CHILDREN];
     int step_count, sustained;
@@ -72,6 +78,7 @@ static void add_report(lt_slot_t *s, const lt_stats_t *report)
     (void)s;
     lt_stats_merge(&run.total, report);
     lt_stats_merge(&run.window[run.window_i], report);
+    lt_stats_merge(&run.interval, report);
     if (run.opt.ramp)
         lt_stats_merge(&run.step, report);
 }
@@ -85,7 +92,7 @@ static void on_child_message(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t 
         return;
     lt_stats_reset(&run.one);
     if (lt_stats_decode_add(&run.one, msg) != 0) {
-        fprintf(stderr, "loadtest: child %d sent a bad report; ignored\n", s->view.index);
+        fprintf(stderr, "uvproc-loadtest: process %d sent a bad report; ignored\n", s->view.index);
         return;
     }
     s->view.open_conns = (int)json_integer_value(json_object_get(msg, "open"));
@@ -118,18 +125,19 @@ static void tell_crash(lt_slot_t *s)
     if (run.live_shown)
         fprintf(stderr, "\n");
     if (v->term_signal != 0)
-        fprintf(stderr,
-                "loadtest: child %d (pid %d) killed by %s after %.1f s; its counts so far are "
-                "kept\n",
-                v->index, v->pid, signame(v->term_signal), v->ended_s - v->started_s);
+        fprintf(
+            stderr,
+            "uvproc-loadtest: process %d (pid %d) killed by %s after %.1f s; its counts so far are "
+            "kept\n",
+            v->index, v->pid, signame(v->term_signal), v->ended_s - v->started_s);
     else
         fprintf(stderr,
-                "loadtest: child %d (pid %d) exited with code %lld after %.1f s, before "
+                "uvproc-loadtest: process %d (pid %d) exited with code %lld after %.1f s, before "
                 "its last report; its counts so far are kept\n",
                 v->index, v->pid, (long long)v->exit_code, v->ended_s - v->started_s);
     if (run.opt.ramp && !run.stopping) {
         static char why[64];
-        snprintf(why, sizeof why, "child %d died", v->index);
+        snprintf(why, sizeof why, "process %d died", v->index);
         ramp_check(why);
     }
 }
@@ -186,11 +194,14 @@ static int start_child(void)
     s->view.index = i + 1;
     s->view.started_s = now_s();
     cfg.index = i + 1;
-    if (run.opt.requests != 0) /* children share the request count exactly */
-        cfg.budget = run.opt.requests / (uint64_t)run.opt.children +
-                     ((uint64_t)i < run.opt.requests % (uint64_t)run.opt.children ? 1 : 0);
-    if (run.opt.rate > 0)
-        cfg.rate = run.opt.rate / run.opt.children;
+    /* -c connections in all, dealt out as evenly as they go. */
+    int p = run.opt.processes;
+    cfg.connections = run.opt.connections / p + (i < run.opt.connections % p ? 1 : 0);
+    if (run.opt.requests != 0) /* processes share the request count exactly */
+        cfg.budget =
+            run.opt.requests / (uint64_t)p + ((uint64_t)i < run.opt.requests % (uint64_t)p ? 1 : 0);
+    if (run.opt.rate > 0) /* the same rate on every connection */
+        cfg.rate = run.opt.rate * cfg.connections / run.opt.connections;
     /* scale-out: a child whose host is not this one starts through the launcher, its
      * channel over the launcher's stdio. */
     const char *host = run.opt.hosts_spec != NULL ? lt_hosts_for_child(&run.opt.hosts, i) : ":";
@@ -199,18 +210,19 @@ static int start_child(void)
     uvproc_remote_t remote = {.launcher = launcher};
     if (strcmp(host, ":") != 0) {
         if (lt_hosts_launcher(run.opt.launcher, host, words, sizeof words, launcher, 64) != 0) {
-            fprintf(stderr, "loadtest: --launcher is too long\n");
+            fprintf(stderr, "uvproc-loadtest: --launcher is too long\n");
             return UV_EINVAL;
         }
         o.spawn.remote = &remote;
     }
     err = uvproc_fork(run.loop, &s->proc, run.exe, args, &o);
     if (err != 0) {
-        fprintf(stderr, "loadtest: cannot fork a load child: %s\n", uvproc_strerror(err));
+        fprintf(stderr, "uvproc-loadtest: cannot fork a load child: %s\n", uvproc_strerror(err));
         return err;
     }
     run.started++;
     run.alive++;
+    run.conns_started += cfg.connections;
     s->view.pid = (int)uvproc_pid(s->proc);
     s->chan = uvproc_process_channel(s->proc);
     if (s->chan != NULL)
@@ -299,9 +311,9 @@ static void ramp_check(const char *forced)
         st->stop_reason = "error rate";
     else if (st->p99_ms >= run.opt.ramp_p99_ms)
         st->stop_reason = "p99";
-    else if (run.started >= run.opt.children)
-        st->stop_reason = "all children running (-c)";
-    if (st->stop_reason == NULL || strcmp(st->stop_reason, "all children running (-c)") == 0)
+    else if (run.started >= run.opt.processes)
+        st->stop_reason = "all processes running (-p)";
+    if (st->stop_reason == NULL || strcmp(st->stop_reason, "all processes running (-p)") == 0)
         run.sustained = run.step_count - 1;
     if (st->stop_reason != NULL) {
         run_stop(st->stop_reason);
@@ -313,11 +325,41 @@ static void ramp_check(const char *forced)
         run_stop("fork failed");
 }
 
+/* Closes the current interval of the time series. */
+static void push_interval(void)
+{
+    double now = now_s();
+    if (run.series_count == run.series_cap) {
+        int cap = run.series_cap ? run.series_cap * 2 : 64;
+        lt_interval_t *n = realloc(run.series, (size_t)cap * sizeof *n);
+        if (n == NULL)
+            return;
+        run.series = n;
+        run.series_cap = cap;
+    }
+    lt_interval_t *iv = &run.series[run.series_count++];
+    const hdr_histogram_t *l = &run.interval.latency;
+    iv->t = now;
+    iv->seconds = now - run.interval_t0;
+    iv->requests = run.interval.requests;
+    iv->errors = lt_stats_errors(&run.interval);
+    iv->non2xx = lt_stats_non2xx(&run.interval);
+    iv->p50_us = hdr_value_at_percentile(l, 50);
+    iv->p99_us = hdr_value_at_percentile(l, 99);
+    iv->max_us = l->max;
+    lt_stats_reset(&run.interval);
+    run.interval_t0 = now;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     (void)t;
     if (run.opt.live && !run.stopping)
         live_line();
+    /* By the clock, not by counting ticks: a late tick on a busy machine makes one interval
+     * longer (its rate divides by its own length), not the series shorter. */
+    if (!run.stopping && now_s() - run.interval_t0 >= LT_INTERVAL_MS / 1000.0 - 0.01)
+        push_interval();
     /* The window that now becomes current starts empty. */
     run.window_i = (run.window_i + 1) % WINDOWS;
     lt_stats_reset(&run.window[run.window_i]);
@@ -334,21 +376,61 @@ static void handle_closed(uv_handle_t *h)
     run.handles_open--;
 }
 
-static void print_summary(void)
+static int write_file(const char *path, const char *what, json_t *result)
 {
+    FILE *f = fopen(path, "w");
+    int err = f == NULL;
+    if (f != NULL) {
+        if (result != NULL)
+            err = lt_report_html(f, result) != 0;
+        else
+            lt_report_hgrm(f, &run.total.latency);
+        err |= fclose(f) != 0;
+    }
+    if (err)
+        fprintf(stderr, "uvproc-loadtest: cannot write the %s %s: %s\n", what, path,
+                strerror(errno));
+    return err ? -1 : 0;
+}
+
+/* Prints the result, writes the exports; returns the exit status. */
+static int print_summary(void)
+{
+    static char exceeded[128];
+    const lt_stats_t *t = &run.total;
+    uint64_t errors = lt_stats_errors(t), request_errors = 0;
+    for (int k = 0; k < LT_ERR_COUNT; k++)
+        if (!LT_ERR_IS_CONNECTION(k))
+            request_errors += t->errors[k];
     lt_summary_t s = {
         .url = run.url,
         .target_note = run.target != NULL ? lt_target_name(run.target) : NULL,
+        .method = run.opt.method,
         .children = run.started,
-        .connections = run.opt.connections,
+        .connections = run.conns_started,
         .rate = run.opt.rate,
         .seconds = (double)((run.t_end ? run.t_end : uv_hrtime()) - run.t0) / 1e9,
         .interrupted = run.interrupted,
-        .total = &run.total,
+        .tls = run.opt.target.tls,
+        .show_distribution = run.opt.latency,
+        .total = t,
+        .intervals = run.series,
+        .interval_count = run.series_count,
         .steps = run.steps,
         .step_count = run.step_count,
         .sustained_step = run.sustained,
     };
+    if (run.opt.max_errors >= 0) {
+        double share =
+            t->requests + errors ? 100.0 * (double)errors / (double)(t->requests + errors) : 0;
+        if (run.opt.max_errors_pct && share > run.opt.max_errors)
+            snprintf(exceeded, sizeof exceeded, "%.2f%% errors > --max-errors %g%%", share,
+                     run.opt.max_errors);
+        else if (!run.opt.max_errors_pct && (double)errors > run.opt.max_errors)
+            snprintf(exceeded, sizeof exceeded, "%llu errors > --max-errors %g",
+                     (unsigned long long)errors, run.opt.max_errors);
+        s.max_errors_exceeded = exceeded[0] ? exceeded : NULL;
+    }
     struct rusage self;
     if (getrusage(RUSAGE_SELF, &self) == 0)
         s.parent_cpu_s = cpu_seconds(&self);
@@ -359,22 +441,50 @@ static void print_summary(void)
     s.child_count = views != NULL ? run.started : 0;
     if (run.live_shown)
         fprintf(stderr, "\r\033[K");
-    if (run.opt.json) {
-        json_t *j = lt_report_json(&s);
+    /* Nothing answered: one clear line, as wrk's "unable to connect", not a table of zeros. */
+    int silent = t->requests == 0;
+    if (silent) {
+        char why[400] = "";
+        for (int k = 0; k < LT_ERR_COUNT; k++)
+            if (t->errors[k] != 0)
+                snprintf(why + strlen(why), sizeof why - strlen(why), "%s%s %llu",
+                         why[0] ? ", " : "", lt_err_names[k], (unsigned long long)t->errors[k]);
+        fprintf(stderr, "uvproc-loadtest: %s %s: %s%s%s%s\n",
+                request_errors == 0 ? "unable to connect to" : "no response from", run.url,
+                t->note[0] ? t->note
+                : why[0]   ? ""
+                           : "no connection was made within the run",
+                t->note[0] && why[0] ? " (" : "", why, t->note[0] && why[0] ? ")" : "");
+    }
+    json_t *j = NULL;
+    if (run.opt.json || run.opt.report != NULL) {
+        j = lt_report_json(&s);
         if (run.opt.hosts_spec != NULL) { /* scale-out: where the children ran */
             json_t *where = json_array();
             for (int i = 0; i < run.started; i++)
                 json_array_append_new(where, json_string(lt_hosts_for_child(&run.opt.hosts, i)));
             json_object_set_new(j, "hosts", where);
         }
+    }
+    if (run.opt.json) {
         json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
         fputc('\n', stdout);
-        json_decref(j);
-    } else {
+    } else if (!silent) {
         lt_report_table(stdout, &s);
     }
     fflush(stdout);
+    int bad_file = 0;
+    if (run.opt.hgrm != NULL)
+        bad_file |= write_file(run.opt.hgrm, ".hgrm file", NULL);
+    if (run.opt.report != NULL)
+        bad_file |= write_file(run.opt.report, "report", j);
+    json_decref(j);
     free(views);
+    if (run.interrupted)
+        return 130;
+    if (silent || bad_file)
+        return 1;
+    return s.max_errors_exceeded != NULL ? 3 : 0;
 }
 
 static void close_all(void)
@@ -414,76 +524,61 @@ static void maybe_finish(void)
             close_all();
         return;
     }
-    print_summary();
-    if (run.started == 0 || lt_stats_errors(&run.total) + run.total.requests == 0)
-        run.exit_code = run.interrupted ? 130 : 1;
-    else
-        run.exit_code = run.interrupted ? 130 : 0;
+    /* The last, partial interval, with the final reports: every count is in the series. */
+    if (run.started > 0 &&
+        (run.series_count == 0 || run.interval.requests != 0 || lt_stats_errors(&run.interval)))
+        push_interval();
+    run.exit_code = print_summary();
+    if (run.started == 0 && !run.interrupted)
+        run.exit_code = 1;
     if (run.target != NULL)
         lt_target_stop(run.target, target_stopped, NULL);
     else
         close_all();
 }
 
-/* Splits URL into what the children need: a numeric address, and the request bytes. */
-static int prepare_target(const char *url)
+/* What the children need of the URL: a numeric address (resolved once here, so children
+ * connect without a lookup each; IPv4 first, as most servers under test listen there), and
+ * the request bytes. */
+static int prepare_target(void)
 {
-    struct http_parser_url u;
-    char host[256], path[2048];
-    int port = 80;
-    http_parser_url_init(&u);
-    if (http_parser_parse_url(url, strlen(url), 0, &u) != 0 || !(u.field_set & (1 << UF_HOST)) ||
-        !(u.field_set & (1 << UF_SCHEMA)) || u.field_data[UF_SCHEMA].len != 4 ||
-        strncmp(url + u.field_data[UF_SCHEMA].off, "http", 4) != 0 ||
-        u.field_data[UF_HOST].len >= sizeof host) {
-        fprintf(stderr, "loadtest: not an http:// URL: %s\n", url);
-        return -1;
-    }
-    memcpy(host, url + u.field_data[UF_HOST].off, u.field_data[UF_HOST].len);
-    host[u.field_data[UF_HOST].len] = '\0';
-    if (u.field_set & (1 << UF_PORT))
-        port = u.port;
-    /* The request target: the path and query as written ("/" when there is no path). */
-    if (u.field_set & (1 << UF_PATH))
-        snprintf(path, sizeof path, "%s", url + u.field_data[UF_PATH].off);
-    else if (u.field_set & (1 << UF_QUERY))
-        snprintf(path, sizeof path, "/?%s", url + u.field_data[UF_QUERY].off);
-    else
-        snprintf(path, sizeof path, "/");
-    if (strchr(path, '#') != NULL)
-        *strchr(path, '#') = '\0';
-
-    /* Resolved once here, so children connect without a lookup each. */
+    const lt_url_t *u = &run.opt.target;
     uv_getaddrinfo_t req;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    int err = uv_getaddrinfo(run.loop, &req, NULL, host, NULL, &hints);
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+    int err = uv_getaddrinfo(run.loop, &req, NULL, u->host, NULL, &hints);
     if (err != 0) {
-        fprintf(stderr, "loadtest: cannot resolve %s: %s\n", host, uvproc_strerror(err));
+        hints.ai_family = AF_UNSPEC;
+        err = uv_getaddrinfo(run.loop, &req, NULL, u->host, NULL, &hints);
+    }
+    if (err != 0) {
+        fprintf(stderr, "uvproc-loadtest: unable to connect to %s: cannot resolve %s: %s\n",
+                run.url, u->host, uvproc_strerror(err));
         return -1;
     }
     err = uv_ip_name(req.addrinfo->ai_addr, run.base.ip, sizeof run.base.ip);
     uv_freeaddrinfo(req.addrinfo);
     if (err != 0)
         return -1;
-    run.base.port = port;
-    int v6 = strchr(host, ':') != NULL; /* an IPv6 literal goes back in its brackets */
-    int n =
-        snprintf(run.base.request, sizeof run.base.request,
-                 "GET %s HTTP/1.1\r\nHost: %s%s%s%s%.*s\r\nUser-Agent: uvproc-loadtest\r\n\r\n",
-                 path, v6 ? "[" : "", host, v6 ? "]" : "", u.field_set & (1 << UF_PORT) ? ":" : "",
-                 u.field_set & (1 << UF_PORT) ? (int)u.field_data[UF_PORT].len : 0,
-                 u.field_set & (1 << UF_PORT) ? url + u.field_data[UF_PORT].off : "");
-    if (n < 0 || (size_t)n >= sizeof run.base.request) {
-        fprintf(stderr, "loadtest: URL too long\n");
+    run.base.port = u->port;
+    run.base.tls = u->tls;
+    run.base.insecure = run.opt.insecure;
+    snprintf(run.base.host, sizeof run.base.host, "%s", u->host);
+    free(run.request);
+    run.request = lt_build_request(&run.opt, u, &run.request_len);
+    if (run.request == NULL) {
+        fprintf(stderr, "uvproc-loadtest: the request is too big (at most %d bytes)\n",
+                LT_MAX_REQUEST);
         return -1;
     }
+    run.base.request = run.request;
+    run.base.request_len = run.request_len;
     return 0;
 }
 
 static void start_load(const char *url)
 {
     run.url = url;
-    if (prepare_target(url) != 0) {
+    if (prepare_target() != 0) {
         run.exit_code = 1;
         run.finished = 1;
         if (run.target != NULL)
@@ -492,10 +587,9 @@ static void start_load(const char *url)
             close_all();
         return;
     }
-    run.base.connections = run.opt.connections;
     run.base.timeout_ms = run.opt.timeout_ms;
     run.t0 = run.step_t0 = uv_hrtime();
-    int first = run.opt.ramp ? 1 : run.opt.children;
+    int first = run.opt.ramp ? 1 : run.opt.processes;
     for (int i = 0; i < first; i++) {
         if (start_child() != 0)
             break;
@@ -518,7 +612,7 @@ static void target_ready(lt_target_t *t, const char *url, const char *error, voi
     if (run.stopping || run.finished)
         return; /* Ctrl-C while it was starting: maybe_finish is stopping it */
     if (url == NULL) {
-        fprintf(stderr, "loadtest: cannot start the embedded server: %s\n", error);
+        fprintf(stderr, "uvproc-loadtest: cannot start the embedded server: %s\n", error);
         run.exit_code = 1;
         run.finished = 1;
         run.target = NULL; /* it frees itself once its process has closed */
@@ -526,6 +620,13 @@ static void target_ready(lt_target_t *t, const char *url, const char *error, voi
         return;
     }
     snprintf(run.url_buf, sizeof run.url_buf, "%s", url);
+    if (lt_url_parse(run.url_buf, &run.opt.target) != 0) {
+        fprintf(stderr, "uvproc-loadtest: the embedded server said an odd URL: %s\n", url);
+        run.exit_code = 1;
+        run.finished = 1;
+        lt_target_stop(run.target, target_stopped, NULL);
+        return;
+    }
     start_load(run.url_buf);
 }
 
@@ -536,10 +637,14 @@ int main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "--child") == 0)
         return lt_child_main();
     r = lt_parse_args(argc, argv, &run.opt);
-    if (r != 0)
-        return r > 0 ? 0 : 2;
+    if (r != 0) {
+        free(run.opt.body);
+        return 0; /* --help, --version; usage errors exit 2 in lt_parse_args */
+    }
+    /* A write to a closed pipe (| head) is an error to report, not a death. */
+    signal(SIGPIPE, SIG_IGN);
     if (uv_exepath(run.exe, &size) != 0) {
-        fprintf(stderr, "loadtest: cannot find my own executable\n");
+        fprintf(stderr, "uvproc-loadtest: cannot find my own executable\n");
         return 1;
     }
     run.loop = uv_default_loop();
@@ -548,6 +653,7 @@ int main(int argc, char **argv)
     lt_stats_init(&run.recent);
     lt_stats_init(&run.step);
     lt_stats_init(&run.one);
+    lt_stats_init(&run.interval);
     for (int i = 0; i < WINDOWS; i++)
         lt_stats_init(&run.window[i]);
     uv_timer_init(run.loop, &run.tick);
@@ -566,5 +672,8 @@ int main(int argc, char **argv)
     uv_run(run.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(run.loop) != 0 && run.exit_code == 0)
         run.exit_code = 1;
+    free(run.series);
+    free(run.request);
+    free(run.opt.body);
     return run.exit_code;
 }

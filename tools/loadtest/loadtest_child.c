@@ -5,23 +5,26 @@
  * every LT_REPORT_MS the counts gathered since the last report go to the parent.
  *
  * Failures are counted by kind (loadtest.h) and the connection is made again: at once after a
- * reset or a close, after a short back-off after a failed connect (so a server that is not
- * listening is not hammered with connects). */
+ * reset or a close, after a short back-off after a failed connect or handshake (so a server
+ * that is not listening is not hammered with connects). A 101 answer retires the connection.
+ *
+ * With https, TLS sits between the socket and the parser (loadtest_tls.c): ciphertext in,
+ * plaintext to the parser; the request is encrypted and the ciphertext written as is. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
-#include <http_parser.h>
-
 #include "loadtest.h"
 
 typedef enum {
     CONN_CONNECTING,
-    CONN_IDLE,    /* connected, no request out (budget spent, or waiting for its rate slot) */
-    CONN_BUSY,    /* a request is out */
-    CONN_CLOSING, /* uv_close called */
-    CONN_CLOSED,  /* handle closed; reconnects after the back-off, or stays closed */
+    CONN_HANDSHAKE, /* TLS: connected, handshake under way */
+    CONN_IDLE,      /* connected, no request out (budget spent, or waiting for its rate slot) */
+    CONN_BUSY,      /* a request is out */
+    CONN_CLOSING,   /* uv_close called */
+    CONN_CLOSED,    /* handle closed; reconnects after the back-off, or stays closed */
+    CONN_RETIRED,   /* closed for good (101 Switching Protocols) */
 } conn_state_t;
 
 typedef struct child_s child_t;
@@ -31,12 +34,13 @@ typedef struct {
     uv_connect_t connect_req;
     uv_write_t write_req;
     uv_timer_t timer; /* rate slot, or reconnect back-off */
-    http_parser parser;
+    lt_http_t http;
     child_t *child;
     conn_state_t state;
     int counted_open;    /* counted in child->open */
-    int writing;         /* write_req is in use (the request did not fit the socket at once) */
-    int complete;        /* the parser finished a response in this read */
+    int writing;         /* writes queued (the bytes did not fit the socket at once) */
+    int retire;          /* once closed, stay closed */
+    lt_tls_t *tls;       /* https only */
     uint64_t start_ns;   /* latency origin: the send time, or the intended one (rate) */
     uint64_t sent_ns;    /* when the request (or the connect) started, for timeouts */
     uint64_t next_ns;    /* rate mode: intended time of the next request */
@@ -57,16 +61,30 @@ struct child_s {
     int configured, stopping, finished;
     lt_stats_t delta; /* counts since the last report */
     uv_timer_t report_timer, sweep_timer;
+    lt_tls_ctx_t *tls;   /* https only */
     char readbuf[65536]; /* one for all connections: every read is parsed at once */
+    char plain[65536];   /* TLS: decrypted bytes of one read */
 };
 
-static http_parser_settings parser_settings;
+/* A write that did not fit the socket at once: its bytes travel with it. */
+typedef struct {
+    uv_write_t req;
+    conn_t *conn;
+    uv_buf_t buf;
+    char data[];
+} pending_write_t;
 
 static void conn_connect(conn_t *c);
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void conn_next(conn_t *c, uint64_t now);
 static void child_maybe_finish(child_t *ch);
+
+static void note(child_t *ch, const char *what)
+{
+    if (ch->delta.note[0] == '\0')
+        snprintf(ch->delta.note, sizeof ch->delta.note, "%s", what);
+}
 
 static void report(child_t *ch, int final)
 {
@@ -86,8 +104,12 @@ static void on_conn_closed(uv_handle_t *h)
     conn_t *c = h->data;
     child_t *ch = c->child;
     ch->tcp_open--;
-    c->state = CONN_CLOSED;
-    if (ch->stopping || (ch->cfg.budget != 0 && ch->sent >= ch->cfg.budget)) {
+    c->state = c->retire ? CONN_RETIRED : CONN_CLOSED;
+#ifdef LT_HAVE_TLS
+    lt_tls_free(c->tls);
+#endif
+    c->tls = NULL;
+    if (c->retire || ch->stopping || (ch->cfg.budget != 0 && ch->sent >= ch->cfg.budget)) {
         child_maybe_finish(ch);
         return;
     }
@@ -99,7 +121,7 @@ static void on_conn_closed(uv_handle_t *h)
 
 static void conn_close(conn_t *c)
 {
-    if (c->state == CONN_CLOSING || c->state == CONN_CLOSED)
+    if (c->state == CONN_CLOSING || c->state == CONN_CLOSED || c->state == CONN_RETIRED)
         return;
     if (c->counted_open) {
         c->counted_open = 0;
@@ -110,14 +132,85 @@ static void conn_close(conn_t *c)
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
+/* Counts a failure (unless it is our own stop) and closes the connection. Only called on a
+ * connection that is not closing, so that nothing is counted twice. */
 static void conn_fail(conn_t *c, lt_err_t kind)
 {
+    if (c->state == CONN_CLOSING || c->state == CONN_CLOSED || c->state == CONN_RETIRED)
+        return;
     if (c->child->stopping)
         kind = LT_ERR_COUNT; /* our own shutdown, not the server's fault */
     if (kind != LT_ERR_COUNT)
         c->child->delta.errors[kind]++;
     conn_close(c);
 }
+
+static void write_cb(uv_write_t *req, int status);
+
+/* Sends bytes: what fits the socket at once without a copy, the rest queued with a copy.
+ * 0, or a libuv error. */
+static int conn_write(conn_t *c, const char *data, size_t len)
+{
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (r == (int)len)
+        return 0;
+    if (r == UV_EAGAIN)
+        r = 0;
+    if (r < 0)
+        return r;
+    pending_write_t *w = malloc(sizeof *w + len - (size_t)r);
+    if (w == NULL)
+        return UV_ENOMEM;
+    memcpy(w->data, data + r, len - (size_t)r);
+    w->buf = uv_buf_init(w->data, (unsigned)(len - (size_t)r));
+    w->conn = c;
+    w->req.data = w;
+    r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &w->buf, 1, write_cb);
+    if (r != 0) {
+        free(w);
+        return r;
+    }
+    c->writing++;
+    return 0;
+}
+
+#ifdef LT_HAVE_TLS
+/* Whatever ciphertext TLS has produced goes out. */
+static int tls_flush(conn_t *c)
+{
+    const char *data;
+    size_t n = lt_tls_peek(c->tls, &data);
+    if (n == 0)
+        return 0;
+    /* conn_write sends it or copies what did not fit: either way the BIO is done with it. */
+    int r = conn_write(c, data, n);
+    lt_tls_consumed(c->tls);
+    return r;
+}
+
+static void tls_handshake(conn_t *c)
+{
+    child_t *ch = c->child;
+    int r = lt_tls_handshake(c->tls);
+    if (tls_flush(c) != 0 || r < 0) {
+        if (r < 0)
+            note(ch, lt_tls_last_error());
+        /* Back off as after a refused connect: a rejected certificate stays rejected. */
+        c->backoff_ms = c->backoff_ms == 0 ? 10 : c->backoff_ms * 2 > 250 ? 250 : c->backoff_ms * 2;
+        conn_fail(c, LT_ERR_TLS);
+        return;
+    }
+    if (r == 0)
+        return;
+    ch->delta.handshakes++;
+    if (lt_tls_resumed(c->tls))
+        ch->delta.resumed++;
+    c->backoff_ms = 0;
+    c->state = CONN_IDLE;
+    conn_next(c, uv_hrtime());
+}
+#endif
 
 static void on_connect(uv_connect_t *req, int status)
 {
@@ -128,17 +221,31 @@ static void on_connect(uv_connect_t *req, int status)
     if (status != 0) {
         /* Back off 10 ms, doubling to 250 ms, while connects keep failing. */
         c->backoff_ms = c->backoff_ms == 0 ? 10 : c->backoff_ms * 2 > 250 ? 250 : c->backoff_ms * 2;
+        note(ch, uv_strerror(status));
         conn_fail(c, status == UV_ECONNREFUSED ? LT_ERR_REFUSED : LT_ERR_CONNECT);
         return;
     }
-    c->backoff_ms = 0;
     c->counted_open = 1;
     ch->open++;
-    c->state = CONN_IDLE;
     if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) != 0) {
-        conn_fail(c, LT_ERR_OTHER);
+        conn_fail(c, LT_ERR_CONNECT);
         return;
     }
+#ifdef LT_HAVE_TLS
+    if (ch->tls != NULL) {
+        c->tls = lt_tls_new(ch->tls);
+        if (c->tls == NULL) {
+            note(ch, lt_tls_last_error());
+            conn_fail(c, LT_ERR_TLS);
+            return;
+        }
+        c->state = CONN_HANDSHAKE;
+        tls_handshake(c);
+        return;
+    }
+#endif
+    c->backoff_ms = 0;
+    c->state = CONN_IDLE;
     conn_next(c, uv_hrtime());
 }
 
@@ -152,75 +259,145 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_response(conn_t *c, uint64_t now)
 {
     child_t *ch = c->child;
-    unsigned code = c->parser.status_code;
+    unsigned code = lt_http_status(&c->http);
     ch->delta.requests++;
     ch->delta.status[code < LT_STATUS_MAX && code >= 100 ? code : 0]++;
     hdr_record(&ch->delta.latency, (now - c->start_ns) / 1000);
     c->state = CONN_IDLE;
 }
 
+/* Plaintext of the answer (or unasked bytes). Returns 0 while the connection lives on. */
+static int conn_plain(conn_t *c, const char *data, size_t len)
+{
+    size_t used;
+    if (c->state != CONN_BUSY) {
+        conn_fail(c, LT_ERR_UNASKED);
+        return -1;
+    }
+    switch (lt_http_feed(&c->http, data, len, &used)) {
+    case LT_HTTP_MORE:
+        return 0;
+    case LT_HTTP_UPGRADE:
+        /* The server switched protocols: this connection is no HTTP any more. Retired, so a
+         * server that always upgrades is not asked again and again. */
+        c->retire = 1;
+        conn_fail(c, LT_ERR_UPGRADE);
+        return -1;
+    case LT_HTTP_ERROR:
+        conn_fail(c, LT_ERR_PARSE);
+        return -1;
+    case LT_HTTP_DONE:
+        break;
+    }
+    uint64_t now = uv_hrtime();
+    on_response(c, now);
+    /* One request at a time: bytes after the response are unasked, and so is an answer
+     * before the whole request was written (a write is still queued). */
+    if (used != len || c->writing) {
+        conn_fail(c, LT_ERR_UNASKED);
+        return -1;
+    }
+    if (!lt_http_keep_alive(&c->http)) {
+        conn_close(c); /* the server asked to close: not an error, reconnect */
+        return -1;
+    }
+    conn_next(c, now);
+    return 0;
+}
+
+/* The server ended the connection (EOF, or TLS close_notify). */
+static void conn_eof(conn_t *c)
+{
+    if (c->state != CONN_BUSY) {
+        if (c->state == CONN_HANDSHAKE)
+            conn_fail(c, LT_ERR_TLS);
+        else
+            conn_close(c); /* an idle keep-alive connection timed out on the server */
+        return;
+    }
+    /* A body delimited by the end of the connection completes here. */
+    if (lt_http_eof(&c->http) == LT_HTTP_DONE) {
+        on_response(c, uv_hrtime());
+        conn_close(c);
+    } else {
+        conn_fail(c, LT_ERR_CLOSED);
+    }
+}
+
+#ifdef LT_HAVE_TLS
+static void tls_read(conn_t *c, const char *data, size_t len)
+{
+    child_t *ch = c->child;
+    if (lt_tls_received(c->tls, data, len) != 0) {
+        conn_fail(c, c->state == CONN_HANDSHAKE ? LT_ERR_TLS : LT_ERR_OTHER);
+        return;
+    }
+    if (c->state == CONN_HANDSHAKE) {
+        tls_handshake(c);
+        if (c->state != CONN_IDLE && c->state != CONN_BUSY)
+            return;
+    }
+    for (;;) {
+        int n = lt_tls_read(c->tls, ch->plain, sizeof ch->plain);
+        if (n == 0)
+            break;
+        if (n == -2) {
+            conn_eof(c);
+            return;
+        }
+        if (n < 0) {
+            note(ch, lt_tls_last_error());
+            conn_fail(c, c->state == CONN_BUSY ? LT_ERR_OTHER : LT_ERR_UNASKED);
+            return;
+        }
+        if (conn_plain(c, ch->plain, (size_t)n) != 0)
+            return;
+        if (!lt_tls_more(c->tls))
+            break;
+    }
+    /* TLS 1.3 may answer what it read (key updates); the next request may be out already. */
+    if (tls_flush(c) != 0)
+        conn_fail(c, LT_ERR_OTHER);
+}
+#endif
+
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     conn_t *c = s->data;
     if (nread > 0) {
         c->child->delta.bytes += (uint64_t)nread;
-        if (c->state != CONN_BUSY) {
-            conn_fail(c, LT_ERR_PARSE); /* bytes nobody asked for */
+#ifdef LT_HAVE_TLS
+        if (c->tls != NULL) {
+            tls_read(c, buf->base, (size_t)nread);
             return;
         }
-        c->complete = 0;
-        size_t n = http_parser_execute(&c->parser, &parser_settings, buf->base, (size_t)nread);
-        if (c->complete) {
-            uint64_t now = uv_hrtime();
-            on_response(c, now);
-            /* One request at a time: anything after the response is a protocol error, and so
-             * is an answer before the whole request was written (write_req is still busy). */
-            if (n != (size_t)nread || HTTP_PARSER_ERRNO(&c->parser) != HPE_PAUSED || c->writing) {
-                conn_fail(c, LT_ERR_PARSE);
-            } else if (!http_should_keep_alive(&c->parser)) {
-                conn_close(c); /* the server asked to close: not an error, reconnect */
-            } else {
-                conn_next(c, now);
-            }
-        } else if (n != (size_t)nread || HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
-            conn_fail(c, LT_ERR_PARSE);
-        }
+#endif
+        conn_plain(c, buf->base, (size_t)nread);
         return;
     }
     if (nread == 0)
         return;
     if (nread == UV_EOF) {
-        if (c->state == CONN_BUSY) {
-            /* A body delimited by the end of the connection completes here. */
-            c->complete = 0;
-            http_parser_execute(&c->parser, &parser_settings, NULL, 0);
-            if (c->complete) {
-                on_response(c, uv_hrtime());
-                conn_close(c);
-            } else {
-                conn_fail(c, LT_ERR_CLOSED);
-            }
-        } else {
-            conn_close(c); /* an idle keep-alive connection timed out on the server */
-        }
+        conn_eof(c);
+        return;
+    }
+    if (c->state == CONN_HANDSHAKE) {
+        conn_fail(c, LT_ERR_TLS);
+        return;
+    }
+    if (c->state != CONN_BUSY) {
+        conn_close(c); /* a reset of an idle connection loses no request */
         return;
     }
     conn_fail(c, nread == UV_ECONNRESET || nread == UV_EPIPE ? LT_ERR_RESET : LT_ERR_OTHER);
 }
 
-/* The parser stops right after the response (paused), so that bytes after it are seen as
- * such rather than parsed as a second response nobody asked for. */
-static int on_message_complete(http_parser *p)
-{
-    ((conn_t *)p->data)->complete = 1;
-    http_parser_pause(p, 1);
-    return 0;
-}
-
 static void write_cb(uv_write_t *req, int status)
 {
-    conn_t *c = req->data;
-    c->writing = 0;
+    pending_write_t *w = req->data;
+    conn_t *c = w->conn;
+    free(w);
+    c->writing--;
     if (status == 0 || status == UV_ECANCELED)
         return;
     conn_fail(c, status == UV_EPIPE || status == UV_ECONNRESET ? LT_ERR_RESET : LT_ERR_OTHER);
@@ -229,29 +406,21 @@ static void write_cb(uv_write_t *req, int status)
 static void conn_send(conn_t *c, uint64_t start_ns, uint64_t now)
 {
     child_t *ch = c->child;
+    int r;
     ch->sent++;
     c->start_ns = start_ns;
     c->sent_ns = now;
     c->state = CONN_BUSY;
-    http_parser_init(&c->parser, HTTP_RESPONSE);
-    c->parser.data = c;
-    /* Usually the whole request fits the socket buffer: no write request, no allocation. */
-    int r = uv_try_write((uv_stream_t *)&c->tcp, &ch->request, 1);
-    if (r == (int)ch->request.len)
-        return;
-    if (r == UV_EAGAIN)
-        r = 0;
-    if (r < 0) {
-        conn_fail(c, r == UV_EPIPE || r == UV_ECONNRESET ? LT_ERR_RESET : LT_ERR_OTHER);
-        return;
-    }
-    uv_buf_t rest = uv_buf_init(ch->request.base + r, ch->request.len - (unsigned)r);
-    c->write_req.data = c;
-    r = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &rest, 1, write_cb);
+    lt_http_start(&c->http);
+#ifdef LT_HAVE_TLS
+    if (c->tls != NULL) {
+        r = lt_tls_write(c->tls, ch->request.base, ch->request.len) != 0 ? UV_EPROTO : tls_flush(c);
+    } else
+#endif
+        /* Usually the whole request fits the socket buffer: no copy, no allocation. */
+        r = conn_write(c, ch->request.base, ch->request.len);
     if (r != 0)
-        conn_fail(c, LT_ERR_OTHER);
-    else
-        c->writing = 1;
+        conn_fail(c, r == UV_EPIPE || r == UV_ECONNRESET ? LT_ERR_RESET : LT_ERR_OTHER);
 }
 
 static void timer_send(uv_timer_t *t)
@@ -293,19 +462,21 @@ static void conn_connect(conn_t *c)
 {
     child_t *ch = c->child;
     int r;
-    if (ch->stopping)
+    if (ch->stopping || c->state == CONN_RETIRED)
         return;
     uv_tcp_init(ch->loop, &c->tcp);
     c->tcp.data = c;
     ch->tcp_open++;
     c->state = CONN_CONNECTING;
     c->writing = 0;
+    c->retire = 0;
     c->sent_ns = uv_hrtime();
     c->connect_req.data = c;
     uv_tcp_nodelay(&c->tcp, 1);
     r = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&ch->addr, on_connect);
     if (r != 0) {
         c->backoff_ms = 250;
+        note(ch, uv_strerror(r));
         conn_fail(c, r == UV_ECONNREFUSED ? LT_ERR_REFUSED : LT_ERR_CONNECT);
     }
 }
@@ -318,10 +489,17 @@ static void sweep(uv_timer_t *t)
     uint64_t now = uv_hrtime(), limit = ch->cfg.timeout_ms * 1000000;
     for (int i = 0; i < ch->cfg.connections; i++) {
         conn_t *c = &ch->conns[i];
-        if ((c->state == CONN_BUSY || c->state == CONN_CONNECTING) && now - c->sent_ns > limit) {
-            if (c->state == CONN_CONNECTING)
-                c->backoff_ms = 10;
+        if (now - c->sent_ns <= limit)
+            continue;
+        /* A connect or handshake that takes too long is the connection's failure, not a
+         * request's: no request was out (a busy machine that runs this sweep before the
+         * connect's callback must not add an outcome to -n's count). */
+        if (c->state == CONN_BUSY) {
             conn_fail(c, LT_ERR_TIMEOUT);
+        } else if (c->state == CONN_CONNECTING || c->state == CONN_HANDSHAKE) {
+            c->backoff_ms = 10;
+            note(ch, c->state == CONN_CONNECTING ? "connect timed out" : "TLS handshake timed out");
+            conn_fail(c, c->state == CONN_CONNECTING ? LT_ERR_CONNECT : LT_ERR_TLS);
         }
     }
 }
@@ -375,10 +553,18 @@ static void child_maybe_finish(child_t *ch)
         return;
     if (!ch->stopping) {
         /* Budget spent: finish once no request is out any more. */
-        for (int i = 0; i < ch->cfg.connections; i++)
-            if (ch->conns[i].state == CONN_BUSY || ch->conns[i].state == CONN_CONNECTING)
+        int retired = 0;
+        for (int i = 0; i < ch->cfg.connections; i++) {
+            conn_state_t st = ch->conns[i].state;
+            retired += st == CONN_RETIRED;
+            if ((st == CONN_BUSY || st == CONN_CONNECTING || st == CONN_HANDSHAKE) &&
+                (ch->cfg.budget == 0 || ch->sent < ch->cfg.budget || st == CONN_BUSY))
                 return;
-        child_stop(ch);
+        }
+        if (ch->cfg.budget != 0 && ch->sent >= ch->cfg.budget)
+            child_stop(ch);
+        else if (retired == ch->cfg.connections)
+            child_stop(ch); /* every connection upgraded: nothing left to load with */
         return;
     }
     if (ch->tcp_open > 0)
@@ -415,7 +601,16 @@ static int configure(child_t *ch, const json_t *msg)
     if (uv_ip4_addr(ch->cfg.ip, ch->cfg.port, a4) != 0 &&
         uv_ip6_addr(ch->cfg.ip, ch->cfg.port, a6) != 0)
         return -1;
-    ch->request = uv_buf_init(ch->cfg.request, (unsigned)strlen(ch->cfg.request));
+    ch->request = uv_buf_init(ch->cfg.request, (unsigned)ch->cfg.request_len);
+    if (ch->cfg.tls) {
+#ifdef LT_HAVE_TLS
+        ch->tls = lt_tls_ctx_new(ch->cfg.host, ch->cfg.insecure);
+        if (ch->tls == NULL)
+            return -1;
+#else
+        return -1; /* the parent checks; a remote copy built without OpenSSL lands here */
+#endif
+    }
     raise_fd_limit(ch->cfg.connections);
     ch->conns = calloc((size_t)ch->cfg.connections, sizeof *ch->conns);
     return ch->conns == NULL ? -1 : 0;
@@ -478,7 +673,6 @@ int lt_child_main(void)
     signal(SIGINT, SIG_IGN);
     ch.loop = uv_default_loop();
     lt_stats_init(&ch.delta);
-    parser_settings.on_message_complete = on_message_complete;
     uv_timer_init(ch.loop, &ch.report_timer);
     uv_timer_init(ch.loop, &ch.sweep_timer);
     ch.report_timer.data = ch.sweep_timer.data = &ch;
@@ -494,5 +688,9 @@ int lt_child_main(void)
     }
     uv_run(ch.loop, UV_RUN_DEFAULT);
     free(ch.conns);
+#ifdef LT_HAVE_TLS
+    lt_tls_ctx_free(ch.tls);
+#endif
+    lt_child_config_free(&ch.cfg);
     return uv_loop_close(ch.loop) == 0 ? 0 : 1;
 }
