@@ -1,6 +1,6 @@
 /* What the launcher seam promises whichever launcher serves the child (meson runs this file
- * under both: UVPROC_LAUNCHER unset = posix_spawn, UVPROC_LAUNCHER=uv = uv_spawn), plus what
- * only the posix launcher adds (no fd leaks even without O_CLOEXEC). */
+ * under all three: UVPROC_LAUNCHER unset = clone, =posix = posix_spawn, =uv = uv_spawn), plus
+ * what only the pidfd launchers add (no fd leaks even without O_CLOEXEC, rusage). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>

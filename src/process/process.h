@@ -35,7 +35,8 @@ typedef struct {
 struct uvproc_process_s {
     uv_loop_t *loop;
     uvproc__launcher_t *launcher; /* NULL once closed */
-    uv_timer_t defer_timer;       /* delivers spawn (or error) on the next loop turn */
+    struct uvproc__process_loop_s *ploop; /* the loop's shared state (process.c), until close */
+    uvproc_process_t *next_queued;        /* in ploop's batch of events to deliver */
     /* What only some children use is allocated when they use it (a parent may hold
      * thousands of live children): the escalation timer of uvproc_stop(), and the resource
      * usage, kept from the exit on. */
@@ -55,6 +56,7 @@ struct uvproc_process_s {
     unsigned char reaped;  /* the launcher reported the exit (the exit event may be pending) */
     unsigned char exited;  /* the exit event has been delivered */
     unsigned char killed, closed, stop_closed, loop_ref, detached;
+    unsigned char queued; /* in ploop's batch */
     int pending;  /* handles (and holds) not yet closed; close waits for 0 */
     int retained; /* user references; freed after close when 0 */
     int slot_count;
