@@ -17,10 +17,9 @@
  * its fork and its exec) keeps the epoll entry alive after our close, and a disarmed entry can
  * never report again, so no event arrives for a freed launcher.
  *
- * The child's exit signal is 0: no SIGCHLD is sent for it (nothing to wake a SIGCHLD handler
- * the host or libuv may have), the host's waitpid(-1) cannot steal its status (only __WALL or
- * __WCLONE waits see it), and a host that ignores SIGCHLD does not get it auto-reaped. waitid
- * takes __WALL for the same reason.
+ * The clone asks for no exit signal (the kernel gives the child SIGCHLD back when it execs),
+ * so a child that fails before its exec is invisible to the host's waitpid(-1) and is reaped
+ * here with __WALL.
  *
  * The child runs inside the parent's address space, so it does only what cannot disturb the
  * parent: plain system calls, no allocation, no locks. Raw syscalls for setgroups/setgid/setuid:
@@ -359,7 +358,7 @@ static int uvproc__clone(const uvproc__launcher_launch_t *req, const int *source
         .scratch = scratch,
         .path = path,
         .env = req->env != NULL ? req->env : environ,
-        .parent = getpid(),
+        .parent = req->kill_on_parent_death ? getpid() : 0,
     };
     char *stack = uvproc__child_stack_top();
     sigset_t all, old;

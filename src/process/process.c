@@ -47,13 +47,16 @@ static void uvproc__launcher_closed(void *owner)
  * from blocking while anything is queued (an event queued from a timer or before the loop runs
  * would otherwise wait for an unrelated wake-up).
  *
- * spawn and error go out in the first check phase after they were queued. An exit goes out in
- * the check phase of the turn AFTER the one that reaped it, as the per-child 0 ms timer this
+ * spawn and error go out in the first check phase after they were queued (also the same one,
+ * when a callback of this batch queued them: a child started from another's on_close gets its
+ * spawn event without another loop turn). The exit of a child with pipes or a channel goes out
+ * in the check phase of the turn AFTER the one that reaped it, as the per-child 0 ms timer this
  * replaces did: libuv 1.44 stops reading a stream after a short read, so an EOF that was
  * already there when the child died is seen one poll phase later, and a peer (a socket the
  * child answered on and closed before it exited) must get that EOF before the child's close
- * (test_cluster's graceful stop checks exactly that). Exits reaped in one wake-up still go out
- * as one batch: no timer per child.
+ * (test_cluster's graceful stop checks exactly that). A child with neither has nothing to wait
+ * for: its exit goes out in the turn that reaped it. Exits reaped in one wake-up go out as one
+ * batch: no timer per child.
  *
  * It lives while any of the loop's children is not yet closed (a child started from another's
  * on_close still finds it), then closes its handles. Found by loop through a short global list:
@@ -130,25 +133,44 @@ static void uvproc__ploop_idle(uv_idle_t *h)
     (void)h; /* only here to make the poll phase non-blocking */
 }
 
-static void uvproc__ploop_check(uv_check_t *h)
+static void uvproc__ploop_deliver_all(uvproc_process_t *p)
 {
-    uvproc__process_loop_t *pl = h->data;
-    uvproc_process_t *p = pl->head;
-
-    /* Events queued while this batch is delivered wait for the next turn: a callback that
-     * starts a child that fails at once cannot keep the loop here forever. */
-    pl->head = pl->tail = NULL;
-    pl->refs++;
-    /* Exits queued before this turn's delivery are due in the next one. */
-    pl->head = pl->later_head;
-    pl->tail = pl->later_tail;
-    pl->later_head = pl->later_tail = NULL;
     while (p != NULL) {
         uvproc_process_t *next = p->next_queued;
         p->queued = 0;
         uvproc__deliver(p);
         uvproc__process_unhold(p); /* the queue's hold: may close and free p */
         p = next;
+    }
+}
+
+static void uvproc__ploop_check(uv_check_t *h)
+{
+    uvproc__process_loop_t *pl = h->data;
+    uvproc_process_t *p = pl->head;
+    uvproc_process_t *later = pl->later_head;
+
+    pl->refs++;
+    pl->head = pl->tail = NULL;
+    pl->later_head = pl->later_tail = NULL;
+    uvproc__ploop_deliver_all(p);
+    /* One more pass for what this batch's callbacks queued (spawn events of children started
+     * from them); what that pass queues waits for the next turn, so a callback that starts a
+     * child that fails at once cannot keep the loop here forever. */
+    p = pl->head;
+    pl->head = pl->tail = NULL;
+    uvproc__ploop_deliver_all(p);
+    /* Exits queued before this turn's delivery are due in the next one, after what was queued
+     * just now. */
+    if (later != NULL) {
+        uvproc_process_t *last = later;
+        while (last->next_queued != NULL)
+            last = last->next_queued;
+        if (pl->tail != NULL)
+            pl->tail->next_queued = later;
+        else
+            pl->head = later;
+        pl->tail = last;
     }
     if (pl->head == NULL && pl->later_head == NULL) {
         uv_check_stop(&pl->check);
@@ -277,7 +299,7 @@ static void uvproc__on_reaped(void *owner, int64_t exit_status, int term_signal,
     uvproc__launcher_close(p->launcher, uvproc__launcher_closed);
     p->launcher = NULL;
     if (p->started)
-        uvproc__enqueue(p, 1);
+        uvproc__enqueue(p, p->has_pipes);
 }
 
 /* uvproc_stop()'s escalation: allocated by the first call, freed when its timer closed. */
@@ -323,7 +345,12 @@ static void uvproc__deliver_exit(uvproc_process_t *p)
 int uvproc__process_launch(uvproc_process_t *p, const uvproc__launcher_launch_t *req)
 {
     uvproc__launcher_t *l;
-    int err = uvproc__launcher_start(p->ploop->launch, req, p, uvproc__on_reaped, &l);
+    int err;
+
+    for (int i = 0; i < req->slot_count; i++)
+        if (req->slots[i].kind == UVPROC__SLOT_PIPE)
+            p->has_pipes = 1;
+    err = uvproc__launcher_start(p->ploop->launch, req, p, uvproc__on_reaped, &l);
     if (err == 0) {
         p->launcher = l;
         p->pid = uvproc__launcher_pid(l);

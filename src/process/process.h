@@ -56,7 +56,8 @@ struct uvproc_process_s {
     unsigned char reaped;  /* the launcher reported the exit (the exit event may be pending) */
     unsigned char exited;  /* the exit event has been delivered */
     unsigned char killed, closed, stop_closed, loop_ref, detached;
-    unsigned char queued; /* in ploop's batch */
+    unsigned char queued;   /* in ploop's batch */
+    unsigned char has_pipes; /* started with a pipe or a channel: exit waits a turn for them */
     int pending;  /* handles (and holds) not yet closed; close waits for 0 */
     int retained; /* user references; freed after close when 0 */
     int slot_count;
