@@ -20,6 +20,7 @@ typedef struct {
     unsigned char write_done; /* ended by the user or by the child's exit */
     unsigned char closing;    /* uv_close called */
     unsigned char want_drain; /* a write returned 0: emit on_drain when the queue empties */
+    unsigned char grown;      /* bulk output seen: the pipe was asked for 1 MiB (stdio.c) */
 } uvproc__process_stdio_t;
 
 typedef struct {
