@@ -167,8 +167,8 @@ static void floor_kill_one(long i)
 }
 
 /* The same children (vfork-style clones of /bin/cat on the shared pipe), each pidfd added once
- * to one epoll set; the timed part reaps as an event loop with nothing else to do would:
- * epoll_wait, then waitid and close per ready pidfd (closing takes it out of the set). */
+ * (one-shot) to one epoll set; the timed part reaps as an event loop with nothing else to do
+ * would: epoll_wait, then waitid and close per ready pidfd (closing takes it out of the set). */
 static int run_floor(void *arg, double *m)
 {
     const cfg_t *c = arg;
@@ -182,7 +182,7 @@ static int run_floor(void *arg, double *m)
         return 1;
     for (long i = 0; i < c->n; i++) {
         int fds[3] = {shared_pipe[0], -1, -1};
-        struct epoll_event e = {.events = EPOLLIN, .data.u64 = (uint64_t)i};
+        struct epoll_event e = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = (uint64_t)i};
         fds[1] = fds[2] = open("/dev/null", O_WRONLY | O_CLOEXEC);
         pidfds[i] = floor_spawn("/bin/cat", args, fds);
         close(fds[1]);
@@ -203,7 +203,12 @@ static int run_floor(void *arg, double *m)
         got = epoll_wait(floor_ep, ev, 64, -1);
         for (int e = 0; e < got; e++) {
             int *fd = &pidfds[ev[e].data.u64];
-            floor_reap(*fd, 1);
+            if (floor_reap(*fd, 1) == -2) {
+                struct epoll_event again = ev[e];
+                again.events = EPOLLIN | EPOLLONESHOT;
+                epoll_ctl(floor_ep, EPOLL_CTL_MOD, *fd, &again);
+                continue;
+            }
             close(*fd);
             *fd = -1;
             reaped++;

@@ -63,7 +63,10 @@ static inline int floor_spawn(const char *path, char **argv, const int *fds)
     return pidfd;
 }
 
-/* Reaps the child behind a readable (or, blocking, any) pidfd; its exit status, -1 on error. */
+/* Reaps the child behind a readable (or, blocking, any) pidfd; its exit status, -1 on error,
+ * -2 when it is not reapable yet: this kernel can report a pidfd readable a moment before
+ * waitid sees the zombie (the library re-arms and waits for the next report; so does the
+ * floor, its epoll being level-triggered). */
 static inline int floor_reap(int pidfd, int nohang)
 {
     siginfo_t si;
@@ -72,8 +75,10 @@ static inline int floor_reap(int pidfd, int nohang)
     do
         r = waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | __WALL | (nohang ? WNOHANG : 0));
     while (r < 0 && errno == EINTR);
-    if (r < 0 || si.si_pid == 0)
+    if (r < 0)
         return -1;
+    if (si.si_pid == 0)
+        return -2;
     return si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
 }
 

@@ -122,13 +122,19 @@ static int run_floor(void *arg, double *m)
             if (s->open > 0)
                 continue;
             if (floor_start(s, va->pipes) != 0) {
+                fprintf(stderr, "clone_floor: cannot start: %s\n", strerror(errno));
                 failed = 1;
                 break;
             }
             started++;
             for (int j = 0; j < 3; j++) {
                 int fd = j == 0 ? s->pidfd : j == 1 ? s->out : s->err;
-                struct epoll_event e = {.events = EPOLLIN, .data.u64 = (uint64_t)i * 4 + j};
+                /* One-shot for the pidfd: a child cloned since may still hold a copy of it
+                 * (CLONE_VFORK resumes us before the child's exec closes its CLOEXEC fds), so
+                 * the entry can outlive our close; a disarmed one cannot report again (the
+                 * clone launcher does the same). */
+                struct epoll_event e = {.events = EPOLLIN | (j == 0 ? EPOLLONESHOT : 0),
+                                        .data.u64 = (uint64_t)i * 4 + j};
                 if (fd >= 0)
                     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
             }
@@ -139,12 +145,25 @@ static int run_floor(void *arg, double *m)
             int j = (int)(ev[e].data.u64 % 4);
             int *fd = j == 0 ? &s->pidfd : j == 1 ? &s->out : &s->err;
             if (j == 0) {
-                if (floor_reap(s->pidfd, 1) != 0)
+                int st = floor_reap(s->pidfd, 1);
+                if (st == -2) {
+                    struct epoll_event again = ev[e];
+                    again.events = EPOLLIN | EPOLLONESHOT;
+                    epoll_ctl(ep, EPOLL_CTL_MOD, s->pidfd, &again);
+                    continue;
+                }
+                if (st != 0) {
+                    fprintf(stderr, "clone_floor: child status %d\n", st);
                     failed = 1;
+                }
             } else if (read(*fd, buf, sizeof buf) > 0) {
                 continue;
+            } else {
+                /* The same window as above, and a pipe is level-triggered: leave the set
+                 * explicitly, as libuv does for every stream it closes. */
+                epoll_ctl(ep, EPOLL_CTL_DEL, *fd, NULL);
             }
-            close(*fd); /* takes it out of the epoll set */
+            close(*fd);
             *fd = -1;
             if (--s->open == 0)
                 done++;
