@@ -26,13 +26,14 @@ static const char *uvproc__env_get(char **env, const char *key)
  * relative are relative to the child's cwd. *exec_path is malloc'd, or NULL to use `file`. */
 int uvproc__launcher_resolve(const char *file, char **env, const char *cwd, char **exec_path)
 {
-    const char *path = uvproc__env_get(env, "PATH");
+    const char *path;
     size_t flen = strlen(file);
     int found_unusable = 0;
 
     *exec_path = NULL;
     if (strchr(file, '/') != NULL)
-        return 0;
+        return 0; /* before the walk over the environment: a path needs no PATH */
+    path = uvproc__env_get(env, "PATH");
     if (path == NULL)
         path = "/bin:/usr/bin"; /* glibc's execvp default */
     for (const char *dir = path;; dir++) {
