@@ -390,6 +390,16 @@ static long uvproc__clone3_call(uvproc__clone_args3_t *ca, int (*fn)(void *), vo
 #endif
 
 static int uvproc__clone3_works = 1; /* cleared for good once the kernel refuses it */
+static pthread_once_t uvproc__clone3_once = PTHREAD_ONCE_INIT;
+
+/* UVPROC_CLONE3=0 takes the fallback path from the start: for its tests (meson runs the spawn
+ * and launcher tests that way too), and as an escape hatch. */
+static void uvproc__clone3_read_env(void)
+{
+    const char *v = getenv("UVPROC_CLONE3");
+    if (v != NULL && strcmp(v, "0") == 0)
+        uvproc__clone3_works = 0;
+}
 
 /* 1: done (*child and *pidfd set, or *child < 0 and *err set); 0: clone3 is not to be had. */
 static int uvproc__clone3(char *stack_top, uvproc__clone_args_t *a, int *pidfd, pid_t *child,
@@ -398,6 +408,7 @@ static int uvproc__clone3(char *stack_top, uvproc__clone_args_t *a, int *pidfd, 
 #if defined(__x86_64__)
     uvproc__clone_args3_t ca;
     long r;
+    pthread_once(&uvproc__clone3_once, uvproc__clone3_read_env);
     if (!__atomic_load_n(&uvproc__clone3_works, __ATOMIC_RELAXED))
         return 0;
     memset(&ca, 0, sizeof ca);
