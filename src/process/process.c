@@ -47,9 +47,10 @@ static void uvproc__launcher_closed(void *owner)
  * from blocking while anything is queued (an event queued from a timer or before the loop runs
  * would otherwise wait for an unrelated wake-up).
  *
- * spawn and error go out in the first check phase after they were queued (also the same one,
- * when a callback of this batch queued them: a child started from another's on_close gets its
- * spawn event without another loop turn). The exit of a child with pipes or a channel goes out
+ * spawn and error go out before the next poll phase: from the idle handle (the turn after
+ * they were queued, as the per-child 0 ms timer this replaces did), or from the same check
+ * phase when a callback of that batch queued them (a child started from another's on_close
+ * gets its spawn event without another loop turn; no poll phase lies in between). The exit of a child with pipes or a channel goes out
  * in the check phase of the turn AFTER the one that reaped it, as the per-child 0 ms timer this
  * replaces did: libuv 1.44 stops reading a stream after a short read, so an EOF that was
  * already there when the child died is seen one poll phase later, and a peer (a socket the
@@ -128,9 +129,26 @@ static uvproc__process_loop_t *uvproc__ploop_get(uv_loop_t *loop)
 
 static void uvproc__deliver(uvproc_process_t *p);
 
+static void uvproc__ploop_deliver_all(uvproc_process_t *p);
+
+/* Before the poll phase: what is due now (spawn and error events of children started since the
+ * last check phase, from a timer, another handle's callback or before the loop ran) goes out
+ * before any read of the turn, so `spawn` precedes a message the child's channel (which reads
+ * from the start) may already hold. Exits waiting for a poll phase stay queued. Being active,
+ * this handle also keeps the poll phase from blocking while anything waits. */
 static void uvproc__ploop_idle(uv_idle_t *h)
 {
-    (void)h; /* only here to make the poll phase non-blocking */
+    uvproc__process_loop_t *pl = h->data;
+    uvproc_process_t *p = pl->head;
+
+    pl->refs++;
+    pl->head = pl->tail = NULL;
+    uvproc__ploop_deliver_all(p);
+    if (pl->head == NULL && pl->later_head == NULL) {
+        uv_check_stop(&pl->check);
+        uv_idle_stop(&pl->idle);
+    }
+    uvproc__ploop_release(pl);
 }
 
 static void uvproc__ploop_deliver_all(uvproc_process_t *p)
