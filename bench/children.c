@@ -1,5 +1,7 @@
-/* What a parent pays per child it holds: CPU per exit and heap per live child, through uvproc
- * and through raw libuv (uv_spawn, what users use today), in one run, interleaved.
+/* What a parent pays per child it holds: CPU per exit and heap per live child, through uvproc,
+ * through raw libuv (uv_spawn, what users use today) and, for exits, through the kernel's
+ * floor (a pidfd per child in one epoll set, waitid(P_PIDFD), close: bench/floor.h), in one
+ * run, interleaved.
  *
  * CPU per exit: N children are started (not timed) and then end, either all at once (they
  * all block reading one pipe, whose write end is then closed) or one at a time (each is sent
@@ -16,6 +18,7 @@
 #include <uv.h>
 
 #include "bench.h"
+#include "floor.h"
 #include "uvproc.h"
 
 typedef struct {
@@ -153,6 +156,73 @@ static int run_uv(void *arg, double *m)
     return uv_loop_close(&loop) != 0 || closed != c->n;
 }
 
+/* --- the floor: pidfd + one epoll + waitid + close ----------------------------------------- */
+
+static int *floor_pidfds;
+static int floor_ep;
+
+static void floor_kill_one(long i)
+{
+    syscall(SYS_pidfd_send_signal, floor_pidfds[i], SIGKILL, NULL, 0);
+}
+
+/* The same children (vfork-style clones of /bin/cat on the shared pipe), each pidfd added once
+ * (one-shot) to one epoll set; the timed part reaps as an event loop with nothing else to do
+ * would: epoll_wait, then waitid and close per ready pidfd (closing takes it out of the set). */
+static int run_floor(void *arg, double *m)
+{
+    const cfg_t *c = arg;
+    char *args[] = {"/bin/cat", NULL};
+    int *pidfds = calloc((size_t)c->n, sizeof *pidfds);
+    long reaped = 0;
+    double w0, t0;
+
+    if (pidfds == NULL || pipe2(shared_pipe, O_CLOEXEC) != 0 ||
+        (floor_ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        return 1;
+    for (long i = 0; i < c->n; i++) {
+        int fds[3] = {shared_pipe[0], -1, -1};
+        struct epoll_event e = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = (uint64_t)i};
+        fds[1] = fds[2] = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        pidfds[i] = floor_spawn("/bin/cat", args, fds);
+        close(fds[1]);
+        if (pidfds[i] < 0 || epoll_ctl(floor_ep, EPOLL_CTL_ADD, pidfds[i], &e) != 0)
+            return 1;
+    }
+    floor_pidfds = pidfds;
+    close(shared_pipe[0]);
+    w0 = bench_now();
+    t0 = floor_cpu_now();
+    if (!c->one_at_a_time)
+        close(shared_pipe[1]);
+    for (long next = 0; reaped < c->n;) {
+        struct epoll_event ev[64];
+        int got;
+        if (c->one_at_a_time && next == reaped)
+            floor_kill_one(next++);
+        got = epoll_wait(floor_ep, ev, 64, -1);
+        for (int e = 0; e < got; e++) {
+            int *fd = &pidfds[ev[e].data.u64];
+            if (floor_reap(*fd, 1) == -2) {
+                struct epoll_event again = ev[e];
+                again.events = EPOLLIN | EPOLLONESHOT;
+                epoll_ctl(floor_ep, EPOLL_CTL_MOD, *fd, &again);
+                continue;
+            }
+            close(*fd);
+            *fd = -1;
+            reaped++;
+        }
+    }
+    m[0] = (floor_cpu_now() - t0) * 1e6 / (double)c->n;
+    m[1] = (bench_now() - w0) * 1e3;
+    if (c->one_at_a_time)
+        close(shared_pipe[1]);
+    close(floor_ep);
+    free(pidfds);
+    return 0;
+}
+
 /* --- heap per live child ------------------------------------------------------------------ */
 
 static size_t heap_in_use(void)
@@ -272,10 +342,12 @@ static int run_uv_heap(void *arg, double *m)
 /* --- main -------------------------------------------------------------------------------- */
 
 static const char *n_list = "250,1000,2000";
+static int all_at_once_only, no_heap;
 static void usage(FILE *out)
 {
     fprintf(out,
             "  --counts L   children per round, one table per value (default %s)\n"
+            "  --all-at-once  only the all-at-once exit tables; --no-heap  no heap table\n"
             "  (-n sets the count for the heap table, default 1000)\n",
             n_list);
 }
@@ -290,13 +362,18 @@ static void exit_table(const bench_args_t *a, long n, int one_at_a_time)
     bench_init(&b, title, a);
     bench_metric(&b, "us CPU/exit", BENCH_LOWER);
     bench_metric(&b, "wall ms", BENCH_LOWER);
+    bench_variant(&b, "pidfd_floor",
+                  "the floor: a pidfd per child in one epoll set; `epoll_wait`, then "
+                  "`waitid(P_PIDFD)` + `close` per ready pidfd",
+                  run_floor, &cfg);
     bench_variant(&b, "uv_spawn", "raw libuv: `uv_spawn` of `/bin/cat`, exit_cb + `uv_close`",
                   run_uv, &cfg);
     bench_variant(&b, "uvproc", "`uvproc_spawn` (default launcher), done at `on_close`", run_uvproc,
                   &cfg);
-    bench_baseline(&b, "uv_spawn");
+    bench_baseline(&b, "pidfd_floor");
     bench_run(&b);
     bench_print(&b, stdout);
+    floor_print_ratios(&b, 0, "uv_spawn", stdout);
 }
 
 static int run(int argc, char **argv, int cmd_argc, char **cmd)
@@ -311,6 +388,10 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--counts") == 0 && i + 1 < argc) {
             n_list = argv[++i];
+        } else if (strcmp(argv[i], "--all-at-once") == 0) {
+            all_at_once_only = 1;
+        } else if (strcmp(argv[i], "--no-heap") == 0) {
+            no_heap = 1;
         } else {
             fprintf(stderr, "%s: unknown option %s (try --help)\n", argv[0], argv[i]);
             return 2;
@@ -318,6 +399,8 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
     }
     bench_print_header(stdout, cmd_argc, cmd);
     heap_cfg = (cfg_t){a.n, 0};
+    if (no_heap)
+        goto exits;
     bench_init(&b, "Parent heap per live child, 3 pipes each", &a);
     bench_metric(&b, "bytes/child", BENCH_LOWER);
     bench_variant(&b, "uv_spawn", "raw libuv: `uv_process_t` + 3 `uv_pipe_t`, malloc'd",
@@ -327,7 +410,8 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd)
     bench_baseline(&b, "uv_spawn");
     bench_run(&b);
     bench_print(&b, stdout);
-    for (int mode = 0; mode < 2; mode++) {
+exits:
+    for (int mode = 0; mode < (all_at_once_only ? 1 : 2); mode++) {
         for (const char *at = n_list; at != NULL && *at != '\0';) {
             char *end;
             long n = strtol(at, &end, 10);

@@ -1,6 +1,6 @@
 /* What the launcher seam promises whichever launcher serves the child (meson runs this file
- * under both: UVPROC_LAUNCHER unset = posix_spawn, UVPROC_LAUNCHER=uv = uv_spawn), plus what
- * only the posix launcher adds (no fd leaks even without O_CLOEXEC). */
+ * under all three: UVPROC_LAUNCHER unset = clone, =posix = posix_spawn, =uv = uv_spawn), plus
+ * what only the pidfd launchers add (no fd leaks even without O_CLOEXEC, rusage). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -303,6 +303,113 @@ TEST(child_resource_usage)
     CHECK(u.ru.ru_maxrss > 0 && u.ru.ru_maxrss < 64 * 1024);
 }
 
+/* One-way stdio slots are pipes under the pidfd launchers (cheaper per byte than the
+ * socketpairs uv_spawn makes), sockets under uv_spawn; either way the child reads, writes and
+ * sees EOF the same. */
+TEST(stdio_slot_kind)
+{
+    const char *args[] = {"-c", "if test -p /dev/stdin && test -p /dev/stdout; then echo pipe; "
+                                "elif test -S /dev/stdin; then echo socket; fi", NULL};
+    uvproc_spawn_options_t o = {0};
+    run_t r;
+    run("sh", args, &o, &r);
+    CHECK_EQ(r.code, 0);
+    CHECK_STR(r.out, posix_launcher() ? "pipe\n" : "socket\n");
+}
+
+typedef struct {
+    size_t bytes;
+    int closed;
+} bulk_t;
+
+static void bulk_data(uvproc_process_t *p, int fd, const char *buf, size_t len)
+{
+    bulk_t *b = uvproc_process_data(p);
+    (void)fd;
+    for (size_t i = 0; i < len; i++)
+        CHECK_EQ(buf[i], 0);
+    b->bytes += len;
+}
+
+static void bulk_close(uvproc_process_t *p, int64_t code, int signal)
+{
+    bulk_t *b = uvproc_process_data(p);
+    CHECK_EQ(code, 0);
+    CHECK_EQ(signal, 0);
+    b->closed++;
+}
+
+/* Bulk output grows the pipe once a read fills the whole buffer (stdio.c): every byte still
+ * arrives, in order, before close. */
+TEST(bulk_output_intact)
+{
+    const char *args[] = {"-c", "33554432", "/dev/zero", NULL};
+    bulk_t b = {0, 0};
+    uvproc_spawn_options_t o = {.data = &b, .on_data = bulk_data, .on_close = bulk_close};
+    uv_loop_t loop;
+    CHECK_OK(uv_loop_init(&loop));
+    CHECK_OK(uvproc_spawn(&loop, NULL, "head", args, &o));
+    CHECK_LOOP_CLOSE(&loop);
+    CHECK_EQ(b.closed, 1);
+    CHECK_EQ(b.bytes, (size_t)32 << 20);
+}
+
+typedef struct {
+    int spawned, exited, closed;
+} storm_t;
+
+static void storm_spawn(uvproc_process_t *p)
+{
+    ((storm_t *)uvproc_process_data(p))->spawned++;
+}
+
+static void storm_exit(uvproc_process_t *p, int64_t code, int signal)
+{
+    storm_t *s = uvproc_process_data(p);
+    CHECK_EQ(code, 0);
+    CHECK_EQ(signal, 0);
+    CHECK(uvproc_exited(p));
+    s->exited++;
+}
+
+static void storm_close(uvproc_process_t *p, int64_t code, int signal)
+{
+    storm_t *s = uvproc_process_data(p);
+    (void)code;
+    (void)signal;
+    s->closed++;
+}
+
+/* Many children ending at once (they all read one pipe, whose write end then closes): the exits
+ * found in one wake-up are delivered as a batch, each exactly once, each before its close, and
+ * the loop's shared state (the epoll set, the batch handles) is gone when the loop closes. */
+TEST(exit_storm)
+{
+    enum { N = 200 };
+    storm_t s = {0, 0, 0};
+    int p[2];
+    uv_loop_t loop;
+    uvproc_spawn_options_t o = {.data = &s,
+                                .on_spawn = storm_spawn,
+                                .on_exit = storm_exit,
+                                .on_close = storm_close};
+    CHECK_OK(pipe2(p, O_CLOEXEC));
+    o.stdio[0] = (uvproc_stdio_t){.type = UVPROC_STDIO_FD, .fd = p[0]};
+    o.stdio[1].type = UVPROC_STDIO_IGNORE;
+    o.stdio[2].type = UVPROC_STDIO_INHERIT;
+    CHECK_OK(uv_loop_init(&loop));
+    for (int i = 0; i < N; i++)
+        CHECK_OK(uvproc_spawn(&loop, NULL, "cat", NULL, &o));
+    close(p[0]);
+    while (s.spawned < N)
+        uv_run(&loop, UV_RUN_ONCE);
+    CHECK_EQ(s.exited, 0);
+    close(p[1]);
+    CHECK_LOOP_CLOSE(&loop);
+    CHECK_EQ(s.exited, N);
+    CHECK_EQ(s.closed, N);
+}
+
 /* Codes libuv has no name for still get one. */
 TEST(errno_names_beyond_libuv)
 {
@@ -322,6 +429,9 @@ int main(int argc, char **argv)
     RUN(only_declared_slots_reach_the_child);
     RUN(kill_on_parent_death);
     RUN(child_resource_usage);
+    RUN(stdio_slot_kind);
+    RUN(bulk_output_intact);
+    RUN(exit_storm);
     RUN(errno_names_beyond_libuv);
     return check_done();
 }

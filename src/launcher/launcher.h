@@ -1,15 +1,19 @@
 /* The launcher seam: HOW a child is started and its exit observed. Nothing above this
- * interface calls uv_spawn, posix_spawn or waitpid. Two launchers implement it:
+ * interface calls uv_spawn, posix_spawn or waitpid. Three launchers implement it:
+ *   launcher_clone.c  the default: clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) on a child stack
+ *                     reused per thread, every pidfd of a loop in one epoll set behind one
+ *                     uv_poll_t (uvproc__launcher_loop_t), waitid(P_PIDFD). Linux >= 5.3.
+ *   launcher_posix.c  posix_spawn (CLONE_VFORK: flat cost) + a pidfd and a uv_poll_t per
+ *                     child; what posix_spawn has no attribute for (uid/gid,
+ *                     kill_on_parent_death) goes to the clone launcher.
  *   launcher_uv.c     uv_spawn: portable; on libuv 1.44 fork()+exec, whose cost grows with the
- *                     parent's memory, and SIGCHLD-driven reaping.
- *   launcher_posix.c  posix_spawn (CLONE_VFORK: flat cost) + a pidfd per child (exit watched on
- *                     the loop, race-free kill); for what posix_spawn has no attribute for
- *                     (uid/gid, kill_on_parent_death) its own clone(CLONE_VM|CLONE_VFORK).
- *                     Linux >= 5.3.
+ *                     parent's memory, and SIGCHLD-driven reaping. Where pidfds are missing
+ *                     (old kernels, valgrind) it serves every child.
+ *   launcher_common.c what clone and posix share: PATH search, /bin/sh retry, stdio pipes.
  *   launcher_prefix.c the argv that runs a child on another host through ssh, srun, kubectl
- *                     exec (wraps either launcher; remote children).
- * launcher.c picks one per child: posix where it can serve the request, unless the
- * UVPROC_LAUNCHER environment variable ("uv" or "posix") says otherwise.
+ *                     exec (wraps any launcher; remote children).
+ * launcher.c picks one per child: clone where pidfds exist, unless the UVPROC_LAUNCHER
+ * environment variable ("clone", "posix" or "uv") says otherwise.
  * Calls go down only: process/ calls this folder; this folder calls common/ and libuv. */
 #ifndef UVPROC__LAUNCHER_H
 #define UVPROC__LAUNCHER_H
@@ -62,14 +66,26 @@ typedef void (*uvproc__launcher_exit_cb)(void *owner, int64_t exit_status, int t
 /* Called once the launcher's resources are released after uvproc__launcher_close(). */
 typedef void (*uvproc__launcher_closed_cb)(void *owner);
 
+/* What the launchers keep per loop: the clone launcher's epoll set of pidfds and the one
+ * uv_poll_t that watches it (opened with the first clone child). The owner keeps it while it
+ * has children or expects more (re-opening it costs an epoll_create1 and libuv's fd probe);
+ * after release it closes as soon as no child is armed in it (a libuv handle: the loop must run
+ * once more before uv_loop_close). */
+typedef struct uvproc__launcher_loop_s uvproc__launcher_loop_t;
+uvproc__launcher_loop_t *uvproc__launcher_loop_new(uv_loop_t *loop); /* NULL: out of memory */
+void uvproc__launcher_loop_release(uvproc__launcher_loop_t *ll);
+uv_loop_t *uvproc__launcher_loop_uv(const uvproc__launcher_loop_t *ll);
+
 /* Starts the child. On success *out is the launcher state and 0 is returned. On failure a
  * negative code is returned, the child is not running (and was reaped if it ever existed), and
- * *out is still set when resources need closing (call uvproc__launcher_close), else NULL. */
-int uvproc__launcher_start(uv_loop_t *loop, const uvproc__launcher_launch_t *req, void *owner,
-                           uvproc__launcher_exit_cb on_exit, uvproc__launcher_t **out);
+ * *out is still set when resources need closing (call uvproc__launcher_close), else NULL.
+ * on_exit comes from the loop's poll phase, with the other exits of the same wake-up. */
+int uvproc__launcher_start(uvproc__launcher_loop_t *ll, const uvproc__launcher_launch_t *req,
+                           void *owner, uvproc__launcher_exit_cb on_exit, uvproc__launcher_t **out);
 uv_pid_t uvproc__launcher_pid(const uvproc__launcher_t *l);
 /* Signals the child. Only valid before the exit has been reported (the pid may be reused). */
 int uvproc__launcher_kill(uvproc__launcher_t *l, int signum);
+/* on_closed may run before this returns (the clone launcher holds no libuv handle). */
 void uvproc__launcher_close(uvproc__launcher_t *l, uvproc__launcher_closed_cb on_closed);
 void uvproc__launcher_set_ref(uvproc__launcher_t *l, int ref);
 
@@ -88,12 +104,27 @@ struct uvproc__launcher_s {
 
 int uvproc__launcher_uv_start(uv_loop_t *loop, const uvproc__launcher_launch_t *req, void *owner,
                               uvproc__launcher_exit_cb on_exit, uvproc__launcher_t **out);
-/* Non-zero when this kernel has pidfds, i.e. the posix launcher (and so kill_on_parent_death)
- * can serve children; probed once per process. */
+/* Non-zero when this kernel has pidfds, i.e. the clone and posix launchers (and so
+ * kill_on_parent_death) can serve children; probed once per process. */
 int uvproc__launcher_posix_available(void);
-/* UV_ENOSYS when it cannot serve this request (no pidfd): use another launcher. */
-int uvproc__launcher_posix_start(uv_loop_t *loop, const uvproc__launcher_launch_t *req, void *owner,
-                                 uvproc__launcher_exit_cb on_exit, uvproc__launcher_t **out);
+/* Both: UV_ENOSYS when they cannot serve this request (no pidfd): use another launcher. */
+int uvproc__launcher_posix_start(uvproc__launcher_loop_t *ll, const uvproc__launcher_launch_t *req,
+                                 void *owner, uvproc__launcher_exit_cb on_exit,
+                                 uvproc__launcher_t **out);
+int uvproc__launcher_clone_start(uvproc__launcher_loop_t *ll, const uvproc__launcher_launch_t *req,
+                                 void *owner, uvproc__launcher_exit_cb on_exit,
+                                 uvproc__launcher_t **out);
+
+/* launcher_common.c */
+/* execvp's search, in the PATH of the CHILD's environment; *exec_path is malloc'd, or NULL to
+ * use `file` as it is. UV_ENOENT / UV_EACCES as execvp would fail. */
+int uvproc__launcher_resolve(const char *file, char **env, const char *cwd, char **exec_path);
+/* `/bin/sh path argv[1]...` for an executable without #! (malloc'd; strings borrowed). */
+char **uvproc__launcher_sh_argv(const char *path, char **argv);
+/* The two ends of slot `s`'s pipe, both CLOEXEC: a pipe, or a socketpair when the slot carries
+ * fds or goes both ways. */
+int uvproc__launcher_slot_pipe(const uvproc__launcher_launch_slot_t *s, int *parent_end,
+                               int *child_end);
 
 /* Launcher prefixes (ssh, srun, kubectl exec, ...): the argv that runs a child on another host
  * through a program that runs its arguments and carries stdio. Not part of the public API. */

@@ -1,7 +1,9 @@
 /* The child object's lifecycle: spawn/error on the next loop turn, exit exactly once, close
  * once exit has happened and every handle (pipes, the launcher, timers, the channel) closed;
- * kill, stop escalation, accessors, and the ownership rule of uvproc.h. */
+ * kill, stop escalation, accessors, and the ownership rule of uvproc.h. Events are delivered in
+ * batches, one per loop turn for all the loop's children (uvproc__process_loop_t). */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,15 +32,193 @@ void uvproc__process_unhold(uvproc_process_t *p)
     uvproc__maybe_close(p);
 }
 
-static void uvproc__handle_closed(uv_handle_t *h)
-{
-    uvproc__process_unhold(h->data);
-}
-
 static void uvproc__launcher_closed(void *owner)
 {
     uvproc__process_unhold(owner);
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* What a loop's children share: the launcher's per-loop state (the epoll set of pidfds), and
+ * the batch of events waiting for delivery. spawn/error must not come from inside the call that
+ * caused them (the user has *out first, and reading starts at spawn), and exit must come after
+ * the data that sat in the same poll batch as the exit notification (the child's last bytes
+ * first, as Node users expect: data, end, exit, close). So events are queued and the check
+ * phase, which runs after the turn's reads, delivers them; an idle handle keeps the poll phase
+ * from blocking while anything is queued (an event queued from a timer or before the loop runs
+ * would otherwise wait for an unrelated wake-up).
+ *
+ * spawn and error go out before the next poll phase: from the idle handle (the turn after
+ * they were queued, as the per-child 0 ms timer this replaces did), or from the same check
+ * phase when a callback of that batch queued them (a child started from another's on_close
+ * gets its spawn event without another loop turn; no poll phase lies in between). The exit of a child with pipes or a channel goes out
+ * in the check phase of the turn AFTER the one that reaped it, as the per-child 0 ms timer this
+ * replaces did: libuv 1.44 stops reading a stream after a short read, so an EOF that was
+ * already there when the child died is seen one poll phase later, and a peer (a socket the
+ * child answered on and closed before it exited) must get that EOF before the child's close
+ * (test_cluster's graceful stop checks exactly that). A child with neither has nothing to wait
+ * for: its exit goes out in the turn that reaped it. Exits reaped in one wake-up go out as one
+ * batch: no timer per child.
+ *
+ * It lives while any of the loop's children is not yet closed (a child started from another's
+ * on_close still finds it), then closes its handles. Found by loop through a short global list:
+ * loops may run on several threads, each loop on one. */
+typedef struct uvproc__process_loop_s {
+    uv_loop_t *loop;
+    uvproc__launcher_loop_t *launch;
+    uv_check_t check;
+    uv_idle_t idle;
+    uvproc_process_t *head, *tail;         /* due in the next check phase, oldest first */
+    uvproc_process_t *later_head, *later_tail; /* exits: due one check phase after that */
+    int refs;
+    int handles_open;
+    struct uvproc__process_loop_s *next;
+} uvproc__process_loop_t;
+
+static pthread_mutex_t uvproc__loops_lock = PTHREAD_MUTEX_INITIALIZER;
+static uvproc__process_loop_t *uvproc__loops;
+
+static void uvproc__ploop_handle_closed(uv_handle_t *h)
+{
+    uvproc__process_loop_t *pl = h->data;
+    if (--pl->handles_open == 0)
+        free(pl);
+}
+
+static void uvproc__ploop_release(uvproc__process_loop_t *pl)
+{
+    if (--pl->refs > 0)
+        return;
+    pthread_mutex_lock(&uvproc__loops_lock);
+    for (uvproc__process_loop_t **at = &uvproc__loops; *at != NULL; at = &(*at)->next) {
+        if (*at == pl) {
+            *at = pl->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&uvproc__loops_lock);
+    uvproc__launcher_loop_release(pl->launch);
+    pl->handles_open = 2;
+    uv_close((uv_handle_t *)&pl->check, uvproc__ploop_handle_closed);
+    uv_close((uv_handle_t *)&pl->idle, uvproc__ploop_handle_closed);
+}
+
+static uvproc__process_loop_t *uvproc__ploop_get(uv_loop_t *loop)
+{
+    uvproc__process_loop_t *pl;
+    pthread_mutex_lock(&uvproc__loops_lock);
+    for (pl = uvproc__loops; pl != NULL && pl->loop != loop; pl = pl->next)
+        ;
+    if (pl == NULL && (pl = calloc(1, sizeof *pl)) != NULL) {
+        if ((pl->launch = uvproc__launcher_loop_new(loop)) == NULL) {
+            free(pl);
+            pl = NULL;
+        } else {
+            pl->loop = loop;
+            uv_check_init(loop, &pl->check);
+            uv_idle_init(loop, &pl->idle);
+            pl->check.data = pl->idle.data = pl;
+            pl->next = uvproc__loops;
+            uvproc__loops = pl;
+        }
+    }
+    if (pl != NULL)
+        pl->refs++;
+    pthread_mutex_unlock(&uvproc__loops_lock);
+    return pl;
+}
+
+static void uvproc__deliver(uvproc_process_t *p);
+
+static void uvproc__ploop_deliver_all(uvproc_process_t *p);
+
+/* Before the poll phase: what is due now (spawn and error events of children started since the
+ * last check phase, from a timer, another handle's callback or before the loop ran) goes out
+ * before any read of the turn, so `spawn` precedes a message the child's channel (which reads
+ * from the start) may already hold. Exits waiting for a poll phase stay queued. Being active,
+ * this handle also keeps the poll phase from blocking while anything waits. */
+static void uvproc__ploop_idle(uv_idle_t *h)
+{
+    uvproc__process_loop_t *pl = h->data;
+    uvproc_process_t *p = pl->head;
+
+    pl->refs++;
+    pl->head = pl->tail = NULL;
+    uvproc__ploop_deliver_all(p);
+    if (pl->head == NULL && pl->later_head == NULL) {
+        uv_check_stop(&pl->check);
+        uv_idle_stop(&pl->idle);
+    }
+    uvproc__ploop_release(pl);
+}
+
+static void uvproc__ploop_deliver_all(uvproc_process_t *p)
+{
+    while (p != NULL) {
+        uvproc_process_t *next = p->next_queued;
+        p->queued = 0;
+        uvproc__deliver(p);
+        uvproc__process_unhold(p); /* the queue's hold: may close and free p */
+        p = next;
+    }
+}
+
+static void uvproc__ploop_check(uv_check_t *h)
+{
+    uvproc__process_loop_t *pl = h->data;
+    uvproc_process_t *p = pl->head;
+    uvproc_process_t *later = pl->later_head;
+
+    pl->refs++;
+    pl->head = pl->tail = NULL;
+    pl->later_head = pl->later_tail = NULL;
+    uvproc__ploop_deliver_all(p);
+    /* One more pass for what this batch's callbacks queued (spawn events of children started
+     * from them); what that pass queues waits for the next turn, so a callback that starts a
+     * child that fails at once cannot keep the loop here forever. */
+    p = pl->head;
+    pl->head = pl->tail = NULL;
+    uvproc__ploop_deliver_all(p);
+    /* Exits queued before this turn's delivery are due in the next one, after what was queued
+     * just now. */
+    if (later != NULL) {
+        uvproc_process_t *last = later;
+        while (last->next_queued != NULL)
+            last = last->next_queued;
+        if (pl->tail != NULL)
+            pl->tail->next_queued = later;
+        else
+            pl->head = later;
+        pl->tail = last;
+    }
+    if (pl->head == NULL && pl->later_head == NULL) {
+        uv_check_stop(&pl->check);
+        uv_idle_stop(&pl->idle);
+    }
+    uvproc__ploop_release(pl);
+}
+
+static void uvproc__enqueue(uvproc_process_t *p, int later)
+{
+    uvproc__process_loop_t *pl = p->ploop;
+    uvproc_process_t **head = later ? &pl->later_head : &pl->head;
+    uvproc_process_t **tail = later ? &pl->later_tail : &pl->tail;
+    if (p->queued)
+        return;
+    p->queued = 1;
+    p->next_queued = NULL;
+    uvproc__process_hold(p);
+    if (*tail != NULL)
+        (*tail)->next_queued = p;
+    else
+        *head = p;
+    *tail = p;
+    if (!uv_is_active((uv_handle_t *)&pl->check)) {
+        uv_check_start(&pl->check, uvproc__ploop_check);
+        uv_idle_start(&pl->idle, uvproc__ploop_idle);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
 
 static void uvproc__free(uvproc_process_t *p)
 {
@@ -59,6 +239,9 @@ static void uvproc__maybe_close(uvproc_process_t *p)
     p->retained++;
     if (p->ev.on_close != NULL)
         p->ev.on_close(p, code, p->term_signal);
+    /* After the callback: a child it starts finds the loop's state still there. */
+    uvproc__ploop_release(p->ploop);
+    p->ploop = NULL;
     if (--p->retained == 0)
         uvproc__free(p);
 }
@@ -70,6 +253,11 @@ uvproc_process_t *uvproc__process_new(uv_loop_t *loop, const uvproc_spawn_option
     if (p == NULL)
         return NULL;
     if (uvproc__process_registry_add(p) != 0) {
+        free(p);
+        return NULL;
+    }
+    if ((p->ploop = uvproc__ploop_get(loop)) == NULL) {
+        uvproc__process_registry_remove(p);
         free(p);
         return NULL;
     }
@@ -90,18 +278,11 @@ uvproc_process_t *uvproc__process_new(uv_loop_t *loop, const uvproc_spawn_option
 
 static void uvproc__deliver_exit(uvproc_process_t *p);
 
-/* The defer timer delivers events that must not come from inside the call or the poll batch
- * that caused them: spawn (or error) on the loop turn after uvproc_spawn returned, so the user
- * has *out first and before any read callback (reading starts here); and exit on the turn
- * after the child was reaped, so output that sat in the same poll batch as the exit
- * notification (the child's last bytes and EOF) is delivered first, as Node users expect:
- * data, end, exit, close. */
-static void uvproc__deferred(uv_timer_t *t)
+/* One queued process's turn in the batch: its spawn or error event, or its exit. */
+static void uvproc__deliver(uvproc_process_t *p)
 {
-    uvproc_process_t *p = t->data;
     if (p->spawn_error) {
         uvproc_error_t e = {p->spawn_error, p->error_syscall, p->error_path};
-        uv_close((uv_handle_t *)t, uvproc__handle_closed);
         if (p->ev.on_error != NULL)
             p->ev.on_error(p, &e);
         return;
@@ -111,26 +292,18 @@ static void uvproc__deferred(uv_timer_t *t)
         if (p->ev.on_spawn != NULL)
             p->ev.on_spawn(p);
         uvproc__process_stdio_start(p);
-        /* Reaped before the spawn event could run (uv_spawn's SIGCHLD walk can do that):
-         * exit still waits one more turn, for the pipes just started. */
+        /* Reaped before the spawn event could run: exit still waits one more turn, for the
+         * pipes just started. */
         if (p->reaped && !p->exited)
-            uv_timer_start(t, uvproc__deferred, 0, 0);
+            uvproc__enqueue(p, 1);
         return;
     }
     if (p->reaped && !p->exited)
         uvproc__deliver_exit(p);
 }
 
-static void uvproc__defer(uvproc_process_t *p)
-{
-    uv_timer_init(p->loop, &p->defer_timer);
-    p->defer_timer.data = p;
-    uvproc__process_hold(p);
-    uv_timer_start(&p->defer_timer, uvproc__deferred, 0, 0);
-}
-
 /* From the launcher: the child is reaped. From here on it must never be signalled by pid (the
- * pid may be reused), so the launcher goes now; the exit event follows on the next turn. */
+ * pid may be reused), so the launcher goes now; the exit event follows in a later batch. */
 static void uvproc__on_reaped(void *owner, int64_t exit_status, int term_signal,
                               const struct rusage *usage)
 {
@@ -144,7 +317,7 @@ static void uvproc__on_reaped(void *owner, int64_t exit_status, int term_signal,
     uvproc__launcher_close(p->launcher, uvproc__launcher_closed);
     p->launcher = NULL;
     if (p->started)
-        uv_timer_start(&p->defer_timer, uvproc__deferred, 0, 0);
+        uvproc__enqueue(p, p->has_pipes);
 }
 
 /* uvproc_stop()'s escalation: allocated by the first call, freed when its timer closed. */
@@ -173,7 +346,6 @@ static void uvproc__stop_timer_close(uvproc_process_t *p)
 static void uvproc__deliver_exit(uvproc_process_t *p)
 {
     p->exited = 1;
-    uv_close((uv_handle_t *)&p->defer_timer, uvproc__handle_closed);
     /* A group stop outlives the leader while members of its group remain: they may have
      * trapped the first signal and still hold our pipes. The pgid cannot be reused while any
      * member lives. */
@@ -191,12 +363,17 @@ static void uvproc__deliver_exit(uvproc_process_t *p)
 int uvproc__process_launch(uvproc_process_t *p, const uvproc__launcher_launch_t *req)
 {
     uvproc__launcher_t *l;
-    int err = uvproc__launcher_start(p->loop, req, p, uvproc__on_reaped, &l);
+    int err;
+
+    for (int i = 0; i < req->slot_count; i++)
+        if (req->slots[i].kind == UVPROC__SLOT_PIPE)
+            p->has_pipes = 1;
+    err = uvproc__launcher_start(p->ploop->launch, req, p, uvproc__on_reaped, &l);
     if (err == 0) {
         p->launcher = l;
         p->pid = uvproc__launcher_pid(l);
         uvproc__process_hold(p); /* the launcher's handle */
-        uvproc__defer(p);
+        uvproc__enqueue(p, 0);
         return 0;
     }
     if (l != NULL) {
@@ -212,7 +389,7 @@ void uvproc__process_failed(uvproc_process_t *p, int err, const char *syscall, c
     p->error_syscall = syscall;
     p->error_path = path != NULL ? strdup(path) : NULL;
     uvproc__process_stdio_close_all(p);
-    uvproc__defer(p);
+    uvproc__enqueue(p, 0);
 }
 
 static int uvproc__valid_signal(int signum)
@@ -389,8 +566,6 @@ static void uvproc__set_ref(uvproc_process_t *p, int ref)
         uvproc__launcher_set_ref(p->launcher, ref);
     if (p->stopper != NULL && !p->stop_closed)
         uvproc__process_set_handle_ref((uv_handle_t *)&p->stopper->timer, ref);
-    if (!uv_is_closing((uv_handle_t *)&p->defer_timer))
-        uvproc__process_set_handle_ref((uv_handle_t *)&p->defer_timer, ref);
     uvproc__process_stdio_set_ref(p, ref);
 }
 

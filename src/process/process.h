@@ -20,12 +20,14 @@ typedef struct {
     unsigned char write_done; /* ended by the user or by the child's exit */
     unsigned char closing;    /* uv_close called */
     unsigned char want_drain; /* a write returned 0: emit on_drain when the queue empties */
+    unsigned char grown;      /* bulk output seen: the pipe was asked for 1 MiB (stdio.c) */
 } uvproc__process_stdio_t;
 
 struct uvproc_process_s {
     uv_loop_t *loop;
     uvproc__launcher_t *launcher; /* NULL once closed */
-    uv_timer_t defer_timer;       /* delivers spawn (or error) on the next loop turn */
+    struct uvproc__process_loop_s *ploop; /* the loop's shared state (process.c), until close */
+    uvproc_process_t *next_queued;        /* in ploop's batch of events to deliver */
     /* What only some children use is allocated when they use it (a parent may hold
      * thousands of live children): the escalation timer of uvproc_stop(), and the resource
      * usage, kept from the exit on. */
@@ -45,6 +47,8 @@ struct uvproc_process_s {
     unsigned char reaped;  /* the launcher reported the exit (the exit event may be pending) */
     unsigned char exited;  /* the exit event has been delivered */
     unsigned char killed, closed, stop_closed, loop_ref, detached;
+    unsigned char queued;   /* in ploop's batch */
+    unsigned char has_pipes; /* started with a pipe or a channel: exit waits a turn for them */
     int pending;  /* handles (and holds) not yet closed; close waits for 0 */
     int retained; /* user references; freed after close when 0 */
     int slot_count;

@@ -1,5 +1,6 @@
 /* The parent side of each stdio pipe: readable slots deliver data/end, writable slots take
  * writes with a completion callback, backpressure and end (half-close). */
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +11,13 @@
 
 /* Queued bytes above which uvproc_write asks the caller to wait for on_drain. */
 #define UVPROC__WRITE_HIGH_WATER (64 * 1024)
+
+/* The pipe size asked for once a child's output turns out to be bulk (a read filled the whole
+ * buffer). A default pipe holds 64 KiB: a fast writer then blocks, and the parent wakes, every
+ * 64 KiB; at 1 MiB both sides run longer per wake-up. Only for bulk readers, not per spawn: it
+ * costs an fcntl, and the pages are charged to the user's pipe quota (pipe-user-pages-soft;
+ * past it the kernel refuses, which is harmless here). */
+#define UVPROC__BULK_PIPE_SIZE (1024 * 1024)
 
 typedef struct {
     uv_write_t req;
@@ -74,6 +82,13 @@ static void uvproc__read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
     uvproc_process_t *p = uvproc__process_slot_owner(s);
 
     if (nread > 0) {
+        if ((size_t)nread == buf->len && !s->grown) {
+            uv_os_fd_t fd;
+            s->grown = 1;
+            /* A socketpair slot (IPC, duplex) refuses it: nothing lost. */
+            if (uv_fileno((uv_handle_t *)stream, &fd) == 0)
+                (void)fcntl(fd, F_SETPIPE_SZ, UVPROC__BULK_PIPE_SIZE);
+        }
         if (p->ev.on_data != NULL)
             p->ev.on_data(p, s->fd, buf->base, (size_t)nread);
         return;
