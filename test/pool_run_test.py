@@ -166,6 +166,27 @@ def test_json():
     check(r.returncode == 2 and b'"summary"' in r.stdout.splitlines()[-1], r)
 
 
+def test_sshlogin_hosts():
+    """-S on the pool's hosts: an `ssh` on PATH that runs its command here stands in for the
+    remote host; the job log names the host each job ran on, ":" for this one."""
+    d = fresh_dir("ssh")
+    bindir = os.path.join(d, "bin")
+    os.makedirs(bindir)
+    with open(os.path.join(bindir, "ssh"), "w") as f:
+        f.write('#!/bin/sh\nshift\nexec /bin/sh -c "$*"\n')
+    os.chmod(os.path.join(bindir, "ssh"), 0o755)
+    env = dict(ENV, PATH=bindir + ":" + ENV.get("PATH", "/usr/bin:/bin"))
+    log = os.path.join(d, "log")
+    r = subprocess.run([POOL_RUN, "-S", "2/fakehost,1/:", "--joblog", log, "echo", "[{}]",
+                        ":::"] + [f"a b{i}" for i in range(6)], capture_output=True, env=env,
+                       cwd=d, timeout=120)
+    check(r.returncode == 0, r)
+    check(sorted(r.stdout.splitlines()) == [f"[a b{i}]".encode() for i in range(6)], r.stdout)
+    with open(log, "rb") as f:
+        hosts = {l.split(b"\t")[1] for l in f.read().splitlines()[1:]}
+    check(hosts <= {b"fakehost", b":"} and b"fakehost" in hosts, hosts)
+
+
 # ---- signals: no job, and no child of a job, outlives pool-run ----
 
 JOB = "echo $$ > {}.sh; sleep 300 & echo $! > {}.pid; wait"
