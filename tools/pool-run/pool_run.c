@@ -916,6 +916,21 @@ static int dry_run(run_t *r)
     return 0;
 }
 
+/* Everything main allocated: a return from main (not exit) must leave nothing behind. */
+static int run_free(run_t *r, pr_buf_t *spec, int status)
+{
+    pr_inputs_free(&r->in);
+    pr_template_free(&r->cmd);
+    pr_template_free(&r->tagt);
+    free(r->slot_busy);
+    free(spec->p);
+    free(r->log_seen);
+    free(r->log_ok);
+    if (r->joblog != NULL && r->joblog != stdout)
+        fclose(r->joblog);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -1057,7 +1072,7 @@ int main(int argc, char **argv)
         if (err != 0) {
             fprintf(stderr, "%s: cannot open input file %s: %s\n", prog, argfiles[i],
                     strerror(-err));
-            return PR_EXIT_ERROR;
+            return run_free(&r, &spec, PR_EXIT_ERROR);
         }
     }
     for (int i = cmd_end; i < argc;) {
@@ -1069,7 +1084,7 @@ int main(int argc, char **argv)
             i++;
         if (!files) {
             if (pr_inputs_add_args(&r.in, argv + first, (size_t)(i - first), linked) != 0)
-                return PR_EXIT_ERROR;
+                return run_free(&r, &spec, PR_EXIT_ERROR);
             continue;
         }
         if (first == i)
@@ -1079,13 +1094,13 @@ int main(int argc, char **argv)
             if (err != 0) {
                 fprintf(stderr, "%s: cannot open input file %s: %s\n", prog, argv[f],
                         strerror(-err));
-                return PR_EXIT_ERROR;
+                return run_free(&r, &spec, PR_EXIT_ERROR);
             }
         }
     }
     if (r.in.nsrc == 0 && pr_inputs_add_file(&r.in, "-", 0) != 0) {
         fprintf(stderr, "%s: cannot read stdin: %s\n", prog, strerror(errno));
-        return PR_EXIT_ERROR;
+        return run_free(&r, &spec, PR_EXIT_ERROR);
     }
     pr_inputs_plan(&r.in);
 
@@ -1099,7 +1114,7 @@ int main(int argc, char **argv)
         size_t cap = 0;
         if (f == NULL) {
             fprintf(stderr, "%s: cannot open %s: %s\n", prog, sshloginfiles[i], strerror(errno));
-            return PR_EXIT_ERROR;
+            return run_free(&r, &spec, PR_EXIT_ERROR);
         }
         while (getline(&line, &cap, f) >= 0) {
             line[strcspn(line, "\n")] = '\0';
@@ -1119,15 +1134,7 @@ int main(int argc, char **argv)
     if (r.dry_run) {
         if (r.resume || r.resume_failed)
             joblog_read(&r);
-        int status = dry_run(&r);
-        pr_inputs_free(&r.in);
-        pr_template_free(&r.cmd);
-        pr_template_free(&r.tagt);
-        free(r.slot_busy);
-        free(spec.p);
-        free(r.log_seen);
-        free(r.log_ok);
-        return status;
+        return run_free(&r, &spec, dry_run(&r));
     }
 
     signal(SIGPIPE, SIG_IGN);
@@ -1168,7 +1175,7 @@ int main(int argc, char **argv)
     if (err != 0) {
         fprintf(stderr, "%s: %s\n", prog, uvproc_strerror(err));
         guard_stop();
-        return PR_EXIT_ERROR;
+        return run_free(&r, &spec, PR_EXIT_ERROR);
     }
     for (int i = 0; i < 3; i++) {
         static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
@@ -1194,8 +1201,6 @@ int main(int argc, char **argv)
                (unsigned long long)r.completed, (unsigned long long)(r.completed - r.failed),
                (unsigned long long)r.failed, (double)(uv_hrtime() - r.t0) / 1e9);
     }
-    if (r.joblog != NULL && r.joblog != stdout)
-        fclose(r.joblog);
     fflush(stdout);
     int status;
     if (r.halted)
@@ -1206,12 +1211,5 @@ int main(int argc, char **argv)
         status = (int)ceil((double)r.failed / (double)(r.started > 0 ? r.started : 1) * 100);
     else
         status = r.failed > 101 ? 101 : (int)r.failed;
-    pr_inputs_free(&r.in);
-    pr_template_free(&r.cmd);
-    pr_template_free(&r.tagt);
-    free(r.slot_busy);
-    free(spec.p);
-    free(r.log_seen);
-    free(r.log_ok);
-    return status;
+    return run_free(&r, &spec, status);
 }
