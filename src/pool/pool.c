@@ -478,12 +478,12 @@ static void job_arm_timer(uvproc__pool_job_t *j)
 
 /* ---- finishing, halt ---- */
 
-static void pool_halt(uvproc_pool_t *pool)
+void uvproc__pool_halt(uvproc_pool_t *pool, uvproc_halt_t how)
 {
     pool->halted = 1;
     while (pool->qhead != NULL)
         uvproc__pool_job_event(pool->qhead, UVPROC__EV_CANCEL, UV_ECANCELED);
-    if (pool->o.halt == UVPROC_HALT_NOW)
+    if (how == UVPROC_HALT_NOW)
         for (uvproc__pool_job_t *j = pool->shead, *next; j != NULL; j = next) {
             next = j->snext;
             if (j->state == UVPROC__JOB_RUNNING || j->state == UVPROC__JOB_WAITING)
@@ -531,7 +531,7 @@ void uvproc__pool_job_finish(uvproc__pool_job_t *j, int err)
     if (pool->o.on_progress != NULL)
         pool->o.on_progress(pool, &pool->c);
     if (err != 0 && err != UV_ECANCELED && pool->o.halt != UVPROC_HALT_NEVER && !pool->halted)
-        pool_halt(pool); /* after this job's progress: the counters only ever rise */
+        uvproc__pool_halt(pool, pool->o.halt); /* after this job's progress: counters rise */
     uvproc__pool_kick(pool);
     if (!pool->in_api)
         pool_deliver(pool);
