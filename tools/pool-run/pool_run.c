@@ -59,6 +59,7 @@ typedef struct {
     pr_inputs_t in;
     pr_template_t cmd, tagt;
     uint64_t next_k, outstanding;
+    unsigned window; /* jobs handed to the pool at once (started or queued there) */
     unsigned char *slot_busy;
     job_t *head, *tail;
     FILE *joblog;
@@ -643,9 +644,13 @@ static void flush_ordered(run_t *r)
     }
 }
 
-static void stop_starting(run_t *r)
+/* No more jobs: at the end of the inputs; `halt` (--halt soon, a first SIGTERM): the jobs
+ * already handed to the pool but not started are cancelled too. */
+static void stop_starting(run_t *r, int halt)
 {
     r->stopping = 1;
+    if (halt && r->pool != NULL)
+        uvproc_pool_halt(r->pool, UVPROC_HALT_SOON);
     if (r->pool != NULL && !r->drained) {
         r->drained = 1;
         uvproc_pool_drain(r->pool);
@@ -669,7 +674,7 @@ static job_t *make_job(run_t *r, uint64_t k, const char **args)
         exit(PR_EXIT_ERROR);
     }
     j->seq = k + 1;
-    for (unsigned s = 0; s < r->slots; s++) {
+    for (unsigned s = 0; r->window == r->slots && s < r->slots; s++) {
         if (!r->slot_busy[s]) {
             j->slot = s + 1;
             break;
@@ -720,7 +725,7 @@ static int skipped_by_log(const run_t *r, uint64_t seq)
 static void fill(run_t *r)
 {
     const char **args = calloc(r->in.nsrc + 1, sizeof *args);
-    while (!r->stopping && r->outstanding < r->slots && r->next_k < r->in.total) {
+    while (!r->stopping && r->outstanding < r->window && r->next_k < r->in.total) {
         uint64_t k = r->next_k++;
         if (skipped_by_log(r, k + 1))
             continue;
@@ -747,7 +752,8 @@ static void fill(run_t *r)
             r->interrupted = 1;
             break;
         }
-        r->slot_busy[j->slot - 1] = 1;
+        if (j->slot != 0)
+            r->slot_busy[j->slot - 1] = 1;
         r->outstanding++;
         r->started++;
         if (r->keep_order) {
@@ -760,7 +766,7 @@ static void fill(run_t *r)
     }
     free(args);
     if (r->next_k >= r->in.total || r->interrupted)
-        stop_starting(r);
+        stop_starting(r, 0);
 }
 
 /* parallel's should_we_halt(), for one finished job. */
@@ -797,7 +803,7 @@ static void check_halt(run_t *r, const job_t *j, int job_failed, long long exitv
         if (r->outstanding > 1)
             fprintf(stderr, "%s: Starting no more jobs. Waiting for %llu jobs to finish.\n",
                     prog, (unsigned long long)(r->outstanding - 1));
-        stop_starting(r);
+        stop_starting(r, 1);
     }
 }
 
@@ -809,7 +815,8 @@ static void on_done(uvproc_pool_t *pool, const uvproc_pool_result_t *res)
     int job_failed = res->error != 0;
 
     r->outstanding--;
-    r->slot_busy[j->slot - 1] = 0;
+    if (j->slot != 0)
+        r->slot_busy[j->slot - 1] = 0;
     /* A job a --halt now or a signal cut short: parallel neither prints nor logs it. */
     if (res->error == UV_ECANCELED && r->stopping) {
         j->finished = j->silent = 1;
@@ -896,7 +903,7 @@ static void on_signal(uv_signal_t *h, int signum)
                 "Send SIGTERM again to stop them now.\n",
                 prog, signum == SIGHUP ? "SIGHUP" : "SIGTERM",
                 (unsigned long long)r->outstanding);
-    stop_starting(r);
+    stop_starting(r, 1);
 }
 
 static int dry_run(run_t *r)
@@ -1130,6 +1137,10 @@ int main(int argc, char **argv)
             cli_usage_error(prog, "bad --sshlogin '%s'", spec.p);
     }
     r.slot_busy = calloc(r.slots, 1);
+    /* The pool starts a queued job the moment one ends, with no turn of the loop in between:
+     * so a few more jobs than slots are handed over, except when {%} must name the slot a job
+     * gets (then a job is made only when a slot is free, and takes the lowest one). */
+    r.window = r.cmd.has_slot || r.tagt.has_slot ? r.slots : r.slots * 2 + 2;
 
     if (r.dry_run) {
         if (r.resume || r.resume_failed)
