@@ -138,6 +138,8 @@ CASES = [
     ("quoting_in_word", K + ["echo", "pre{}post", ":::"] + NASTY[:8], {"order": "exact"}),
     ("quoting_joblog", K + ["--joblog", "JOBLOG", "printf", "%s\\n", ":::"] + NASTY,
      {"order": "exact", "joblog": True}),
+    ("joblog_newline", K + ["-0", "--joblog", "JOBLOG", "echo"],
+     {"stdin": b"a\nb\0c\0", "order": "exact", "joblog": True}),
     ("non_utf8", K + ["printf", "[%s]\\n", ":::", b"\xff\xfe", b"a\xc3(b"],
      {"order": "exact"}),
     ("non_utf8_bytes", K + ["printf", "[%s]\\n"], {"stdin": b"\xff\xfe\n\xc3(\n",

@@ -533,11 +533,16 @@ static void joblog_write(run_t *r, const job_t *j, const uvproc_pool_result_t *r
     char *row = NULL;
     if (r->joblog == NULL)
         return;
+    /* parallel writes a newline of the command (a -0 value) as a NUL: a row stays one line. */
+    size_t cmd_len = strlen(j->cmd);
     int n = asprintf(&row, "%llu\t%s\t%.3f\t%10.3f\t0\t%zu\t%lld\t%d\t%s\n",
                      (unsigned long long)j->seq, res->host != NULL ? res->host : ":",
                      res->start_time, res->run_ms / 1000.0, res->out_len, exitval,
                      res->term_signal, j->cmd);
     if (n > 0) {
+        for (char *p = row + n - 1 - cmd_len; p < row + n - 1; p++)
+            if (*p == '\n')
+                *p = '\0';
         fwrite(row, 1, (size_t)n, r->joblog);
         fflush(r->joblog);
     }
