@@ -66,7 +66,7 @@ typedef struct {
     uint64_t *log_seen, *log_ok;
     size_t nseen, nok;
     uint64_t started, completed, failed, run_total;
-    int stopping, drained, halted, halt_status, interrupted, nterm;
+    int stopping, drained, halted, halt_status, interrupted, nterm, sigint;
     uv_signal_t sig[3];
     uv_timer_t tick;
     uint64_t t0;
@@ -347,8 +347,10 @@ static unsigned spec_slots(const char *spec, int *remote)
  * it), TERM then KILL, and exits. */
 static int guard_fd = -1;
 static pid_t guard_pid = -1;
+static char marker[64]; /* "PARALLEL_PID=<our pid>" */
 
-static int sweep(const char *marker, int sig)
+/* Signals every process with our marker (sig 0: only looks); 1 if there was one. */
+static int sweep(int sig)
 {
     char path[64], env[65536];
     int found = 0;
@@ -381,13 +383,23 @@ static int sweep(const char *marker, int sig)
     return found;
 }
 
+/* parallel's --term-seq, shortened: TERM, a grace, then KILL until none is left. */
+static void sweep_all(void)
+{
+    if (sweep(SIGTERM)) {
+        for (int i = 0; i < 10 && sweep(0); i++)
+            usleep(50000);
+        for (int i = 0; i < 20 && sweep(SIGKILL); i++)
+            usleep(20000);
+    }
+}
+
 static void guard_start(void)
 {
     int p[2];
-    char marker[64];
+    snprintf(marker, sizeof marker, "PARALLEL_PID=%ld", (long)getpid());
     if (pipe2(p, O_CLOEXEC) != 0)
         return;
-    snprintf(marker, sizeof marker, "PARALLEL_PID=%ld", (long)getpid());
     fflush(NULL);
     guard_pid = fork();
     if (guard_pid < 0) {
@@ -414,13 +426,7 @@ static void guard_start(void)
             ;
         if (n == 1)
             _exit(0);
-        /* parallel's --term-seq, shortened: TERM, a grace, then KILL until none is left. */
-        if (sweep(marker, SIGTERM)) {
-            for (int i = 0; i < 10 && sweep(marker, 0); i++)
-                usleep(50000);
-            for (int i = 0; i < 20 && sweep(marker, SIGKILL); i++)
-                usleep(20000);
-        }
+        sweep_all();
         _exit(0);
     }
     close(p[0]);
@@ -898,6 +904,7 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     run_t *r = h->data;
     r->interrupted = 1;
+    r->sigint |= signum == SIGINT;
     if (signum == SIGINT || r->nterm++ > 0) {
         stop_now(r);
         return;
@@ -1167,7 +1174,12 @@ int main(int argc, char **argv)
     o.on_done = on_done;
     o.on_close = on_close;
     o.exec.max_buffer = SIZE_MAX;
-    o.exec.kill_tree = 1; /* a timeout or a halt stops the job's own children too */
+    /* A job pool-run stops on its own (--timeout, --halt now) must take its children with it:
+     * the job gets a process group of its own for that. The library makes it with setsid,
+     * and a session per job costs (the kernel's autogroup: about 2x the time of a /bin/true
+     * job), so only runs that may stop a job pay it; a run stopped by a signal sweeps the
+     * jobs' children by their PARALLEL_PID instead (sweep_all). */
+    o.exec.kill_tree = timeout_s > 0 || r.halt_when == HALT_NOW;
     o.exec.spawn.kill_on_parent_death = 1;
     /* --no-shell jobs must not get one: the library would put a shell in front of them too. */
     const char *shell = getenv("PARALLEL_SHELL");
@@ -1210,6 +1222,8 @@ int main(int argc, char **argv)
     fill(&r);
     uv_run(r.loop, UV_RUN_DEFAULT);
     uv_loop_close(r.loop);
+    if (r.nterm > 1 || r.sigint)
+        sweep_all(); /* the running jobs were stopped: their children go too */
     guard_stop();
 
     if (r.json) {
