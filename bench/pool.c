@@ -12,9 +12,10 @@
  *   libuv loop keeping 2 uv_spawn children running (the baseline), the same with posix_spawn
  *   and wait (the syscall bound), uvproc's pool (DISCARD and
  *   CAPTURE output modes), `xargs -P2`, and GNU parallel -j2 (N/4 jobs: it is that slow).
- *   The pool-run tool (issue 19) as a user runs it, `seq N | pool-run -j2 ...`, on both
- *   sides of the shell line: argv jobs (`--no-shell`, against `xargs -P2` and the raw loop)
- *   and shell jobs (against `xargs -P2 sh -c` and GNU parallel, which always uses a shell).
+ *   The pool-run tool (issue 19) as a user runs it, `seq N | pool-run -N0 -j2 ...` (/bin/true
+ *   without an argument, as the raw loops run it), on both sides of the shell line: argv jobs
+ *   (`--no-shell`, against `xargs -P2 -I{}` and the raw loop) and shell jobs (against
+ *   `xargs -P2 -I{} sh -c` and GNU parallel -N0, which always uses a shell).
  *
  *   bench/pool [-n 10000] [--cmd-n 2000] [-r 3] [--tables workers,commands] [--pipeline 32]
  */
@@ -379,7 +380,7 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd_argv)
         bench_print(&b, stdout);
     }
     if (bench_listed(tables, "commands")) {
-        static cmd_arg_t raw, dis, cap, xa, par, xsh, prn, prs;
+        static cmd_arg_t raw, dis, cap, xa, par, xno, xsh, pno, prn, prs;
         char title[160];
         bench_t b;
         bench_args_t ca = a;
@@ -390,11 +391,18 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd_argv)
         xa = (cmd_arg_t){.n = cmd_n, .shell = "seq %ld | xargs -P2 -n1 /bin/true"};
         par = (cmd_arg_t){.n = cmd_n / 4,
                           .shell = "seq %ld | parallel --will-cite -j2 /bin/true >/dev/null"};
-        /* One shell per job on both sides: dash execs the job's /bin/true in place. */
-        xsh = (cmd_arg_t){.n = cmd_n, .shell = "seq %ld | xargs -P2 -n1 sh -c '/bin/true \"$1\"' _"};
-        prn = (cmd_arg_t){.n = cmd_n, .shell = "seq %ld | " POOL_RUN " -j2 --no-shell /bin/true"};
+        /* pool-run's rows run /bin/true with no argument, as the raw loops do: given exactly
+         * one, GNU true loads the locale (its --help check), which would weigh more than the
+         * runners being compared. So the inputs are read but not passed (-N0, and xargs -I
+         * without {}); the shell rows put one /bin/sh per job on every side (dash execs the
+         * job's /bin/true in place). */
+        xno = (cmd_arg_t){.n = cmd_n, .shell = "seq %ld | xargs -P2 -I{} /bin/true"};
+        xsh = (cmd_arg_t){.n = cmd_n, .shell = "seq %ld | xargs -P2 -I{} sh -c /bin/true"};
+        pno = (cmd_arg_t){.n = cmd_n / 4,
+                          .shell = "seq %ld | parallel --will-cite -N0 -j2 /bin/true >/dev/null"};
+        prn = (cmd_arg_t){.n = cmd_n, .shell = "seq %ld | " POOL_RUN " -N0 -j2 --no-shell /bin/true"};
         prs = (cmd_arg_t){.n = cmd_n, .shell = "seq %ld | PARALLEL_SHELL=/bin/sh " POOL_RUN
-                                              " -j2 /bin/true"};
+                                              " -N0 -j2 /bin/true"};
         snprintf(title, sizeof title, "Command jobs, %ld x /bin/true, concurrency 2", cmd_n);
         bench_init(&b, title, &ca);
         bench_metric(&b, "jobs/s", BENCH_HIGHER);
@@ -410,11 +418,15 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd_argv)
         bench_variant(&b, "xargs_P2", "seq N | xargs -P2 -n1 /bin/true", run_shell_line, &xa);
         bench_variant(&b, "gnu_parallel", "seq N/4 | parallel -j2 /bin/true (N/4 jobs)",
                       run_shell_line, &par);
-        bench_variant(&b, "xargs_P2_sh", "seq N | xargs -P2 -n1 sh -c '/bin/true \"$1\"' _",
+        bench_variant(&b, "xargs_P2_noarg", "seq N | xargs -P2 -I{} /bin/true (no argument)",
+                      run_shell_line, &xno);
+        bench_variant(&b, "xargs_P2_sh", "seq N | xargs -P2 -I{} sh -c /bin/true",
                       run_shell_line, &xsh);
-        bench_variant(&b, "pool_run_argv", "seq N | pool-run -j2 --no-shell /bin/true",
+        bench_variant(&b, "gnu_parallel_N0", "seq N/4 | parallel -N0 -j2 /bin/true (N/4 jobs)",
+                      run_shell_line, &pno);
+        bench_variant(&b, "pool_run_argv", "seq N | pool-run -N0 -j2 --no-shell /bin/true",
                       run_shell_line, &prn);
-        bench_variant(&b, "pool_run_shell", "seq N | pool-run -j2 /bin/true (through sh)",
+        bench_variant(&b, "pool_run_shell", "seq N | pool-run -N0 -j2 /bin/true (through sh)",
                       run_shell_line, &prs);
         bench_baseline(&b, "raw_uv_spawn");
         bench_run(&b);

@@ -118,6 +118,8 @@ CASES = [
     ("null_stdin", K + ["-0", "printf", "[%s]\\n"], {"stdin": b"a\nb\0c d\0", "order": "exact"}),
     ("delimiter", K + ["-d", ",", "echo"], {"stdin": b"a,b b,c", "order": "exact"}),
     ("inputs_are_commands", K + [":::", "echo a", "echo b; echo c"], {"order": "exact"}),
+    ("n0", K + ["-N0", "echo", "foo", "{#}", ":::", "a", "b"], {"order": "exact"}),
+    ("n0_tag", K + ["-N0", "--tag", "echo", "foo", ":::", "a", "b"], {"order": "exact"}),
     ("newline_in_value", K + ["echo", ":::", "a\nb", "c"], {"order": "exact"}),
     # replacement strings
     ("every_brace", K + ["echo", "x{}y{}", "{}", ":::", "a", "b c"], {"order": "exact"}),

@@ -49,6 +49,7 @@ typedef struct {
     unsigned slots;
     int keep_order, quote, no_shell, dry_run, tag, bar, eta, progress, json;
     int resume, resume_failed;
+    int n0; /* -N0: each input makes a job but is given to it nowhere */
     const char *joblog_path, *tagstring;
     int halt_when, halt_why;
     double halt_pct; /* 0: halt_count is a count */
@@ -98,6 +99,7 @@ static void usage(void)
            "  -a, --arg-file FILE      inputs from FILE (as :::: FILE)\n"
            "  -0, --null, -d, --delimiter C   input records end with NUL / C, not newline\n"
            "      --link               pair every source, the shorter ones wrap around\n"
+           "  -N0                      each input makes a job but is not given to it\n"
            "      --joblog [+]FILE     parallel's job log (+: append; -: stdout)\n"
            "      --resume             skip the jobs the job log has, whatever their status\n"
            "      --resume-failed      run again the jobs the job log shows failed, skip the "
@@ -127,7 +129,7 @@ static const char *const parallel_only[] = {
     "line-buffer", "lb", "ungroup", "group", "files", "results", "res", "compress", "sqlmaster",
     "sqlworker", "sqlandworker", "semaphore", "fg", "bg", "transfer", "transferfile", "tf",
     "return", "cleanup", "trc", "basefile", "bf", "env", "nice", "memfree", "memsuspend", "load",
-    "noswap", "delay", "shuf", "xargs", "max-args", "max-replace-args", "max-lines", "replace",
+    "noswap", "delay", "shuf", "xargs", "max-args", "max-lines", "replace",
     "extensionreplace", "er", "basenamereplace", "bnr", "dirnamereplace", "dnr",
     "basenameextensionreplace", "bner", "seqreplace", "slotreplace", "plus", "colsep",
     "header", "tty", "interactive", "verbose", "tmux", "tmuxpane", "csv", "shellquote",
@@ -145,7 +147,7 @@ static void refuse(const char *what)
     /* parallel's short options pool-run lacks: -X -m -n -N -L -l -I -i -E -e -C -u -p -t -v
      * -o -U -W -M -T -Y -H -s -x -w -r -g -c -b -f -F -G -J -K -O -R -D -y */
     if (what[0] == '-' && what[1] != '-' && what[1] != '\0' && what[2] == '\0' &&
-        strchr("XmnNLlIiEeCuptvoUWMTYHsxwrgcbfFGJKORDy", what[1]) != NULL)
+        strchr("XmnLlIiEeCuptvoUWMTYHsxwrgcbfFGJKORDy", what[1]) != NULL)
         cli_usage_error(prog, "GNU parallel's option '%s' is not supported", what);
     while (*name == '-')
         name++;
@@ -679,7 +681,7 @@ static void stop_now(run_t *r)
 static job_t *make_job(run_t *r, uint64_t k, const char **args)
 {
     job_t *j = calloc(1, sizeof *j);
-    pr_job_args_t a = {.args = args, .nargs = r->in.nsrc, .seq = k + 1};
+    pr_job_args_t a = {.args = args, .nargs = r->n0 ? 0 : r->in.nsrc, .seq = k + 1};
     if (j == NULL) {
         fputs("pool-run: out of memory\n", stderr);
         exit(PR_EXIT_ERROR);
@@ -713,7 +715,7 @@ static job_t *make_job(run_t *r, uint64_t k, const char **args)
         j->tag = pr_expand_plain(&r->tagt, &a);
     else if (r->tag) {
         pr_buf_t b = {0};
-        for (size_t i = 0; i < r->in.nsrc; i++) {
+        for (size_t i = 0; i < a.nargs; i++) {
             if (i > 0)
                 pr_buf_adds(&b, " ");
             pr_buf_adds(&b, args[i]);
@@ -745,7 +747,8 @@ static void fill(run_t *r)
         int err;
         if (r->no_shell) {
             char **v;
-            pr_job_args_t a = {.args = args, .nargs = r->in.nsrc, .seq = j->seq, .slot = j->slot};
+            pr_job_args_t a = {.args = args, .nargs = r->n0 ? 0 : r->in.nsrc, .seq = j->seq,
+                               .slot = j->slot};
             v = pr_expand_argv(&r->cmd, &a);
             err = v[0] != NULL ? uvproc_pool_submit(r->pool, v[0], (const char *const *)v + 1,
                                                      &jo, NULL)
@@ -959,6 +962,7 @@ int main(int argc, char **argv)
         {"quote", no_argument, NULL, 'q'},
         {"arg-file", required_argument, NULL, 'a'},
         {"null", no_argument, NULL, '0'},
+        {"max-replace-args", required_argument, NULL, 'N'},
         {"delimiter", required_argument, NULL, 'd'},
         {"sshlogin", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
@@ -1001,7 +1005,7 @@ int main(int argc, char **argv)
     r.in.delim = '\n';
     opterr = 0;
     /* "+": parallel's options end at the command; the command's own options are its. */
-    while ((c = getopt_long(argc, argv, "+:j:P:kqa:0d:S:hV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:j:P:kqa:0d:S:N:hV", longopts, NULL)) != -1) {
         switch (c) {
         case 'j':
         case 'P': jobs_arg = optarg; break;
@@ -1013,6 +1017,12 @@ int main(int argc, char **argv)
             argfiles[nargfiles++] = optarg;
             break;
         case '0': r.in.delim = '\0'; break;
+        case 'N':
+            if (strcmp(optarg, "0") != 0)
+                cli_usage_error(prog, "GNU parallel's option '-N %s' is not supported (only -N0)",
+                                optarg);
+            r.n0 = 1;
+            break;
         case 'd': r.in.delim = parse_delim(optarg); break;
         case 'S':
             if (nsshlogins == sizeof sshlogins / sizeof sshlogins[0])
