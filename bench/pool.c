@@ -12,6 +12,10 @@
  *   libuv loop keeping 2 uv_spawn children running (the baseline), the same with posix_spawn
  *   and wait (the syscall bound), uvproc's pool (DISCARD and
  *   CAPTURE output modes), `xargs -P2`, and GNU parallel -j2 (N/4 jobs: it is that slow).
+ *   The pool-run tool (issue 19) as a user runs it, `seq N | pool-run -N0 -j2 ...` (/bin/true
+ *   without an argument, as the raw loops run it), on both sides of the shell line: argv jobs
+ *   (`--no-shell`, against `xargs -P2 -I{}` and the raw loop) and shell jobs (against
+ *   `xargs -P2 -I{} sh -c` and GNU parallel -N0, which always uses a shell).
  *
  *   bench/pool [-n 10000] [--cmd-n 2000] [-r 3] [--tables workers,commands] [--pipeline 32]
  */
@@ -26,6 +30,10 @@
 #include <uvproc.h>
 
 #include "bench.h"
+
+#ifndef POOL_RUN
+#define POOL_RUN "build/tools/pool-run"
+#endif
 
 #ifndef BENCH_NODE_DIR
 #define BENCH_NODE_DIR "bench/node"
@@ -278,7 +286,7 @@ static int run_raw_posix_spawn(void *arg, double *m)
 static int run_shell_line(void *arg, double *m)
 {
     const cmd_arg_t *a = arg;
-    char line[256];
+    char line[512];
     int status;
     pid_t pid;
     snprintf(line, sizeof line, a->shell, a->n);
@@ -372,7 +380,7 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd_argv)
         bench_print(&b, stdout);
     }
     if (bench_listed(tables, "commands")) {
-        static cmd_arg_t raw, dis, cap, xa, par;
+        static cmd_arg_t raw, dis, cap, xa, par, xno, xsh, pno, prn, prs;
         char title[160];
         bench_t b;
         bench_args_t ca = a;
@@ -383,6 +391,18 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd_argv)
         xa = (cmd_arg_t){.n = cmd_n, .shell = "seq %ld | xargs -P2 -n1 /bin/true"};
         par = (cmd_arg_t){.n = cmd_n / 4,
                           .shell = "seq %ld | parallel --will-cite -j2 /bin/true >/dev/null"};
+        /* pool-run's rows run /bin/true with no argument, as the raw loops do: given exactly
+         * one, GNU true loads the locale (its --help check), which would weigh more than the
+         * runners being compared. So the inputs are read but not passed (-N0, and xargs -I
+         * without {}); the shell rows put one /bin/sh per job on every side (dash execs the
+         * job's /bin/true in place). */
+        xno = (cmd_arg_t){.n = cmd_n, .shell = "seq %ld | xargs -P2 -I{} /bin/true"};
+        xsh = (cmd_arg_t){.n = cmd_n, .shell = "seq %ld | xargs -P2 -I{} sh -c /bin/true"};
+        pno = (cmd_arg_t){.n = cmd_n / 4,
+                          .shell = "seq %ld | parallel --will-cite -N0 -j2 /bin/true >/dev/null"};
+        prn = (cmd_arg_t){.n = cmd_n, .shell = "seq %ld | " POOL_RUN " -N0 -j2 --no-shell /bin/true"};
+        prs = (cmd_arg_t){.n = cmd_n, .shell = "seq %ld | PARALLEL_SHELL=/bin/sh " POOL_RUN
+                                              " -N0 -j2 /bin/true"};
         snprintf(title, sizeof title, "Command jobs, %ld x /bin/true, concurrency 2", cmd_n);
         bench_init(&b, title, &ca);
         bench_metric(&b, "jobs/s", BENCH_HIGHER);
@@ -398,6 +418,16 @@ static int run(int argc, char **argv, int cmd_argc, char **cmd_argv)
         bench_variant(&b, "xargs_P2", "seq N | xargs -P2 -n1 /bin/true", run_shell_line, &xa);
         bench_variant(&b, "gnu_parallel", "seq N/4 | parallel -j2 /bin/true (N/4 jobs)",
                       run_shell_line, &par);
+        bench_variant(&b, "xargs_P2_noarg", "seq N | xargs -P2 -I{} /bin/true (no argument)",
+                      run_shell_line, &xno);
+        bench_variant(&b, "xargs_P2_sh", "seq N | xargs -P2 -I{} sh -c /bin/true",
+                      run_shell_line, &xsh);
+        bench_variant(&b, "gnu_parallel_N0", "seq N/4 | parallel -N0 -j2 /bin/true (N/4 jobs)",
+                      run_shell_line, &pno);
+        bench_variant(&b, "pool_run_argv", "seq N | pool-run -N0 -j2 --no-shell /bin/true",
+                      run_shell_line, &prn);
+        bench_variant(&b, "pool_run_shell", "seq N | pool-run -N0 -j2 /bin/true (through sh)",
+                      run_shell_line, &prs);
         bench_baseline(&b, "raw_uv_spawn");
         bench_run(&b);
         bench_print(&b, stdout);

@@ -192,6 +192,38 @@ TEST(halt_now_stops_running_jobs)
     CHECK(rec_find(rec, slow)->run_ms < 5000);
 }
 
+/* uvproc_pool_halt: the policy's action on the caller's word (pool-run's --halt rules). */
+TEST(halt_on_request)
+{
+    rec_t *rec = rec_new();
+    uvproc_pool_options_t o = rec_options(rec, UVPROC_POOL_COMMANDS, 1);
+    rec_pool(rec, &o);
+    CHECK_EQ(uvproc_pool_halt(rec->pool, UVPROC_HALT_NEVER), UV_EINVAL);
+    uint64_t running = sh(rec, "sleep 0.2; echo finished");
+    uint64_t queued = sh(rec, "echo never");
+    CHECK_OK(uvproc_pool_halt(rec->pool, UVPROC_HALT_SOON));
+    CHECK_EQ(uvproc_pool_halt(rec->pool, UVPROC_HALT_NOW), UV_EALREADY);
+    uint64_t later = sh(rec, "echo never");
+    rec_finish(rec);
+    CHECK_EQ(rec_find(rec, running)->error, 0);
+    CHECK_EQ(rec_find(rec, queued)->error, UV_ECANCELED);
+    CHECK_EQ(rec_find(rec, queued)->attempts, 0);
+    CHECK_EQ(rec_find(rec, later)->error, UV_ECANCELED);
+
+    rec = rec_new();
+    o = rec_options(rec, UVPROC_POOL_COMMANDS, 2);
+    rec_pool(rec, &o);
+    uint64_t slow = sh(rec, "exec sleep 10");
+    uint64_t slow2 = sh(rec, "exec sleep 10");
+    uint64_t never = sh(rec, "echo never");
+    CHECK_OK(uvproc_pool_halt(rec->pool, UVPROC_HALT_NOW));
+    rec_finish(rec);
+    CHECK_EQ(rec_find(rec, slow)->error, UV_ECANCELED);
+    CHECK_EQ(rec_find(rec, slow2)->error, UV_ECANCELED);
+    CHECK_EQ(rec_find(rec, never)->error, UV_ECANCELED);
+    CHECK(rec_find(rec, slow)->run_ms < 5000);
+}
+
 static int count_lines(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -477,6 +509,7 @@ int main(int argc, char **argv)
     RUN(retry_on_signal);
     RUN(halt_soon_starts_nothing_new);
     RUN(halt_now_stops_running_jobs);
+    RUN(halt_on_request);
     RUN(joblog_and_resume);
     RUN(timeout_counts_from_start);
     RUN(cancel_queued_and_running);

@@ -31,7 +31,6 @@ import taplib
 TODO = {
     ("uvproc-relay", "version"), ("uvproc-relay", "unknown option"),
     ("uvproc-relay", "man page"),
-    ("pool-run", "*"),
 }
 UNKNOWN = "--no-such-option-xyzzy"
 

@@ -205,6 +205,12 @@ UVPROC_EXTERN int uvproc_pool_cancel(uvproc_pool_t *pool, uint64_t id);
 /* No more submits; queued and running jobs finish, workers are told to terminate, then
  * on_close. UV_EALREADY when already draining or terminating. */
 UVPROC_EXTERN int uvproc_pool_drain(uvproc_pool_t *pool);
+/* The halt policy, applied now whatever `halt` says (a caller's own rule, e.g. parallel's
+ * --halt soon,fail=3): UVPROC_HALT_SOON ends the queued jobs UV_ECANCELED and starts nothing
+ * new (later submits end UV_ECANCELED too), running ones finish; UVPROC_HALT_NOW also stops
+ * them (UV_ECANCELED). The pool still needs drain or terminate to close. UV_EINVAL for
+ * UVPROC_HALT_NEVER, UV_EALREADY when already halted or terminating. */
+UVPROC_EXTERN int uvproc_pool_halt(uvproc_pool_t *pool, uvproc_halt_t how);
 /* No more submits; queued jobs end UV_ECANCELED, running ones are stopped (UV_ECANCELED),
  * workers killed, then on_close once every child is reaped. */
 UVPROC_EXTERN int uvproc_pool_terminate(uvproc_pool_t *pool);

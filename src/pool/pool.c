@@ -453,12 +453,12 @@ void uvproc__pool_cancel_unfinished(uvproc_pool_t *pool, int running_too)
     }
 }
 
-static void pool_halt(uvproc_pool_t *pool)
+void uvproc__pool_halt(uvproc_pool_t *pool, uvproc_halt_t how)
 {
     pool->halted = 1;
     /* HALT_SOON lets running jobs finish; a retry waiting for its backoff would start
      * something new, so it goes with the queue. */
-    uvproc__pool_cancel_unfinished(pool, pool->o.halt == UVPROC_HALT_NOW);
+    uvproc__pool_cancel_unfinished(pool, how == UVPROC_HALT_NOW);
 }
 
 void uvproc__pool_job_finish(uvproc__pool_job_t *j, int err)
@@ -489,7 +489,7 @@ void uvproc__pool_job_finish(uvproc__pool_job_t *j, int err)
     if (pool->o.on_progress != NULL)
         pool->o.on_progress(pool, &pool->c);
     if (err != 0 && err != UV_ECANCELED && pool->o.halt != UVPROC_HALT_NEVER && !pool->halted)
-        pool_halt(pool); /* after this job's progress: the counters only ever rise */
+        uvproc__pool_halt(pool, pool->o.halt); /* after this job's progress: counters rise */
     uvproc__pool_kick(pool);
     if (!pool->in_api)
         pool_deliver(pool);

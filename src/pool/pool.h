@@ -136,6 +136,9 @@ struct uvproc_pool_s {
 
 /* pool.c */
 void uvproc__pool_job_queue_push(uvproc_pool_t *pool, uvproc__pool_job_t *j, int front);
+/* The halt policy's action (o.halt when a job fails, or uvproc_pool_halt): queued jobs end
+ * UV_ECANCELED and nothing new starts; NOW also stops the running ones. */
+void uvproc__pool_halt(uvproc_pool_t *pool, uvproc_halt_t how);
 void uvproc__pool_job_finish(uvproc__pool_job_t *j, int err);
 void uvproc__pool_job_free_now(uvproc__pool_job_t *j);
 void uvproc__pool_release(uvproc_pool_t *pool); /* frees what uvproc_pool_new allocated */

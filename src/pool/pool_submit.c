@@ -237,6 +237,19 @@ int uvproc_pool_drain(uvproc_pool_t *pool)
     return 0;
 }
 
+int uvproc_pool_halt(uvproc_pool_t *pool, uvproc_halt_t how)
+{
+    if (pool == NULL || (how != UVPROC_HALT_SOON && how != UVPROC_HALT_NOW))
+        return UV_EINVAL;
+    if (pool->halted || pool->terminating)
+        return UV_EALREADY;
+    pool->in_api++;
+    uvproc__pool_halt(pool, how);
+    pool->in_api--;
+    uvproc__pool_kick(pool);
+    return 0;
+}
+
 int uvproc_pool_terminate(uvproc_pool_t *pool)
 {
     if (pool == NULL)
