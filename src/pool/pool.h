@@ -125,6 +125,7 @@ struct uvproc_pool_s {
     unsigned live_slots; /* slots not GONE */
     unsigned ready_slots;
     unsigned start_failures; /* workers that died before "ready", in a row */
+    int start_backoff;       /* a failed start's backoff runs (pool_slot.c): no start until it ends */
     int in_api;              /* inside a user's call: deliver on the next turn */
     int in_callback;         /* delivering: on_done may submit, cancel, ... */
     int dispatching, redispatch;
