@@ -68,7 +68,8 @@ extern "C" {
     XX(EPROTOCOL, -30105, "pool worker broke the workerpool protocol")                         \
     XX(EWORKERSTART, -30106, "pool workers kept exiting before \"ready\"; queued jobs failed")  \
     /* cluster */                                                                              \
-    XX(ECRASHLOOP, -30201, "a cluster worker kept crashing; restarts stopped")
+    XX(ECRASHLOOP, -30201, "a cluster worker kept crashing; restarts stopped")                 \
+    XX(ELISTENLIMIT, -30202, "a cluster worker asked for too many distinct listening sockets")
 
 enum {
 #define UVPROC__ERR_ENUM(name, code, msg) UVPROC_##name = (code),
@@ -84,7 +85,10 @@ enum {
  * worker's method threw or rejected (see error_name); EPROTOCOL: the worker broke
  * workerpool's protocol (garbage, a reply with an id it was not given): its jobs fail and it is
  * replaced. EWORKERSTART: workers exited before "ready" several times in a row (a crash-loop
- * guard, as the cluster's): every queued job failed; the next job gets a fresh try. ECRASHLOOP: a cluster worker (or a reload's replacement) kept crashing. */
+ * guard, as the cluster's): every queued job failed; the next job gets a fresh try.
+ * ECRASHLOOP: a cluster worker (or a reload's replacement) kept crashing. ELISTENLIMIT: a
+ * cluster worker asked for more than 64 distinct listen keys (on_error; the worker itself
+ * is answered EMFILE). */
 
 /* A message for any code this library returns, libuv's included. Never NULL. */
 UVPROC_EXTERN const char *uvproc_strerror(int err);
