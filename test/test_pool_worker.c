@@ -338,6 +338,25 @@ TEST(early_exit_with_many_slots_is_bounded)
     rec_rmtree(dir);
 }
 
+/* Issue 16 (smaller): forked with serialization 'advanced' (or run by hand), the C worker
+ * says why on stderr and exits with the documented status instead of a silent exit. */
+TEST(serve_refuses_advanced_with_a_word)
+{
+    char cmd[1024];
+    uvproc_exec_result_t r;
+    snprintf(cmd, sizeof cmd,
+             "NODE_CHANNEL_FD=3 NODE_CHANNEL_SERIALIZATION_MODE=advanced exec '%s'", POOL_WORKER);
+    CHECK_OK(uvproc_exec_sync(cmd, NULL, &r) == UVPROC_EEXITCODE ? 0 : -1);
+    CHECK_EQ(r.exit_code, UVPROC_POOL_SERVE_EXIT_NOCHANNEL);
+    CHECK(strstr(r.err, "NODE_CHANNEL_SERIALIZATION_MODE=advanced is not supported") != NULL);
+    uvproc_exec_result_free(&r);
+    snprintf(cmd, sizeof cmd, "exec '%s' </dev/null", POOL_WORKER);
+    CHECK_OK(uvproc_exec_sync(cmd, NULL, &r) == UVPROC_EEXITCODE ? 0 : -1);
+    CHECK_EQ(r.exit_code, UVPROC_POOL_SERVE_EXIT_NOCHANNEL);
+    CHECK(strstr(r.err, "uvproc_pool_serve: no channel to the pool") != NULL);
+    uvproc_exec_result_free(&r);
+}
+
 /* A worker that hangs up its channel but lives on is killed; its job fails, the pool goes on. */
 TEST(worker_that_hangs_up)
 {
@@ -493,6 +512,7 @@ int main(int argc, char **argv)
     RUN(worker_that_hangs_up);
     RUN(drain_before_ready_and_terminate_ignored);
     RUN(early_exit_with_many_slots_is_bounded);
+    RUN(serve_refuses_advanced_with_a_word);
     RUN(terminate_with_running_jobs);
     RUN(many_jobs_with_cancels);
     RUN(bounded_queue);

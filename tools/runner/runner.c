@@ -69,5 +69,5 @@ int main(void)
      * uvproc-relay, a parent that is gone stops them: the relay signals the whole group). */
     int r = uvproc_pool_serve(loop, methods, 2);
     uv_loop_close(loop);
-    return r;
+    return r < 0 ? UVPROC_POOL_SERVE_EXIT_NOCHANNEL : r; /* stderr said why */
 }
