@@ -30,10 +30,17 @@ def both_ways(size, read_chunk):
     got = {"len": 0, "sha": hashlib.sha1()}
     errs = []
 
+    read_all = threading.Event()
+
     def writer():
         try:
             for block in relay_stream.pattern(size):
                 p.stdin.write(block)
+            p.stdin.flush()
+            # As a parent does: its side stays open until it has what it waits for. stdin's
+            # EOF means "the parent is gone" to the relay, which then gives the child only
+            # --grace ms to end (a child still sending would be cut off).
+            read_all.wait()
             p.stdin.close()  # EOF: the relay shuts the child's socket for writing
         except BrokenPipeError as e:
             errs.append(f"stdin: {e}")
@@ -42,6 +49,7 @@ def both_ways(size, read_chunk):
         while True:
             b = p.stdout.read1(read_chunk)
             if not b:
+                read_all.set()
                 return
             got["len"] += len(b)
             got["sha"].update(b)
