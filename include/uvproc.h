@@ -84,9 +84,11 @@ UVPROC_EXTERN const char *uvproc_version_string(void);
     XX(EWORKERDIED, -30103, "pool worker exited while running the job")                        \
     XX(EJOBERROR, -30104, "pool worker's method reported an error")                            \
     XX(EPROTOCOL, -30105, "pool worker broke the workerpool protocol")                         \
+    XX(EWORKERSTART, -30106, "pool workers kept exiting before \"ready\"; queued jobs failed")  \
     /* cluster */                                                                              \
     XX(ECRASHLOOP, -30201, "a cluster worker kept crashing; restarts stopped")                 \
-    XX(EUPGRADE, -30202, "the new primary exited before it was ready")
+    XX(EUPGRADE, -30202, "the new primary exited before it was ready")                         \
+    XX(ELISTENLIMIT, -30203, "a cluster worker asked for too many distinct listening sockets")
 
 enum {
 #define UVPROC__ERR_ENUM(name, code, msg) UVPROC_##name = (code),
@@ -101,8 +103,12 @@ enum {
  * or terminate; EWORKERDIED: the worker running the job exited or was killed; EJOBERROR: the
  * worker's method threw or rejected (see error_name); EPROTOCOL: the worker broke
  * workerpool's protocol (garbage, a reply with an id it was not given): its jobs fail and it is
- * replaced. ECRASHLOOP: a cluster worker (or a reload's replacement) kept crashing;
- * EUPGRADE: uvproc_cluster_upgrade's new primary exited before saying it was ready. */
+ * replaced. EWORKERSTART: workers exited before "ready" several times in a row (a crash-loop
+ * guard, as the cluster's): every queued job failed; the next job gets a fresh try.
+ * ECRASHLOOP: a cluster worker (or a reload's replacement) kept crashing. EUPGRADE:
+ * uvproc_cluster_upgrade's new primary exited before saying it was ready. ELISTENLIMIT: a
+ * cluster worker asked for more than 64 distinct listen keys (on_error; the worker itself
+ * is answered EMFILE). */
 
 /* A message for any code this library returns, libuv's included. Never NULL. */
 UVPROC_EXTERN const char *uvproc_strerror(int err);

@@ -855,6 +855,59 @@ TEST(udp_refused)
     CHECK_EQ(r.errors, 1);
 }
 
+/* Sockets this process holds (the primary runs in it): libuv's own pipes and eventfds,
+ * made once per loop, are not what is counted. */
+static int count_fds(void)
+{
+    int fds[1024], n = check_list_fds_(fds, 1024), sockets = 0;
+    for (int i = 0; i < n; i++) {
+        char path[64], link[64];
+        ssize_t len;
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fds[i]);
+        len = readlink(path, link, sizeof link - 1);
+        sockets += len > 7 && strncmp(link, "socket:", 7) == 0;
+    }
+    return sockets;
+}
+
+/* Issue 16, fault 3: one worker asking for many distinct listen keys. The primary answers
+ * the 65th and later with EMFILE (ELISTENLIMIT to on_error) instead of opening a socket for
+ * each, and once the worker has gone (not restarted) no listening socket is left. Then with
+ * restarts: a slot keeps the sockets of its last process only (for its replacement). */
+TEST(many_listen_keys_bounded_and_released)
+{
+    rec_t r = {0};
+    uvproc_cluster_options_t o = opts(&r, 1, UVPROC_CLUSTER_RR);
+    int before;
+
+    o.restart.disabled = 1;
+    CHECK_OK(uv_loop_init(&r.loop));
+    before = count_fds();
+    start(&r, "many-keys", 300, &o);
+    RUN_UNTIL(&r.loop, r.exits == 1);
+    CHECK_EQ(r.last_code, 0); /* 64 opened, 236 refused with EMFILE */
+    CHECK_EQ(r.errors, 300 - 64);
+    for (int i = 0; i < 3; i++)
+        uv_run(&r.loop, UV_RUN_NOWAIT); /* the closes complete */
+    CHECK_EQ(count_fds(), before);
+    stop_and_close(&r);
+
+    /* Restarted twice: every process asks for 64 keys of its own. */
+    rec_t q = {0};
+    o = opts(&q, 1, UVPROC_CLUSTER_RR);
+    o.restart.delay_ms = 1;
+    CHECK_OK(uv_loop_init(&q.loop));
+    before = count_fds();
+    start(&q, "many-keys", 64, &o);
+    RUN_UNTIL(&q.loop, q.exits == 3);
+    for (int i = 0; i < 3; i++)
+        uv_run(&q.loop, UV_RUN_NOWAIT);
+    CHECK_EQ(q.last_code, 0);
+    CHECK(count_fds() <= before + 64 + 8); /* the last process's 64, kept for a restart */
+    stop_and_close(&q);
+    CHECK_EQ(count_fds(), before);
+}
+
 /* Garbage from one cluster's worker: error events there, while another cluster on the same
  * loop serves on; the garbage worker's slot goes on too (it reaches LISTENING). */
 TEST(garbage_from_worker)
@@ -1180,6 +1233,7 @@ int main(int argc, char **argv)
     RUN(ipv6_both_policies);
     RUN(unix_socket_both_policies);
     RUN(udp_refused);
+    RUN(many_listen_keys_bounded_and_released);
     RUN(garbage_from_worker);
     RUN(listening_before_online);
     RUN(bad_arguments);

@@ -262,7 +262,7 @@ TEST(misbehaving_workers)
 {
     static const char *const modes[] = {"garbage", "badid", "silent", "noready"};
     static const int want[] = {UVPROC_EPROTOCOL, UVPROC_EPROTOCOL, UV_ETIMEDOUT,
-                               UVPROC_EWORKERDIED};
+                               UVPROC_EWORKERSTART};
     for (int m = 0; m < 4; m++) {
         rec_t *rec = rec_new();
         uvproc_pool_options_t o = wopts(rec, 1);
@@ -287,6 +287,74 @@ TEST(misbehaving_workers)
     rec_finish(rec);
     CHECK_EQ(rec_find(rec, a)->error, UV_ENOENT);
     CHECK_EQ(rec->last_worker_error, UV_ENOENT);
+}
+
+/* Issue 16, fault 1: with max_workers > 1, workers that exit before "ready" were restarted
+ * forever and no job ended (one slot was always "still starting"). Now: a bounded number of
+ * starts with backoff, then every queued job fails with UVPROC_EWORKERSTART; the pool stays
+ * usable: a later job gets a fresh try, and runs once the worker is fixed. */
+TEST(early_exit_with_many_slots_is_bounded)
+{
+    char dir[64], flag[128], script[512];
+    rec_t *rec = rec_new();
+    uvproc_pool_options_t o = wopts(rec, 4);
+    uvproc_pool_counters_t c;
+    uint64_t ids[10], later, fixed;
+
+    rec_tmpdir(dir);
+    snprintf(flag, sizeof flag, "%s/fixed", dir);
+    /* Exits 3 before "ready" until the flag exists, then is the real worker. */
+    snprintf(script, sizeof script, "[ -e '%s' ] && exec '%s'; exit 3", flag, POOL_WORKER);
+    const char *const args[] = {"-c", script, NULL};
+    o.worker_file = "/bin/sh";
+    o.worker_args = args;
+    rec_pool(rec, &o);
+    for (int i = 0; i < 10; i++)
+        ids[i] = rec_call(rec, "echo", json_pack("[i]", i), 0);
+    do {
+        uv_run(&rec->loop, UV_RUN_ONCE);
+        uvproc_pool_counters(rec->pool, &c);
+        CHECK(c.workers_started <= 5); /* the old code started 50-800 here */
+    } while (rec->n < 10);
+    for (int i = 0; i < 10; i++)
+        CHECK_EQ(rec_find(rec, ids[i])->error, UVPROC_EWORKERSTART);
+    CHECK_EQ(rec->last_worker_error, UVPROC_EWORKERDIED);
+    CHECK_EQ((uint64_t)rec->worker_errors, c.workers_started);
+
+    /* Still usable: one fresh try for a new job (no backoff, no loop)... */
+    later = rec_call(rec, "echo", json_pack("[i]", 10), 0);
+    while (rec->n < 11)
+        uv_run(&rec->loop, UV_RUN_ONCE);
+    uvproc_pool_counters(rec->pool, &c);
+    CHECK(c.workers_started <= 6);
+    CHECK_EQ(rec_find(rec, later)->error, UVPROC_EWORKERSTART);
+    /* ...and once the worker starts again, jobs run. */
+    FILE *f = fopen(flag, "w");
+    CHECK(f != NULL);
+    fclose(f);
+    fixed = rec_call(rec, "echo", json_pack("[i]", 11), 0);
+    rec_finish(rec);
+    CHECK_EQ(rec_find(rec, fixed)->error, 0);
+    rec_rmtree(dir);
+}
+
+/* Issue 16 (smaller): forked with serialization 'advanced' (or run by hand), the C worker
+ * says why on stderr and exits with the documented status instead of a silent exit. */
+TEST(serve_refuses_advanced_with_a_word)
+{
+    char cmd[1024];
+    uvproc_exec_result_t r;
+    snprintf(cmd, sizeof cmd,
+             "NODE_CHANNEL_FD=3 NODE_CHANNEL_SERIALIZATION_MODE=advanced exec '%s'", POOL_WORKER);
+    CHECK_OK(uvproc_exec_sync(cmd, NULL, &r) == UVPROC_EEXITCODE ? 0 : -1);
+    CHECK_EQ(r.exit_code, UVPROC_POOL_SERVE_EXIT_NOCHANNEL);
+    CHECK(strstr(r.err, "NODE_CHANNEL_SERIALIZATION_MODE=advanced is not supported") != NULL);
+    uvproc_exec_result_free(&r);
+    snprintf(cmd, sizeof cmd, "exec '%s' </dev/null", POOL_WORKER);
+    CHECK_OK(uvproc_exec_sync(cmd, NULL, &r) == UVPROC_EEXITCODE ? 0 : -1);
+    CHECK_EQ(r.exit_code, UVPROC_POOL_SERVE_EXIT_NOCHANNEL);
+    CHECK(strstr(r.err, "uvproc_pool_serve: no channel to the pool") != NULL);
+    uvproc_exec_result_free(&r);
 }
 
 /* A worker that hangs up its channel but lives on is killed; its job fails, the pool goes on. */
@@ -443,6 +511,8 @@ int main(int argc, char **argv)
     RUN(misbehaving_workers);
     RUN(worker_that_hangs_up);
     RUN(drain_before_ready_and_terminate_ignored);
+    RUN(early_exit_with_many_slots_is_bounded);
+    RUN(serve_refuses_advanced_with_a_word);
     RUN(terminate_with_running_jobs);
     RUN(many_jobs_with_cancels);
     RUN(bounded_queue);

@@ -89,6 +89,47 @@ TEST(receive_message_on_port)
     CHECK_OK(uvproc_port_close(p2)); /* never started: freed now */
 }
 
+/* --- issue 16, fault 6: closing a never-started port twice after its peer closed read the
+ * port its first close had freed. The header promises UV_EALREADY: ASan and TSan runs of
+ * this test are the check. Both orders, a started peer and a never-started one. */
+
+TEST(close_twice_never_started_after_peer)
+{
+    uv_loop_t loop;
+    uvproc_port_t *p1, *p2;
+    port_seen_t s1 = {0};
+    uvproc_port_options_t o1 = {.on_close = count_close, .data = &s1};
+
+    /* Neither end started: the peer's close leaves p2 the last holder. */
+    CHECK_OK(uvproc_message_channel(&p1, &p2));
+    CHECK_OK(uvproc_port_close(p1));
+    CHECK_OK(uvproc_port_close(p2)); /* frees both */
+    CHECK_EQ(uvproc_port_close(p2), UV_EALREADY);
+    CHECK_EQ(uvproc_port_close(p2), UV_EALREADY);
+    CHECK_EQ(uvproc_port_close(p1), UV_EALREADY);
+
+    /* The peer started on a loop, closed, and its close delivered. */
+    CHECK_OK(uv_loop_init(&loop));
+    CHECK_OK(uvproc_message_channel(&p1, &p2));
+    CHECK_OK(uvproc_port_start(p1, &loop, &o1));
+    CHECK_OK(uvproc_port_post_new(p2, json_integer(1), NULL));
+    CHECK_OK(uvproc_port_close(p1));
+    CHECK_EQ(uvproc_port_close(p1), UV_EALREADY); /* before its on_close: still ours */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ(s1.closes, 1);
+    CHECK_OK(uvproc_port_close(p2));
+    CHECK_EQ(uvproc_port_close(p2), UV_EALREADY);
+    CHECK_LOOP_CLOSE(&loop);
+
+    /* The never-started end closes first, twice, while the peer is still open. */
+    CHECK_OK(uvproc_message_channel(&p1, &p2));
+    CHECK_OK(uvproc_port_close(p2));
+    CHECK_EQ(uvproc_port_close(p2), UV_EALREADY);
+    CHECK_OK(uvproc_port_close(p1));
+    CHECK_EQ(uvproc_port_close(p1), UV_EALREADY);
+    CHECK_EQ(uvproc_port_close(p2), UV_EALREADY);
+}
+
 /* --- batching: messages posted in one loop turn are all delivered in one wake-up. */
 
 static uint64_t iterations;
@@ -596,5 +637,6 @@ int main(int argc, char **argv)
     RUN_W(port_unref);
     RUN_W(value_moves_to_worker_without_copy);
     RUN_W(busy_poll_round_trips);
+    RUN_W(close_twice_never_started_after_peer);
     return check_done();
 }

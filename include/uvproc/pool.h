@@ -233,7 +233,12 @@ typedef struct {
 /* Adopts the parent's channel (uvproc_channel_from_parent's errors), says "ready", serves
  * calls on `loop` until the parent sends "__workerpool-terminate__" or goes away; returns 0,
  * or 1 when the parent disconnected without telling (workerpool's worker exits 1 then).
+ * When the channel cannot be adopted (not forked with one: UVPROC_ENOCHANNEL; forked with
+ * serialization 'advanced': UVPROC_ESERIALIZATION) it writes one line saying so on stderr,
+ * the only place the parent's user will look, and returns that negative code: exit with
+ * UVPROC_POOL_SERVE_EXIT_NOCHANNEL (2) then, as docs/pool.md's example does.
  * `methods` (count n) must outlive the call. A built-in "methods" lists them, as workerpool. */
+#define UVPROC_POOL_SERVE_EXIT_NOCHANNEL 2
 UVPROC_EXTERN int uvproc_pool_serve(uv_loop_t *loop, const uvproc_pool_method_t *methods,
                                     size_t n);
 /* Completes the call with `result` (stolen; NULL means null). The call is freed. */

@@ -123,7 +123,10 @@ UVPROC_EXTERN int uvproc_port_post_text(uvproc_port_t *port, const char *text, s
  * that does not parse (it is consumed). Works on a port that is not started. */
 UVPROC_EXTERN int uvproc_port_receive(uvproc_port_t *port, uvproc_message_t **out);
 /* Closes the port and, asynchronously, its peer: both get on_close (a port never started
- * gets none and is freed now; so is its queue). UV_EALREADY when already closed. */
+ * gets none and is freed now; so is its queue). UV_EALREADY when already closed, also for a
+ * never-started port that an earlier close freed: the library recognises a port it has freed
+ * (without reading it) as long as no new port has been given the same address since. Any
+ * other call on a freed port is a use after free, as in libuv. */
 UVPROC_EXTERN int uvproc_port_close(uvproc_port_t *port);
 UVPROC_EXTERN void uvproc_port_ref(uvproc_port_t *port);
 UVPROC_EXTERN void uvproc_port_unref(uvproc_port_t *port);

@@ -149,6 +149,7 @@ static void uvproc__cl_dead(uvproc_cluster_worker_t *w)
 {
     uvproc_cluster_t *c = w->cluster;
     w->state = UVPROC_WORKER_DEAD;
+    uvproc__cluster_release_orphans(w); /* nothing will ask for them again */
     for (size_t i = 0; i < c->reload_count; i++)
         if (c->reload_old[i] == w)
             c->reload_old[i] = NULL;

@@ -80,6 +80,8 @@ void uvproc__cluster_query_server(uvproc_cluster_worker_t *w, json_t *msg);
 void uvproc__cluster_close_server(uvproc_cluster_worker_t *w, json_t *msg);
 /* The worker gets no more connections (disconnecting, gone). */
 void uvproc__cluster_forget_worker(uvproc_cluster_worker_t *w);
+/* The slot will not be restarted: the handles kept for its replacement close. */
+void uvproc__cluster_release_orphans(uvproc_cluster_worker_t *w);
 /* Closes every listening socket; uvproc__cluster_handles_closed() when the last one has. */
 void uvproc__cluster_close_handles(uvproc_cluster_t *c);
 /* Frees them all, once closed (the cluster's end). */

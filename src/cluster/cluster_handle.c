@@ -1,9 +1,14 @@
 /* The primary's listening sockets, one per key (address:port:type:fd:index), shared by every
  * worker that asks for the same one (Node: round_robin_handle.js, shared_handle.js).
  *
- * Unlike Node, a handle stays open while the cluster runs, even when its last worker leaves:
+ * Unlike Node, a handle stays open when its last worker dies and the slot will be restarted:
  * connections that arrive while a worker is being replaced wait in the kernel's backlog
- * instead of being refused, which is what makes restarts and reloads lose nothing.
+ * instead of being refused, which is what makes restarts and reloads lose nothing. It is kept
+ * for that replacement only (issue 16, fault 3): released when the slot is not restarted
+ * (stopped, crash loop, restarts disabled), when the replacement itself ends without having
+ * asked for it again, or, as in Node, when its last worker closes its server. A worker may
+ * hold at most MAX_KEYS distinct keys; a request past that is answered EMFILE (and reported
+ * as UVPROC_ELISTENLIMIT), so one worker cannot make the primary open sockets without bound.
  *
  * Round-robin: the primary listens. When a connection arrives and no worker is free, it is
  * left in libuv (not accepted): libuv then stops polling the socket, so further connections
@@ -15,6 +20,9 @@
 #include <unistd.h>
 
 #include "cluster.h"
+
+/* Distinct listen keys one worker may hold (Node apps use a handful). */
+#define MAX_KEYS 64
 
 typedef struct {
     uvproc_cluster_worker_t *w;
@@ -38,6 +46,13 @@ struct uvproc__cluster_handle_s {
     int waiting;        /* round-robin: libuv holds a connection we have not accepted */
     uv_stream_t **back; /* round-robin: connections a worker refused, to give to another */
     size_t nback, backcap;
+    /* Kept for a restart: the slot whose process (NODE_UNIQUE_ID orphan_id) was its last
+     * worker; NULL while a worker has it. */
+    uvproc_cluster_worker_t *orphan_of;
+    unsigned orphan_id;
+    int released;  /* closed and unlinked mid-run: freed once closed and nothing in flight */
+    int inflight;  /* newconns in flight: they point here */
+    int close_done;
     uvproc__cluster_handle_t *next;
 };
 
@@ -52,6 +67,7 @@ typedef struct {
 } uvproc__cl_inflight_t;
 
 static void uvproc__cl_rr_dispatch(uvproc__cluster_handle_t *h);
+static void uvproc__cl_maybe_free_released(uvproc__cluster_handle_t *h);
 
 static void uvproc__cl_free_stream(uv_handle_t *s)
 {
@@ -120,6 +136,8 @@ static void uvproc__cl_inflight_settle(uvproc__cl_inflight_t *f)
     else
         uvproc__cl_redistribute(f->h, f->conn);
     uvproc__cl_rr_dispatch(f->h);
+    f->h->inflight--;
+    uvproc__cl_maybe_free_released(f->h);
     free(f);
 }
 
@@ -192,11 +210,13 @@ static void uvproc__cl_rr_dispatch(uvproc__cluster_handle_t *h)
         }
         *f = (uvproc__cl_inflight_t){h, e->w, conn, 2, 0, -1};
         e->busy = 1;
+        h->inflight++;
         err = uvproc__cluster_send(&e->w->peer,
                                    json_pack("{s:s,s:s}", "act", "newconn", "key", h->key), conn,
                                    uvproc__cl_newconn_reply, f, uvproc__cl_newconn_sent, f);
         if (err != 0) {
             /* The worker's channel is gone: it gets nothing more from this handle. */
+            h->inflight--;
             free(f);
             memmove(e, e + 1, (size_t)(h->ws + h->nws - e - 1) * sizeof *e);
             h->nws--;
@@ -320,8 +340,11 @@ static int uvproc__cl_open(uvproc__cluster_handle_t *h, const uvproc__cluster_qu
 static void uvproc__cl_handle_closed(uv_handle_t *s)
 {
     uvproc__cluster_handle_t *h = s->data;
-    if (--h->c->pending_closes == 0)
-        uvproc__cluster_handles_closed(h->c);
+    uvproc_cluster_t *c = h->c;
+    h->close_done = 1;
+    uvproc__cl_maybe_free_released(h);
+    if (--c->pending_closes == 0)
+        uvproc__cluster_handles_closed(c);
 }
 
 static void uvproc__cl_handle_close(uvproc__cluster_handle_t *h)
@@ -357,6 +380,33 @@ static void uvproc__cl_handle_free(uvproc__cluster_handle_t *h)
     free(h);
 }
 
+static void uvproc__cl_maybe_free_released(uvproc__cluster_handle_t *h)
+{
+    if (h->released && h->close_done && h->inflight == 0)
+        uvproc__cl_handle_free(h);
+}
+
+/* Closes a handle no worker uses any more, mid-run: its fd goes now, its memory once the
+ * close is done and no connection handed out from it is still in flight. */
+static void uvproc__cl_release(uvproc__cluster_handle_t *h)
+{
+    uvproc__cl_handle_unlink(h);
+    h->released = 1;
+    if (!h->initialised)
+        h->close_done = 1;
+    uvproc__cl_handle_close(h);
+    uvproc__cl_maybe_free_released(h);
+}
+
+/* Distinct keys `w` holds now. */
+static size_t uvproc__cl_keys_of(uvproc_cluster_t *c, uvproc_cluster_worker_t *w)
+{
+    size_t n = 0;
+    for (uvproc__cluster_handle_t *h = c->handles; h != NULL; h = h->next)
+        n += !h->closed && uvproc__cl_find(h, w) != NULL;
+    return n;
+}
+
 static uvproc__cluster_handle_t *uvproc__cl_lookup(uvproc_cluster_t *c, const char *key)
 {
     for (uvproc__cluster_handle_t *h = c->handles; h != NULL; h = h->next)
@@ -369,6 +419,7 @@ static int uvproc__cl_add(uvproc__cluster_handle_t *h, uvproc_cluster_worker_t *
 {
     if (uvproc__cl_find(h, w) != NULL)
         return 0;
+    h->orphan_of = NULL; /* wanted again */
     if (h->nws == h->cap) {
         size_t cap = h->cap != 0 ? h->cap * 2 : 4;
         uvproc__cl_entry_t *grown = realloc(h->ws, cap * sizeof *grown);
@@ -430,6 +481,13 @@ void uvproc__cluster_query_server(uvproc_cluster_worker_t *w, json_t *msg)
     if (key == NULL)
         return;
     h = uvproc__cl_lookup(c, key);
+    if ((h == NULL || uvproc__cl_find(h, w) == NULL) && uvproc__cl_keys_of(c, w) >= MAX_KEYS) {
+        /* EMFILE is what a Node worker's listen() can name; the user hears our own code. */
+        uvproc__cl_answer(w, msg, key, UV_EMFILE, NULL);
+        uvproc__cluster_report(w, UVPROC_ELISTENLIMIT, msg);
+        free(key);
+        return;
+    }
     if (h == NULL) {
         h = calloc(1, sizeof *h);
         if (h == NULL) {
@@ -449,11 +507,7 @@ void uvproc__cluster_query_server(uvproc_cluster_worker_t *w, json_t *msg)
             /* As Node: the failed handle goes, so a later request tries again. */
             uvproc__cl_answer(w, msg, h->key, err, h);
             uvproc__cluster_report(w, err, msg);
-            uvproc__cl_handle_close(h);
-            if (!h->initialised) {
-                uvproc__cl_handle_unlink(h);
-                uvproc__cl_handle_free(h);
-            }
+            uvproc__cl_release(h);
             return;
         }
     }
@@ -482,14 +536,47 @@ void uvproc__cluster_close_server(uvproc_cluster_worker_t *w, json_t *msg)
         return;
     }
     h = uvproc__cl_lookup(w->cluster, key);
-    if (h != NULL)
-        uvproc__cl_remove(h, w);
+    if (h == NULL || uvproc__cl_find(h, w) == NULL)
+        return;
+    uvproc__cl_remove(h, w);
+    if (h->nws == 0 && !w->cluster->stopping)
+        uvproc__cl_release(h); /* as Node: the last worker closed its server */
 }
 
 void uvproc__cluster_forget_worker(uvproc_cluster_worker_t *w)
 {
-    for (uvproc__cluster_handle_t *h = w->cluster->handles; h != NULL; h = h->next)
+    uvproc_cluster_t *c = w->cluster;
+    uvproc__cluster_handle_t *h, *next;
+    /* Kept for this slot's previous process and not asked for again by this one: gone. */
+    for (h = c->handles; h != NULL; h = next) {
+        next = h->next;
+        if (h->nws == 0 && h->orphan_of == w && h->orphan_id != w->id && !c->stopping)
+            uvproc__cl_release(h);
+    }
+    for (h = c->handles; h != NULL; h = h->next) {
+        if (uvproc__cl_find(h, w) == NULL)
+            continue;
         uvproc__cl_remove(h, w);
+        if (h->nws == 0) {
+            h->orphan_of = w;
+            h->orphan_id = w->id;
+        }
+    }
+    if (w->state == UVPROC_WORKER_STOPPING || w->state == UVPROC_WORKER_DEAD)
+        uvproc__cluster_release_orphans(w);
+}
+
+void uvproc__cluster_release_orphans(uvproc_cluster_worker_t *w)
+{
+    uvproc_cluster_t *c = w->cluster;
+    uvproc__cluster_handle_t *next;
+    if (c->stopping)
+        return; /* every handle closes with the cluster */
+    for (uvproc__cluster_handle_t *h = c->handles; h != NULL; h = next) {
+        next = h->next;
+        if (h->nws == 0 && h->orphan_of == w)
+            uvproc__cl_release(h);
+    }
 }
 
 void uvproc__cluster_close_handles(uvproc_cluster_t *c)

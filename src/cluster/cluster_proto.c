@@ -104,7 +104,10 @@ const char *uvproc__cluster_act(json_t *msg)
     return json_string_value(json_object_get(msg, "act"));
 }
 
-/* A JSON number that is an integer (Node sends 8000, never 8000.5); out of range fails. */
+/* A JSON number that is an integer (Node sends 8000, never 8000.5); out of range fails.
+ * A real is range-checked BEFORE it is converted: casting a double outside int64_t's range
+ * (1.5e19, 8e95 from a hostile peer) is undefined behaviour, not a large number. Every
+ * bound used here fits a double exactly, so the comparisons are exact. */
 static int uvproc__cl_int(json_t *v, int64_t min, int64_t max, int64_t *out)
 {
     double d;
@@ -112,9 +115,11 @@ static int uvproc__cl_int(json_t *v, int64_t min, int64_t max, int64_t *out)
         *out = json_integer_value(v);
     } else if (json_is_real(v)) {
         d = json_real_value(v);
-        if (d != (double)(int64_t)d)
-            return UV_EPROTO;
+        if (!(d >= (double)min && d <= (double)max))
+            return UV_EPROTO; /* NaN fails this test too */
         *out = (int64_t)d;
+        if ((double)*out != d)
+            return UV_EPROTO; /* 8000.5 */
     } else {
         return UV_EPROTO;
     }

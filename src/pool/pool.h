@@ -127,6 +127,7 @@ struct uvproc_pool_s {
     unsigned live_slots; /* slots not GONE */
     unsigned ready_slots;
     unsigned start_failures; /* workers that died before "ready", in a row */
+    int start_backoff;       /* a failed start's backoff runs (pool_slot.c): no start until it ends */
     int in_api;              /* inside a user's call: deliver on the next turn */
     int in_callback;         /* delivering: on_done may submit, cancel, ... */
     int dispatching, redispatch;
@@ -160,6 +161,20 @@ void uvproc__pool_slot_event(uvproc__pool_slot_t *s, uvproc__pool_slot_event_t e
 void uvproc__pool_slot_arm_idle(uvproc__pool_slot_t *s);
 
 /* pool_worker.c */
+/* What a worker's message is (workerpool's protocol); *id is its id (0 without one). Pure:
+ * the fuzz target test/fuzz/fuzz_pool_reply.c calls it on any bytes a worker could send. */
+typedef enum {
+    UVPROC__REPLY_READY,   /* the string "ready" */
+    UVPROC__REPLY_CLEANUP, /* {"id","method":"__workerpool-cleanup__"} */
+    UVPROC__REPLY_EVENT,   /* {"id","isEvent":true,"payload"} */
+    UVPROC__REPLY_RESULT,  /* {"id","result"} (error absent or null) */
+    UVPROC__REPLY_ERROR,   /* {"id","error"} */
+    UVPROC__REPLY_BAD      /* anything else: a protocol error */
+} uvproc__pool_reply_t;
+uvproc__pool_reply_t uvproc__pool_worker_reply_kind(const json_t *msg, json_int_t *id);
+/* An error reply's name: its "name", or the word before the first ':' of its "stack" (a
+ * Node Error's own properties), malloc'd; NULL when neither. */
+char *uvproc__pool_worker_error_name(const json_t *error);
 void uvproc__pool_worker_channel_events(uvproc_channel_options_t *o, uvproc__pool_slot_t *s);
 int uvproc__pool_worker_send(uvproc__pool_job_t *j); /* START of a worker job: send the request */
 int uvproc__pool_worker_assign(uvproc_pool_t *pool); /* hand queued jobs to ready workers */
@@ -211,6 +226,7 @@ unsigned uvproc__pool_hosts_count(const uvproc_pool_t *pool);
 
 /* pool_joblog.c */
 int uvproc__pool_joblog_open(uvproc_pool_t *pool);
+int uvproc__pool_joblog_read(uvproc_pool_t *pool, void *file); /* FILE *: what resume reads */
 void uvproc__pool_joblog_write(uvproc_pool_t *pool, const uvproc__pool_job_t *j);
 int uvproc__pool_joblog_done_before(const uvproc_pool_t *pool, uint64_t id);
 void uvproc__pool_joblog_close(uvproc_pool_t *pool);

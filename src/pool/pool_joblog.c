@@ -17,21 +17,85 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Reads the Seqs of successful jobs from an existing log (a missing log is an empty one). */
-static int joblog_read(uvproc_pool_t *pool, FILE *f)
+/* One tab-ended field of `line` at *at: its bytes, or NULL when the line ends first. */
+static const char *next_field(char **at)
 {
+    char *f = *at, *tab = f != NULL ? strchr(f, '\t') : NULL;
+    if (tab == NULL)
+        return NULL;
+    *tab = '\0';
+    *at = tab + 1;
+    return f;
+}
+
+/* A whole field of decimal digits (a '-' or a number past 64 bits is not a Seq). */
+static int parse_u64(const char *f, uint64_t *out)
+{
+    char *end;
+    if (f == NULL || f[0] < '0' || f[0] > '9')
+        return -1;
+    errno = 0;
+    *out = strtoull(f, &end, 10);
+    return *end == '\0' && errno == 0 ? 0 : -1;
+}
+
+/* GNU parallel pads JobRuntime with spaces ("%10.3f"): leading blanks are fine. */
+static int parse_i64(const char *f, long long *out)
+{
+    char *end;
+    if (f == NULL)
+        return -1;
+    errno = 0;
+    *out = strtoll(f, &end, 10);
+    return end != f && *end == '\0' && errno == 0 ? 0 : -1;
+}
+
+static int parse_real(const char *f)
+{
+    char *end;
+    if (f == NULL)
+        return -1;
+    (void)strtod(f, &end);
+    return end != f && *end == '\0' ? 0 : -1;
+}
+
+/* The Seq of a line that says its job ended with exit 0 and no signal, or -1: the header, a
+ * torn last line, a malformed one (all fields but Command are checked whole). */
+static int line_ok_seq(char *line, uint64_t *seq)
+{
+    char *at = line;
+    const char *host;
+    long long send, recv, exitval, sig;
+    if (parse_u64(next_field(&at), seq) != 0)
+        return -1;
+    host = next_field(&at);
+    if (host == NULL || host[0] == '\0')
+        return -1;
+    if (parse_real(next_field(&at)) != 0 || parse_real(next_field(&at)) != 0 ||
+        parse_i64(next_field(&at), &send) != 0 || parse_i64(next_field(&at), &recv) != 0 ||
+        parse_i64(next_field(&at), &exitval) != 0 || parse_i64(next_field(&at), &sig) != 0)
+        return -1;
+    return exitval == 0 && sig == 0 ? 0 : -1;
+}
+
+/* Reads the Seqs of successful jobs from an existing log (a missing log is an empty one) into
+ * pool->resume_ok, sorted. Any bytes at all may be in the file (test/fuzz/fuzz_joblog.c). A
+ * line longer than the buffer is skipped whole: its tail must not pass for a line of its own. */
+int uvproc__pool_joblog_read(uvproc_pool_t *pool, void *file)
+{
+    FILE *f = file;
     char line[8192];
     size_t cap = 0;
+    int skipping = 0;
     while (fgets(line, sizeof line, f) != NULL) {
-        unsigned long long seq;
-        char host[256];
-        double start, runtime;
-        long long send, recv, exitval;
-        int sig;
-        if (sscanf(line, "%llu\t%255s\t%lf\t%lf\t%lld\t%lld\t%lld\t%d", &seq, host, &start,
-                   &runtime, &send, &recv, &exitval, &sig) != 8)
-            continue; /* the header, or a torn last line */
-        if (exitval != 0 || sig != 0)
+        size_t len = strlen(line);
+        int whole = len > 0 && line[len - 1] == '\n';
+        uint64_t seq;
+        if (skipping || !whole) {
+            skipping = !whole;
+            continue; /* part of an overlong line, or a torn last line */
+        }
+        if (line_ok_seq(line, &seq) != 0)
             continue;
         uint64_t *ok = uvproc__common_grow(pool->resume_ok, &cap, pool->resume_count,
                                            sizeof *ok, 256);
@@ -40,7 +104,8 @@ static int joblog_read(uvproc_pool_t *pool, FILE *f)
         pool->resume_ok = ok;
         pool->resume_ok[pool->resume_count++] = seq;
     }
-    qsort(pool->resume_ok, pool->resume_count, sizeof *pool->resume_ok, cmp_u64);
+    if (pool->resume_count > 1) /* qsort(NULL, 0) is undefined (found by fuzz_joblog) */
+        qsort(pool->resume_ok, pool->resume_count, sizeof *pool->resume_ok, cmp_u64);
     return 0;
 }
 
@@ -53,7 +118,7 @@ int uvproc__pool_joblog_open(uvproc_pool_t *pool)
     if (pool->o.resume) {
         f = fopen(pool->o.joblog, "re");
         if (f != NULL) {
-            err = joblog_read(pool, f);
+            err = uvproc__pool_joblog_read(pool, f);
             fclose(f);
             if (err != 0)
                 return err;

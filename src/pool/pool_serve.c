@@ -172,8 +172,19 @@ int uvproc_pool_serve(uv_loop_t *loop, const uvproc_pool_method_t *methods, size
         if (methods[i].name == NULL || methods[i].fn == NULL)
             return UV_EINVAL;
     err = uvproc_channel_from_parent(loop, &w.ch, &o);
-    if (err != 0)
+    if (err != 0) {
+        /* A worker that exits without a word leaves its user guessing: say why here. */
+        const char *mode = getenv("NODE_CHANNEL_SERIALIZATION_MODE");
+        if (err == UVPROC_ESERIALIZATION)
+            fprintf(stderr,
+                    "uvproc_pool_serve: NODE_CHANNEL_SERIALIZATION_MODE=%s is not supported: "
+                    "fork this worker with serialization 'json' (the default)\n",
+                    mode != NULL ? mode : "");
+        else
+            fprintf(stderr, "uvproc_pool_serve: no channel to the pool: %s (%s)\n",
+                    uvproc_strerror(err), uvproc_err_name(err));
         return err;
+    }
     uvproc_channel_send_new(w.ch, json_string("ready"), NULL, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
     return w.exit_code;

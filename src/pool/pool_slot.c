@@ -12,6 +12,17 @@
 
 #define TERMINATE_MESSAGE "__workerpool-terminate__"
 
+/* The crash-loop guard for workers that never get to "ready" (a broken script, a missing
+ * module): after each failed start the next one waits a backoff (50 ms, doubling, at most
+ * 1 s), and only one start is tried at a time; after START_ATTEMPTS failures in a row every
+ * queued job fails (the spawn error, or UVPROC_EWORKERSTART). The pool stays usable: a job
+ * submitted later gets one fresh try (no backoff), and a worker that says "ready" resets the
+ * count. Without this, several slots starting at once each saw another one "still starting"
+ * and no job ever ended while workers were restarted forever. */
+#define START_ATTEMPTS 5
+#define START_BACKOFF_MS 50
+#define START_BACKOFF_MAX_MS 1000
+
 static unsigned slots_serving(const uvproc_pool_t *pool, unsigned *starting)
 {
     unsigned n = 0;
@@ -172,30 +183,63 @@ static void slot_lost(uvproc__pool_slot_t *s)
 /* The process closed (exit + channel closed). Taken at close, not exit: a reply it wrote just
  * before exiting is read (and its job completed) before the jobs still in flight are
  * judged. */
+static void backoff_done_cb(uv_timer_t *t)
+{
+    uvproc__pool_slot_t *s = t->data;
+    uvproc_pool_t *pool = s->pool;
+    pool->start_backoff = 0;
+    uv_close((uv_handle_t *)&s->timer, slot_timer_closed);
+    uvproc__pool_kick(pool); /* the queue may start its next try now */
+}
+
+/* A worker exited before "ready", or could not be started (err). Called with the slot GONE
+ * and its timer still open; the timer either closes now or carries the backoff. */
+static void start_failed(uvproc__pool_slot_t *s, int err)
+{
+    uvproc_pool_t *pool = s->pool;
+    uint64_t delay;
+    unsigned shift;
+
+    pool->start_failures++;
+    if (pool->o.on_worker_error != NULL)
+        pool->o.on_worker_error(pool, err, s->proc != NULL ? uvproc_pid(s->proc) : 0);
+    if (pool->start_failures >= START_ATTEMPTS) {
+        /* Give up on what is queued: a spawn error says itself, an early exit is ours. */
+        int job_err = s->start_error != 0 ? s->start_error : UVPROC_EWORKERSTART;
+        pool->in_api++;
+        while (pool->qhead != NULL)
+            uvproc__pool_job_event(pool->qhead, UVPROC__EV_NOWORKER, job_err);
+        pool->in_api--;
+        uv_close((uv_handle_t *)&s->timer, slot_timer_closed);
+        return;
+    }
+    if (pool->start_backoff || pool->terminating || pool->halted) {
+        uv_close((uv_handle_t *)&s->timer, slot_timer_closed);
+        return;
+    }
+    shift = pool->start_failures - 1;
+    delay = (uint64_t)START_BACKOFF_MS << (shift < 16 ? shift : 16);
+    pool->start_backoff = 1;
+    uv_timer_start(&s->timer, backoff_done_cb,
+                   delay < START_BACKOFF_MAX_MS ? delay : START_BACKOFF_MAX_MS, 0);
+}
+
+/* The process closed (exit + channel closed). Taken at close, not exit: a reply it wrote just
+ * before exiting is read (and its job completed) before the jobs still in flight are
+ * judged. */
 static void slot_closed(uvproc__pool_slot_t *s)
 {
     uvproc_pool_t *pool = s->pool;
     int was_starting = s->state == UVPROC__SLOT_STARTING;
     slot_set_state(s, UVPROC__SLOT_GONE);
     uv_timer_stop(&s->timer);
-    uv_close((uv_handle_t *)&s->timer, slot_timer_closed);
     pool->in_api++; /* deliver from the next turn: the slot is half torn down */
     slot_fail_jobs(s);
     pool->in_api--;
-    if (was_starting && !s->host_lost) { /* a lost host is pool_hosts.c's to retry */
-        int err = s->start_error != 0 ? s->start_error : UVPROC_EWORKERDIED;
-        unsigned starting;
-        pool->start_failures++;
-        if (pool->o.on_worker_error != NULL)
-            pool->o.on_worker_error(pool, err, s->proc != NULL ? uvproc_pid(s->proc) : 0);
-        /* Nobody can serve the queue: its first job gets the error rather than a pool that
-         * restarts a broken worker forever. The next job gets its own try. */
-        if (pool->ready_slots == 0 && slots_serving(pool, &starting) == 0 && pool->qhead != NULL) {
-            pool->in_api++;
-            uvproc__pool_job_event(pool->qhead, UVPROC__EV_NOWORKER, err);
-            pool->in_api--;
-        }
-    }
+    if (was_starting && !s->host_lost) /* a lost host is pool_hosts.c's to retry */
+        start_failed(s, s->start_error != 0 ? s->start_error : UVPROC_EWORKERDIED);
+    else
+        uv_close((uv_handle_t *)&s->timer, slot_timer_closed);
     uvproc__pool_kick(pool);
 }
 
@@ -206,7 +250,7 @@ typedef void (*uvproc__slot_action_t)(uvproc__pool_slot_t *s);
  * every drain, STARTING x RETIRE drain_before_ready_and_terminate_ignored; KILL cancel_*,
  * timeout_*, misbehaving_workers, terminate_*; LOST worker_that_hangs_up; GRACE
  * drain_before_ready_and_terminate_ignored; CLOSED every test, STARTING x CLOSED
- * misbehaving_workers ("noready", a missing program). */
+ * misbehaving_workers ("noready", a missing program), early_exit_with_many_slots_is_bounded. */
 static const uvproc__slot_action_t slot_table[UVPROC__SLOT_NSTATES][UVPROC__SLOT_EV_NEVENTS] = {
     [UVPROC__SLOT_STARTING] =
         {
@@ -300,12 +344,7 @@ static void slot_start(uvproc_pool_t *pool)
         s->start_error = err;
         s->pending = 1;
         slot_set_state(s, UVPROC__SLOT_GONE);
-        uv_close((uv_handle_t *)&s->timer, slot_timer_closed);
-        pool->start_failures++;
-        if (pool->o.on_worker_error != NULL)
-            pool->o.on_worker_error(pool, err, 0);
-        if (pool->qhead != NULL)
-            uvproc__pool_job_event(pool->qhead, UVPROC__EV_NOWORKER, err);
+        start_failed(s, err);
         return;
     }
     s->ch = uvproc_process_channel(s->proc);
@@ -315,7 +354,7 @@ void uvproc__pool_worker_grow(uvproc_pool_t *pool)
 {
     unsigned starting;
     unsigned serving = slots_serving(pool, &starting);
-    if (pool->terminating || pool->halted || pool->closed)
+    if (pool->terminating || pool->halted || pool->closed || pool->start_backoff)
         return;
     while (serving < uvproc__pool_hosts_capacity(pool)) {
         int want_min =
@@ -329,6 +368,8 @@ void uvproc__pool_worker_grow(uvproc_pool_t *pool)
             pool->c.queued > (uint64_t)free_ready + (uint64_t)starting * pool->o.pipeline;
         if (!want_min && !want_work)
             break;
+        if (pool->start_failures > 0 && starting > 0)
+            break; /* after a failed start, one try at a time */
         slot_start(pool);
         serving = slots_serving(pool, &starting);
         if (pool->closed || pool->halted)
@@ -341,7 +382,12 @@ void uvproc__pool_worker_grow(uvproc_pool_t *pool)
 void uvproc__pool_worker_retire_all(uvproc_pool_t *pool, int kill)
 {
     for (uvproc__pool_slot_t *s = pool->slots; s != NULL; s = s->next)
-        if (kill)
+        if (s->state == UVPROC__SLOT_GONE) {
+            if (uv_is_active((uv_handle_t *)&s->timer)) { /* a start's backoff: no next start */
+                pool->start_backoff = 0;
+                uv_close((uv_handle_t *)&s->timer, slot_timer_closed);
+            }
+        } else if (kill)
             uvproc__pool_slot_event(s, UVPROC__SLOT_EV_KILL);
         else if (s->njobs == 0)
             uvproc__pool_slot_event(s, UVPROC__SLOT_EV_RETIRE);

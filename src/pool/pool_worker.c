@@ -71,20 +71,27 @@ static char *dup_string_member(const json_t *o, const char *key)
     return v != NULL ? strdup(v) : NULL;
 }
 
+char *uvproc__pool_worker_error_name(const json_t *error)
+{
+    const char *stack, *colon;
+    char *name = dup_string_member(error, "name");
+    if (name != NULL || !json_is_object(error))
+        return name;
+    /* A Node Error's own properties are message and stack; its name leads the stack. */
+    stack = json_string_value(json_object_get(error, "stack"));
+    colon = stack != NULL ? strchr(stack, ':') : NULL;
+    if (colon != NULL && colon > stack && colon - stack < 64 &&
+        !memchr(stack, ' ', (size_t)(colon - stack)))
+        return strndup(stack, (size_t)(colon - stack));
+    return NULL;
+}
+
 static void job_error_reply(uvproc__pool_job_t *j, json_t *error)
 {
     json_incref(error);
     j->res.error_value = error;
     j->res_error_message = dup_string_member(error, "message");
-    j->res_error_name = dup_string_member(error, "name");
-    if (j->res_error_name == NULL && json_is_object(error)) {
-        /* A Node Error's own properties are message and stack; its name leads the stack. */
-        const char *stack = json_string_value(json_object_get(error, "stack"));
-        const char *colon = stack != NULL ? strchr(stack, ':') : NULL;
-        if (colon != NULL && colon > stack && colon - stack < 64 &&
-            !memchr(stack, ' ', colon - stack))
-            j->res_error_name = strndup(stack, (size_t)(colon - stack));
-    }
+    j->res_error_name = uvproc__pool_worker_error_name(error);
     j->res.error_message = j->res_error_message;
     j->res.error_name = j->res_error_name != NULL ? j->res_error_name : "Error";
     if (!json_is_object(error) && j->res_error_message == NULL)
@@ -92,12 +99,34 @@ static void job_error_reply(uvproc__pool_job_t *j, json_t *error)
     uvproc__pool_job_event(j, UVPROC__EV_FAIL, UVPROC_EJOBERROR);
 }
 
+uvproc__pool_reply_t uvproc__pool_worker_reply_kind(const json_t *msg, json_int_t *id)
+{
+    const json_t *id_v, *error;
+    const char *method;
+
+    *id = 0;
+    if (json_is_string(msg) && strcmp(json_string_value(msg), "ready") == 0)
+        return UVPROC__REPLY_READY;
+    id_v = json_object_get(msg, "id");
+    if (!json_is_object(msg) || !json_is_integer(id_v))
+        return UVPROC__REPLY_BAD;
+    *id = json_integer_value(id_v);
+    method = json_string_value(json_object_get(msg, "method"));
+    if (method != NULL && strcmp(method, CLEANUP_METHOD) == 0)
+        return UVPROC__REPLY_CLEANUP; /* the answer to a cleanup we never ask for */
+    if (json_is_true(json_object_get(msg, "isEvent")))
+        return UVPROC__REPLY_EVENT;
+    error = json_object_get(msg, "error");
+    return error != NULL && !json_is_null(error) ? UVPROC__REPLY_ERROR : UVPROC__REPLY_RESULT;
+}
+
 static void on_message_cb(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *handle)
 {
     uvproc__pool_slot_t *s = uvproc_channel_data(ch);
     uvproc_pool_t *pool = s->pool;
-    json_t *id_v, *error;
+    uvproc__pool_reply_t kind;
     uvproc__pool_job_t *j;
+    json_int_t id;
 
     if (handle != NULL) { /* workerpool never sends handles */
         uvproc_handle_close(handle->stream);
@@ -106,20 +135,19 @@ static void on_message_cb(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *ha
     }
     if (s->killed || s->state == UVPROC__SLOT_GONE)
         return;
-    if (json_is_string(msg) && strcmp(json_string_value(msg), "ready") == 0) {
+    kind = uvproc__pool_worker_reply_kind(msg, &id);
+    if (kind == UVPROC__REPLY_READY) {
         uvproc__pool_slot_event(s, UVPROC__SLOT_EV_READY);
         return;
     }
-    id_v = json_object_get(msg, "id");
-    if (!json_is_object(msg) || !json_is_integer(id_v)) {
+    if (kind == UVPROC__REPLY_BAD) {
         slot_protocol_error(s);
         return;
     }
-    if (json_is_string(json_object_get(msg, "method")) &&
-        strcmp(json_string_value(json_object_get(msg, "method")), CLEANUP_METHOD) == 0)
-        return; /* the answer to a cleanup we never ask for (we kill instead) */
-    j = slot_find(s, json_integer_value(id_v));
-    if (json_is_true(json_object_get(msg, "isEvent"))) {
+    if (kind == UVPROC__REPLY_CLEANUP)
+        return; /* we kill instead of asking for a cleanup */
+    j = slot_find(s, id);
+    if (kind == UVPROC__REPLY_EVENT) {
         if (j != NULL && j->state == UVPROC__JOB_RUNNING && pool->o.on_event != NULL)
             pool->o.on_event(pool, j->id, j->data, json_object_get(msg, "payload"));
         return;
@@ -128,9 +156,8 @@ static void on_message_cb(uvproc_channel_t *ch, json_t *msg, uvproc_handle_t *ha
         slot_protocol_error(s);
         return;
     }
-    error = json_object_get(msg, "error");
-    if (error != NULL && !json_is_null(error)) {
-        job_error_reply(j, error);
+    if (kind == UVPROC__REPLY_ERROR) {
+        job_error_reply(j, json_object_get(msg, "error"));
         return;
     }
     j->res.result = json_incref(json_object_get(msg, "result"));

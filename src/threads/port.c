@@ -12,12 +12,108 @@
 static void uvproc__port_deliver(uvproc__threads_mailbox_t *m, uvproc__threads_item_t *it);
 static void uvproc__port_teardown(uvproc__threads_mailbox_t *m);
 
+/* Every port not yet freed, so that uvproc_port_close can answer UV_EALREADY for a port it
+ * has already freed instead of reading freed memory: a port never started is freed by its
+ * own close once its peer is gone, and "close twice" must still be safe (issue 16, fault 6).
+ * An open-addressing set of pointers (linear probing, backward-shift delete), one lock;
+ * ports are made and freed far less often than messages are posted. */
+static uv_once_t live_once = UV_ONCE_INIT;
+static uv_mutex_t live_lock;
+static uvproc_port_t **live_slots;
+static size_t live_cap, live_count; /* cap: 0 or a power of two */
+
+static void live_init(void)
+{
+    if (uv_mutex_init(&live_lock) != 0)
+        abort(); /* as libuv itself does when a mutex cannot be made */
+}
+
+static size_t live_hash(const uvproc_port_t *p, size_t cap)
+{
+    uint64_t h = (uint64_t)(uintptr_t)p * UINT64_C(0x9e3779b97f4a7c15);
+    return (size_t)(h >> 32) & (cap - 1);
+}
+
+static size_t live_find(const uvproc_port_t *p)
+{
+    size_t i = live_hash(p, live_cap);
+    while (live_slots[i] != NULL && live_slots[i] != p)
+        i = (i + 1) & (live_cap - 1);
+    return i;
+}
+
+/* Under live_lock. */
+static int live_add(uvproc_port_t *p)
+{
+    if ((live_count + 1) * 2 > live_cap) {
+        size_t ncap = live_cap != 0 ? live_cap * 2 : 64;
+        uvproc_port_t **old = live_slots, **n = calloc(ncap, sizeof *n);
+        size_t ocap = live_cap;
+        if (n == NULL)
+            return UV_ENOMEM;
+        live_slots = n;
+        live_cap = ncap;
+        for (size_t i = 0; i < ocap; i++)
+            if (old[i] != NULL)
+                live_slots[live_find(old[i])] = old[i];
+        free(old);
+    }
+    live_slots[live_find(p)] = p;
+    live_count++;
+    return 0;
+}
+
+/* Under live_lock. */
+static void live_remove(const uvproc_port_t *p)
+{
+    size_t i = live_find(p), j = i;
+    if (live_slots[i] == NULL)
+        return;
+    live_slots[i] = NULL;
+    live_count--;
+    /* Shift back the entries that probed past the hole. */
+    for (;;) {
+        size_t home;
+        j = (j + 1) & (live_cap - 1);
+        if (live_slots[j] == NULL)
+            break;
+        home = live_hash(live_slots[j], live_cap);
+        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+            live_slots[i] = live_slots[j];
+            live_slots[j] = NULL;
+            i = j;
+        }
+    }
+    if (live_count == 0) {
+        free(live_slots);
+        live_slots = NULL;
+        live_cap = 0;
+    }
+}
+
+static int live_contains(const uvproc_port_t *p)
+{
+    return live_cap != 0 && live_slots[live_find(p)] == p;
+}
+
 static uvproc_port_t *uvproc__port_new(void)
 {
     uvproc_port_t *p = calloc(1, sizeof *p);
+    int err;
     if (p == NULL)
         return NULL;
+    uv_once(&live_once, live_init);
+    uv_mutex_lock(&live_lock);
+    err = live_add(p);
+    uv_mutex_unlock(&live_lock);
+    if (err != 0) {
+        free(p);
+        return NULL;
+    }
     if (uvproc__threads_mailbox_init(&p->mb) != 0) {
+        uv_mutex_lock(&live_lock);
+        live_remove(p);
+        uv_mutex_unlock(&live_lock);
         free(p);
         return NULL;
     }
@@ -32,12 +128,14 @@ int uvproc__threads_port_pair(uvproc_port_t **a, uvproc_port_t **b)
 {
     uvproc_port_t *x = uvproc__port_new(), *y = uvproc__port_new();
     if (x == NULL || y == NULL) {
-        if (x != NULL)
-            uvproc__threads_mailbox_destroy(&x->mb);
-        if (y != NULL)
-            uvproc__threads_mailbox_destroy(&y->mb);
-        free(x);
-        free(y);
+        if (x != NULL) {
+            atomic_store(&x->refs, 1);
+            uvproc__threads_port_release(x);
+        }
+        if (y != NULL) {
+            atomic_store(&y->refs, 1);
+            uvproc__threads_port_release(y);
+        }
         return UV_ENOMEM;
     }
     x->peer = y;
@@ -57,6 +155,9 @@ int uvproc_message_channel(uvproc_port_t **port1, uvproc_port_t **port2)
 void uvproc__threads_port_release(uvproc_port_t *p)
 {
     if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1) {
+        uv_mutex_lock(&live_lock);
+        live_remove(p);
+        uv_mutex_unlock(&live_lock);
         uvproc__threads_mailbox_destroy(&p->mb);
         free(p);
     }
@@ -97,9 +198,17 @@ void uvproc__threads_port_shutdown(uvproc_port_t *p)
 
 int uvproc_port_close(uvproc_port_t *p)
 {
+    int closed;
     if (p == NULL)
         return UV_EINVAL;
-    if (p->closed)
+    /* Looked up before p is read: it may be a port this call already freed. One not yet
+     * closed by its owner (the caller) still holds the owner's reference, so it cannot be
+     * freed between the check and the shutdown. */
+    uv_once(&live_once, live_init);
+    uv_mutex_lock(&live_lock);
+    closed = !live_contains(p) || p->closed;
+    uv_mutex_unlock(&live_lock);
+    if (closed)
         return UV_EALREADY;
     uvproc__threads_port_shutdown(p);
     return 0;

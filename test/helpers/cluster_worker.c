@@ -24,6 +24,9 @@
  *                unknown act / missing fields / no act, online twice, listening, then online
  *                again, then a bad listening; leaves when it reads the disconnect request
  *   backwards    raw: listening before online, then online; leaves on the disconnect request
+ *   many-keys    raw: argv[2] distinct queryServer requests (round-robin, port 0, index from
+ *                (NODE_UNIQUE_ID - 1) * argv[2] up); exits 0 when exactly 64 were answered
+ *                with success and the rest with EMFILE (-24), 1 otherwise
  */
 #include <signal.h>
 #include <stdio.h>
@@ -278,6 +281,33 @@ static int refuse_main(void)
     return 0;
 }
 
+/* The primary's per-worker limit on listen keys (issue 16, fault 3). */
+static int many_keys_main(int n)
+{
+    char line[512];
+    int base = (atoi(getenv("NODE_UNIQUE_ID")) - 1) * n, ok = 0, emfile = 0, other = 0;
+    raw_line("{\"cmd\":\"NODE_CLUSTER\",\"act\":\"online\",\"seq\":0}");
+    for (int i = 0; i < n; i++) {
+        snprintf(line, sizeof line,
+                 "{\"cmd\":\"NODE_CLUSTER\",\"act\":\"queryServer\",\"index\":%d,"
+                 "\"data\":null,\"address\":\"127.0.0.1\",\"port\":0,\"addressType\":4,"
+                 "\"flags\":0,\"backlog\":false,\"seq\":%d}",
+                 base + i, i + 1);
+        raw_line(line);
+    }
+    for (char *l; ok + emfile + other < n && (l = raw_next_line()) != NULL;) {
+        if (strstr(l, "\"ack\":") == NULL)
+            continue;
+        if (strstr(l, "\"errno\":null") != NULL || strstr(l, "\"errno\":0") != NULL)
+            ok++;
+        else if (strstr(l, "\"errno\":-24") != NULL)
+            emfile++;
+        else
+            other++;
+    }
+    return ok == 64 && emfile == n - 64 && other == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     uv_loop_t *loop = uv_default_loop();
@@ -288,6 +318,8 @@ int main(int argc, char **argv)
     port = atoi(argv[2]);
     if (strcmp(mode, "exit") == 0)
         return 3;
+    if (strcmp(mode, "many-keys") == 0)
+        return many_keys_main(port);
     if (strcmp(mode, "first-only") == 0 && strcmp(getenv("NODE_UNIQUE_ID"), "1") != 0)
         return 3;
     if (strcmp(mode, "udp") == 0) {

@@ -190,5 +190,5 @@ int main(int argc, char **argv)
     int r = uvproc_pool_serve(&loop, methods, sizeof methods / sizeof methods[0]);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
-    return r < 0 ? 2 : r;
+    return r < 0 ? UVPROC_POOL_SERVE_EXIT_NOCHANNEL : r;
 }

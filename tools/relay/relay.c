@@ -4,7 +4,10 @@
  * to the parent's channel. Node cannot take its channel from a pipe (it needs a socket: over a
  * pipe nothing is delivered), and ssh hands the remote command pipes.
  *
- *   uvproc-relay [--grace MS] PROGRAM [ARGS...]      e.g. uvproc-relay node worker.js
+ *   uvproc-relay [--grace MS] [--] PROGRAM [ARGS...]      e.g. uvproc-relay node worker.js
+ *
+ * Options end at PROGRAM (or at `--`, for a program whose name starts with '-'): everything
+ * after it is the program's. --help, --version; a usage error exits 2 (tools/common/cli.h).
  *
  * The child gets the socket as fd 3 with NODE_CHANNEL_FD=3 and
  * NODE_CHANNEL_SERIALIZATION_MODE=json, /dev/null as stdin, and the relay's stderr as both
@@ -18,9 +21,13 @@
  * with the child's exit code, or 128 + the signal that killed it, as a shell does; 127 if PROGRAM
  * cannot be run, 2 for a usage error.
  *
- * Bytes are bridged as they are (no parsing): the relay costs one copy each way. */
+ * Bytes are bridged as they are (no parsing): the relay costs one copy each way. Flow control
+ * both ways: a side is read only while the buffer toward its peer has room, and read again as
+ * soon as that peer has taken some (a full buffer once stopped both directions for good, after
+ * 256 KiB: issue 16, fault 2). */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -32,6 +39,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "cli.h"
 
 #define BUF_SIZE (256 * 1024)
 
@@ -62,11 +71,63 @@ static void set_nonblock(int fd)
         fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-static void usage(FILE *f)
+static void usage(const char *prog)
 {
-    fprintf(f, "usage: uvproc-relay [--grace MS] PROGRAM [ARGS...]\n"
-               "Runs PROGRAM with a Node IPC channel (NODE_CHANNEL_FD) bridged to stdin/stdout;\n"
-               "stops it when stdin reaches EOF. See docs/scale-out.md.\n");
+    printf("usage: %s [--grace MS] [--] PROGRAM [ARGS...]\n"
+           "Runs PROGRAM with a Node IPC channel (NODE_CHANNEL_FD=3, a socketpair) bridged to\n"
+           "stdin/stdout, on the far side of a launcher (ssh, srun); stops it when stdin\n"
+           "reaches EOF.\n"
+           "\n"
+           "  -g, --grace MS   after stdin's EOF, wait MS ms for PROGRAM to end, then SIGTERM\n"
+           "                   its process group, and SIGKILL after MS more (default 1000, or\n"
+           "                   UVPROC_RELAY_GRACE_MS; 0 to 3600000)\n"
+           "  -h, --help       this text\n"
+           "  -V, --version    the version\n"
+           "\n"
+           "Options end at PROGRAM; `--` ends them too (for a PROGRAM starting with '-').\n"
+           "Exit status: PROGRAM's, 128+N if signal N killed it, 127 if it cannot be run,\n"
+           "2 for a usage error. See uvproc-relay(1) and docs/scale-out.md.\n",
+           prog);
+}
+
+/* The options; returns the index of PROGRAM in argv (exits on --help, --version, errors). */
+static int parse_args(int argc, char **argv, int64_t *grace)
+{
+    static const struct option longopts[] = {{"grace", required_argument, NULL, 'g'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {NULL, 0, NULL, 0}};
+    const char *prog = cli_prog(argv[0]);
+    int c;
+    long v;
+
+    opterr = 0; /* our own one-line messages */
+    /* '+': stop at PROGRAM, whose own options are not ours. */
+    while ((c = getopt_long(argc, argv, "+:g:hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'g':
+            if (cli_parse_long(optarg, 0, 3600 * 1000, &v) != 0)
+                cli_usage_error(prog, "--grace wants a number of ms from 0 to 3600000, not '%s'",
+                                optarg);
+            *grace = v;
+            break;
+        case 'h':
+            usage(prog);
+            exit(0);
+        case 'V':
+            cli_print_version(prog);
+            exit(0);
+        case ':':
+            cli_usage_error(prog, "%s needs a value", argv[optind - 1]);
+        default:
+            if (optopt != 0)
+                cli_usage_error(prog, "unknown option '-%c'", optopt);
+            cli_usage_error(prog, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        cli_usage_error(prog, "no PROGRAM to run");
+    return optind;
 }
 
 /* In the child, before exec: the socket at fd 3, stdio as documented above. */
@@ -139,6 +200,14 @@ static int drain(int fd, buf_t *b)
     return 1;
 }
 
+/* Free bytes in `b`, counting those already written out: fill() moves the rest down when it
+ * reaches the end. Polling on "end < BUF_SIZE" instead read each side only until its buffer
+ * had once been full. */
+static size_t buf_room(const buf_t *b)
+{
+    return BUF_SIZE - (b->end - b->start);
+}
+
 static int exit_status(int status)
 {
     if (WIFEXITED(status))
@@ -165,25 +234,7 @@ int main(int argc, char **argv)
         if (*end != '\0' || grace < 0 || grace > 3600 * 1000)
             grace = 1000;
     }
-    if (argi < argc && strcmp(argv[argi], "--help") == 0) {
-        usage(stdout);
-        return 0;
-    }
-    if (argi + 1 < argc && strcmp(argv[argi], "--grace") == 0) {
-        char *end;
-        grace = strtoll(argv[argi + 1], &end, 10);
-        if (*end != '\0' || grace < 0 || grace > 3600 * 1000) {
-            usage(stderr);
-            return 2;
-        }
-        argi += 2;
-    }
-    if (argi < argc && strcmp(argv[argi], "--") == 0)
-        argi++;
-    if (argi >= argc) {
-        usage(stderr);
-        return 2;
-    }
+    argi = parse_args(argc, argv, &grace);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         perror("uvproc-relay: socketpair");
         return 127;
@@ -216,11 +267,11 @@ int main(int argc, char **argv)
         short sock_ev = 0;
 
         /* stdin is watched for its EOF even once the child stopped reading. */
-        if (in_open && (to_child.end < BUF_SIZE || !sock_write))
+        if (in_open && (buf_room(&to_child) > 0 || !sock_write))
             p[i_in = n++] = (struct pollfd){.fd = 0, .events = POLLIN};
         if (out_open && to_parent.start < to_parent.end)
             p[i_out = n++] = (struct pollfd){.fd = 1, .events = POLLOUT};
-        if (sock_read && to_parent.end < BUF_SIZE)
+        if (sock_read && buf_room(&to_parent) > 0)
             sock_ev |= POLLIN;
         if (sock_write && to_child.start < to_child.end)
             sock_ev |= POLLOUT;

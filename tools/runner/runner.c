@@ -19,55 +19,11 @@
  */
 #include <getopt.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <uvproc.h>
 
 #include "cli.h"
-
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if none starts there. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t len = s[0] < 0x80             ? 1
-                 : (s[0] & 0xe0) == 0xc0 ? 2
-                 : (s[0] & 0xf0) == 0xe0 ? 3
-                 : (s[0] & 0xf8) == 0xf0 ? 4
-                                         : 0;
-    if (len == 0 || len > n || (len == 2 && s[0] < 0xc2) || (len == 4 && s[0] > 0xf4))
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((len == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (len == 3 && s[0] == 0xed && s[1] > 0x9f) ||
-        (len == 4 && s[0] == 0xf0 && s[1] < 0x90) || (len == 4 && s[0] == 0xf4 && s[1] > 0x8f))
-        return 0; /* overlong, surrogate, past U+10FFFF */
-    return len;
-}
-
-/* The bytes as a JSON string: a byte that does not start valid UTF-8 becomes U+FFFD. */
-static json_t *text_of(const char *b, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)b;
-    char *out = malloc(n * 3 + 1), *at = out;
-    json_t *j;
-    if (out == NULL)
-        return json_null();
-    for (size_t i = 0; i < n;) {
-        size_t len = utf8_len(s + i, n - i);
-        if (len == 0) {
-            memcpy(at, "\xef\xbf\xbd", 3);
-            at += 3;
-            i++;
-        } else {
-            memcpy(at, s + i, len);
-            at += len;
-            i += len;
-        }
-    }
-    j = json_stringn(out, (size_t)(at - out));
-    free(out);
-    return j != NULL ? j : json_null();
-}
+#include "runner_req.h"
 
 static void done(const uvproc_exec_result_t *r, void *data)
 {
@@ -78,8 +34,8 @@ static void done(const uvproc_exec_result_t *r, void *data)
     }
     uvproc_pool_call_resolve_new(call, json_pack("{s:I,s:i,s:o,s:o}", "code",
                                                  (json_int_t)r->exit_code, "signal", r->term_signal,
-                                                 "out", text_of(r->out, r->out_len), "err",
-                                                 text_of(r->err, r->err_len)));
+                                                 "out", runner_text_of(r->out, r->out_len), "err",
+                                                 runner_text_of(r->err, r->err_len)));
 }
 
 /* Output past 1 MiB is cut, the command runs to its end: a result, not a kill. */
@@ -87,25 +43,22 @@ static const uvproc_exec_options_t exec_options = {.max_buffer_mode = UVPROC_MAX
 
 static void m_exec(uvproc_pool_call_t *call, json_t *params, void *data)
 {
-    size_t n = json_array_size(params);
-    const char **args = calloc(n + 1, sizeof *args);
-    const char *file = json_string_value(json_array_get(params, 0));
-    int err = UV_EINVAL;
-    for (size_t i = 1; args != NULL && i < n; i++)
-        if ((args[i - 1] = json_string_value(json_array_get(params, i))) == NULL)
-            file = NULL; /* every argument must be a string */
-    if (args != NULL && file != NULL)
+    const char *file, **args;
+    int err = runner_exec_params(params, &file, &args);
+    if (err == 0) {
         err = uvproc_exec_file(data, NULL, file, args, &exec_options, done, call);
-    free(args);
+        free(args);
+    }
     if (err != 0)
         uvproc_pool_call_reject(call, uvproc_err_name(err), "exec wants [file, args...] strings");
 }
 
 static void m_shell(uvproc_pool_call_t *call, json_t *params, void *data)
 {
-    const char *command = json_string_value(json_array_get(params, 0));
-    int err =
-        command != NULL ? uvproc_exec(data, NULL, command, &exec_options, done, call) : UV_EINVAL;
+    const char *command;
+    int err = runner_shell_params(params, &command);
+    if (err == 0)
+        err = uvproc_exec(data, NULL, command, &exec_options, done, call);
     if (err != 0)
         uvproc_pool_call_reject(call, uvproc_err_name(err), "shell wants [command]");
 }
@@ -173,11 +126,5 @@ int main(int argc, char **argv)
      * uvproc-relay, a parent that is gone stops them: the relay signals the whole group). */
     r = uvproc_pool_serve(loop, methods, 2);
     uv_loop_close(loop);
-    if (r < 0) {
-        fprintf(stderr, "%s: %s%s\n", cli_prog(argv[0]), uvproc_strerror(r),
-                r == UVPROC_ENOCHANNEL ? " (a uvproc or workerpool pool starts it; see --help)"
-                                       : "");
-        return 1;
-    }
-    return r;
+    return r < 0 ? UVPROC_POOL_SERVE_EXIT_NOCHANNEL : r; /* stderr said why */
 }
