@@ -276,12 +276,7 @@ static void uvproc__cl_slot_freed(uv_handle_t *h)
 static void uvproc__cl_slot_free(uvproc_cluster_worker_t *w)
 {
     uvproc_cluster_t *c = w->cluster;
-    if (w->prev != NULL)
-        w->prev->next = w->next;
-    else
-        c->workers = w->next;
-    if (w->next != NULL)
-        w->next->prev = w->prev;
+    uvproc__common_list_remove(&w->node);
     if (c->reload_new == w)
         c->reload_new = NULL;
     uv_close((uv_handle_t *)&w->timer, uvproc__cl_slot_freed);
@@ -330,10 +325,7 @@ static uvproc_cluster_worker_t *uvproc__cl_slot_new(uvproc_cluster_t *c)
     c->nslots++;
     uv_timer_init(c->loop, &w->timer);
     w->timer.data = w;
-    w->next = c->workers;
-    if (c->workers != NULL)
-        c->workers->prev = w;
-    c->workers = w;
+    uvproc__common_list_unshift(&c->workers, &w->node);
     return w;
 }
 

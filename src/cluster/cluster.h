@@ -5,6 +5,7 @@
 
 #include "cluster_proto.h"
 #include "common/fifo.h"
+#include "common/list.h"
 #include "uvproc.h"
 
 typedef struct uvproc__cluster_handle_s uvproc__cluster_handle_t;
@@ -30,8 +31,11 @@ struct uvproc_cluster_worker_s {
     uvproc__common_fifo_t pending; /* events raised while a cell runs (a json_t ref each) */
     int dispatching;
     uvproc_cluster_worker_t *replaces; /* reload: the old slot this one takes over from */
-    uvproc_cluster_worker_t *prev, *next;
+    uvproc__common_list_t node; /* on the cluster's workers list */
 };
+
+/* The slot whose node `n` is. */
+#define UVPROC__CLUSTER_WORKER(n) uvproc__common_list_entry(n, uvproc_cluster_worker_t, node)
 
 struct uvproc_cluster_s {
     uv_loop_t *loop;
@@ -47,7 +51,7 @@ struct uvproc_cluster_s {
     int pdeath;      /* workers get kill_on_parent_death (where the kernel can) */
     unsigned next_id;
     unsigned target; /* workers wanted */
-    uvproc_cluster_worker_t *workers;
+    uvproc__common_list_t workers; /* every slot not yet freed, newest first */
     uvproc__cluster_handle_t *handles;
     int stopping;
     void (*stop_cb)(uvproc_cluster_t *c, void *data);

@@ -6,60 +6,27 @@
 #include <unistd.h>
 
 #include "cluster.h"
+#include "common/common.h"
 
 static void uvproc__cl_reload_step(uvproc_cluster_t *c);
 
 /* ---------------------------------------------------------------------------------------- */
 /* the cluster                                                                              */
 
-static char *uvproc__cl_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    return d != NULL ? memcpy(d, s, n) : NULL;
-}
-
-/* A NULL-terminated copy of `v` with `extra` free slots before the NULL. */
-static char **uvproc__cl_strv(const char *const *v, size_t extra, size_t *len)
-{
-    size_t n = 0;
-    char **copy;
-    while (v != NULL && v[n] != NULL)
-        n++;
-    copy = calloc(n + extra + 1, sizeof *copy);
-    if (copy == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        if ((copy[i] = uvproc__cl_strdup(v[i])) == NULL) {
-            while (i > 0)
-                free(copy[--i]);
-            free(copy);
-            return NULL;
-        }
-    if (len != NULL)
-        *len = n;
-    return copy;
-}
-
-static void uvproc__cl_strv_free(char **v)
-{
-    for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-        free(v[i]);
-    free(v);
-}
-
 static void uvproc__cl_free(uvproc_cluster_t *c)
 {
     uvproc__cluster_free_handles(c);
     uvproc__cluster_close_inherited(c);
     free(c->file);
-    uvproc__cl_strv_free(c->args);
-    c->env[c->env_len] = NULL;
-    uvproc__cl_strv_free(c->env);
+    uvproc__common_strv_free(c->args);
+    /* The NODE_UNIQUE_ID slot may hold the last one forked with. */
+    if (c->env != NULL)
+        c->env[c->env_len] = NULL;
+    uvproc__common_strv_free(c->env);
     free(c->reload_old);
     free((char *)c->o.host);
     free(c->exec_path);
-    uvproc__cl_strv_free(c->exec_args);
+    uvproc__common_strv_free(c->exec_args);
     free(c->cwd);
     free(c->argv0);
     free(c->extra_stdio);
@@ -82,10 +49,12 @@ int uvproc_cluster_start(uv_loop_t *loop, uvproc_cluster_t **out, const char *fi
         return UV_ENOMEM;
     c->loop = loop;
     c->o = options != NULL ? *options : defaults;
-    c->file = uvproc__cl_strdup(file);
-    c->args = uvproc__cl_strv(args, 0, NULL);
-    c->env = uvproc__cl_strv(c->o.fork.spawn.env, 1, &c->env_len);
-    c->o.host = c->o.host != NULL ? uvproc__cl_strdup(c->o.host) : NULL;
+    uvproc__common_list_init(&c->workers);
+    c->file = strdup(file);
+    c->args = uvproc__common_strv_dup(NULL, args, 0);
+    c->env_len = uvproc__common_strv_len(c->o.fork.spawn.env);
+    c->env = uvproc__common_strv_dup(NULL, c->o.fork.spawn.env, 1);
+    c->o.host = c->o.host != NULL ? strdup(c->o.host) : NULL;
     if (c->file == NULL || c->args == NULL || c->env == NULL ||
         (options != NULL && options->host != NULL && c->o.host == NULL)) {
         uvproc__cl_free(c);
@@ -95,10 +64,10 @@ int uvproc_cluster_start(uv_loop_t *loop, uvproc_cluster_t **out, const char *fi
      * NULL means the primary's, plus NODE_UNIQUE_ID. */
     c->env_mode = c->o.fork.spawn.env != NULL ? c->o.fork.spawn.env_mode : UVPROC_ENV_EXTEND;
     c->o.fork.spawn.env = NULL;
-    c->exec_path = c->o.fork.exec_path != NULL ? uvproc__cl_strdup(c->o.fork.exec_path) : NULL;
-    c->exec_args = uvproc__cl_strv(c->o.fork.exec_args, 0, NULL);
-    c->cwd = c->o.fork.spawn.cwd != NULL ? uvproc__cl_strdup(c->o.fork.spawn.cwd) : NULL;
-    c->argv0 = c->o.fork.spawn.argv0 != NULL ? uvproc__cl_strdup(c->o.fork.spawn.argv0) : NULL;
+    c->exec_path = c->o.fork.exec_path != NULL ? strdup(c->o.fork.exec_path) : NULL;
+    c->exec_args = uvproc__common_strv_dup(NULL, c->o.fork.exec_args, 0);
+    c->cwd = c->o.fork.spawn.cwd != NULL ? strdup(c->o.fork.spawn.cwd) : NULL;
+    c->argv0 = c->o.fork.spawn.argv0 != NULL ? strdup(c->o.fork.spawn.argv0) : NULL;
     if (c->o.fork.spawn.extra_stdio_count > 0 && c->o.fork.spawn.extra_stdio != NULL) {
         size_t bytes = c->o.fork.spawn.extra_stdio_count * sizeof *c->extra_stdio;
         c->extra_stdio = malloc(bytes);
@@ -157,7 +126,7 @@ static void uvproc__cl_finish_cb(uv_idle_t *idle)
  * hears it on a clean stack (an idle callback), not from inside some worker's event. */
 void uvproc__cluster_maybe_finish(uvproc_cluster_t *c)
 {
-    if (c->stopping == 1 && c->workers == NULL && c->pending_closes == 0 && c->nslots == 0) {
+    if (c->stopping == 1 && uvproc__common_list_empty(&c->workers) && c->pending_closes == 0 && c->nslots == 0) {
         c->stopping = 2;
         uv_idle_start(&c->finisher, uvproc__cl_finish_cb);
     }
@@ -171,7 +140,7 @@ void uvproc__cluster_handles_closed(uvproc_cluster_t *c)
 int uvproc_cluster_stop(uvproc_cluster_t *c, void (*cb)(uvproc_cluster_t *c, void *data),
                         void *data)
 {
-    uvproc_cluster_worker_t *w, *next;
+    uvproc__common_list_t *n, *next;
     if (c == NULL)
         return UV_EINVAL;
     if (c->stopping)
@@ -183,10 +152,9 @@ int uvproc_cluster_stop(uvproc_cluster_t *c, void (*cb)(uvproc_cluster_t *c, voi
         uvproc__cluster_reload_end(c, UV_ECANCELED);
     uvproc__cluster_upgrade_cancel(c);
     uvproc__cluster_close_handles(c);
-    for (w = c->workers; w != NULL; w = next) {
-        next = w->next;
-        uvproc__cluster_event(w, UVPROC__EV_STOP, NULL);
-    }
+    /* STOP may free its own slot, and runs no user callback that could free another. */
+    uvproc__common_list_foreach_safe(n, next, &c->workers)
+        uvproc__cluster_event(UVPROC__CLUSTER_WORKER(n), UVPROC__EV_STOP, NULL);
     uvproc__cluster_maybe_finish(c);
     return 0;
 }
@@ -246,23 +214,24 @@ int uvproc_cluster_reload(uvproc_cluster_t *c,
                           void (*cb)(uvproc_cluster_t *c, int status, void *data), void *data)
 {
     size_t n = 0;
+    uvproc__common_list_t *i;
     if (c == NULL)
         return UV_EINVAL;
     if (c->stopping)
         return UV_EALREADY;
     if (c->reloading)
         return UV_EBUSY;
-    for (uvproc_cluster_worker_t *w = c->workers; w != NULL; w = w->next)
-        n += uvproc__cl_live(w);
+    uvproc__common_list_foreach(i, &c->workers)
+        n += uvproc__cl_live(UVPROC__CLUSTER_WORKER(i));
     free(c->reload_old);
     c->reload_old = calloc(n + 1, sizeof *c->reload_old);
     if (c->reload_old == NULL)
         return UV_ENOMEM;
     c->reload_count = 0;
     /* Oldest first: the list holds the newest at its head. */
-    for (uvproc_cluster_worker_t *w = c->workers; w != NULL; w = w->next)
-        if (uvproc__cl_live(w))
-            c->reload_old[n - 1 - c->reload_count++] = w;
+    uvproc__common_list_foreach(i, &c->workers)
+        if (uvproc__cl_live(UVPROC__CLUSTER_WORKER(i)))
+            c->reload_old[n - 1 - c->reload_count++] = UVPROC__CLUSTER_WORKER(i);
     c->reload_next = 0;
     c->reloading = 1;
     c->reload_cb = cb;
@@ -274,19 +243,24 @@ int uvproc_cluster_reload(uvproc_cluster_t *c,
 int uvproc_cluster_resize(uvproc_cluster_t *c, unsigned n)
 {
     unsigned live = 0;
-    uvproc_cluster_worker_t *w, *next;
+    uvproc__common_list_t *i, *next;
+    uvproc_cluster_worker_t *w;
     if (c == NULL)
         return UV_EINVAL;
     if (c->stopping)
         return UV_EALREADY;
     /* A reload's replacement takes an old worker's place: not one more (TTIN during HUP). */
-    for (w = c->workers; w != NULL; w = w->next)
+    uvproc__common_list_foreach(i, &c->workers) {
+        w = UVPROC__CLUSTER_WORKER(i);
         live += uvproc__cl_live(w) && w != c->reload_new;
+    }
     c->target = n;
     for (; live < n; live++)
         uvproc__cluster_add_worker(c);
-    for (w = c->workers; w != NULL && live > n; w = next) {
-        next = w->next;
+    uvproc__common_list_foreach_safe(i, next, &c->workers) {
+        if (live <= n)
+            break;
+        w = UVPROC__CLUSTER_WORKER(i);
         if (uvproc__cl_live(w) && w != c->reload_new) {
             live--;
             uvproc__cluster_event(w, UVPROC__EV_STOP, NULL);
@@ -314,17 +288,20 @@ int uvproc_cluster_send(uvproc_cluster_worker_t *w, const json_t *msg)
 int uvproc_cluster_broadcast(uvproc_cluster_t *c, const json_t *msg)
 {
     int sent = 0;
+    uvproc__common_list_t *i;
     if (c == NULL || msg == NULL)
         return UV_EINVAL;
-    for (uvproc_cluster_worker_t *w = c->workers; w != NULL; w = w->next)
-        sent += uvproc_cluster_send(w, msg) == 0;
+    uvproc__common_list_foreach(i, &c->workers)
+        sent += uvproc_cluster_send(UVPROC__CLUSTER_WORKER(i), msg) == 0;
     return sent;
 }
 
 size_t uvproc_cluster_workers(const uvproc_cluster_t *c, uvproc_cluster_worker_t **out, size_t max)
 {
     size_t n = 0;
-    for (uvproc_cluster_worker_t *w = c->workers; w != NULL; w = w->next) {
+    uvproc__common_list_t *i;
+    uvproc__common_list_foreach(i, &c->workers) {
+        uvproc_cluster_worker_t *w = UVPROC__CLUSTER_WORKER(i);
         if (w->state == UVPROC_WORKER_DEAD)
             continue;
         if (out != NULL && n < max)

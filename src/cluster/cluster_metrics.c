@@ -78,6 +78,7 @@ static void uvproc__cl_proc_usage(uv_pid_t pid, uint64_t *rss, double *cpu)
 int uvproc_cluster_stats(const uvproc_cluster_t *c, uvproc_cluster_stats_t *out)
 {
     size_t n = 0, cap;
+    uvproc__common_list_t *i;
     if (c == NULL || out == NULL)
         return UV_EINVAL;
     memset(out, 0, sizeof *out);
@@ -85,8 +86,12 @@ int uvproc_cluster_stats(const uvproc_cluster_t *c, uvproc_cluster_stats_t *out)
     out->workers = calloc(cap + 1, sizeof *out->workers);
     if (out->workers == NULL)
         return UV_ENOMEM;
-    for (uvproc_cluster_worker_t *w = c->workers; w != NULL && n < cap; w = w->next) {
-        uvproc_cluster_worker_stats_t *s = &out->workers[n];
+    uvproc__common_list_foreach(i, &c->workers) {
+        uvproc_cluster_worker_t *w = UVPROC__CLUSTER_WORKER(i);
+        uvproc_cluster_worker_stats_t *s;
+        if (n == cap)
+            break;
+        s = &out->workers[n];
         if (w->state == UVPROC_WORKER_DEAD)
             continue;
         s->id = w->id;

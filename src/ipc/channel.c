@@ -38,13 +38,12 @@ static void uvproc__aux_closed(uv_handle_t *h)
     uvproc__handle_closed(h->data);
 }
 
-static void uvproc__cancel_list(uvproc_channel_t *ch, uvproc__ipc_batch_t **head)
+static void uvproc__cancel_queue(uvproc_channel_t *ch)
 {
-    while (*head != NULL) {
-        uvproc__ipc_batch_t *b = *head;
-        *head = b->next;
-        uvproc__ipc_channel_complete(ch, b, UV_ECANCELED);
-    }
+    uvproc__common_list_t *n;
+    while ((n = uvproc__common_list_shift(&ch->queue)) != NULL)
+        uvproc__ipc_channel_complete(ch, uvproc__common_list_entry(n, uvproc__ipc_batch_t, node),
+                                     UV_ECANCELED);
 }
 
 /* libuv has already reported the write in flight (UV_ECANCELED, or 0 if it had completed). */
@@ -58,9 +57,12 @@ static void uvproc__pipe_closed(uv_handle_t *h)
     uvproc__ipc_channel_report_written(ch);
     if (unacked != NULL)
         uvproc__ipc_channel_complete(ch, unacked, UV_ECANCELED);
-    uvproc__cancel_list(ch, &ch->ctrl);
-    uvproc__cancel_list(ch, &ch->head);
-    ch->tail = NULL;
+    if (ch->ctrl != NULL) {
+        uvproc__ipc_batch_t *ctrl = ch->ctrl;
+        ch->ctrl = NULL;
+        uvproc__ipc_channel_complete(ch, ctrl, UV_ECANCELED);
+    }
+    uvproc__cancel_queue(ch);
     ch->queued = 0;
     uvproc__ipc_channel_deliver_held(ch);
     uvproc__ipc_channel_drop_held(ch);
@@ -143,6 +145,8 @@ int uvproc__ipc_channel_create(uv_loop_t *loop, uvproc_channel_t **out,
     if (ch == NULL)
         return UV_ENOMEM;
     ch->loop = loop;
+    uvproc__common_list_init(&ch->queue);
+    uvproc__common_list_init(&ch->written);
     uvproc__common_list_init(&ch->recv);
     uvproc__common_list_init(&ch->held);
     if (options != NULL)

@@ -42,10 +42,7 @@ void uvproc__ipc_channel_on_ack(uvproc_channel_t *ch, int ack)
         /* The same bytes and the same handle again, first in line. Node wraps the envelope a
          * second time here and reports each attempt to the user; we do neither. */
         b->retransmits++;
-        b->next = ch->head;
-        ch->head = b;
-        if (ch->tail == NULL)
-            ch->tail = b;
+        uvproc__common_list_unshift(&ch->queue, &b->node);
         ch->queued += b->len;
     } else {
         uvproc__ipc_channel_complete(ch, b, ack ? 0 : UV_EPROTO);
@@ -246,6 +243,7 @@ int uvproc_channel_send_handle(uvproc_channel_t *ch, const json_t *msg, uv_strea
         return err;
     }
     b->handle = handle;
-    uvproc__ipc_channel_link_tail(ch, b);
+    /* The caller accounts its bytes (uvproc__ipc_channel_queued below). */
+    uvproc__common_list_push(&ch->queue, &b->node);
     return uvproc__ipc_channel_queued(ch, b->len);
 }

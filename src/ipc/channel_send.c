@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "ipc.h"
+#include "common/common.h"
 #include "wire.h"
 
 static void uvproc__flush_cb(uv_prepare_t *h);
@@ -25,9 +26,18 @@ static void uvproc__flush_cb(uv_prepare_t *h);
 uvproc__ipc_batch_t *uvproc__ipc_channel_batch_new(uvproc_channel_t *ch)
 {
     uvproc__ipc_batch_t *b = calloc(1, sizeof *b);
-    if (b != NULL)
+    if (b != NULL) {
         b->ch = ch;
+        uvproc__common_list_init(&b->node);
+    }
     return b;
+}
+
+/* The batch at the front of `list`, or NULL. */
+static uvproc__ipc_batch_t *uvproc__first(const uvproc__common_list_t *list)
+{
+    uvproc__common_list_t *n = uvproc__common_list_first(list);
+    return n != NULL ? uvproc__common_list_entry(n, uvproc__ipc_batch_t, node) : NULL;
 }
 
 void uvproc__ipc_channel_batch_free(uvproc__ipc_batch_t *b)
@@ -44,15 +54,11 @@ int uvproc__ipc_channel_batch_append(uvproc__ipc_batch_t *b, const char *s, size
     if (need < b->len || need > UINT_MAX)
         return UV_ENOMEM;
     if (need > b->cap) {
-        size_t cap = b->cap != 0 ? b->cap : 4096;
-        char *nb;
-        while (cap < need)
-            cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-        nb = realloc(b->buf, cap);
+        /* Room for byte need - 1, i.e. for `need` bytes. */
+        char *nb = uvproc__common_grow(b->buf, &b->cap, need - 1, 1, 4096);
         if (nb == NULL)
             return UV_ENOMEM;
         b->buf = nb;
-        b->cap = cap;
     }
     memcpy(b->buf + b->len, s, n);
     b->len = need;
@@ -61,14 +67,10 @@ int uvproc__ipc_channel_batch_append(uvproc__ipc_batch_t *b, const char *s, size
 
 int uvproc__ipc_channel_batch_add_done(uvproc__ipc_batch_t *b, uvproc_send_cb cb, void *data)
 {
-    if (b->ndone == b->done_cap) {
-        size_t cap = b->done_cap != 0 ? b->done_cap * 2 : 16;
-        uvproc__ipc_done_t *nd = realloc(b->done, cap * sizeof *nd);
-        if (nd == NULL)
-            return UV_ENOMEM;
-        b->done = nd;
-        b->done_cap = cap;
-    }
+    uvproc__ipc_done_t *nd = uvproc__common_grow(b->done, &b->done_cap, b->ndone, sizeof *nd, 16);
+    if (nd == NULL)
+        return UV_ENOMEM;
+    b->done = nd;
     b->done[b->ndone].cb = cb;
     b->done[b->ndone].data = data;
     b->ndone++;
@@ -107,26 +109,18 @@ void uvproc__ipc_channel_complete(uvproc_channel_t *ch, uvproc__ipc_batch_t *b, 
     uvproc__ipc_channel_batch_free(b);
 }
 
-void uvproc__ipc_channel_link_tail(uvproc_channel_t *ch, uvproc__ipc_batch_t *b)
-{
-    b->next = NULL;
-    if (ch->tail != NULL)
-        ch->tail->next = b;
-    else
-        ch->head = b;
-    ch->tail = b;
-}
-
 /* The batch the next plain frame goes into. */
 static uvproc__ipc_batch_t *uvproc__open_batch(uvproc_channel_t *ch)
 {
-    uvproc__ipc_batch_t *b = ch->tail;
+    uvproc__ipc_batch_t *b = NULL;
+    if (!uvproc__common_list_empty(&ch->queue))
+        b = uvproc__common_list_entry(ch->queue.prev, uvproc__ipc_batch_t, node);
     /* A batch partly written through is closed too: its written prefix is not kept growing. */
     if (b != NULL && b->handle == NULL && b->sent == 0 && b->len < UVPROC__BATCH_SPLIT)
         return b;
     b = uvproc__ipc_channel_batch_new(ch);
     if (b != NULL)
-        uvproc__ipc_channel_link_tail(ch, b);
+        uvproc__common_list_push(&ch->queue, &b->node);
     return b;
 }
 
@@ -140,7 +134,7 @@ static int uvproc__can_flush(const uvproc_channel_t *ch)
      * disconnect waits for the acknowledgement too. */
     if (ch->unacked != NULL)
         return 0;
-    return ch->head != NULL || ch->disconnecting;
+    return !uvproc__common_list_empty(&ch->queue) || ch->disconnecting;
 }
 
 void uvproc__ipc_channel_schedule(uvproc_channel_t *ch)
@@ -155,10 +149,8 @@ void uvproc__ipc_channel_schedule(uvproc_channel_t *ch)
 void uvproc__ipc_channel_report_written(uvproc_channel_t *ch)
 {
     uvproc__ipc_batch_t *b;
-    while ((b = ch->written_head) != NULL) {
-        ch->written_head = b->next;
-        if (ch->written_head == NULL)
-            ch->written_tail = NULL;
+    while ((b = uvproc__first(&ch->written)) != NULL) {
+        uvproc__common_list_remove(&b->node);
         uvproc__ipc_channel_complete(ch, b, 0);
     }
 }
@@ -171,7 +163,7 @@ static void uvproc__write_through(uvproc_channel_t *ch)
 {
     uvproc__ipc_batch_t *b;
 
-    while (ch->ctrl == NULL && uvproc__can_flush(ch) && (b = ch->head) != NULL &&
+    while (ch->ctrl == NULL && uvproc__can_flush(ch) && (b = uvproc__first(&ch->queue)) != NULL &&
            b->handle == NULL) {
         uv_buf_t buf = uv_buf_init(b->buf + b->sent, (unsigned int)(b->len - b->sent));
         int n = buf.len > 0 ? uv_try_write((uv_stream_t *)ch->out, &buf, 1) : 0;
@@ -181,18 +173,11 @@ static void uvproc__write_through(uvproc_channel_t *ch)
         ch->queued -= (size_t)n;
         if (b->sent < b->len)
             break;
-        ch->head = b->next;
-        if (ch->head == NULL)
-            ch->tail = NULL;
-        b->next = NULL;
-        if (ch->written_tail != NULL)
-            ch->written_tail->next = b;
-        else
-            ch->written_head = b;
-        ch->written_tail = b;
+        uvproc__common_list_remove(&b->node);
+        uvproc__common_list_push(&ch->written, &b->node);
     }
     ch->wt_mark = ch->queued;
-    if (ch->written_head != NULL)
+    if (!uvproc__common_list_empty(&ch->written))
         uv_prepare_start(&ch->flusher, uvproc__flush_cb);
 }
 
@@ -266,26 +251,24 @@ static int uvproc__submit(uvproc_channel_t *ch, uvproc__ipc_batch_t *b)
 /* Writes the next batch; returns 1 if the caller should try again at once. */
 static int uvproc__flush(uvproc_channel_t *ch)
 {
-    uvproc__ipc_batch_t *b;
+    uvproc__ipc_batch_t *b, *head;
 
     if (!uvproc__can_flush(ch))
         return 0;
+    head = uvproc__first(&ch->queue);
     /* Our replies jump the queue, but never into a batch partly written through: they would
      * land inside one of its frames. */
-    if (ch->ctrl != NULL && (ch->head == NULL || ch->head->sent == 0)) {
+    if (ch->ctrl != NULL && (head == NULL || head->sent == 0)) {
         b = ch->ctrl;
         ch->ctrl = NULL;
-    } else if (ch->head != NULL) {
-        b = ch->head;
-        ch->head = b->next;
-        if (ch->head == NULL)
-            ch->tail = NULL;
+    } else if (head != NULL) {
+        b = head;
+        uvproc__common_list_remove(&b->node);
     } else {
         /* disconnect() was called and everything before it has been written. */
         uvproc__ipc_channel_close(ch);
         return 0;
     }
-    b->next = NULL;
     ch->queued -= b->len - b->sent;
     if (b->len == 0) {
         /* A batch opened for a frame that then failed to serialise. */
@@ -306,7 +289,7 @@ static void uvproc__flush_cb(uv_prepare_t *h)
         uvproc__ipc_channel_report_written(ch);
         if (uvproc__flush(ch))
             continue;
-        if (ch->written_head == NULL)
+        if (uvproc__common_list_empty(&ch->written))
             break;
     }
     ch->wt_mark = ch->queued;

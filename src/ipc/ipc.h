@@ -85,7 +85,7 @@ typedef struct {
 
 /* Frames that leave in one write. Plain frames share a batch; a handle frame has its own. */
 typedef struct uvproc__ipc_batch_s {
-    struct uvproc__ipc_batch_s *next;
+    uvproc__common_list_t node; /* on the channel's queue or written list, or on none */
     uv_write_t req;
     uvproc_channel_t *ch;
     char *buf;
@@ -124,15 +124,15 @@ struct uvproc_channel_s {
     uvproc_channel_options_t o;
     uint64_t ack_timeout_ms;
 
-    uvproc__ipc_batch_t *head, *tail; /* waiting for their write, in order */
+    uvproc__common_list_t queue; /* uvproc__ipc_batch_t waiting for their write, in order */
     uvproc__ipc_batch_t *ctrl; /* our ACK/NACK/... replies: they bypass the ACK wait and jump
                                 * the queue, but not into a batch partly written through */
     uvproc__ipc_batch_t *inflight;    /* handed to libuv; one at a time */
     uvproc__ipc_batch_t *unacked;     /* a handle frame written, waiting for ACK or NACK */
     /* Written through from send(); their callbacks run from the flusher (never inside send),
      * in order, before anything written later completes. */
-    uvproc__ipc_batch_t *written_head, *written_tail;
-    size_t queued;   /* unwritten bytes in head..tail and ctrl */
+    uvproc__common_list_t written;
+    size_t queued;   /* unwritten bytes in queue and ctrl */
     size_t wt_mark;  /* `queued` after the last write-through or flush */
     int alloc_failed;
 
@@ -201,9 +201,6 @@ int uvproc__ipc_channel_dump_into(uvproc__ipc_batch_t *b, const json_t *msg);
 /* Reports every frame of a detached batch, then frees it. Callbacks may send or disconnect. */
 void uvproc__ipc_channel_complete(uvproc_channel_t *ch, uvproc__ipc_batch_t *b, int status);
 
-/* Appends a batch to the send queue (head..tail); the caller accounts its bytes with
- * uvproc__ipc_channel_queued. */
-void uvproc__ipc_channel_link_tail(uvproc_channel_t *ch, uvproc__ipc_batch_t *b);
 
 /* `n` more bytes are queued: schedules the flush, returns what send() returns (1 below the
  * high-water mark, 0 above it). */

@@ -67,15 +67,16 @@ typedef struct uvproc__process_loop_s {
     uvproc__launcher_loop_t *launch;
     uv_check_t check;
     uv_idle_t idle;
-    uvproc_process_t *head, *tail;         /* due in the next check phase, oldest first */
-    uvproc_process_t *later_head, *later_tail; /* exits: due one check phase after that */
+    /* Processes, by their `queued` node. */
+    uvproc__common_list_t due;   /* due in the next check phase, oldest first */
+    uvproc__common_list_t later; /* exits: due one check phase after that */
     int refs;
     int handles_open;
-    struct uvproc__process_loop_s *next;
+    uvproc__common_list_t node; /* on uvproc__loops */
 } uvproc__process_loop_t;
 
 static pthread_mutex_t uvproc__loops_lock = PTHREAD_MUTEX_INITIALIZER;
-static uvproc__process_loop_t *uvproc__loops;
+static uvproc__common_list_t uvproc__loops = {&uvproc__loops, &uvproc__loops};
 
 static void uvproc__ploop_handle_closed(uv_handle_t *h)
 {
@@ -89,12 +90,7 @@ static void uvproc__ploop_release(uvproc__process_loop_t *pl)
     if (--pl->refs > 0)
         return;
     pthread_mutex_lock(&uvproc__loops_lock);
-    for (uvproc__process_loop_t **at = &uvproc__loops; *at != NULL; at = &(*at)->next) {
-        if (*at == pl) {
-            *at = pl->next;
-            break;
-        }
-    }
+    uvproc__common_list_remove(&pl->node);
     pthread_mutex_unlock(&uvproc__loops_lock);
     uvproc__launcher_loop_release(pl->launch);
     pl->handles_open = 2;
@@ -104,10 +100,16 @@ static void uvproc__ploop_release(uvproc__process_loop_t *pl)
 
 static uvproc__process_loop_t *uvproc__ploop_get(uv_loop_t *loop)
 {
-    uvproc__process_loop_t *pl;
+    uvproc__process_loop_t *pl = NULL;
+    uvproc__common_list_t *n;
     pthread_mutex_lock(&uvproc__loops_lock);
-    for (pl = uvproc__loops; pl != NULL && pl->loop != loop; pl = pl->next)
-        ;
+    uvproc__common_list_foreach(n, &uvproc__loops) {
+        uvproc__process_loop_t *at = uvproc__common_list_entry(n, uvproc__process_loop_t, node);
+        if (at->loop == loop) {
+            pl = at;
+            break;
+        }
+    }
     if (pl == NULL && (pl = calloc(1, sizeof *pl)) != NULL) {
         if ((pl->launch = uvproc__launcher_loop_new(loop)) == NULL) {
             free(pl);
@@ -117,8 +119,9 @@ static uvproc__process_loop_t *uvproc__ploop_get(uv_loop_t *loop)
             uv_check_init(loop, &pl->check);
             uv_idle_init(loop, &pl->idle);
             pl->check.data = pl->idle.data = pl;
-            pl->next = uvproc__loops;
-            uvproc__loops = pl;
+            uvproc__common_list_init(&pl->due);
+            uvproc__common_list_init(&pl->later);
+            uvproc__common_list_unshift(&uvproc__loops, &pl->node);
         }
     }
     if (pl != NULL)
@@ -129,7 +132,7 @@ static uvproc__process_loop_t *uvproc__ploop_get(uv_loop_t *loop)
 
 static void uvproc__deliver(uvproc_process_t *p);
 
-static void uvproc__ploop_deliver_all(uvproc_process_t *p);
+static void uvproc__ploop_deliver_all(uvproc__common_list_t *batch);
 
 /* Before the poll phase: what is due now (spawn and error events of children started since the
  * last check phase, from a timer, another handle's callback or before the loop ran) goes out
@@ -139,58 +142,51 @@ static void uvproc__ploop_deliver_all(uvproc_process_t *p);
 static void uvproc__ploop_idle(uv_idle_t *h)
 {
     uvproc__process_loop_t *pl = h->data;
-    uvproc_process_t *p = pl->head;
+    uvproc__common_list_t batch;
 
     pl->refs++;
-    pl->head = pl->tail = NULL;
-    uvproc__ploop_deliver_all(p);
-    if (pl->head == NULL && pl->later_head == NULL) {
+    uvproc__common_list_init(&batch);
+    uvproc__common_list_splice(&batch, &pl->due);
+    uvproc__ploop_deliver_all(&batch);
+    if (uvproc__common_list_empty(&pl->due) && uvproc__common_list_empty(&pl->later)) {
         uv_check_stop(&pl->check);
         uv_idle_stop(&pl->idle);
     }
     uvproc__ploop_release(pl);
 }
 
-static void uvproc__ploop_deliver_all(uvproc_process_t *p)
+/* Delivers and empties `batch` (a list of the caller's). A process still on it is still
+ * queued: enqueueing it again from an earlier one's callback changes nothing. */
+static void uvproc__ploop_deliver_all(uvproc__common_list_t *batch)
 {
-    while (p != NULL) {
-        uvproc_process_t *next = p->next_queued;
-        p->queued = 0;
+    uvproc__common_list_t *n;
+    while ((n = uvproc__common_list_shift(batch)) != NULL) {
+        uvproc_process_t *p = uvproc__common_list_entry(n, uvproc_process_t, queued);
         uvproc__deliver(p);
         uvproc__process_unhold(p); /* the queue's hold: may close and free p */
-        p = next;
     }
 }
 
 static void uvproc__ploop_check(uv_check_t *h)
 {
     uvproc__process_loop_t *pl = h->data;
-    uvproc_process_t *p = pl->head;
-    uvproc_process_t *later = pl->later_head;
+    uvproc__common_list_t batch, later;
 
     pl->refs++;
-    pl->head = pl->tail = NULL;
-    pl->later_head = pl->later_tail = NULL;
-    uvproc__ploop_deliver_all(p);
+    uvproc__common_list_init(&batch);
+    uvproc__common_list_init(&later);
+    uvproc__common_list_splice(&batch, &pl->due);
+    uvproc__common_list_splice(&later, &pl->later);
+    uvproc__ploop_deliver_all(&batch);
     /* One more pass for what this batch's callbacks queued (spawn events of children started
      * from them); what that pass queues waits for the next turn, so a callback that starts a
      * child that fails at once cannot keep the loop here forever. */
-    p = pl->head;
-    pl->head = pl->tail = NULL;
-    uvproc__ploop_deliver_all(p);
+    uvproc__common_list_splice(&batch, &pl->due);
+    uvproc__ploop_deliver_all(&batch);
     /* Exits queued before this turn's delivery are due in the next one, after what was queued
      * just now. */
-    if (later != NULL) {
-        uvproc_process_t *last = later;
-        while (last->next_queued != NULL)
-            last = last->next_queued;
-        if (pl->tail != NULL)
-            pl->tail->next_queued = later;
-        else
-            pl->head = later;
-        pl->tail = last;
-    }
-    if (pl->head == NULL && pl->later_head == NULL) {
+    uvproc__common_list_splice(pl->due.prev, &later);
+    if (uvproc__common_list_empty(&pl->due) && uvproc__common_list_empty(&pl->later)) {
         uv_check_stop(&pl->check);
         uv_idle_stop(&pl->idle);
     }
@@ -200,18 +196,10 @@ static void uvproc__ploop_check(uv_check_t *h)
 static void uvproc__enqueue(uvproc_process_t *p, int later)
 {
     uvproc__process_loop_t *pl = p->ploop;
-    uvproc_process_t **head = later ? &pl->later_head : &pl->head;
-    uvproc_process_t **tail = later ? &pl->later_tail : &pl->tail;
-    if (p->queued)
+    if (uvproc__common_list_linked(&p->queued))
         return;
-    p->queued = 1;
-    p->next_queued = NULL;
     uvproc__process_hold(p);
-    if (*tail != NULL)
-        (*tail)->next_queued = p;
-    else
-        *head = p;
-    *tail = p;
+    uvproc__common_list_push(later ? &pl->later : &pl->due, &p->queued);
     if (!uv_is_active((uv_handle_t *)&pl->check)) {
         uv_check_start(&pl->check, uvproc__ploop_check);
         uv_idle_start(&pl->idle, uvproc__ploop_idle);
@@ -263,13 +251,8 @@ uvproc_process_t *uvproc__process_new(uv_loop_t *loop, const uvproc_spawn_option
     }
     p->loop = loop;
     p->data = o->data;
-    p->ev.on_spawn = o->on_spawn;
-    p->ev.on_error = o->on_error;
-    p->ev.on_data = o->on_data;
-    p->ev.on_end = o->on_end;
-    p->ev.on_drain = o->on_drain;
-    p->ev.on_exit = o->on_exit;
-    p->ev.on_close = o->on_close;
+    p->ev = o->events;
+    uvproc__common_list_init(&p->queued);
     p->exit_code = -1;
     p->loop_ref = 1;
     p->slot_count = slot_count;

@@ -3,6 +3,7 @@
 #ifndef UVPROC__PROCESS_H
 #define UVPROC__PROCESS_H
 
+#include "common/list.h"
 #include "launcher/launcher.h"
 #include "uvproc.h"
 
@@ -27,7 +28,7 @@ struct uvproc_process_s {
     uv_loop_t *loop;
     uvproc__launcher_t *launcher; /* NULL once closed */
     struct uvproc__process_loop_s *ploop; /* the loop's shared state (process.c), until close */
-    uvproc_process_t *next_queued;        /* in ploop's batch of events to deliver */
+    uvproc__common_list_t queued; /* on one of ploop's batches of events to deliver, or none */
     /* What only some children use is allocated when they use it (a parent may hold
      * thousands of live children): the escalation timer of uvproc_stop(), and the resource
      * usage, kept from the exit on. */
@@ -47,7 +48,6 @@ struct uvproc_process_s {
     unsigned char reaped;  /* the launcher reported the exit (the exit event may be pending) */
     unsigned char exited;  /* the exit event has been delivered */
     unsigned char killed, closed, stop_closed, loop_ref, detached;
-    unsigned char queued;   /* in ploop's batch */
     unsigned char has_pipes; /* started with a pipe or a channel: exit waits a turn for them */
     int pending;  /* handles (and holds) not yet closed; close waits for 0 */
     int retained; /* user references; freed after close when 0 */

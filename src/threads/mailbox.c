@@ -57,6 +57,7 @@ int uvproc__threads_is_library_handle(const uv_handle_t *h)
 int uvproc__threads_mailbox_init(uvproc__threads_mailbox_t *m)
 {
     *m = (uvproc__threads_mailbox_t){0};
+    uvproc__common_list_init(&m->node);
     m->in = m->out = &m->stub;
     m->efd = -1;
     /* Not attached: nobody to wake (attach wakes itself). */
@@ -306,14 +307,8 @@ int uvproc__threads_mailbox_attach(uvproc__threads_mailbox_t *m, uv_loop_t *loop
     if (m->unref)
         uv_unref((uv_handle_t *)&w->handle);
     m->loop = loop;
-    m->list = list;
-    if (list != NULL) {
-        m->list_prev = NULL;
-        m->list_next = list->head;
-        if (list->head != NULL)
-            list->head->list_prev = m;
-        list->head = m;
-    }
+    if (list != NULL)
+        uvproc__common_list_unshift(list, &m->node);
     m->async = (void *)w;
     /* wake_pending is still 1 (from init or the detach): senders have not written. Whatever
      * came meanwhile is delivered by this wake-up; the round it starts clears the flag. */
@@ -337,15 +332,7 @@ void uvproc__threads_mailbox_detach(uvproc__threads_mailbox_t *m,
     /* Senders from now on do not write; attach wakes itself. The batch stays where it is,
      * ahead of the queue, for whoever owns the mailbox next. */
     __atomic_store_n(&m->wake_pending, 1, UVPROC__SEQ);
-    if (m->list != NULL) {
-        if (m->list_prev != NULL)
-            m->list_prev->list_next = m->list_next;
-        else
-            m->list->head = m->list_next;
-        if (m->list_next != NULL)
-            m->list_next->list_prev = m->list_prev;
-        m->list = NULL;
-    }
+    uvproc__common_list_remove(&m->node);
     m->loop = NULL;
     if (w == NULL) {
         if (done != NULL)

@@ -13,6 +13,7 @@
 
 #include <uv.h>
 
+#include "common/list.h"
 #include "uvproc.h"
 
 /* The receiving end of every cross-thread message path (ports, a worker's parent side,
@@ -42,10 +43,9 @@ typedef struct uvproc__threads_item_s {
 
 typedef struct uvproc__threads_mailbox_s uvproc__threads_mailbox_t;
 
-/* Handles a worker's loop closes at its end: every mailbox started on that loop. */
-typedef struct {
-    uvproc__threads_mailbox_t *head;
-} uvproc__threads_mailbox_list_t;
+/* Handles a worker's loop closes at its end: every mailbox started on that loop, by their
+ * `node`, newest first. */
+typedef uvproc__common_list_t uvproc__threads_mailbox_list_t;
 
 struct uvproc__threads_mailbox_s {
     /* Written by senders (atomics only). */
@@ -72,8 +72,7 @@ struct uvproc__threads_mailbox_s {
     void (*deliver)(uvproc__threads_mailbox_t *m, uvproc__threads_item_t *it);
     /* A worker's end: closes whatever owns this mailbox (which must detach it). */
     void (*teardown)(uvproc__threads_mailbox_t *m);
-    uvproc__threads_mailbox_list_t *list;
-    uvproc__threads_mailbox_t *list_prev, *list_next;
+    uvproc__common_list_t node; /* on the worker's list given to attach, or on none */
 };
 
 int uvproc__threads_mailbox_init(uvproc__threads_mailbox_t *m);

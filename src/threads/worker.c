@@ -75,7 +75,7 @@ static void uvproc__worker_close_stray(uv_handle_t *h, void *arg)
 
 static void uvproc__worker_end_loop(uvproc_worker_t *w)
 {
-    uvproc__threads_mailbox_t *m, *next;
+    uvproc__common_list_t *n, *next;
 
     uv_mutex_lock(&w->stop_lock);
     w->stop_open = 0;
@@ -83,8 +83,11 @@ static void uvproc__worker_end_loop(uvproc_worker_t *w)
     uv_close((uv_handle_t *)&w->stop_async, NULL);
     /* Ports and broadcast channels close (peers learn it); workers this worker started are
      * terminated, and the loop below waits for their exit. */
-    for (m = w->owned.head; m != NULL; m = next) {
-        next = m->list_next;
+    /* A teardown detaches its own mailbox at most (a child worker's stays until its exit),
+     * never another one. */
+    uvproc__common_list_foreach_safe(n, next, &w->owned) {
+        uvproc__threads_mailbox_t *m =
+            uvproc__common_list_entry(n, uvproc__threads_mailbox_t, node);
         m->teardown(m);
     }
     /* Bounded: a handle closed here cannot come back; a user close callback that opens a
@@ -328,6 +331,7 @@ int uvproc_worker_start(uv_loop_t *loop, uvproc_worker_t **out, uvproc_worker_en
     w = calloc(1, sizeof *w);
     if (w == NULL)
         return UV_ENOMEM;
+    uvproc__common_list_init(&w->owned);
     w->o = *options;
     w->o.name = NULL;
     w->o.worker_data = NULL;

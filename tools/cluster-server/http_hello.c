@@ -68,6 +68,14 @@ static void hh_closed(uv_handle_t *h)
         c->stream = (free(c->stream), NULL);
 }
 
+/* A close callback must have uv_close_cb's type: free() called through a cast pointer is
+ * undefined behaviour. Not the library's uvproc_handle_close: bench/raw_http_server builds
+ * this file without the library. */
+static void hh_free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
 static void hh_close(hh_conn_t *c)
 {
     if (c->closing)
@@ -246,7 +254,7 @@ void http_hello_serve(uv_stream_t *client)
         hh_settings.on_message_complete = hh_on_message_complete;
     }
     if (c == NULL) {
-        uv_close((uv_handle_t *)client, (uv_close_cb)free);
+        uv_close((uv_handle_t *)client, hh_free_handle);
         return;
     }
     c->stream = client;
@@ -271,7 +279,7 @@ void http_hello_on_connection(uv_stream_t *server, int status)
         return;
     uv_tcp_init(server->loop, client);
     if (uv_accept(server, (uv_stream_t *)client) != 0) {
-        uv_close((uv_handle_t *)client, (uv_close_cb)free);
+        uv_close((uv_handle_t *)client, hh_free_handle);
         return;
     }
     http_hello_serve((uv_stream_t *)client);
