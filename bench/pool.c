@@ -215,12 +215,18 @@ typedef struct {
 
 static void raw_start(raw_t *r);
 
+/* free() has another type than a uv_close_cb: calling it through one is undefined. */
+static void raw_free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
 static void raw_exit(uv_process_t *p, int64_t status, int sig)
 {
     raw_t *r = p->data;
     r->failed += status != 0 || sig != 0;
     r->finished++;
-    uv_close((uv_handle_t *)p, (uv_close_cb)free);
+    uv_close((uv_handle_t *)p, raw_free_handle);
     if (r->started < r->n)
         raw_start(r);
 }
