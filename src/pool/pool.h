@@ -38,7 +38,7 @@ struct uvproc__pool_job_s {
     uvproc_pool_t *pool;
     uint64_t id;
     uvproc__pool_job_state_t state;
-    uvproc__pool_job_t *qprev, *qnext; /* the run queue (QUEUED jobs) */
+    uvproc__common_list_t qnode;       /* on pool->queue while QUEUED */
     uvproc__common_list_t snode;       /* on pool->submitted: every live job, in order */
     uvproc__common_list_t dnode;       /* on pool->done (finished, not delivered) */
     uvproc__pool_job_t *wnext;         /* jobs in flight on the same worker, oldest first */
@@ -118,7 +118,7 @@ struct uvproc_pool_s {
     uint64_t *resume_ok; /* sorted Seqs the resumed log shows done */
     size_t resume_count;
     uv_timer_t kick; /* deferred work: dispatch and close, never from inside a user's call */
-    uvproc__pool_job_t *qhead, *qtail;
+    uvproc__common_list_t queue;     /* the run queue: QUEUED jobs, next to run first (qnode) */
     uvproc__common_list_t submitted; /* every live job, in submission order (snode) */
     uvproc__common_list_t done;      /* finished, not yet delivered, completion order (dnode) */
     uvproc__pool_slot_t *slots;
@@ -136,6 +136,8 @@ struct uvproc_pool_s {
 };
 
 /* pool.c */
+/* The run queue's head (the next job to run), or NULL when nothing is queued. */
+uvproc__pool_job_t *uvproc__pool_queue_first(const uvproc_pool_t *pool);
 void uvproc__pool_job_queue_push(uvproc_pool_t *pool, uvproc__pool_job_t *j, int front);
 /* The halt policy's action (o.halt when a job fails, or uvproc_pool_halt): queued jobs end
  * UV_ECANCELED and nothing new starts; NOW also stops the running ones. */

@@ -206,9 +206,10 @@ static void start_failed(uvproc__pool_slot_t *s, int err)
     if (pool->start_failures >= START_ATTEMPTS) {
         /* Give up on what is queued: a spawn error says itself, an early exit is ours. */
         int job_err = s->start_error != 0 ? s->start_error : UVPROC_EWORKERSTART;
+        uvproc__pool_job_t *j;
         pool->in_api++;
-        while (pool->qhead != NULL)
-            uvproc__pool_job_event(pool->qhead, UVPROC__EV_NOWORKER, job_err);
+        while ((j = uvproc__pool_queue_first(pool)) != NULL)
+            uvproc__pool_job_event(j, UVPROC__EV_NOWORKER, job_err);
         pool->in_api--;
         uv_close((uv_handle_t *)&s->timer, slot_timer_closed);
         return;

@@ -192,7 +192,8 @@ void uvproc__pool_worker_channel_events(uvproc_channel_options_t *o, uvproc__poo
 /* Hands queued jobs to ready workers, the least loaded first. */
 int uvproc__pool_worker_assign(uvproc_pool_t *pool)
 {
-    while (pool->qhead != NULL) {
+    uvproc__pool_job_t *j;
+    while ((j = uvproc__pool_queue_first(pool)) != NULL) {
         uvproc__pool_slot_t *best = NULL;
         for (uvproc__pool_slot_t *s = pool->slots; s != NULL; s = s->next)
             /* A channel that has just closed (its on_disconnect still to come, as when a
@@ -202,7 +203,6 @@ int uvproc__pool_worker_assign(uvproc_pool_t *pool)
                 best = s;
         if (best == NULL)
             break;
-        uvproc__pool_job_t *j = pool->qhead;
         j->slot = best;
         j->wnext = NULL;
         if (best->jobs_tail != NULL)
