@@ -161,7 +161,7 @@ static void act_start(uvproc__pool_job_t *j, int reason)
     }
     /* A worker serves its jobs in order: one sent ahead (pipeline) starts when the one before
      * it is answered, and its clock starts then (uvproc__pool_worker_job_left). */
-    if (pool->o.kind == UVPROC_POOL_COMMANDS || j->slot->jobs == j)
+    if (pool->o.kind == UVPROC_POOL_COMMANDS || uvproc__pool_worker_first_job(j->slot) == j)
         uvproc__pool_job_begin(j);
 }
 

@@ -41,7 +41,7 @@ struct uvproc__pool_job_s {
     uvproc__common_list_t qnode;       /* on pool->queue while QUEUED */
     uvproc__common_list_t snode;       /* on pool->submitted: every live job, in order */
     uvproc__common_list_t dnode;       /* on pool->done (finished, not delivered) */
-    uvproc__pool_job_t *wnext;         /* jobs in flight on the same worker, oldest first */
+    uvproc__common_list_t wnode;       /* on slot->jobs while in flight on a worker */
     void *data;
     uint64_t timeout_ms;
     uv_timer_t *timer; /* NULL until a timeout is armed; closed and freed with the job */
@@ -95,7 +95,7 @@ struct uvproc__pool_slot_s {
     uvproc_process_t *proc;
     uvproc_channel_t *ch;
     uv_timer_t timer;                /* idle shrink, then the grace before SIGKILL when retiring */
-    uvproc__pool_job_t *jobs, *jobs_tail; /* in flight, oldest first */
+    uvproc__common_list_t jobs;      /* in flight, oldest first (wnode) */
     unsigned njobs;
     unsigned served;
     int pending;           /* handles/process not yet closed */
@@ -183,6 +183,8 @@ int uvproc__pool_worker_assign(uvproc_pool_t *pool); /* hand queued jobs to read
 void uvproc__pool_worker_grow(uvproc_pool_t *pool);  /* start workers the queue needs */
 void uvproc__pool_worker_stop_job(uvproc__pool_job_t *j); /* kill the job's worker for its sake */
 void uvproc__pool_worker_retire_all(uvproc_pool_t *pool, int kill);
+/* The oldest job in flight on the worker (the one it is running), or NULL. */
+uvproc__pool_job_t *uvproc__pool_worker_first_job(const uvproc__pool_slot_t *s);
 void uvproc__pool_worker_job_left(
     uvproc__pool_job_t *j); /* unlink a finished job from its worker */
 

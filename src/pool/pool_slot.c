@@ -92,8 +92,8 @@ void uvproc__pool_slot_arm_idle(uvproc__pool_slot_t *s)
 static void slot_fail_jobs(uvproc__pool_slot_t *s)
 {
     int blamed = s->killed;
-    while (s->jobs != NULL) {
-        uvproc__pool_job_t *j = s->jobs;
+    uvproc__pool_job_t *j;
+    while ((j = uvproc__pool_worker_first_job(s)) != NULL) {
         if (j->state == UVPROC__JOB_STOPPING)
             uvproc__pool_job_event(j, UVPROC__EV_CRASH, UVPROC_EWORKERDIED);
         else if (s->host_lost && !blamed) {
@@ -105,7 +105,8 @@ static void slot_fail_jobs(uvproc__pool_slot_t *s)
             uvproc__pool_job_event(j, UVPROC__EV_CRASH, UVPROC_EWORKERDIED);
         } else
             uvproc__pool_job_event(j, UVPROC__EV_REQUEUE, 0);
-        if (s->jobs == j) /* an action that left it linked: never loop forever */
+        /* an action that left it linked: never loop forever */
+        if (uvproc__pool_worker_first_job(s) == j)
             uvproc__pool_worker_job_left(j);
     }
 }
@@ -331,6 +332,7 @@ static void slot_start(uvproc_pool_t *pool)
     s->state = UVPROC__SLOT_STARTING;
     uv_timer_init(pool->loop, &s->timer);
     s->timer.data = s;
+    uvproc__common_list_init(&s->jobs);
     s->pending = 2; /* the process and the timer */
     s->next = pool->slots;
     if (pool->slots != NULL)

@@ -84,6 +84,7 @@ static uvproc__pool_job_t *job_new(uvproc_pool_t *pool, const uvproc_pool_job_op
     uvproc__common_list_init(&j->qnode);
     uvproc__common_list_init(&j->snode);
     uvproc__common_list_init(&j->dnode);
+    uvproc__common_list_init(&j->wnode);
     j->res.exit_code = -1;
     if (jo != NULL) {
         j->data = jo->data;
