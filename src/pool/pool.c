@@ -534,7 +534,7 @@ static void pool_maybe_close(uvproc_pool_t *pool)
     if (uvproc__common_list_empty(&pool->queue) && pool->c.running == 0 && pool->live_slots > 0)
         uvproc__pool_worker_retire_all(pool, pool->terminating);
     if (!uvproc__common_list_empty(&pool->submitted) || pool->live_slots > 0 ||
-        pool->slots != NULL)
+        !uvproc__common_list_empty(&pool->slots))
         return;
     pool->closed = 1;
     uv_close((uv_handle_t *)&pool->kick, pool_free);

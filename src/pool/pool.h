@@ -90,7 +90,7 @@ typedef enum {
 
 struct uvproc__pool_slot_s {
     uvproc_pool_t *pool;
-    uvproc__pool_slot_t *prev, *next;
+    uvproc__common_list_t node; /* on pool->slots until freed */
     uvproc__pool_slot_state_t state;
     uvproc_process_t *proc;
     uvproc_channel_t *ch;
@@ -121,7 +121,7 @@ struct uvproc_pool_s {
     uvproc__common_list_t queue;     /* the run queue: QUEUED jobs, next to run first (qnode) */
     uvproc__common_list_t submitted; /* every live job, in submission order (snode) */
     uvproc__common_list_t done;      /* finished, not yet delivered, completion order (dnode) */
-    uvproc__pool_slot_t *slots;
+    uvproc__common_list_t slots;     /* every slot until freed (GONE ones too), newest first */
     uvproc_pool_counters_t c;
     uint64_t next_id;
     unsigned live_slots; /* slots not GONE */

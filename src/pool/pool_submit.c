@@ -56,6 +56,7 @@ int uvproc_pool_new(uv_loop_t *loop, uvproc_pool_t **out, const uvproc_pool_opti
         return UV_ENOMEM;
     pool->loop = loop;
     uvproc__common_list_init(&pool->queue);
+    uvproc__common_list_init(&pool->slots);
     uvproc__common_list_init(&pool->submitted);
     uvproc__common_list_init(&pool->done);
     err = pool_copy_options(pool, options);

@@ -206,12 +206,15 @@ int uvproc__pool_worker_assign(uvproc_pool_t *pool)
     uvproc__pool_job_t *j;
     while ((j = uvproc__pool_queue_first(pool)) != NULL) {
         uvproc__pool_slot_t *best = NULL;
-        for (uvproc__pool_slot_t *s = pool->slots; s != NULL; s = s->next)
+        uvproc__common_list_t *n;
+        uvproc__common_list_foreach(n, &pool->slots) {
+            uvproc__pool_slot_t *s = uvproc__common_list_entry(n, uvproc__pool_slot_t, node);
             /* A channel that has just closed (its on_disconnect still to come, as when a
              * host dies) takes no job: every one sent would fail with EPIPE at once. */
             if (s->state == UVPROC__SLOT_READY && !s->recycle && s->njobs < pool->o.pipeline &&
                 uvproc_channel_connected(s->ch) && (best == NULL || s->njobs < best->njobs))
                 best = s;
+        }
         if (best == NULL)
             break;
         j->slot = best;
