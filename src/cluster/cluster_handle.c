@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cluster.h"
+#include "common/common.h"
 
 /* Distinct listen keys one worker may hold (Node apps use a handful). */
 #define MAX_KEYS 64
@@ -69,11 +70,6 @@ typedef struct {
 static void uvproc__cl_rr_dispatch(uvproc__cluster_handle_t *h);
 static void uvproc__cl_maybe_free_released(uvproc__cluster_handle_t *h);
 
-static void uvproc__cl_free_stream(uv_handle_t *s)
-{
-    free(s);
-}
-
 static uv_stream_t *uvproc__cl_new_stream(uvproc__cluster_handle_t *h)
 {
     uv_stream_t *s;
@@ -99,14 +95,10 @@ static uvproc__cl_entry_t *uvproc__cl_find(uvproc__cluster_handle_t *h, uvproc_c
 
 static int uvproc__cl_push_back(uvproc__cluster_handle_t *h, uv_stream_t *conn)
 {
-    if (h->nback == h->backcap) {
-        size_t cap = h->backcap != 0 ? h->backcap * 2 : 4;
-        uv_stream_t **grown = realloc(h->back, cap * sizeof *grown);
-        if (grown == NULL)
-            return UV_ENOMEM;
-        h->back = grown;
-        h->backcap = cap;
-    }
+    uv_stream_t **grown = uvproc__common_grow(h->back, &h->backcap, h->nback, sizeof *grown, 4);
+    if (grown == NULL)
+        return UV_ENOMEM;
+    h->back = grown;
     h->back[h->nback++] = conn;
     return 0;
 }
@@ -115,7 +107,7 @@ static int uvproc__cl_push_back(uvproc__cluster_handle_t *h, uv_stream_t *conn)
 static void uvproc__cl_redistribute(uvproc__cluster_handle_t *h, uv_stream_t *conn)
 {
     if (h->closed || uvproc__cl_push_back(h, conn) != 0) {
-        uv_close((uv_handle_t *)conn, uvproc__cl_free_stream);
+        uvproc__common_close_free((uv_handle_t *)conn);
         return;
     }
     uvproc__cl_rr_dispatch(h);
@@ -132,7 +124,7 @@ static void uvproc__cl_inflight_settle(uvproc__cl_inflight_t *f)
     /* Refused, or never received: another worker can still serve it. Received and the
      * worker died before answering: it may have read the request, so it is not replayed. */
     if (f->accepted == 1 || (f->accepted == -1 && f->received))
-        uv_close((uv_handle_t *)f->conn, uvproc__cl_free_stream);
+        uvproc__common_close_free((uv_handle_t *)f->conn);
     else
         uvproc__cl_redistribute(f->h, f->conn);
     uvproc__cl_rr_dispatch(f->h);
@@ -153,7 +145,7 @@ static void uvproc__cl_newconn_reply(void *arg, json_t *reply, uvproc_handle_t *
 {
     uvproc__cl_inflight_t *f = arg;
     if (handle != NULL)
-        uv_close((uv_handle_t *)handle->stream, uvproc__cl_free_stream);
+        uvproc_handle_close(handle->stream); /* received from the worker: ours to close */
     if (reply != NULL)
         f->accepted = json_is_true(json_object_get(reply, "accepted")) ? 1 : 0;
     uvproc__cl_inflight_settle(f);
@@ -184,7 +176,7 @@ static uv_stream_t *uvproc__cl_take_conn(uvproc__cluster_handle_t *h)
     if (conn == NULL)
         return NULL; /* libuv keeps it: the next uv_accept retries */
     if (uv_accept((uv_stream_t *)&h->u, conn) != 0) {
-        uv_close((uv_handle_t *)conn, uvproc__cl_free_stream);
+        uvproc__common_close_free((uv_handle_t *)conn);
         return NULL;
     }
     return conn;
@@ -353,7 +345,7 @@ static void uvproc__cl_handle_close(uvproc__cluster_handle_t *h)
         return;
     h->closed = 1;
     while (h->nback > 0)
-        uv_close((uv_handle_t *)h->back[--h->nback], uvproc__cl_free_stream);
+        uvproc__common_close_free((uv_handle_t *)h->back[--h->nback]);
     if (h->initialised) {
         h->c->pending_closes++;
         uv_close((uv_handle_t *)&h->u, uvproc__cl_handle_closed);
@@ -417,17 +409,14 @@ static uvproc__cluster_handle_t *uvproc__cl_lookup(uvproc_cluster_t *c, const ch
 
 static int uvproc__cl_add(uvproc__cluster_handle_t *h, uvproc_cluster_worker_t *w)
 {
+    uvproc__cl_entry_t *grown;
     if (uvproc__cl_find(h, w) != NULL)
         return 0;
     h->orphan_of = NULL; /* wanted again */
-    if (h->nws == h->cap) {
-        size_t cap = h->cap != 0 ? h->cap * 2 : 4;
-        uvproc__cl_entry_t *grown = realloc(h->ws, cap * sizeof *grown);
-        if (grown == NULL)
-            return UV_ENOMEM;
-        h->ws = grown;
-        h->cap = cap;
-    }
+    grown = uvproc__common_grow(h->ws, &h->cap, h->nws, sizeof *grown, 4);
+    if (grown == NULL)
+        return UV_ENOMEM;
+    h->ws = grown;
     h->ws[h->nws++] = (uvproc__cl_entry_t){w, 0};
     return 0;
 }
