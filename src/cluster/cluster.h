@@ -48,7 +48,7 @@ struct uvproc_cluster_s {
     unsigned next_id;
     unsigned target; /* workers wanted */
     uvproc_cluster_worker_t *workers;
-    uvproc__cluster_handle_t *handles;
+    uvproc__common_list_t handles; /* newest first; zeroed = empty (cluster_handle.c) */
     int stopping;
     void (*stop_cb)(uvproc_cluster_t *c, void *data);
     void *stop_data;

@@ -54,7 +54,7 @@ struct uvproc__cluster_handle_s {
     int released;  /* closed and unlinked mid-run: freed once closed and nothing in flight */
     int inflight;  /* newconns in flight: they point here */
     int close_done;
-    uvproc__cluster_handle_t *next;
+    uvproc__common_list_t node; /* on c->handles until released */
 };
 
 /* One connection handed to a worker: settled when both the send and the reply are done. */
@@ -69,6 +69,20 @@ typedef struct {
 
 static void uvproc__cl_rr_dispatch(uvproc__cluster_handle_t *h);
 static void uvproc__cl_maybe_free_released(uvproc__cluster_handle_t *h);
+
+/* The cluster's handles. The cluster is calloc()ed where this file cannot see: a zeroed head
+ * is an empty list, set up here on first use. */
+static uvproc__common_list_t *uvproc__cl_handles(uvproc_cluster_t *c)
+{
+    if (c->handles.next == NULL)
+        uvproc__common_list_init(&c->handles);
+    return &c->handles;
+}
+
+static uvproc__cluster_handle_t *uvproc__cl_handle_at(uvproc__common_list_t *n)
+{
+    return uvproc__common_list_entry(n, uvproc__cluster_handle_t, node);
+}
 
 static uv_stream_t *uvproc__cl_new_stream(uvproc__cluster_handle_t *h)
 {
@@ -352,15 +366,6 @@ static void uvproc__cl_handle_close(uvproc__cluster_handle_t *h)
     }
 }
 
-static void uvproc__cl_handle_unlink(uvproc__cluster_handle_t *h)
-{
-    for (uvproc__cluster_handle_t **pp = &h->c->handles; *pp != NULL; pp = &(*pp)->next)
-        if (*pp == h) {
-            *pp = h->next;
-            return;
-        }
-}
-
 /* Frees a handle whose server has closed (or never opened). */
 static void uvproc__cl_handle_free(uvproc__cluster_handle_t *h)
 {
@@ -382,7 +387,7 @@ static void uvproc__cl_maybe_free_released(uvproc__cluster_handle_t *h)
  * close is done and no connection handed out from it is still in flight. */
 static void uvproc__cl_release(uvproc__cluster_handle_t *h)
 {
-    uvproc__cl_handle_unlink(h);
+    uvproc__common_list_remove(&h->node);
     h->released = 1;
     if (!h->initialised)
         h->close_done = 1;
@@ -393,17 +398,23 @@ static void uvproc__cl_release(uvproc__cluster_handle_t *h)
 /* Distinct keys `w` holds now. */
 static size_t uvproc__cl_keys_of(uvproc_cluster_t *c, uvproc_cluster_worker_t *w)
 {
-    size_t n = 0;
-    for (uvproc__cluster_handle_t *h = c->handles; h != NULL; h = h->next)
-        n += !h->closed && uvproc__cl_find(h, w) != NULL;
-    return n;
+    uvproc__common_list_t *n;
+    size_t keys = 0;
+    uvproc__common_list_foreach(n, uvproc__cl_handles(c)) {
+        uvproc__cluster_handle_t *h = uvproc__cl_handle_at(n);
+        keys += !h->closed && uvproc__cl_find(h, w) != NULL;
+    }
+    return keys;
 }
 
 static uvproc__cluster_handle_t *uvproc__cl_lookup(uvproc_cluster_t *c, const char *key)
 {
-    for (uvproc__cluster_handle_t *h = c->handles; h != NULL; h = h->next)
+    uvproc__common_list_t *n;
+    uvproc__common_list_foreach(n, uvproc__cl_handles(c)) {
+        uvproc__cluster_handle_t *h = uvproc__cl_handle_at(n);
         if (!h->closed && strcmp(h->key, key) == 0)
             return h;
+    }
     return NULL;
 }
 
@@ -489,8 +500,7 @@ void uvproc__cluster_query_server(uvproc_cluster_worker_t *w, json_t *msg)
         h->rr = c->o.policy == UVPROC_CLUSTER_RR;
         h->address_type = q.address_type;
         h->data = q.data != NULL ? json_incref(q.data) : NULL;
-        h->next = c->handles;
-        c->handles = h;
+        uvproc__common_list_unshift(uvproc__cl_handles(c), &h->node);
         err = uvproc__cl_open(h, &q);
         if (err != 0) {
             /* As Node: the failed handle goes, so a later request tries again. */
@@ -535,14 +545,15 @@ void uvproc__cluster_close_server(uvproc_cluster_worker_t *w, json_t *msg)
 void uvproc__cluster_forget_worker(uvproc_cluster_worker_t *w)
 {
     uvproc_cluster_t *c = w->cluster;
-    uvproc__cluster_handle_t *h, *next;
+    uvproc__common_list_t *n, *next;
     /* Kept for this slot's previous process and not asked for again by this one: gone. */
-    for (h = c->handles; h != NULL; h = next) {
-        next = h->next;
+    uvproc__common_list_foreach_safe(n, next, uvproc__cl_handles(c)) {
+        uvproc__cluster_handle_t *h = uvproc__cl_handle_at(n);
         if (h->nws == 0 && h->orphan_of == w && h->orphan_id != w->id && !c->stopping)
-            uvproc__cl_release(h);
+            uvproc__cl_release(h); /* unlinks h only */
     }
-    for (h = c->handles; h != NULL; h = h->next) {
+    uvproc__common_list_foreach(n, uvproc__cl_handles(c)) {
+        uvproc__cluster_handle_t *h = uvproc__cl_handle_at(n);
         if (uvproc__cl_find(h, w) == NULL)
             continue;
         uvproc__cl_remove(h, w);
@@ -558,11 +569,11 @@ void uvproc__cluster_forget_worker(uvproc_cluster_worker_t *w)
 void uvproc__cluster_release_orphans(uvproc_cluster_worker_t *w)
 {
     uvproc_cluster_t *c = w->cluster;
-    uvproc__cluster_handle_t *next;
+    uvproc__common_list_t *n, *next;
     if (c->stopping)
         return; /* every handle closes with the cluster */
-    for (uvproc__cluster_handle_t *h = c->handles; h != NULL; h = next) {
-        next = h->next;
+    uvproc__common_list_foreach_safe(n, next, uvproc__cl_handles(c)) {
+        uvproc__cluster_handle_t *h = uvproc__cl_handle_at(n);
         if (h->nws == 0 && h->orphan_of == w)
             uvproc__cl_release(h);
     }
@@ -570,27 +581,27 @@ void uvproc__cluster_release_orphans(uvproc_cluster_worker_t *w)
 
 void uvproc__cluster_close_handles(uvproc_cluster_t *c)
 {
-    uvproc__cluster_handle_t *h = c->handles;
+    uvproc__common_list_t *n;
     c->pending_closes++; /* held while closing, so the callback comes once, at the end */
-    for (; h != NULL; h = h->next)
-        uvproc__cl_handle_close(h);
+    uvproc__common_list_foreach(n, uvproc__cl_handles(c))
+        uvproc__cl_handle_close(uvproc__cl_handle_at(n));
     if (--c->pending_closes == 0)
         uvproc__cluster_handles_closed(c);
 }
 
 void uvproc__cluster_free_handles(uvproc_cluster_t *c)
 {
-    while (c->handles != NULL) {
-        uvproc__cluster_handle_t *h = c->handles;
-        c->handles = h->next;
-        uvproc__cl_handle_free(h);
-    }
+    uvproc__common_list_t *n;
+    while ((n = uvproc__common_list_shift(uvproc__cl_handles(c))) != NULL)
+        uvproc__cl_handle_free(uvproc__cl_handle_at(n));
 }
 
 size_t uvproc__cluster_handle_fds(uvproc_cluster_t *c, int *fds, size_t max)
 {
+    uvproc__common_list_t *node;
     size_t n = 0;
-    for (uvproc__cluster_handle_t *h = c->handles; h != NULL; h = h->next) {
+    uvproc__common_list_foreach(node, uvproc__cl_handles(c)) {
+        uvproc__cluster_handle_t *h = uvproc__cl_handle_at(node);
         uv_os_fd_t fd;
         if (h->closed || !h->initialised || uv_fileno((uv_handle_t *)&h->u, &fd) != 0)
             continue;
