@@ -149,9 +149,9 @@ CASES = [
     ("leading_dash", K + ["printf", "<%s>", ":::", "-n", "--help", "-"], {"order": "exact"}),
     ("quote_q", K + ["-q", "printf", "%s|\\n", "a {} b", ":::", "x y", "$z"],
      {"order": "exact"}),
-    ("dry_run", ["--dry-run", "echo", "{}", "{.}", ":::", "a b.c", "it's", "$x", "-n"],
+    ("dry_run", K + ["--dry-run", "echo", "{}", "{.}", ":::", "a b.c", "it's", "$x", "-n"],
      {"order": "exact"}),
-    ("dry_run_tag", ["--dry-run", "--tag", "echo", ":::", "a", "b"], {"order": "exact"}),
+    ("dry_run_tag", K + ["--dry-run", "--tag", "echo", ":::", "a", "b"], {"order": "exact"}),
     # output
     ("tag", K + ["--tag", "echo", ":::", "a", "b", ":::", "1", "2"], {"order": "exact"}),
     ("tag_multiline", K + ["--tag", "printf", "x\\ny", ":::", "a"], {"order": "exact"}),

@@ -52,7 +52,7 @@ struct uvproc_cluster_s {
     unsigned next_id;
     unsigned target; /* workers wanted */
     uvproc__common_list_t workers; /* every slot not yet freed, newest first */
-    uvproc__cluster_handle_t *handles;
+    uvproc__common_list_t handles; /* newest first; zeroed = empty (cluster_handle.c) */
     int stopping;
     void (*stop_cb)(uvproc_cluster_t *c, void *data);
     void *stop_data;

@@ -50,6 +50,7 @@ int uvproc_cluster_start(uv_loop_t *loop, uvproc_cluster_t **out, const char *fi
     c->loop = loop;
     c->o = options != NULL ? *options : defaults;
     uvproc__common_list_init(&c->workers);
+    uvproc__common_list_init(&c->handles);
     c->file = strdup(file);
     c->args = uvproc__common_strv_dup(NULL, args, 0);
     c->env_len = uvproc__common_strv_len(c->o.fork.spawn.env);

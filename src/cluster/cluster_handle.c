@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cluster.h"
+#include "common/common.h"
 
 /* Distinct listen keys one worker may hold (Node apps use a handful). */
 #define MAX_KEYS 64
@@ -53,7 +54,7 @@ struct uvproc__cluster_handle_s {
     int released;  /* closed and unlinked mid-run: freed once closed and nothing in flight */
     int inflight;  /* newconns in flight: they point here */
     int close_done;
-    uvproc__cluster_handle_t *next;
+    uvproc__common_list_t node; /* on c->handles until released */
 };
 
 /* One connection handed to a worker: settled when both the send and the reply are done. */
@@ -69,9 +70,18 @@ typedef struct {
 static void uvproc__cl_rr_dispatch(uvproc__cluster_handle_t *h);
 static void uvproc__cl_maybe_free_released(uvproc__cluster_handle_t *h);
 
-static void uvproc__cl_free_stream(uv_handle_t *s)
+/* The cluster's handles. The cluster is calloc()ed where this file cannot see: a zeroed head
+ * is an empty list, set up here on first use. */
+static uvproc__common_list_t *uvproc__cl_handles(uvproc_cluster_t *c)
 {
-    free(s);
+    if (c->handles.next == NULL)
+        uvproc__common_list_init(&c->handles);
+    return &c->handles;
+}
+
+static uvproc__cluster_handle_t *uvproc__cl_handle_at(uvproc__common_list_t *n)
+{
+    return uvproc__common_list_entry(n, uvproc__cluster_handle_t, node);
 }
 
 static uv_stream_t *uvproc__cl_new_stream(uvproc__cluster_handle_t *h)
@@ -99,14 +109,10 @@ static uvproc__cl_entry_t *uvproc__cl_find(uvproc__cluster_handle_t *h, uvproc_c
 
 static int uvproc__cl_push_back(uvproc__cluster_handle_t *h, uv_stream_t *conn)
 {
-    if (h->nback == h->backcap) {
-        size_t cap = h->backcap != 0 ? h->backcap * 2 : 4;
-        uv_stream_t **grown = realloc(h->back, cap * sizeof *grown);
-        if (grown == NULL)
-            return UV_ENOMEM;
-        h->back = grown;
-        h->backcap = cap;
-    }
+    uv_stream_t **grown = uvproc__common_grow(h->back, &h->backcap, h->nback, sizeof *grown, 4);
+    if (grown == NULL)
+        return UV_ENOMEM;
+    h->back = grown;
     h->back[h->nback++] = conn;
     return 0;
 }
@@ -115,7 +121,7 @@ static int uvproc__cl_push_back(uvproc__cluster_handle_t *h, uv_stream_t *conn)
 static void uvproc__cl_redistribute(uvproc__cluster_handle_t *h, uv_stream_t *conn)
 {
     if (h->closed || uvproc__cl_push_back(h, conn) != 0) {
-        uv_close((uv_handle_t *)conn, uvproc__cl_free_stream);
+        uvproc__common_close_free((uv_handle_t *)conn);
         return;
     }
     uvproc__cl_rr_dispatch(h);
@@ -132,7 +138,7 @@ static void uvproc__cl_inflight_settle(uvproc__cl_inflight_t *f)
     /* Refused, or never received: another worker can still serve it. Received and the
      * worker died before answering: it may have read the request, so it is not replayed. */
     if (f->accepted == 1 || (f->accepted == -1 && f->received))
-        uv_close((uv_handle_t *)f->conn, uvproc__cl_free_stream);
+        uvproc__common_close_free((uv_handle_t *)f->conn);
     else
         uvproc__cl_redistribute(f->h, f->conn);
     uvproc__cl_rr_dispatch(f->h);
@@ -153,7 +159,7 @@ static void uvproc__cl_newconn_reply(void *arg, json_t *reply, uvproc_handle_t *
 {
     uvproc__cl_inflight_t *f = arg;
     if (handle != NULL)
-        uv_close((uv_handle_t *)handle->stream, uvproc__cl_free_stream);
+        uvproc_handle_close(handle->stream); /* received from the worker: ours to close */
     if (reply != NULL)
         f->accepted = json_is_true(json_object_get(reply, "accepted")) ? 1 : 0;
     uvproc__cl_inflight_settle(f);
@@ -184,7 +190,7 @@ static uv_stream_t *uvproc__cl_take_conn(uvproc__cluster_handle_t *h)
     if (conn == NULL)
         return NULL; /* libuv keeps it: the next uv_accept retries */
     if (uv_accept((uv_stream_t *)&h->u, conn) != 0) {
-        uv_close((uv_handle_t *)conn, uvproc__cl_free_stream);
+        uvproc__common_close_free((uv_handle_t *)conn);
         return NULL;
     }
     return conn;
@@ -353,20 +359,11 @@ static void uvproc__cl_handle_close(uvproc__cluster_handle_t *h)
         return;
     h->closed = 1;
     while (h->nback > 0)
-        uv_close((uv_handle_t *)h->back[--h->nback], uvproc__cl_free_stream);
+        uvproc__common_close_free((uv_handle_t *)h->back[--h->nback]);
     if (h->initialised) {
         h->c->pending_closes++;
         uv_close((uv_handle_t *)&h->u, uvproc__cl_handle_closed);
     }
-}
-
-static void uvproc__cl_handle_unlink(uvproc__cluster_handle_t *h)
-{
-    for (uvproc__cluster_handle_t **pp = &h->c->handles; *pp != NULL; pp = &(*pp)->next)
-        if (*pp == h) {
-            *pp = h->next;
-            return;
-        }
 }
 
 /* Frees a handle whose server has closed (or never opened). */
@@ -390,7 +387,7 @@ static void uvproc__cl_maybe_free_released(uvproc__cluster_handle_t *h)
  * close is done and no connection handed out from it is still in flight. */
 static void uvproc__cl_release(uvproc__cluster_handle_t *h)
 {
-    uvproc__cl_handle_unlink(h);
+    uvproc__common_list_remove(&h->node);
     h->released = 1;
     if (!h->initialised)
         h->close_done = 1;
@@ -401,33 +398,36 @@ static void uvproc__cl_release(uvproc__cluster_handle_t *h)
 /* Distinct keys `w` holds now. */
 static size_t uvproc__cl_keys_of(uvproc_cluster_t *c, uvproc_cluster_worker_t *w)
 {
-    size_t n = 0;
-    for (uvproc__cluster_handle_t *h = c->handles; h != NULL; h = h->next)
-        n += !h->closed && uvproc__cl_find(h, w) != NULL;
-    return n;
+    uvproc__common_list_t *n;
+    size_t keys = 0;
+    uvproc__common_list_foreach(n, uvproc__cl_handles(c)) {
+        uvproc__cluster_handle_t *h = uvproc__cl_handle_at(n);
+        keys += !h->closed && uvproc__cl_find(h, w) != NULL;
+    }
+    return keys;
 }
 
 static uvproc__cluster_handle_t *uvproc__cl_lookup(uvproc_cluster_t *c, const char *key)
 {
-    for (uvproc__cluster_handle_t *h = c->handles; h != NULL; h = h->next)
+    uvproc__common_list_t *n;
+    uvproc__common_list_foreach(n, uvproc__cl_handles(c)) {
+        uvproc__cluster_handle_t *h = uvproc__cl_handle_at(n);
         if (!h->closed && strcmp(h->key, key) == 0)
             return h;
+    }
     return NULL;
 }
 
 static int uvproc__cl_add(uvproc__cluster_handle_t *h, uvproc_cluster_worker_t *w)
 {
+    uvproc__cl_entry_t *grown;
     if (uvproc__cl_find(h, w) != NULL)
         return 0;
     h->orphan_of = NULL; /* wanted again */
-    if (h->nws == h->cap) {
-        size_t cap = h->cap != 0 ? h->cap * 2 : 4;
-        uvproc__cl_entry_t *grown = realloc(h->ws, cap * sizeof *grown);
-        if (grown == NULL)
-            return UV_ENOMEM;
-        h->ws = grown;
-        h->cap = cap;
-    }
+    grown = uvproc__common_grow(h->ws, &h->cap, h->nws, sizeof *grown, 4);
+    if (grown == NULL)
+        return UV_ENOMEM;
+    h->ws = grown;
     h->ws[h->nws++] = (uvproc__cl_entry_t){w, 0};
     return 0;
 }
@@ -500,8 +500,7 @@ void uvproc__cluster_query_server(uvproc_cluster_worker_t *w, json_t *msg)
         h->rr = c->o.policy == UVPROC_CLUSTER_RR;
         h->address_type = q.address_type;
         h->data = q.data != NULL ? json_incref(q.data) : NULL;
-        h->next = c->handles;
-        c->handles = h;
+        uvproc__common_list_unshift(uvproc__cl_handles(c), &h->node);
         err = uvproc__cl_open(h, &q);
         if (err != 0) {
             /* As Node: the failed handle goes, so a later request tries again. */
@@ -546,14 +545,15 @@ void uvproc__cluster_close_server(uvproc_cluster_worker_t *w, json_t *msg)
 void uvproc__cluster_forget_worker(uvproc_cluster_worker_t *w)
 {
     uvproc_cluster_t *c = w->cluster;
-    uvproc__cluster_handle_t *h, *next;
+    uvproc__common_list_t *n, *next;
     /* Kept for this slot's previous process and not asked for again by this one: gone. */
-    for (h = c->handles; h != NULL; h = next) {
-        next = h->next;
+    uvproc__common_list_foreach_safe(n, next, uvproc__cl_handles(c)) {
+        uvproc__cluster_handle_t *h = uvproc__cl_handle_at(n);
         if (h->nws == 0 && h->orphan_of == w && h->orphan_id != w->id && !c->stopping)
-            uvproc__cl_release(h);
+            uvproc__cl_release(h); /* unlinks h only */
     }
-    for (h = c->handles; h != NULL; h = h->next) {
+    uvproc__common_list_foreach(n, uvproc__cl_handles(c)) {
+        uvproc__cluster_handle_t *h = uvproc__cl_handle_at(n);
         if (uvproc__cl_find(h, w) == NULL)
             continue;
         uvproc__cl_remove(h, w);
@@ -569,11 +569,11 @@ void uvproc__cluster_forget_worker(uvproc_cluster_worker_t *w)
 void uvproc__cluster_release_orphans(uvproc_cluster_worker_t *w)
 {
     uvproc_cluster_t *c = w->cluster;
-    uvproc__cluster_handle_t *next;
+    uvproc__common_list_t *n, *next;
     if (c->stopping)
         return; /* every handle closes with the cluster */
-    for (uvproc__cluster_handle_t *h = c->handles; h != NULL; h = next) {
-        next = h->next;
+    uvproc__common_list_foreach_safe(n, next, uvproc__cl_handles(c)) {
+        uvproc__cluster_handle_t *h = uvproc__cl_handle_at(n);
         if (h->nws == 0 && h->orphan_of == w)
             uvproc__cl_release(h);
     }
@@ -581,27 +581,27 @@ void uvproc__cluster_release_orphans(uvproc_cluster_worker_t *w)
 
 void uvproc__cluster_close_handles(uvproc_cluster_t *c)
 {
-    uvproc__cluster_handle_t *h = c->handles;
+    uvproc__common_list_t *n;
     c->pending_closes++; /* held while closing, so the callback comes once, at the end */
-    for (; h != NULL; h = h->next)
-        uvproc__cl_handle_close(h);
+    uvproc__common_list_foreach(n, uvproc__cl_handles(c))
+        uvproc__cl_handle_close(uvproc__cl_handle_at(n));
     if (--c->pending_closes == 0)
         uvproc__cluster_handles_closed(c);
 }
 
 void uvproc__cluster_free_handles(uvproc_cluster_t *c)
 {
-    while (c->handles != NULL) {
-        uvproc__cluster_handle_t *h = c->handles;
-        c->handles = h->next;
-        uvproc__cl_handle_free(h);
-    }
+    uvproc__common_list_t *n;
+    while ((n = uvproc__common_list_shift(uvproc__cl_handles(c))) != NULL)
+        uvproc__cl_handle_free(uvproc__cl_handle_at(n));
 }
 
 size_t uvproc__cluster_handle_fds(uvproc_cluster_t *c, int *fds, size_t max)
 {
+    uvproc__common_list_t *node;
     size_t n = 0;
-    for (uvproc__cluster_handle_t *h = c->handles; h != NULL; h = h->next) {
+    uvproc__common_list_foreach(node, uvproc__cl_handles(c)) {
+        uvproc__cluster_handle_t *h = uvproc__cl_handle_at(node);
         uv_os_fd_t fd;
         if (h->closed || !h->initialised || uv_fileno((uv_handle_t *)&h->u, &fd) != 0)
             continue;

@@ -8,6 +8,14 @@
 
 #include "cluster_proto.h"
 
+/* The peer's waiting requests; a zeroed peer's list is set up here (see cluster_proto.h). */
+static uvproc__common_list_t *pending_of(uvproc__cluster_peer_t *peer)
+{
+    if (peer->pending.next == NULL)
+        uvproc__common_list_init(&peer->pending);
+    return &peer->pending;
+}
+
 int uvproc__cluster_send(uvproc__cluster_peer_t *peer, json_t *msg, uv_stream_t *handle,
                          uvproc__cluster_reply_cb reply_cb, void *reply_arg, uvproc_send_cb sent_cb,
                          void *sent_arg)
@@ -33,7 +41,7 @@ int uvproc__cluster_send(uvproc__cluster_peer_t *peer, json_t *msg, uv_stream_t 
             json_decref(msg);
             return UV_ENOMEM;
         }
-        *p = (uvproc__cluster_pending_t){seq, reply_cb, reply_arg, NULL};
+        *p = (uvproc__cluster_pending_t){.seq = seq, .cb = reply_cb, .arg = reply_arg};
     }
     if (handle != NULL)
         err = uvproc_channel_send_handle(peer->ch, msg, handle, "net.Native", sent_cb, sent_arg);
@@ -45,13 +53,8 @@ int uvproc__cluster_send(uvproc__cluster_peer_t *peer, json_t *msg, uv_stream_t 
         return err;
     }
     peer->next_seq++;
-    if (p != NULL) {
-        /* Appended: replies mostly come in order, so the search below stops early. */
-        uvproc__cluster_pending_t **tail = &peer->pending;
-        while (*tail != NULL)
-            tail = &(*tail)->next;
-        *tail = p;
-    }
+    if (p != NULL) /* appended: replies mostly come in order, so the search stops early */
+        uvproc__common_list_push(pending_of(peer), &p->node);
     return 0;
 }
 
@@ -69,12 +72,14 @@ int uvproc__cluster_send_user(uvproc__cluster_peer_t *peer, const json_t *msg)
 int uvproc__cluster_route_reply(uvproc__cluster_peer_t *peer, json_t *msg, uvproc_handle_t *handle)
 {
     json_t *ack = json_object_get(msg, "ack");
+    uvproc__common_list_t *n;
     if (!json_is_integer(ack))
         return 0;
-    for (uvproc__cluster_pending_t **pp = &peer->pending; *pp != NULL; pp = &(*pp)->next) {
-        uvproc__cluster_pending_t *p = *pp;
+    uvproc__common_list_foreach(n, pending_of(peer)) {
+        uvproc__cluster_pending_t *p =
+            uvproc__common_list_entry(n, uvproc__cluster_pending_t, node);
         if (p->seq == json_integer_value(ack)) {
-            *pp = p->next;
+            uvproc__common_list_remove(n);
             p->cb(p->arg, msg, handle);
             free(p);
             return 1;
@@ -85,9 +90,10 @@ int uvproc__cluster_route_reply(uvproc__cluster_peer_t *peer, json_t *msg, uvpro
 
 void uvproc__cluster_cancel_all(uvproc__cluster_peer_t *peer)
 {
-    while (peer->pending != NULL) {
-        uvproc__cluster_pending_t *p = peer->pending;
-        peer->pending = p->next;
+    uvproc__common_list_t *n;
+    while ((n = uvproc__common_list_shift(pending_of(peer))) != NULL) {
+        uvproc__cluster_pending_t *p =
+            uvproc__common_list_entry(n, uvproc__cluster_pending_t, node);
         p->cb(p->arg, NULL, NULL);
         free(p);
     }

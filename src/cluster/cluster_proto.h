@@ -4,6 +4,7 @@
 #ifndef UVPROC__CLUSTER_PROTO_H
 #define UVPROC__CLUSTER_PROTO_H
 
+#include "common/list.h"
 #include "uvproc.h"
 
 /* A reply (reply NULL: cancelled, the peer went away first); handle is the one that came
@@ -14,14 +15,16 @@ typedef struct uvproc__cluster_pending_s {
     int64_t seq;
     uvproc__cluster_reply_cb cb;
     void *arg;
-    struct uvproc__cluster_pending_s *next;
+    uvproc__common_list_t node; /* on peer->pending */
 } uvproc__cluster_pending_t;
 
-/* One side's view of one channel: the next seq and the requests waiting for their ack. */
+/* One side's view of one channel: the next seq and the requests waiting for their ack. A
+ * zeroed peer ({0}, calloc) is a valid one with nothing pending: the calls below set the
+ * list's head up on first use, so the places that reset a peer need not know it has one. */
 typedef struct {
     uvproc_channel_t *ch;
     int64_t next_seq;
-    uvproc__cluster_pending_t *pending;
+    uvproc__common_list_t pending; /* oldest first (node) */
 } uvproc__cluster_peer_t;
 
 /* Sends `msg` (stolen) as {"cmd":"NODE_CLUSTER", ...msg, "seq":n}, with `handle` (type

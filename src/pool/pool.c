@@ -21,40 +21,25 @@ uint64_t uvproc__pool_now_ns(void)
 
 /* ---- lists ---- */
 
+uvproc__pool_job_t *uvproc__pool_queue_first(const uvproc_pool_t *pool)
+{
+    uvproc__common_list_t *n = uvproc__common_list_first(&pool->queue);
+    return n != NULL ? uvproc__common_list_entry(n, uvproc__pool_job_t, qnode) : NULL;
+}
+
 static void queue_unlink(uvproc_pool_t *pool, uvproc__pool_job_t *j)
 {
-    if (j->qprev != NULL)
-        j->qprev->qnext = j->qnext;
-    else
-        pool->qhead = j->qnext;
-    if (j->qnext != NULL)
-        j->qnext->qprev = j->qprev;
-    else
-        pool->qtail = j->qprev;
-    j->qprev = j->qnext = NULL;
+    uvproc__common_list_remove(&j->qnode);
     pool->c.queued--;
 }
 
 void uvproc__pool_job_queue_push(uvproc_pool_t *pool, uvproc__pool_job_t *j, int front)
 {
     j->state = UVPROC__JOB_QUEUED;
-    if (front) {
-        j->qprev = NULL;
-        j->qnext = pool->qhead;
-        if (pool->qhead != NULL)
-            pool->qhead->qprev = j;
-        else
-            pool->qtail = j;
-        pool->qhead = j;
-    } else {
-        j->qnext = NULL;
-        j->qprev = pool->qtail;
-        if (pool->qtail != NULL)
-            pool->qtail->qnext = j;
-        else
-            pool->qhead = j;
-        pool->qtail = j;
-    }
+    if (front)
+        uvproc__common_list_unshift(&pool->queue, &j->qnode);
+    else
+        uvproc__common_list_push(&pool->queue, &j->qnode);
     pool->c.queued++;
 }
 
@@ -176,7 +161,7 @@ static void act_start(uvproc__pool_job_t *j, int reason)
     }
     /* A worker serves its jobs in order: one sent ahead (pipeline) starts when the one before
      * it is answered, and its clock starts then (uvproc__pool_worker_job_left). */
-    if (pool->o.kind == UVPROC_POOL_COMMANDS || j->slot->jobs == j)
+    if (pool->o.kind == UVPROC_POOL_COMMANDS || uvproc__pool_worker_first_job(j->slot) == j)
         uvproc__pool_job_begin(j);
 }
 
@@ -444,8 +429,9 @@ static void job_arm_timer(uvproc__pool_job_t *j)
 void uvproc__pool_cancel_unfinished(uvproc_pool_t *pool, int running_too)
 {
     uvproc__common_list_t *n, *next;
-    while (pool->qhead != NULL)
-        uvproc__pool_job_event(pool->qhead, UVPROC__EV_CANCEL, UV_ECANCELED);
+    uvproc__pool_job_t *q;
+    while ((q = uvproc__pool_queue_first(pool)) != NULL)
+        uvproc__pool_job_event(q, UVPROC__EV_CANCEL, UV_ECANCELED);
     uvproc__common_list_foreach_safe(n, next, &pool->submitted) {
         uvproc__pool_job_t *j = uvproc__common_list_entry(n, uvproc__pool_job_t, snode);
         if (j->state == UVPROC__JOB_WAITING || (running_too && j->state == UVPROC__JOB_RUNNING))
@@ -509,8 +495,10 @@ void uvproc__pool_dispatch(uvproc_pool_t *pool)
         if (pool->halted || pool->terminating)
             break;
         if (pool->o.kind == UVPROC_POOL_COMMANDS) {
-            while (pool->qhead != NULL && pool->c.running < uvproc__pool_hosts_capacity(pool))
-                uvproc__pool_job_event(pool->qhead, UVPROC__EV_START, 0);
+            uvproc__pool_job_t *j;
+            while ((j = uvproc__pool_queue_first(pool)) != NULL &&
+                   pool->c.running < uvproc__pool_hosts_capacity(pool))
+                uvproc__pool_job_event(j, UVPROC__EV_START, 0);
         } else {
             uvproc__pool_worker_assign(pool);
             uvproc__pool_worker_grow(pool);
@@ -543,10 +531,10 @@ static void pool_maybe_close(uvproc_pool_t *pool)
 {
     if (pool->closed || !(pool->draining || pool->terminating) || pool->in_api)
         return;
-    if (pool->qhead == NULL && pool->c.running == 0 && pool->live_slots > 0)
+    if (uvproc__common_list_empty(&pool->queue) && pool->c.running == 0 && pool->live_slots > 0)
         uvproc__pool_worker_retire_all(pool, pool->terminating);
     if (!uvproc__common_list_empty(&pool->submitted) || pool->live_slots > 0 ||
-        pool->slots != NULL)
+        !uvproc__common_list_empty(&pool->slots))
         return;
     pool->closed = 1;
     uv_close((uv_handle_t *)&pool->kick, pool_free);

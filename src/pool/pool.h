@@ -38,10 +38,10 @@ struct uvproc__pool_job_s {
     uvproc_pool_t *pool;
     uint64_t id;
     uvproc__pool_job_state_t state;
-    uvproc__pool_job_t *qprev, *qnext; /* the run queue (QUEUED jobs) */
+    uvproc__common_list_t qnode;       /* on pool->queue while QUEUED */
     uvproc__common_list_t snode;       /* on pool->submitted: every live job, in order */
     uvproc__common_list_t dnode;       /* on pool->done (finished, not delivered) */
-    uvproc__pool_job_t *wnext;         /* jobs in flight on the same worker, oldest first */
+    uvproc__common_list_t wnode;       /* on slot->jobs while in flight on a worker */
     void *data;
     uint64_t timeout_ms;
     uv_timer_t *timer; /* NULL until a timeout is armed; closed and freed with the job */
@@ -90,12 +90,12 @@ typedef enum {
 
 struct uvproc__pool_slot_s {
     uvproc_pool_t *pool;
-    uvproc__pool_slot_t *prev, *next;
+    uvproc__common_list_t node; /* on pool->slots until freed */
     uvproc__pool_slot_state_t state;
     uvproc_process_t *proc;
     uvproc_channel_t *ch;
     uv_timer_t timer;                /* idle shrink, then the grace before SIGKILL when retiring */
-    uvproc__pool_job_t *jobs, *jobs_tail; /* in flight, oldest first */
+    uvproc__common_list_t jobs;      /* in flight, oldest first (wnode) */
     unsigned njobs;
     unsigned served;
     int pending;           /* handles/process not yet closed */
@@ -118,10 +118,10 @@ struct uvproc_pool_s {
     uint64_t *resume_ok; /* sorted Seqs the resumed log shows done */
     size_t resume_count;
     uv_timer_t kick; /* deferred work: dispatch and close, never from inside a user's call */
-    uvproc__pool_job_t *qhead, *qtail;
+    uvproc__common_list_t queue;     /* the run queue: QUEUED jobs, next to run first (qnode) */
     uvproc__common_list_t submitted; /* every live job, in submission order (snode) */
     uvproc__common_list_t done;      /* finished, not yet delivered, completion order (dnode) */
-    uvproc__pool_slot_t *slots;
+    uvproc__common_list_t slots;     /* every slot until freed (GONE ones too), newest first */
     uvproc_pool_counters_t c;
     uint64_t next_id;
     unsigned live_slots; /* slots not GONE */
@@ -136,6 +136,8 @@ struct uvproc_pool_s {
 };
 
 /* pool.c */
+/* The run queue's head (the next job to run), or NULL when nothing is queued. */
+uvproc__pool_job_t *uvproc__pool_queue_first(const uvproc_pool_t *pool);
 void uvproc__pool_job_queue_push(uvproc_pool_t *pool, uvproc__pool_job_t *j, int front);
 /* The halt policy's action (o.halt when a job fails, or uvproc_pool_halt): queued jobs end
  * UV_ECANCELED and nothing new starts; NOW also stops the running ones. */
@@ -181,6 +183,8 @@ int uvproc__pool_worker_assign(uvproc_pool_t *pool); /* hand queued jobs to read
 void uvproc__pool_worker_grow(uvproc_pool_t *pool);  /* start workers the queue needs */
 void uvproc__pool_worker_stop_job(uvproc__pool_job_t *j); /* kill the job's worker for its sake */
 void uvproc__pool_worker_retire_all(uvproc_pool_t *pool, int kill);
+/* The oldest job in flight on the worker (the one it is running), or NULL. */
+uvproc__pool_job_t *uvproc__pool_worker_first_job(const uvproc__pool_slot_t *s);
 void uvproc__pool_worker_job_left(
     uvproc__pool_job_t *j); /* unlink a finished job from its worker */
 

@@ -149,14 +149,17 @@ static unsigned host_limit(const uvproc__host_t *h)
 static unsigned host_used(const uvproc__host_t *h)
 {
     const uvproc_pool_t *pool = h->all->pool;
-    unsigned n = 0;
+    const uvproc__common_list_t *n;
+    unsigned used = 0;
     if (pool->o.kind == UVPROC_POOL_COMMANDS)
         return h->commands;
-    for (const uvproc__pool_slot_t *s = pool->slots; s != NULL; s = s->next)
+    uvproc__common_list_foreach(n, &pool->slots) {
+        const uvproc__pool_slot_t *s = uvproc__common_list_entry(n, uvproc__pool_slot_t, node);
         if (s->host == h &&
             (s->state == UVPROC__SLOT_STARTING || (s->state == UVPROC__SLOT_READY && !s->recycle)))
-            n++;
-    return n;
+            used++;
+    }
+    return used;
 }
 
 unsigned uvproc__pool_hosts_capacity(uvproc_pool_t *pool)

@@ -25,17 +25,19 @@
 
 static unsigned slots_serving(const uvproc_pool_t *pool, unsigned *starting)
 {
-    unsigned n = 0;
+    const uvproc__common_list_t *n;
+    unsigned serving = 0;
     *starting = 0;
-    for (const uvproc__pool_slot_t *s = pool->slots; s != NULL; s = s->next) {
+    uvproc__common_list_foreach(n, &pool->slots) {
+        const uvproc__pool_slot_t *s = uvproc__common_list_entry(n, uvproc__pool_slot_t, node);
         if (s->state == UVPROC__SLOT_READY && !s->recycle)
-            n++;
+            serving++;
         else if (s->state == UVPROC__SLOT_STARTING) {
-            n++;
+            serving++;
             (*starting)++;
         }
     }
-    return n;
+    return serving;
 }
 
 static void slot_set_state(uvproc__pool_slot_t *s, uvproc__pool_slot_state_t st)
@@ -57,12 +59,7 @@ static void slot_maybe_free(uvproc__pool_slot_t *s)
     uvproc_pool_t *pool = s->pool;
     if (--s->pending > 0)
         return;
-    if (s->prev != NULL)
-        s->prev->next = s->next;
-    else
-        pool->slots = s->next;
-    if (s->next != NULL)
-        s->next->prev = s->prev;
+    uvproc__common_list_remove(&s->node);
     free(s);
     uvproc__pool_kick(pool);
 }
@@ -92,8 +89,8 @@ void uvproc__pool_slot_arm_idle(uvproc__pool_slot_t *s)
 static void slot_fail_jobs(uvproc__pool_slot_t *s)
 {
     int blamed = s->killed;
-    while (s->jobs != NULL) {
-        uvproc__pool_job_t *j = s->jobs;
+    uvproc__pool_job_t *j;
+    while ((j = uvproc__pool_worker_first_job(s)) != NULL) {
         if (j->state == UVPROC__JOB_STOPPING)
             uvproc__pool_job_event(j, UVPROC__EV_CRASH, UVPROC_EWORKERDIED);
         else if (s->host_lost && !blamed) {
@@ -105,7 +102,8 @@ static void slot_fail_jobs(uvproc__pool_slot_t *s)
             uvproc__pool_job_event(j, UVPROC__EV_CRASH, UVPROC_EWORKERDIED);
         } else
             uvproc__pool_job_event(j, UVPROC__EV_REQUEUE, 0);
-        if (s->jobs == j) /* an action that left it linked: never loop forever */
+        /* an action that left it linked: never loop forever */
+        if (uvproc__pool_worker_first_job(s) == j)
             uvproc__pool_worker_job_left(j);
     }
 }
@@ -206,9 +204,10 @@ static void start_failed(uvproc__pool_slot_t *s, int err)
     if (pool->start_failures >= START_ATTEMPTS) {
         /* Give up on what is queued: a spawn error says itself, an early exit is ours. */
         int job_err = s->start_error != 0 ? s->start_error : UVPROC_EWORKERSTART;
+        uvproc__pool_job_t *j;
         pool->in_api++;
-        while (pool->qhead != NULL)
-            uvproc__pool_job_event(pool->qhead, UVPROC__EV_NOWORKER, job_err);
+        while ((j = uvproc__pool_queue_first(pool)) != NULL)
+            uvproc__pool_job_event(j, UVPROC__EV_NOWORKER, job_err);
         pool->in_api--;
         uv_close((uv_handle_t *)&s->timer, slot_timer_closed);
         return;
@@ -330,11 +329,9 @@ static void slot_start(uvproc_pool_t *pool)
     s->state = UVPROC__SLOT_STARTING;
     uv_timer_init(pool->loop, &s->timer);
     s->timer.data = s;
+    uvproc__common_list_init(&s->jobs);
     s->pending = 2; /* the process and the timer */
-    s->next = pool->slots;
-    if (pool->slots != NULL)
-        pool->slots->prev = s;
-    pool->slots = s;
+    uvproc__common_list_unshift(&pool->slots, &s->node); /* newest first: assign's ties go to it */
     pool->live_slots++;
     pool->c.workers++;
     pool->c.workers_started++;
@@ -361,9 +358,12 @@ void uvproc__pool_worker_grow(uvproc_pool_t *pool)
             !pool->draining && pool->start_failures == 0 && serving < pool->o.min_workers;
         /* Work nobody can take now: more queued jobs than starting workers will take. */
         unsigned free_ready = 0;
-        for (const uvproc__pool_slot_t *s = pool->slots; s != NULL; s = s->next)
+        const uvproc__common_list_t *n;
+        uvproc__common_list_foreach(n, &pool->slots) {
+            const uvproc__pool_slot_t *s = uvproc__common_list_entry(n, uvproc__pool_slot_t, node);
             if (s->state == UVPROC__SLOT_READY && !s->recycle)
                 free_ready += pool->o.pipeline - s->njobs;
+        }
         int want_work =
             pool->c.queued > (uint64_t)free_ready + (uint64_t)starting * pool->o.pipeline;
         if (!want_min && !want_work)
@@ -381,7 +381,9 @@ void uvproc__pool_worker_grow(uvproc_pool_t *pool)
 
 void uvproc__pool_worker_retire_all(uvproc_pool_t *pool, int kill)
 {
-    for (uvproc__pool_slot_t *s = pool->slots; s != NULL; s = s->next)
+    uvproc__common_list_t *n;
+    uvproc__common_list_foreach(n, &pool->slots) {
+        uvproc__pool_slot_t *s = uvproc__common_list_entry(n, uvproc__pool_slot_t, node);
         if (s->state == UVPROC__SLOT_GONE) {
             if (uv_is_active((uv_handle_t *)&s->timer)) { /* a start's backoff: no next start */
                 pool->start_backoff = 0;
@@ -391,4 +393,5 @@ void uvproc__pool_worker_retire_all(uvproc_pool_t *pool, int kill)
             uvproc__pool_slot_event(s, UVPROC__SLOT_EV_KILL);
         else if (s->njobs == 0)
             uvproc__pool_slot_event(s, UVPROC__SLOT_EV_RETIRE);
+    }
 }

@@ -55,6 +55,8 @@ int uvproc_pool_new(uv_loop_t *loop, uvproc_pool_t **out, const uvproc_pool_opti
     if (pool == NULL)
         return UV_ENOMEM;
     pool->loop = loop;
+    uvproc__common_list_init(&pool->queue);
+    uvproc__common_list_init(&pool->slots);
     uvproc__common_list_init(&pool->submitted);
     uvproc__common_list_init(&pool->done);
     err = pool_copy_options(pool, options);
@@ -80,8 +82,10 @@ static uvproc__pool_job_t *job_new(uvproc_pool_t *pool, const uvproc_pool_job_op
     if (j == NULL)
         return NULL;
     j->pool = pool;
+    uvproc__common_list_init(&j->qnode);
     uvproc__common_list_init(&j->snode);
     uvproc__common_list_init(&j->dnode);
+    uvproc__common_list_init(&j->wnode);
     j->res.exit_code = -1;
     if (jo != NULL) {
         j->data = jo->data;

@@ -40,11 +40,20 @@ static uint64_t peak_rss_kb(uv_pid_t pid)
 
 /* ---- protocol, parent side ---- */
 
+uvproc__pool_job_t *uvproc__pool_worker_first_job(const uvproc__pool_slot_t *s)
+{
+    uvproc__common_list_t *n = uvproc__common_list_first(&s->jobs);
+    return n != NULL ? uvproc__common_list_entry(n, uvproc__pool_job_t, wnode) : NULL;
+}
+
 static uvproc__pool_job_t *slot_find(uvproc__pool_slot_t *s, json_int_t id)
 {
-    for (uvproc__pool_job_t *j = s->jobs; j != NULL; j = j->wnext)
+    uvproc__common_list_t *n;
+    uvproc__common_list_foreach(n, &s->jobs) {
+        uvproc__pool_job_t *j = uvproc__common_list_entry(n, uvproc__pool_job_t, wnode);
         if ((json_int_t)j->id == id)
             return j;
+    }
     return NULL;
 }
 
@@ -53,12 +62,14 @@ static uvproc__pool_job_t *slot_find(uvproc__pool_slot_t *s, json_int_t id)
 static void slot_protocol_error(uvproc__pool_slot_t *s)
 {
     uvproc_pool_t *pool = s->pool;
+    uvproc__common_list_t *n, *next;
     if (s->state == UVPROC__SLOT_GONE || s->killed)
         return;
     if (pool->o.on_worker_error != NULL)
         pool->o.on_worker_error(pool, UVPROC_EPROTOCOL, uvproc_pid(s->proc));
-    for (uvproc__pool_job_t *j = s->jobs, *next; j != NULL; j = next) {
-        next = j->wnext;
+    /* A job's FAIL unlinks that job only (job_left): the next one stays on the list. */
+    uvproc__common_list_foreach_safe(n, next, &s->jobs) {
+        uvproc__pool_job_t *j = uvproc__common_list_entry(n, uvproc__pool_job_t, wnode);
         if (j->state == UVPROC__JOB_RUNNING)
             uvproc__pool_job_event(j, UVPROC__EV_FAIL, UVPROC_EPROTOCOL);
     }
@@ -192,24 +203,22 @@ void uvproc__pool_worker_channel_events(uvproc_channel_options_t *o, uvproc__poo
 /* Hands queued jobs to ready workers, the least loaded first. */
 int uvproc__pool_worker_assign(uvproc_pool_t *pool)
 {
-    while (pool->qhead != NULL) {
+    uvproc__pool_job_t *j;
+    while ((j = uvproc__pool_queue_first(pool)) != NULL) {
         uvproc__pool_slot_t *best = NULL;
-        for (uvproc__pool_slot_t *s = pool->slots; s != NULL; s = s->next)
+        uvproc__common_list_t *n;
+        uvproc__common_list_foreach(n, &pool->slots) {
+            uvproc__pool_slot_t *s = uvproc__common_list_entry(n, uvproc__pool_slot_t, node);
             /* A channel that has just closed (its on_disconnect still to come, as when a
              * host dies) takes no job: every one sent would fail with EPIPE at once. */
             if (s->state == UVPROC__SLOT_READY && !s->recycle && s->njobs < pool->o.pipeline &&
                 uvproc_channel_connected(s->ch) && (best == NULL || s->njobs < best->njobs))
                 best = s;
+        }
         if (best == NULL)
             break;
-        uvproc__pool_job_t *j = pool->qhead;
         j->slot = best;
-        j->wnext = NULL;
-        if (best->jobs_tail != NULL)
-            best->jobs_tail->wnext = j;
-        else
-            best->jobs = j;
-        best->jobs_tail = j;
+        uvproc__common_list_push(&best->jobs, &j->wnode);
         best->njobs++;
         uv_timer_stop(&best->timer);
         uvproc__pool_job_event(j, UVPROC__EV_START, 0);
@@ -248,21 +257,16 @@ void uvproc__pool_worker_job_left(uvproc__pool_job_t *j)
     if (s == NULL)
         return;
     pool = s->pool;
-    uvproc__pool_job_t **pp = &s->jobs, *prev = NULL;
-    while (*pp != NULL && *pp != j) {
-        prev = *pp;
-        pp = &(*pp)->wnext;
-    }
-    if (*pp == j) {
-        *pp = j->wnext;
-        if (s->jobs_tail == j)
-            s->jobs_tail = prev;
+    if (uvproc__common_list_linked(&j->wnode)) { /* linked: on s->jobs, as j->slot says */
+        int was_oldest = uvproc__pool_worker_first_job(s) == j;
+        uvproc__pool_job_t *oldest;
+        uvproc__common_list_remove(&j->wnode);
         s->njobs--;
-        if (prev == NULL && s->jobs != NULL && s->jobs->state == UVPROC__JOB_RUNNING)
-            uvproc__pool_job_begin(s->jobs); /* the worker moves on to the next one sent ahead */
+        oldest = uvproc__pool_worker_first_job(s);
+        if (was_oldest && oldest != NULL && oldest->state == UVPROC__JOB_RUNNING)
+            uvproc__pool_job_begin(oldest); /* the worker moves on to the next one sent ahead */
     }
     j->slot = NULL;
-    j->wnext = NULL;
     if (s->state != UVPROC__SLOT_READY)
         return;
     s->served++;

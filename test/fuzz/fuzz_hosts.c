@@ -39,6 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     spec[size - 1] = '\0';
 
     memset(&pool, 0, sizeof pool);
+    uvproc__common_list_init(&pool.slots); /* no workers: host_used() walks an empty list */
     pool.loop = loop();
     pool.o.kind = (data[0] & 1) ? UVPROC_POOL_WORKERS : UVPROC_POOL_COMMANDS;
     o.kind = pool.o.kind;
