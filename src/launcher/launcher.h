@@ -119,6 +119,14 @@ int uvproc__launcher_clone_start(uvproc__launcher_loop_t *ll, const uvproc__laun
 /* execvp's search, in the PATH of the CHILD's environment; *exec_path is malloc'd, or NULL to
  * use `file` as it is. UV_ENOENT / UV_EACCES as execvp would fail. */
 int uvproc__launcher_resolve(const char *file, char **env, const char *cwd, char **exec_path);
+/* What the clone and posix launchers do first: *exec_path as uvproc__launcher_resolve gives it,
+ * and room for `per_slot` fds per slot of the request: *fds is left as it is (the caller's
+ * stack array of per_slot * 8) for up to 8 slots, else malloc'd. The first 2 * slot_count
+ * entries are -1. On error nothing is left to free. */
+int uvproc__launcher_begin(const uvproc__launcher_launch_t *req, int per_slot, int **fds,
+                           char **exec_path);
+/* Closes every fd >= 0 of fds[0..n). */
+void uvproc__launcher_close_all(const int *fds, int n);
 /* `/bin/sh path argv[1]...` for an executable without #! (malloc'd; strings borrowed). */
 char **uvproc__launcher_sh_argv(const char *path, char **argv);
 /* The two ends of slot `s`'s pipe, both CLOEXEC: a pipe, or a socketpair when the slot carries

@@ -315,13 +315,6 @@ fail:
 /* ---------------------------------------------------------------------------------------- */
 /* The parent. */
 
-static void uvproc__close_all(int *fds, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
-}
-
 /* The child's fds: our own pipe ends (sources[i] = the child's end, parent_ends[i] ours), the
  * host's fds as given, -1 for an ignored slot. Nothing is moved or tested here: the child
  * sorts it out, so the parent pays one pipe2 (or socketpair) per pipe and nothing else. */
@@ -501,17 +494,10 @@ int uvproc__launcher_clone_start(uvproc__launcher_loop_t *ll, const uvproc__laun
         return UV_ENOSYS;
     if ((err = uvproc__loop_open(ll)) != 0)
         return err;
-    err = uvproc__launcher_resolve(req->file, req->env, req->cwd, &exec_path);
-    if (err != 0)
+    if ((err = uvproc__launcher_begin(req, 3, &fds, &exec_path)) != 0)
         return err;
-    if (n > 8 && (fds = malloc(3 * (size_t)n * sizeof *fds)) == NULL) {
-        free(exec_path);
-        return UV_ENOMEM;
-    }
     sources = fds;
     parent_ends = fds + n;
-    for (int i = 0; i < 2 * n; i++)
-        fds[i] = -1;
     l = malloc(sizeof *l);
     err = l == NULL ? UV_ENOMEM : uvproc__slots(req, sources, parent_ends);
     if (err == 0)
@@ -535,7 +521,7 @@ int uvproc__launcher_clone_start(uvproc__launcher_loop_t *ll, const uvproc__laun
         if (err == 0)
             parent_ends[i] = -1; /* the pipe owns it now */
     }
-    uvproc__close_all(parent_ends, n);
+    uvproc__launcher_close_all(parent_ends, n);
     if (fds != stack_fds)
         free(fds);
     if (err != 0) {

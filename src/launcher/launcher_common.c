@@ -118,3 +118,26 @@ int uvproc__launcher_slot_pipe(const uvproc__launcher_launch_slot_t *s, int *par
     *child_end = s->child_reads ? fds[0] : fds[1];
     return 0;
 }
+
+int uvproc__launcher_begin(const uvproc__launcher_launch_t *req, int per_slot, int **fds,
+                           char **exec_path)
+{
+    int n = req->slot_count, err;
+    if ((err = uvproc__launcher_resolve(req->file, req->env, req->cwd, exec_path)) != 0)
+        return err;
+    if (n > 8 && (*fds = malloc((size_t)per_slot * (size_t)n * sizeof **fds)) == NULL) {
+        free(*exec_path);
+        *exec_path = NULL;
+        return UV_ENOMEM;
+    }
+    for (int i = 0; i < 2 * n; i++)
+        (*fds)[i] = -1;
+    return 0;
+}
+
+void uvproc__launcher_close_all(const int *fds, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}

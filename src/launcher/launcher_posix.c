@@ -68,13 +68,6 @@ int uvproc__launcher_posix_available(void)
     return uvproc__pidfd_works;
 }
 
-static void uvproc__close_all(int *fds, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
-}
-
 static void uvproc__on_pidfd(uv_poll_t *poll, int status, int events)
 {
     uvproc__posix_launcher_t *l = poll->data;
@@ -224,17 +217,10 @@ int uvproc__launcher_posix_start(uvproc__launcher_loop_t *ll, const uvproc__laun
     /* posix_spawn has no attribute for these: the clone launcher serves them. */
     if (req->set_uid || req->set_gid || req->kill_on_parent_death)
         return uvproc__launcher_clone_start(ll, req, owner, on_exit, out);
-    err = uvproc__launcher_resolve(req->file, req->env, req->cwd, &exec_path);
-    if (err != 0)
+    if ((err = uvproc__launcher_begin(req, 2, &fds, &exec_path)) != 0)
         return err;
-    if (n > 8 && (fds = malloc(2 * (size_t)n * sizeof *fds)) == NULL) {
-        free(exec_path);
-        return UV_ENOMEM;
-    }
     sources = fds;
     parent_ends = fds + n;
-    for (int i = 0; i < 2 * n; i++)
-        fds[i] = -1;
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&attr);
     l = calloc(1, sizeof *l);
@@ -249,7 +235,7 @@ int uvproc__launcher_posix_start(uvproc__launcher_loop_t *ll, const uvproc__laun
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     free(exec_path);
-    uvproc__close_all(sources, n);
+    uvproc__launcher_close_all(sources, n);
     if (err == 0 && (pidfd = pidfd_open(pid, 0)) < 0)
         err = -errno;
     for (int i = 0; i < n && err == 0; i++) {
@@ -269,7 +255,7 @@ int uvproc__launcher_posix_start(uvproc__launcher_loop_t *ll, const uvproc__laun
         uv_poll_start(&l->poll, UV_READABLE, uvproc__on_pidfd);
         *out = &l->base;
     }
-    uvproc__close_all(parent_ends, n);
+    uvproc__launcher_close_all(parent_ends, n);
     if (fds != stack_fds)
         free(fds);
     if (err != 0) {
