@@ -125,6 +125,9 @@ int uvproc__launcher_resolve(const char *file, char **env, const char *cwd, char
  * entries are -1. On error nothing is left to free. */
 int uvproc__launcher_begin(const uvproc__launcher_launch_t *req, int per_slot, int **fds,
                            char **exec_path);
+/* Hands each parent end (>= 0) to its slot's pipe, which owns it from then on (the entry
+ * becomes -1); stops at the first error, leaving the rest for uvproc__launcher_close_all. */
+int uvproc__launcher_open_ends(const uvproc__launcher_launch_t *req, int *parent_ends);
 /* Closes every fd >= 0 of fds[0..n). */
 void uvproc__launcher_close_all(const int *fds, int n);
 /* `/bin/sh path argv[1]...` for an executable without #! (malloc'd; strings borrowed). */

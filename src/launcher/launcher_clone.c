@@ -514,13 +514,8 @@ int uvproc__launcher_clone_start(uvproc__launcher_loop_t *ll, const uvproc__laun
         if (epoll_ctl(ll->epfd, EPOLL_CTL_ADD, pidfd, &ev) != 0)
             err = -errno;
     }
-    for (int i = 0; i < n && err == 0; i++) {
-        if (parent_ends[i] < 0)
-            continue;
-        err = uv_pipe_open(req->slots[i].pipe, parent_ends[i]);
-        if (err == 0)
-            parent_ends[i] = -1; /* the pipe owns it now */
-    }
+    if (err == 0)
+        err = uvproc__launcher_open_ends(req, parent_ends);
     uvproc__launcher_close_all(parent_ends, n);
     if (fds != stack_fds)
         free(fds);

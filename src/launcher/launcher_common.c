@@ -135,6 +135,19 @@ int uvproc__launcher_begin(const uvproc__launcher_launch_t *req, int per_slot, i
     return 0;
 }
 
+int uvproc__launcher_open_ends(const uvproc__launcher_launch_t *req, int *parent_ends)
+{
+    int err = 0;
+    for (int i = 0; i < req->slot_count && err == 0; i++) {
+        if (parent_ends[i] < 0)
+            continue;
+        err = uv_pipe_open(req->slots[i].pipe, parent_ends[i]);
+        if (err == 0)
+            parent_ends[i] = -1;
+    }
+    return err;
+}
+
 void uvproc__launcher_close_all(const int *fds, int n)
 {
     for (int i = 0; i < n; i++)

@@ -238,13 +238,8 @@ int uvproc__launcher_posix_start(uvproc__launcher_loop_t *ll, const uvproc__laun
     uvproc__launcher_close_all(sources, n);
     if (err == 0 && (pidfd = pidfd_open(pid, 0)) < 0)
         err = -errno;
-    for (int i = 0; i < n && err == 0; i++) {
-        if (parent_ends[i] < 0)
-            continue;
-        err = uv_pipe_open(req->slots[i].pipe, parent_ends[i]);
-        if (err == 0)
-            parent_ends[i] = -1; /* the pipe owns it now */
-    }
+    if (err == 0)
+        err = uvproc__launcher_open_ends(req, parent_ends);
     if (err == 0 && (err = uv_poll_init(loop, &l->poll, pidfd)) == 0) {
         l->base.ops = &uvproc__posix_ops;
         l->poll.data = l;
