@@ -64,15 +64,15 @@ def percentile(values, p):
     return v[max(0, min(len(v) - 1, -(-int(p * len(v) * 1000) // 100000) - 1))]
 
 
-def within(reported, true_ms, what):
+def within(reported, true_ms, what, slack_ms=25):
     """The tolerance. The truth is what the server really held the requests for (it asked
     for D ms; on a busy machine it wakes up a little later, and that is part of the truth).
     The reported figure may not be below it (the histogram gives its bucket's highest value:
-    never lower), and may be above it by at most 5% + 25 ms: the transfer, and the time the
+    never lower), and may be above it by at most 5% + slack_ms: the transfer, and the time the
     client's process waits for a CPU, which on this shared 2-core machine at load 10-20 is
     tens of ms (at load 1 the excess is about 1 ms)."""
     check(reported is not None, f"{what}: no figure")
-    check(true_ms <= reported <= true_ms * 1.05 + 25,
+    check(true_ms <= reported <= true_ms * 1.05 + slack_ms,
           f"{what}: reported {reported} ms, true {true_ms:.3f} ms")
 
 
@@ -95,8 +95,11 @@ def test_known_latencies():
     taplib.comment("asked p50 20 p90 20 p99 300 p99.9 300 max 300 ms; held (true) " +
                    " ".join(f"{k} {t:.2f}" for k, t, _ in rows) + "; reported " +
                    " ".join(f"{k} {r}" for k, _, r in rows))
+    # p99.9 and max are each one sample of 500: a single time slice the client's process
+    # waited for a CPU lands on it whole (54 ms once, with three CPU hogs on the two cores),
+    # where p50-p99 average it away. Their slack is 100 ms; the ranks below still pin them.
     for key, true_ms, reported in rows:
-        within(reported, true_ms, key)
+        within(reported, true_ms, key, 100 if key in ("p99.9", "max") else 25)
     check(lat["min"] >= 20, lat)
     check(lat["p90"] < 160 <= lat["p99"], f"ranks: p90 {lat['p90']}, p99 {lat['p99']}")
 
